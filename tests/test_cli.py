@@ -1,0 +1,59 @@
+"""The run CLI end to end: a real papermill execution, and bad input rejected before anything runs."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART = ROOT / "book" / "00_quickstart.py"
+
+
+def cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "wedges_lib", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_run_leaves_notebook_and_metrics(tmp_path):
+    out = tmp_path / "runs" / "demo"
+    p = cli("run", str(QUICKSTART), "--scale", "smoke", "-p", "lr", "0.05", "--out", str(out), "--quiet", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert (out / "notebook.ipynb").is_file()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["lr"] == 0.05 and "quickstart_test_acc" in metrics
+    assert json.loads((out / "params.json").read_text())["lr"] == 0.05
+    assert json.loads((out / "status.json").read_text())["status"] == "complete"
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")], "temporary folder left behind"
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--scale", "huge"], "'scale'.*'huge'.*smoke"),
+    (["-p", "lr", "-1"], "'lr'.*-1"),
+    (["-p", "no_such", "1"], "unknown parameter 'no_such'"),
+    (["-p", "steps", "many"], "'steps'.*'many'"),
+])
+def test_bad_parameters_fail_fast_with_one_line_and_no_folder(tmp_path, args, match):
+    out = tmp_path / "runs" / "bad"
+    p = cli("run", str(QUICKSTART), *args, "--out", str(out), cwd=tmp_path)
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), p.stderr
+    import re
+    assert re.search(match, lines[0]), lines[0]
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_missing_chapter_is_a_clear_error(tmp_path):
+    p = cli("run", "book/nope.py", "--out", str(tmp_path / "x"), cwd=tmp_path)
+    assert p.returncode == 2 and "does not exist" in p.stderr
+
+
+def test_failed_execution_keeps_notebook_and_is_marked_failed(tmp_path):
+    chapter = tmp_path / "broken.py"
+    chapter.write_text('# %% tags=["parameters"]\nscale = None\n\n# %%\nraise RuntimeError("boom")\n')
+    out = tmp_path / "runs" / "broken"
+    p = cli("run", str(chapter), "--scale", "smoke", "--out", str(out), "--quiet", cwd=tmp_path)
+    assert p.returncode == 1 and "run failed" in p.stderr
+    assert (out / "notebook.ipynb").is_file()
+    assert json.loads((out / "status.json").read_text())["status"] == "failed"

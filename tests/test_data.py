@@ -1,0 +1,58 @@
+import pytest
+import torch
+
+from wedges_lib import cache, data
+
+
+def test_mnist1d_shapes_and_determinism(smoke_data):
+    full = data.load("mnist1d")
+    assert full.x_train.shape == (4000, 40) and full.x_test.shape == (1000, 40)
+    assert full.y_train.dtype == torch.int64 and set(full.y_train.unique().tolist()) == set(range(10))
+    assert len(smoke_data.y_train) == 1000 and torch.equal(smoke_data.x_train, full.x_train[:1000])
+    fresh = data._generate_mnist1d(42)
+    assert torch.equal(fresh["x_train"], full.x_train)
+
+
+def test_generation_does_not_touch_global_numpy_rng():
+    import numpy as np
+    np.random.seed(123)
+    expected = np.random.rand()
+    np.random.seed(123)
+    data._generate_mnist1d(7)
+    assert np.random.rand() == expected
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_corrupt_cache_is_detected_and_rebuilt(damage, tmp_path, monkeypatch):
+    monkeypatch.setenv("WEDGES_DATA", str(tmp_path))
+    good = data.mnist1d()
+    path = tmp_path / "mnist1d-5000-seed42.pt"
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2] if damage == "truncate" else raw[:-10] + bytes(10))
+    with pytest.warns(UserWarning, match="corrupt or truncated"):
+        again = data.mnist1d()
+    assert torch.equal(again.x_train, good.x_train)
+    assert cache.load_checked(path) is not None  # rebuilt file is valid
+
+
+def test_bad_names_and_sizes_are_rejected():
+    with pytest.raises(ValueError, match="'dataset'.*'imagenet'.*mnist1d"):
+        data.load("imagenet")
+    with pytest.raises(ValueError, match="'n_train'"):
+        data.load("mnist1d", -5)
+
+
+def test_paper_datasets_offline_give_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("WEDGES_DATA", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r"cifar10 not found.*download=True.*WEDGES_DATA"):
+        data.load("cifar10")
+
+
+def test_cached_computes_once_and_keys_on_params(tmp_path, monkeypatch):
+    monkeypatch.setenv("WEDGES_DATA", str(tmp_path))
+    calls = []
+    compute = lambda: calls.append(1) or {"x": torch.arange(3)}  # noqa: E731
+    a = cache.cached("thing", {"lr": 0.1}, compute)
+    b = cache.cached("thing", {"lr": 0.1}, compute)
+    cache.cached("thing", {"lr": 0.2}, compute)
+    assert torch.equal(a["x"], b["x"]) and len(calls) == 2

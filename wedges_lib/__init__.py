@@ -1,0 +1,13 @@
+"""Wedges: the n-wedge model of neural network loss landscapes (Fort & Jastrzebski 2019), as a library.
+
+Import the modules you need (``from wedges_lib import params, train``); :func:`record` keeps a
+chapter's key numbers for the book and for papermill runs.
+"""
+__version__ = "0.1.0"
+
+
+def record(name: str, value, *, display: bool = False):
+    """Keep one of a chapter's key numbers (see :func:`wedges_lib.sweep.record`)."""
+    from .sweep import record as _record
+
+    return _record(name, value, display=display)

@@ -1,0 +1,126 @@
+"""The parameter-vector view of a network.
+
+A network's parameters are one flat vector ``theta`` of shape (D,); a stack of K of them is (K, D).
+The module only supplies the architecture: every evaluation goes through
+``torch.func.functional_call``, so many parameter vectors can be evaluated in one ``vmap``-ed pass.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call, vmap
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each named parameter sits in the flat vector."""
+
+    names: tuple[str, ...]
+    shapes: tuple[torch.Size, ...]
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Number of entries of each parameter."""
+        return tuple(s.numel() for s in self.shapes)
+
+    @property
+    def dim(self) -> int:
+        """D, the length of the flat vector."""
+        return sum(self.sizes)
+
+
+def layout(model: nn.Module) -> Layout:
+    """The flat-vector layout of ``model``'s parameters (in ``named_parameters`` order)."""
+    named = list(model.named_parameters())
+    return Layout(tuple(n for n, _ in named), tuple(p.shape for _, p in named))
+
+
+def flatten(model: nn.Module) -> torch.Tensor:
+    """``model``'s parameters as one detached flat vector theta, shape (D,)."""
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+def unflatten(theta: torch.Tensor, lay: Layout) -> dict[str, torch.Tensor]:
+    """Split theta (D,) into named tensors of ``lay``'s shapes (views; works under vmap and autograd)."""
+    if theta.shape[-1] != lay.dim:
+        raise ValueError(f"theta has {theta.shape[-1]} entries but the model has D = {lay.dim} parameters")
+    return {n: t.view(s) for n, t, s in zip(lay.names, theta.split(lay.sizes), lay.shapes)}
+
+
+def load_into(model: nn.Module, theta: torch.Tensor) -> nn.Module:
+    """Copy theta (D,) into ``model``'s parameters in place and return the model."""
+    with torch.no_grad():
+        for p, v in zip(model.parameters(), unflatten(theta, layout(model)).values()):
+            p.copy_(v)
+    return model
+
+
+def radius(theta: torch.Tensor) -> torch.Tensor:
+    """The radius ‖theta‖₂ of a parameter vector (D,) -> (), or of each row of a stack (K, D) -> (K,)."""
+    return torch.linalg.vector_norm(theta, dim=-1)
+
+
+def stack(thetas: Sequence[torch.Tensor]) -> torch.Tensor:
+    """K flat vectors (each (D,)) -> one stack (K, D) for vmap."""
+    return torch.stack(list(thetas))
+
+
+def forward(model: nn.Module, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Logits (N, C) of the network with parameters theta (D,) on inputs x (N, ...)."""
+    return functional_call(model, unflatten(theta, layout(model)), (x,))
+
+
+def loss(model: nn.Module, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy () of parameters theta (D,) on the batch (x, y)."""
+    return F.cross_entropy(forward(model, theta, x), y)
+
+
+def accuracy(model: nn.Module, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Fraction () of the batch (x, y) that theta (D,) classifies correctly."""
+    return (forward(model, theta, x).argmax(-1) == y).float().mean()
+
+
+def loss_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """theta (D,) -> mean cross-entropy on (x, y): the form curvature and surface tools take."""
+    lay = layout(model)
+    return lambda theta: F.cross_entropy(functional_call(model, unflatten(theta, lay), (x,)), y)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, thetas: torch.Tensor, x: torch.Tensor, y: torch.Tensor, *,
+             chunk: int = 64, batch: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean loss and accuracy of each parameter vector on the whole (x, y).
+
+    ``thetas`` is (D,) -> two scalars, or (K, D) -> two (K,) tensors. Vectors are vmapped ``chunk``
+    at a time and the data is streamed ``batch`` examples at a time, which bounds memory.
+    """
+    single = thetas.ndim == 1
+    thetas = thetas[None] if single else thetas
+    lay = layout(model)
+
+    def sums(theta, xb, yb):
+        logits = functional_call(model, unflatten(theta, lay), (xb,))
+        return F.cross_entropy(logits, yb, reduction="sum"), (logits.argmax(-1) == yb).sum()
+
+    per_point = vmap(sums, in_dims=(0, None, None))
+    losses, correct = [], []
+    for th in thetas.split(chunk):
+        l_sum = torch.zeros(len(th), device=th.device)
+        c_sum = torch.zeros(len(th), device=th.device)
+        for xb, yb in zip(x.split(batch), y.split(batch)):
+            l, c = per_point(th, xb, yb)
+            l_sum += l
+            c_sum += c
+        losses.append(l_sum / len(y))
+        correct.append(c_sum / len(y))
+    loss_, acc = torch.cat(losses), torch.cat(correct)
+    return (loss_[0], acc[0]) if single else (loss_, acc)
+
+
+def interpolate(a: torch.Tensor, b: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
+    """Points (1 - t) a + t b on the straight line through a, b (D,) for each t in ts (T,) -> (T, D)."""
+    return a[None] + ts[:, None].to(a) * (b - a)[None]
