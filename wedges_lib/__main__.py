@@ -1,4 +1,8 @@
-"""Command line: ``python -m wedges_lib run CHAPTER --scale S -p NAME VALUE ... --out DIR``."""
+"""Command line.
+
+``python -m wedges_lib run CHAPTER --scale S -p NAME VALUE ... --out DIR``: one papermill run.
+``python -m wedges_lib sweep CHAPTER --scale S --grid NAME=V1,V2 --seeds 0-4 --out DIR``: a grid on Dask.
+"""
 from __future__ import annotations
 
 import argparse
@@ -26,12 +30,24 @@ def main(argv: list[str] | None = None) -> int:
                      help="override one parameter (repeatable)")
     run.add_argument("--out", required=True, help="run folder to create (must not exist)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw = sub.add_parser("sweep", help="run a grid of parameters x seeds of one chapter on Dask")
+    sw.add_argument("chapter", help="path of a book/NN_topic.py chapter")
+    sw.add_argument("--scale", default=None, help="smoke, cpu or paper (default: $WEDGES_SCALE or cpu)")
+    sw.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2,...",
+                    help="values of one parameter (repeatable; the runs are every combination)")
+    sw.add_argument("--seeds", default="0", help="seeds, e.g. 0-4 or 0,3,7 (default 0)")
+    sw.add_argument("--out", required=True, help="result store: one folder per run, named by a hash of its parameters")
+    sw.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a LocalCluster)")
+    sw.add_argument("--workers", type=int, default=None, help="LocalCluster workers (default: CPU cores)")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 
     from . import sweep
 
-    overrides = {name: parse_value(value) for name, value in args.param}
     try:
+        if args.command == "sweep":
+            return _sweep(args, sweep)
+        overrides = {name: parse_value(value) for name, value in args.param}
         status = sweep.run_chapter(args.chapter, args.out, scale=args.scale, overrides=overrides, quiet=args.quiet)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -41,6 +57,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"run complete in {status['seconds']} s: {args.out}")
     return 0
+
+
+def _sweep(args, sweep) -> int:
+    results = sweep.run_sweep(args.chapter, args.out, scale=args.scale, grid=sweep.parse_grid(args.grid),
+                              seeds=sweep.parse_seeds(args.seeds), scheduler=args.scheduler,
+                              n_workers=args.workers, quiet=args.quiet)
+    failed = [r for r in results if r["status"] == "failed"]
+    counts = {s: sum(r["status"] == s for r in results) for s in ("complete", "skipped", "failed")}
+    print(f"sweep: {counts['complete']} run, {counts['skipped']} already complete, {counts['failed']} failed -> {args.out}")
+    for r in failed:
+        print(f"failed: {r['name']}: {r.get('error', '')} (notebook kept in {args.out}/{r['name']})", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ complete; a failed run keeps its executed notebook for debugging and says ``"sta
 """
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import math
 import os
@@ -150,7 +152,132 @@ def run_chapter(chapter: str | Path, out: str | Path, *, scale: str | None = Non
     write_json(tmp / "status.json", status)
     try:
         os.rename(tmp, out)
-    except OSError:  # someone else completed the same run meanwhile: keep theirs
+    except OSError:  # another process finished the same run first: keep theirs, drop ours
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        status = json.loads((out / "status.json").read_text())
     return status
+
+
+# --- grids of runs on Dask ------------------------------------------------------------------------
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-4' -> [0, 1, 2, 3, 4]; '0,3,7' -> [0, 3, 7]."""
+    try:
+        if "-" in text:
+            lo, hi = (int(v) for v in text.split("-"))
+            seeds = list(range(lo, hi + 1))
+        else:
+            seeds = [int(v) for v in text.split(",")]
+    except ValueError:
+        seeds = []
+    if not seeds or min(seeds) < 0:
+        raise ValueError(f"--seeds: got {text!r}; expected a range like 0-4 or a list like 0,3,7 of ints >= 0")
+    return seeds
+
+
+def parse_grid(items: list[str]) -> dict[str, list[Any]]:
+    """['lr=0.01,0.1', 'width=1,2'] -> {'lr': [0.01, 0.1], 'width': [1, 2]} (values as Python literals)."""
+    from .__main__ import parse_value
+
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        name, eq, values = item.partition("=")
+        if not eq or not name or not values or name in grid:
+            raise ValueError(f"--grid: got {item!r}; expected NAME=V1,V2,... with each NAME given once")
+        grid[name.strip()] = [parse_value(v.strip()) for v in values.split(",")]
+    return grid
+
+
+def run_name(chapter: str | Path, cfg: dict) -> str:
+    """The run folder's name: the chapter and a hash of its resolved parameters."""
+    blob = json.dumps({"chapter": Path(chapter).stem, "params": cfg}, sort_keys=True, default=str)
+    return f"{Path(chapter).stem}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+
+
+def plan(chapter: str | Path, scale: str | None, grid: dict[str, list[Any]], seeds: list[int]) -> list[dict]:
+    """Every combination of ``grid`` and ``seeds``, validated: a list of {'overrides', 'name'}; raises before any run."""
+    jobs = []
+    for combo in itertools.product(*grid.values()):
+        overrides = dict(zip(grid, combo), seed=0)
+        for seed in seeds:
+            overrides = {**overrides, "seed": seed}
+            cfg = validate(chapter, scale, overrides)
+            jobs.append({"overrides": overrides, "name": run_name(chapter, dict(cfg)), "scale": cfg["scale"]})
+    return jobs
+
+
+def is_complete(folder: Path) -> bool:
+    """True when ``folder`` holds a finished, successful run."""
+    try:
+        return json.loads((folder / "status.json").read_text())["status"] == "complete"
+    except (FileNotFoundError, json.JSONDecodeError, KeyError):
+        return False
+
+
+def _run_job(chapter: str, out: str, scale: str, overrides: dict) -> dict:
+    """One run as its own process (``python -m wedges_lib run``), so runs never share state."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "wedges_lib", "run", str(chapter), "--scale", scale, "--out", out, "--quiet"]
+    for k, v in overrides.items():
+        cmd += ["-p", k, repr(v)]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    folder = Path(out)
+    if is_complete(folder):
+        return {"name": folder.name, "status": "complete"}
+    return {"name": folder.name, "status": "failed", "error": (p.stderr.strip().splitlines() or [""])[-1]}
+
+
+def run_sweep(chapter: str | Path, out: str | Path, *, scale: str | None, grid: dict[str, list[Any]],
+              seeds: list[int], scheduler: str | None = None, n_workers: int | None = None,
+              quiet: bool = False) -> list[dict]:
+    """Run every combination not already complete in ``out`` on Dask; returns one result per job.
+
+    ``scheduler`` is a Dask scheduler address; without it a LocalCluster of ``n_workers``
+    (default: the machine's cores) is started. Failed runs are re-run by the next sweep.
+    """
+    from dask.distributed import Client, LocalCluster, as_completed
+    from tqdm.auto import tqdm
+
+    jobs = plan(chapter, scale, grid, seeds)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    todo, results = [], []
+    for job in jobs:
+        folder = out / job["name"]
+        if is_complete(folder):
+            results.append({"name": job["name"], "status": "skipped"})
+            continue
+        if folder.exists():  # a failed run from an earlier sweep: its notebook was reported then
+            shutil.rmtree(folder, ignore_errors=True)
+        todo.append(job)
+    if not todo:
+        return results
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1,
+                               processes=False, dashboard_address=None)
+    with Client(scheduler or cluster) as client:
+        futures = [client.submit(_run_job, str(chapter), str(out / j["name"]), j["scale"], j["overrides"],
+                                 key=f"run-{j['name']}", pure=False) for j in todo]
+        for fut in tqdm(as_completed(futures), total=len(futures), desc="sweep", disable=quiet):
+            results.append(fut.result())
+    if cluster is not None:
+        cluster.close()
+    return results
+
+
+def load(out: str | Path):
+    """A pandas DataFrame with one row per complete run in ``out``: its parameters, metrics and run name."""
+    import pandas as pd
+
+    rows = []
+    for folder in sorted(Path(out).iterdir()):
+        if folder.name.startswith(".") or not is_complete(folder):
+            continue
+        row = json.loads((folder / "params.json").read_text())
+        row.update(json.loads((folder / "metrics.json").read_text()))
+        row["run"] = folder.name
+        rows.append(row)
+    return pd.DataFrame(rows)
