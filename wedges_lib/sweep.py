@@ -64,6 +64,19 @@ def record(name: str, value: Any, *, display: bool = False) -> Any:
     return value
 
 
+def check(name: str, ok: bool, expected: str, measured: str) -> None:
+    """A chapter's claim check: records ``{name}_verdict`` ('reproduced' / 'not reproduced') and fails when not ok.
+
+    ``expected`` and ``measured`` go into the assertion message, so a failure says what was expected
+    and what the run measured.
+    """
+    ok = bool(ok)
+    record(f"{name}_verdict", "reproduced" if ok else "not reproduced")
+    if not ok:
+        raise AssertionError(f"{name}: expected {expected}; measured {measured}")
+    print(f"check {name}: reproduced — expected {expected}; measured {measured}")
+
+
 def to_ipynb(chapter: str | Path, ipynb: str | Path) -> None:
     """Convert a percent-format chapter to a notebook papermill can run (python3 kernel unless it names one)."""
     import jupytext
