@@ -1,0 +1,474 @@
+"""The rendered book in headless Chromium: every toc page loads without errors, its figures load and are
+not blank, no cell shows a traceback, citations and links resolve; a deliberately broken book shows the
+checker catches each of these.
+
+The book is built at the smoke scale into a temporary folder, or taken from WEDGES_BOOK_HTML (CI builds
+it first). Pages are served on 127.0.0.1 and opened in Debian's Chromium through Playwright's Python
+client (`executable_path`, never `playwright install`). There is no network: Chromium resolves every
+host but localhost to "not found" at once, and failed requests to other hosts (MathJax from its CDN,
+require.js and the widget manager from theirs) are not counted as problems; every request to the book
+itself that fails is; so are console errors, except two the theme stack logs on every page (listed in
+KNOWN_THEME_ERRORS). Figures are read back through a canvas (the decoded image, even inside a collapsed
+toggle) and judged blank with PIL. Full-page screenshots land in test-artifacts/screenshots/.
+"""
+import base64
+import functools
+import html.parser
+import http.server
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import urllib.parse
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+WIDGET_PAGE = "book/01_toy_model.html"
+BLANK_FRACTION = 0.005  # an image is blank if fewer pixels than this differ from its most common colour
+# Errors the pinned theme stack (jupyter-book 1.0.4: sphinx-book-theme 1.3.0, pydata-sphinx-theme 0.17.1,
+# sphinx-thebe 0.3.1) logs on every page of every book, this one's content aside; each is harmless.
+KNOWN_THEME_ERRORS = {
+    "Identifier 'THEBE_JS_URL' has already been declared":
+        "sphinx-thebe's config <script> is emitted twice; the first copy defines the same constants, "
+        "and the book has no Thebe launch button",
+    "Got invalid theme mode: . Resetting to auto.":
+        "pydata-sphinx-theme on a first visit (empty localStorage) resets the light/dark mode to auto itself",
+}
+
+
+def toc_pages(toc: Path) -> list[str]:
+    """The .html paths (relative to _build/html) of every file listed in a jb-book _toc.yml, in order."""
+    def walk(node):
+        if isinstance(node, dict):
+            for key in ("root", "file"):
+                if key in node:
+                    yield re.sub(r"\.(md|ipynb|py|rst)$", "", node[key]) + ".html"
+            for value in node.values():
+                if isinstance(value, (list, dict)):
+                    yield from walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from walk(item)
+    return list(dict.fromkeys(walk(yaml.safe_load(toc.read_text()))))
+
+
+PAGES = toc_pages(ROOT / "_toc.yml")
+
+
+# --- the page checker ----------------------------------------------------------------------------
+
+def _is_local(url: str) -> bool:
+    return urllib.parse.urlsplit(url).hostname in LOCAL_HOSTS
+
+
+def _known_theme_error(text: str) -> bool:
+    return any(known in text for known in KNOWN_THEME_ERRORS)
+
+
+class _Anchors(html.parser.HTMLParser):
+    """Every id / a[name] in an HTML document, mapped to the attributes of the element that holds it."""
+    def __init__(self):
+        super().__init__()
+        self.anchors = {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for key in ("id", "name") if tag == "a" else ("id",):
+            if attrs.get(key):
+                self.anchors.setdefault(attrs[key], attrs)
+
+
+def _anchors(text: str) -> dict:
+    parser = _Anchors()
+    parser.feed(text)
+    return parser.anchors
+
+
+def _blank_fraction(png: bytes) -> float:
+    """The fraction of an image's pixels that differ (by > 32 in a channel) from its most common colour."""
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16).reshape(-1, 3)
+    colours, counts = np.unique(rgb, axis=0, return_counts=True)
+    mode = colours[counts.argmax()]
+    return float((np.abs(rgb - mode).max(axis=1) > 32).mean())
+
+
+# Every img in the main content: whether it loaded, and its pixels drawn at most 600 px wide on a white
+# canvas (the decoded image itself, so images inside collapsed toggles are checked too).
+_IMAGES_JS = """async (imgs) => {
+  for (const i of imgs) i.loading = 'eager';
+  await Promise.all(imgs.map(i => Promise.race([i.decode().catch(() => null),
+                                                new Promise(r => setTimeout(r, 5000))])));
+  return imgs.map(i => {
+    const r = {src: i.getAttribute('src'), url: i.currentSrc || i.src, complete: i.complete,
+               w: i.naturalWidth, h: i.naturalHeight, png: null, err: null};
+    if (!(i.complete && i.naturalWidth > 0)) return r;
+    try {
+      const s = Math.min(1, 600 / i.naturalWidth), c = document.createElement('canvas');
+      c.width = Math.max(1, Math.round(i.naturalWidth * s)); c.height = Math.max(1, Math.round(i.naturalHeight * s));
+      const g = c.getContext('2d'); g.fillStyle = '#fff'; g.fillRect(0, 0, c.width, c.height);
+      g.drawImage(i, 0, 0, c.width, c.height); r.png = c.toDataURL('image/png');
+    } catch (e) { r.err = String(e); }
+    return r;
+  });
+}"""
+
+# Executed cells that show an error: myst-nb's traceback output, an error output, or traceback text
+# (cells tagged raises-exception excepted).
+_ERRORS_JS = """() => {
+  const found = [], seen = new Set();
+  const add = (e, why) => { if (!seen.has(e)) { seen.add(e);
+    found.push(why + ': ' + e.textContent.trim().replace(/\\s+/g, ' ').slice(0, 160)); } };
+  const shown = e => !e.closest('.tag_raises-exception');  // an error the chapter means to show
+  document.querySelectorAll('.output.error, .output.traceback, [class*="ipythontb"]')
+    .forEach(e => shown(e) && add(e.closest('.output') || e, 'error output'));
+  document.querySelectorAll('.cell_output, .output').forEach(e => {
+    if (shown(e) && /Traceback \\(most recent call last\\)|^\\w*(Error|Exception): /m.test(e.textContent))
+      add(e.closest('.output') || e, 'traceback in output');
+  });
+  return found;
+}"""
+
+# Citations and cross-references that did not resolve: sphinxcontrib-bibtex renders a missing key as an
+# empty "[]" or "" in its span[id=idN]; Sphinx leaves an unresolved ref as an .xref outside any link;
+# an unparsed role or "??" shows as text (code and math excluded).
+_REFS_JS = """() => {
+  const found = [], main = document.querySelector('main') || document.body;
+  main.querySelectorAll('span[id]:not([class])').forEach(s => {
+    if (/^id\\d+$/.test(s.id) && !s.querySelector('a') && /^[\\s\\[\\];,]*$/.test(s.textContent))
+      found.push('unresolved citation (empty "' + s.textContent + '" at #' + s.id + ')');
+  });
+  main.querySelectorAll('.xref').forEach(x => {
+    if (!x.closest('a')) found.push('unresolved reference: ' + x.textContent.trim());
+  });
+  const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+  for (let n; (n = walker.nextNode());) {
+    if (n.parentElement.closest('pre, code, script, style, .math, .highlight, .cell_input')) continue;
+    const m = n.textContent.match(/\\?\\?|\\{(cite|numref|ref|eq|doc)(:\\w+)?\\}`?[^`\\s]*/);
+    if (m) found.push('unresolved text "' + m[0] + '" in: ' + n.textContent.trim().slice(0, 120));
+  }
+  return found;
+}"""
+
+# Every link: its absolute URL, and whether it is a citation (a link inside sphinxcontrib-bibtex's span).
+_LINKS_JS = """() => Array.from(document.querySelectorAll('a[href]')).map(a => ({
+  href: a.href, raw: a.getAttribute('href'),
+  cite: !!a.parentElement && a.parentElement.matches('span[id]:not([class])')
+        && /^id\\d+$/.test(a.parentElement.id)}))"""
+
+_WIDGETS_JS = """() => ({
+  views: Array.from(document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]'))
+               .map(s => s.textContent),
+  states: Array.from(document.querySelectorAll('script[type="application/vnd.jupyter.widget-state+json"]'))
+                .map(s => s.textContent)})"""
+
+
+def check_page(page, url: str, screenshot: Path | None = None) -> list[str]:
+    """Open `url` in a Playwright `page` and return the problems a reader would see (empty when clean)."""
+    problems = []
+
+    def on_console(msg):
+        where = msg.location.get("url") or url
+        # failed loads are reported, with their URL, by the response / requestfailed handlers
+        if (msg.type == "error" and _is_local(where) and not msg.text.startswith("Failed to load resource")
+                and not _known_theme_error(msg.text)):
+            problems.append(f"console error: {msg.text} ({where})")
+
+    def on_response(resp):
+        if resp.status >= 400 and _is_local(resp.url):
+            problems.append(f"HTTP {resp.status} for {resp.url}")
+
+    def on_failed(req):
+        if _is_local(req.url):
+            problems.append(f"request failed: {req.url} ({req.failure})")
+
+    handlers = {"console": on_console, "response": on_response, "requestfailed": on_failed,
+                "pageerror": lambda err: _known_theme_error(str(err))
+                or problems.append(f"uncaught JavaScript error: {err}")}
+    for event, handler in handlers.items():
+        page.on(event, handler)
+    try:
+        resp = page.goto(url, wait_until="load")
+        if resp is None or not resp.ok:
+            return problems + [f"page did not load: HTTP {resp.status if resp else 'no response'} for {url}"]
+        page.wait_for_load_state("networkidle")
+        problems += _check_images(page)
+        problems += page.evaluate(_ERRORS_JS)
+        problems += page.evaluate(_REFS_JS)
+        problems += _check_links(page)
+        problems += _check_widgets(page)
+        if screenshot is not None:
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
+    finally:
+        for event, handler in handlers.items():
+            page.remove_listener(event, handler)
+    return problems
+
+
+def _check_images(page) -> list[str]:
+    imgs = page.locator("main img")
+    if not imgs.count():
+        return []
+    problems = []
+    for r in imgs.evaluate_all(_IMAGES_JS):
+        if not (r["complete"] and r["w"] > 0):
+            problems.append(f"image not loaded: {r['src']}")
+        elif r["png"] is None:
+            problems.append(f"image pixels unreadable: {r['src']} ({r['err']})")
+        else:
+            frac = _blank_fraction(base64.b64decode(r["png"].split(",", 1)[1]))
+            if frac < BLANK_FRACTION:
+                problems.append(f"image blank: {r['src']} (only {frac:.2%} of pixels differ from the background)")
+    return problems
+
+
+def _check_links(page) -> list[str]:
+    """Every local link leads to a page that exists, and its #fragment to an element there."""
+    here = page.url.split("#")[0]
+    docs = {here: (200, _anchors(page.content()))}
+    problems = []
+    for link in {json.dumps(x, sort_keys=True): x for x in page.evaluate(_LINKS_JS)}.values():
+        parts = urllib.parse.urlsplit(link["href"])
+        if parts.scheme not in ("http", "https") or not _is_local(link["href"]):
+            continue  # mailto:, javascript:, and other hosts (unreachable offline)
+        target = urllib.parse.urlunsplit(parts._replace(fragment=""))
+        if target not in docs:
+            resp = page.request.get(target)
+            is_html = "html" in resp.headers.get("content-type", "")
+            docs[target] = (resp.status, _anchors(resp.text()) if resp.ok and is_html else {})
+        status, anchors = docs[target]
+        fragment = urllib.parse.unquote(parts.fragment)
+        if status >= 400:
+            problems.append(f"dead link: {link['raw']} (HTTP {status})")
+        elif fragment and fragment not in anchors:
+            problems.append(f"dead anchor: {link['raw']} (no #{fragment} in {target})")
+        elif link["cite"] and fragment:
+            attrs = anchors[fragment]
+            if attrs.get("role") != "doc-biblioentry" and "citation" not in attrs.get("class", "").split():
+                problems.append(f"citation link {link['raw']} does not point at a bibliography entry")
+    return problems
+
+
+def _check_widgets(page) -> list[str]:
+    """A page that displays ipywidgets embeds their state, with every displayed widget's model in it."""
+    found = page.evaluate(_WIDGETS_JS)
+    if not found["views"]:
+        return []
+    if not found["states"]:
+        return [f"{len(found['views'])} widget view(s) but no embedded widget state"]
+    models = set().union(*(json.loads(s).get("state", {}) for s in found["states"]))
+    missing = [v["model_id"] for v in map(json.loads, found["views"]) if v.get("model_id") not in models]
+    return [f"widget model {m} is displayed but not in the embedded state" for m in missing]
+
+
+# --- fixtures: a browser, a server, a built book ---------------------------------------------------
+
+def _chromium() -> str | None:
+    for candidate in (os.environ.get("WEDGES_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
+                      shutil.which("chromium-browser")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium driven by Playwright; skipped without one, except in CI (CI=true)."""
+    exe = _chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if exe is None or sync_playwright is None:
+        why = ("chromium not found (apt-get install chromium)" if exe is None
+               else "the playwright package is not installed (pip install -r requirements.txt)")
+        if IN_CI:
+            pytest.fail(f"browser test cannot run in CI: {why}")
+        pytest.skip(f"browser test needs a browser: {why}")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page in its own context (so console messages and state never leak between pages)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(20_000)
+    yield pg
+    context.close()
+
+
+@contextmanager
+def serve(directory: Path):
+    """Serve `directory` on 127.0.0.1 at a free port in a thread; yields the base URL."""
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             functools.partial(Quiet, directory=str(directory)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def build_book(source: Path, out: Path, *flags: str) -> subprocess.CompletedProcess:
+    """`jupyter-book build source --path-output out` at the smoke scale; HTML lands in out/_build/html."""
+    exe = Path(sys.executable).with_name("jupyter-book")
+    return subprocess.run([str(exe), "build", str(source), "--path-output", str(out), *flags],
+                          env={**os.environ, "WEDGES_SCALE": "smoke"}, capture_output=True, text=True,
+                          timeout=1500)
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    """(html folder, build result or None): WEDGES_BOOK_HTML if set, else the book built at smoke scale."""
+    if os.environ.get("WEDGES_BOOK_HTML"):
+        html = Path(os.environ["WEDGES_BOOK_HTML"])
+        assert (html / "index.html").is_file(), f"WEDGES_BOOK_HTML={html} holds no built book (no index.html)"
+        return html, None
+    out = tmp_path_factory.mktemp("book")
+    return out / "_build" / "html", build_book(ROOT, out, "-W", "-n", "--keep-going")
+
+
+@pytest.fixture(scope="module")
+def book_url(book):
+    html, _ = book
+    if not (html / "index.html").is_file():
+        pytest.fail(f"the book build produced no HTML in {html}")
+    with serve(html) as url:
+        yield url
+
+
+# --- the book --------------------------------------------------------------------------------------
+
+def test_book_builds_at_smoke_scale(book):
+    _, build = book
+    if build is None:
+        pytest.skip("WEDGES_BOOK_HTML given: the book was built (and its build checked) outside this test")
+    assert build.returncode == 0, f"jupyter-book build failed:\n{build.stdout[-6000:]}\n{build.stderr[-3000:]}"
+
+
+def test_every_built_page_is_in_the_toc(book):
+    html, _ = book
+    built = {p.relative_to(html).as_posix() for p in html.rglob("*.html")
+             if not p.relative_to(html).parts[0].startswith("_")} - {"genindex.html", "search.html", "index.html"}
+    assert built == set(PAGES), f"pages built but not in _toc.yml: {built - set(PAGES)}; " \
+                                f"in _toc.yml but not built: {set(PAGES) - built}"
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_renders_cleanly(path, page, book_url):
+    shot = SCREENSHOTS / (path.removesuffix(".html").replace("/", "__") + ".png")
+    problems = check_page(page, book_url + path, screenshot=shot)
+    assert not problems, f"{path} has {len(problems)} problem(s):\n  " + "\n  ".join(problems)
+
+
+def test_toy_model_embeds_widget_state(page, book, book_url):
+    if WIDGET_PAGE not in PAGES and not (book[0] / WIDGET_PAGE).is_file():
+        pytest.skip(f"{WIDGET_PAGE} is not in the book yet")
+    page.goto(book_url + WIDGET_PAGE)
+    states = page.locator('script[type="application/vnd.jupyter.widget-state+json"]')
+    assert states.count() >= 1, f"{WIDGET_PAGE} has no embedded ipywidgets state: its sliders would be dead"
+    assert json.loads(states.first.text_content()).get("state"), f"{WIDGET_PAGE}: the embedded widget state is empty"
+
+
+# --- the checker on a deliberately broken book -----------------------------------------------------
+
+BROKEN_BOOK = {
+    "_config.yml": """title: broken
+execute: {execute_notebooks: force, allow_errors: true, timeout: 120}
+sphinx:
+  extra_extensions: [sphinxcontrib.bibtex]
+  config: {bibtex_bibfiles: [refs.bib], bibtex_reference_style: author_year}
+""",
+    "_toc.yml": "format: jb-book\nroot: index\nchapters:\n  - file: broken\n",
+    "refs.bib": "@article{real2020, title = {A real paper}, author = {Author, Ann}, journal = {J}, year = {2020}}\n",
+    "index.md": """# A clean page
+
+A citation {cite:p}`real2020`, a link to [the broken page](broken.md), an image:
+
+![noise](noise.png)
+
+```{bibliography}
+```
+""",
+    "broken.md": """---
+file_format: mystnb
+kernelspec: {name: python3, display_name: Python 3}
+---
+# A broken page
+
+Missing citations {cite:p}`nosuchkey2099` and {cite:t}`nosuchkey2099`; a missing figure {numref}`no-such-fig`.
+
+<img src="missing.png" alt="missing">
+
+![blank](blank.png)
+
+<a href="nope.html">a dead link</a>, <a href="index.html#nowhere">a dead anchor</a>, <a href="index.html#id1">a live one</a>.
+
+<div class="output error">Traceback (most recent call last): a fake error output</div>
+
+<script>window.noSuchFunction();</script>
+
+<script type="application/vnd.jupyter.widget-view+json">{"model_id": "0123abcd", "version_major": 2, "version_minor": 0}</script>
+
+```{code-cell} ipython3
+1 / 0
+```
+""",
+}
+
+# each problem of broken.md, as (what it is, a substring of the checker's message)
+EXPECTED = [("missing image file", "image not loaded: missing.png"), ("its 404", "HTTP 404 for"),
+            ("blank image", "image blank: _images/"), ("dead page link", "dead link: nope.html"),
+            ("dead anchor", "dead anchor: index.html#nowhere"),
+            ("fake error output", "error output: Traceback (most recent call last): a fake"),
+            ("executed cell's error", "ZeroDivisionError"), ("missing citation", "unresolved citation (empty \"[]\""),
+            ("missing textual citation", "unresolved citation (empty \"\""),
+            ("missing figure ref", "unresolved reference: no-such-fig"), ("uncaught JS error", "noSuchFunction"),
+            ("widget shown without its state", "1 widget view(s) but no embedded widget state")]
+
+
+def test_checker_reports_each_problem_of_a_broken_book(tmp_path, page):
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, text in BROKEN_BOOK.items():
+        (src / name).write_text(text)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)).save(src / "noise.png")
+    Image.new("RGB", (80, 60), "white").save(src / "blank.png")
+    build = build_book(src, tmp_path)  # no -W: the build succeeds, the browser must find the problems
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+
+    with serve(tmp_path / "_build" / "html") as url:
+        clean = check_page(page, url + "index.html", screenshot=SCREENSHOTS / "broken_book__index.png")
+        broken = check_page(page, url + "broken.html", screenshot=SCREENSHOTS / "broken_book__broken.png")
+    assert clean == [], f"false alarms on the clean page: {clean}"
+    report = "\n  ".join(broken)
+    for what, needle in EXPECTED:
+        assert any(needle in p for p in broken), f"the checker missed the {what} ({needle!r}); it said:\n  {report}"
+    assert not any("index.html#id1" in p for p in broken), f"a live anchor was reported dead:\n  {report}"
