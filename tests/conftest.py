@@ -2,6 +2,9 @@
 import os
 
 import pytest
+import torch
+
+torch.set_num_threads(1)  # small tensors: one thread is as fast, and steadier when cores are shared
 
 os.environ.setdefault("WEDGES_SCALE", "smoke")
 
