@@ -1,0 +1,137 @@
+"""Subspace training: time per step against plain training, and peak memory at D ~ 1e6.
+
+    python benchmarks/subspace.py [--quick] [--threads N] [--json out.json]
+
+1. Time of one optimisation step of ``subspace.subspace_train`` (d = 1000, each projection) and of
+   ``train.train`` (plain SGD on all D parameters), on the cpu preset's MLP 40-256-256-10
+   (D = 78,858) with minibatches of 128. A step's time is (T(n2) - T(n1)) / (n2 - n1) for runs of
+   n1 and n2 steps after a warm-up run (minimum over ``--repeats`` of each), so start-up and the
+   final evaluation cancel. ``--clock cpu`` measures the process's CPU time instead of wall time.
+2. Peak memory of subspace training at D ~ 1e6 (the MLP at width 3.8: 40-973-973-10, D = 997,335)
+   with d = 10,000 (``blocked``: d = 1,000, because it generates D·d Gaussians per pass). Each
+   projection, and plain training for comparison, runs in a fresh process; memory is the growth of
+   the process's peak resident set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) from a
+   baseline taken after loading the data and building the model, to the end of two training steps
+   and the final evaluation on the whole training and test sets. A dense (D, d) float32 matrix
+   would take D·d·4 bytes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+import torch
+
+from wedges_lib import config, data, subspace, train
+
+_MEMORY_CHILD = r"""
+import json, re, resource, sys, torch
+torch.set_num_threads(int(sys.argv[4]))
+from wedges_lib import config, data, params, subspace, train
+kind, d, width = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+def peak():  # VmHWM: this process's own peak RSS (ru_maxrss would inherit the parent's RSS at fork)
+    try:
+        return int(re.search(r"VmHWM:\s+(\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+cfg = config.resolve("cpu", width=width)
+ds = data.load("mnist1d")
+model, theta0 = train.init(cfg, ds, 0)
+base = peak()
+if kind == "plain":
+    train.train(model, ds, theta0, steps=2, record_every=2, quiet=True)
+    state = 0
+else:
+    proj = subspace.make_projection(kind, theta0.numel(), d, seed=0)
+    subspace.subspace_train(model, ds, theta0, proj, steps=2, quiet=True)
+    state = proj.nbytes
+print(json.dumps(dict(kind=kind, D=theta0.numel(), d=d, extra=peak() - base, state=state, base=base)))
+"""
+
+
+def step_time(fn, n1: int, n2: int, repeats: int, clock=time.perf_counter) -> float:
+    """Seconds per step of ``fn(steps)``: (min T(n2) - min T(n1)) / (n2 - n1) over ``repeats`` after a warm-up.
+
+    Minima are robust to other load on the machine; the difference cancels start-up and evaluation.
+    """
+    fn(n1)  # warm-up: first-call costs (allocations, vmap tracing) must not enter the difference
+    t1, t2 = [], []
+    for _ in range(repeats):
+        for n, ts in ((n1, t1), (n2, t2)):
+            t0 = clock()
+            fn(n)
+            ts.append(clock() - t0)
+    return (min(t2) - min(t1)) / (n2 - n1)
+
+
+def time_steps(quick: bool, repeats: int, d: int = 1000, clock=time.perf_counter) -> list[dict]:
+    """Per-step time of plain training and of subspace training with each projection (cpu-preset MLP)."""
+    cfg = config.resolve("cpu")
+    ds = data.load("mnist1d")
+    model, theta0 = train.init(cfg, ds, 0)
+    D = theta0.numel()
+    n1, n2 = (5, 25) if quick else (10, 60)
+    rows = []
+    plain = step_time(lambda n: train.train(model, ds, theta0, steps=n, record_every=n, lr=cfg.lr, quiet=True),
+                      n1, n2, repeats, clock)
+    rows.append(dict(what="plain train.train (SGD)", D=D, d=D, ms=plain * 1e3, ratio=1.0))
+    for kind in subspace.PROJECTIONS:
+        if kind == "blocked" and quick:
+            continue
+        proj = subspace.make_projection(kind, D, d, seed=0)
+        a, b = (1, 3) if kind == "blocked" else (n1, n2)
+        t = step_time(lambda n: subspace.subspace_train(model, ds, theta0, proj, steps=n, quiet=True), a, b,
+                      1 if kind == "blocked" else repeats, clock)
+        rows.append(dict(what=f"subspace_train ({kind})", D=D, d=d, ms=t * 1e3, ratio=t / plain))
+    return rows
+
+
+def peak_memory(quick: bool, threads: int) -> list[dict]:
+    """Peak-RSS growth of subspace training at D ~ 1e6 for each scalable projection, each in a fresh process."""
+    runs = [("plain", 0), ("fastfood", 10_000), ("sparse", 10_000)] + ([] if quick else [("blocked", 1_000)])
+    rows = []
+    for kind, d in runs:
+        out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, kind, str(d), "3.8", str(threads)],
+                             capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r["dense_bytes"] = r["D"] * r["d"] * 4 if r["d"] else 0
+        rows.append(r)
+    return rows
+
+
+def main(argv=None) -> dict:
+    """Run both benchmarks and print their tables."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer steps, skip the slow blocked projection")
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall time, or this process's CPU time (steadier on a shared machine, with --threads 1)")
+    ap.add_argument("--json", default=None, help="also write the results to this file")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} thread(s)")
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
+    steps = time_steps(args.quick, 2 if args.quick else args.repeats, clock=clock)
+    print(f"\nTime per optimisation step (batch 128, one run; {args.clock} clock):")
+    print(f"{'':32s} {'D':>8s} {'d':>7s} {'ms/step':>9s} {'x plain':>8s}")
+    for r in steps:
+        print(f"{r['what']:32s} {r['D']:8d} {r['d']:7d} {r['ms']:9.2f} {r['ratio']:8.2f}")
+    mem = peak_memory(args.quick, args.threads)
+    print("\nPeak memory of two training steps and the final evaluation (growth of peak RSS after setup):")
+    print(f"{'projection':10s} {'D':>9s} {'d':>7s} {'peak MB':>9s} {'P state MB':>11s} {'dense P would be':>17s}")
+    for r in mem:
+        dense = f"{r['dense_bytes'] / 2**30:14.1f} GB" if r["d"] else f"{'-':>17s}"
+        print(f"{r['kind']:10s} {r['D']:9d} {r['d']:7d} {r['extra'] / 2**20:9.1f} {r['state'] / 2**20:11.1f} {dense}")
+    result = dict(threads=args.threads, clock=args.clock, steps=steps, memory=mem)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+    return result
+
+
+if __name__ == "__main__":
+    main()
