@@ -1,0 +1,96 @@
+import pytest
+import torch
+
+from wedges_lib import config, connect, params, train
+
+
+def test_barrier_and_monotonicity_on_constructed_paths():
+    bump = torch.tensor([1.0, 2.0, 5.0, 2.0, 3.0])
+    assert connect.barrier_height(bump) == 5.0 - 2.0
+    assert connect.max_rise(bump) == 4.0  # from 1 up to 5
+    down = torch.tensor([4.0, 3.0, 3.0, 1.0])
+    assert connect.max_rise(down) == 0.0 and connect.is_monotonic(down)
+    wiggle = torch.tensor([4.0, 2.0, 2.5, 1.0])
+    assert connect.max_rise(wiggle) == 0.5
+    assert not connect.is_monotonic(wiggle) and connect.is_monotonic(wiggle, tol=0.5)
+    stack = torch.stack([bump[:4], down])  # batched over the leading axis
+    assert torch.equal(connect.barrier_height(stack), torch.tensor([5.0 - 1.5, 4.0 - 2.5]))
+    assert float(connect.accuracy_drop(torch.tensor([0.9, 0.5, 0.7]))) == pytest.approx(0.8 - 0.5)
+
+
+@pytest.mark.parametrize("kind", ["line", "bezier", "polychain"])
+def test_paths_hit_their_endpoints_and_weights_sum_to_one(kind):
+    pts = torch.randn(3, 7, generator=torch.Generator().manual_seed(0))
+    ends = connect.curve_points(pts, torch.tensor([0.0, 1.0]), kind)
+    assert torch.allclose(ends, pts[[0, 2]])
+    w = connect.weights(kind, torch.linspace(0, 1, 11))
+    assert torch.allclose(w.sum(1), torch.ones(11))
+
+
+def test_bezier_and_polychain_midpoints():
+    a, b, c = torch.tensor([0.0, 0.0]), torch.tensor([1.0, 2.0]), torch.tensor([2.0, 0.0])
+    pts = torch.stack([a, b, c])
+    assert torch.allclose(connect.curve_points(pts, torch.tensor([0.5]), "bezier")[0], (a + 2 * b + c) / 4)
+    assert torch.allclose(connect.curve_points(pts, torch.tensor([0.5]), "polychain")[0], b)
+    assert torch.allclose(connect.curve_points(pts, torch.tensor([0.25]), "polychain")[0], (a + b) / 2)
+    with pytest.raises(ValueError, match="kind"):
+        connect.weights("spline", torch.zeros(1))
+
+
+def test_profile_of_a_batched_loss_along_a_line():
+    f = lambda th: (th ** 2).sum(-1)  # noqa: E731
+    a, c = torch.tensor([-1.0, 0.0]), torch.tensor([1.0, 0.0])
+    p = connect.profile(f, torch.stack([a, c]), 5)
+    assert torch.allclose(p["loss"], torch.tensor([1.0, 0.25, 0.0, 0.25, 1.0]))
+    assert connect.barrier_height(p["loss"]) == 0.0
+
+
+def ring_loss(th):
+    """A batched loss (K, 2) -> (K,) that is zero on the unit circle: the line between (-1, 0) and (1, 0) crosses
+    a barrier at the origin, a curve around the circle does not."""
+    return (th.norm(dim=-1) ** 2 - 1) ** 2
+
+
+def test_curve_and_connector_on_a_loss_without_data():
+    a, c = torch.tensor([-1.0, 0.0]), torch.tensor([1.0, 0.0])
+    line = connect.profile(ring_loss, torch.stack([a, c]), 41)
+    assert connect.barrier_height(line["loss"]) == pytest.approx(1.0)
+    bez = connect.train_curve(ring_loss, a, c, kind="bezier", steps=300, lr=0.05, quiet=True,
+                              init=torch.tensor([0.0, 0.1]))
+    assert connect.barrier_height(connect.profile(ring_loss, bez.points, 41)["loss"]) < 0.2
+    shift = torch.tensor([0.2, 0.05])  # a gradient with a component along c - a at the midpoint
+    fj = connect.fj_connector(lambda th: ring_loss(th + shift), a, c, steps=200, lr=0.05, quiet=True)
+    assert abs(float(fj.b[0])) < 1e-6  # it moved only orthogonally to c - a
+    assert float(fj.b[1]) > 0.5
+
+
+@pytest.fixture(scope="module")
+def two_solutions(smoke_data):
+    cfg = config.resolve("smoke")
+    res = train.train_config(cfg, smoke_data, seeds=[0, 1], quiet=True)
+    return res.model, res.theta[0], res.theta[1], res.theta0
+
+
+def test_trained_curves_lower_the_linear_barrier(two_solutions, smoke_data):
+    # measured at smoke scale (seed pairs 0/1 and 2/3): line barrier 1.40 / 1.25; after 100 steps at lr 0.3 the
+    # Bezier curve keeps ~0.20, the polychain ~0.07 and the F&J connector ~0.14 of it
+    model, a, c, _ = two_solutions
+    x, y = smoke_data.x_train, smoke_data.y_train
+    line = connect.barrier_height(connect.profile(model, torch.stack([a, c]), 11, x=x, y=y)["loss"])
+    assert line > 0.7, f"expected a clear linear barrier between two smoke MLPs, got {float(line):.3f}"
+    bez = connect.train_curve(model, a, c, kind="bezier", data=smoke_data, steps=100, lr=0.3, quiet=True)
+    assert torch.equal(bez.a, a) and torch.equal(bez.c, c) and bez.history["loss"].shape == (2,)
+    prof = connect.profile(model, bez.points, 11, x=x, y=y)
+    assert torch.allclose(prof["loss"][[0, -1]], params.evaluate(model, torch.stack([a, c]), x, y)[0])
+    assert connect.barrier_height(prof["loss"]) < 0.5 * line, "Bezier curve"
+    fj = connect.fj_connector(model, a, c, data=smoke_data, steps=100, lr=0.3, quiet=True)
+    moved = fj.b - 0.5 * (a + c)
+    assert moved.norm() > 0 and abs(float(moved @ (c - a))) < 1e-4 * float((c - a).norm() * moved.norm())
+    prof = connect.profile(model, fj.points, 11, kind="polychain", x=x, y=y)
+    assert connect.barrier_height(prof["loss"]) < 0.5 * line, "F&J connector"
+
+
+def test_line_from_init_to_solution_descends(two_solutions, smoke_data):
+    model, a, _, theta0 = two_solutions
+    prof = connect.profile(model, torch.stack([theta0[0], a]), 11, x=smoke_data.x_train, y=smoke_data.y_train)
+    assert connect.is_monotonic(prof["loss"]), f"max rise {float(connect.max_rise(prof['loss'])):.3g}"

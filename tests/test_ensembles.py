@@ -1,0 +1,141 @@
+import math
+
+import pytest
+import torch
+
+from wedges_lib import config, ensembles, params, train
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return config.resolve("smoke", steps=30, n_seeds=2)
+
+
+@pytest.fixture(scope="module")
+def net(cfg, smoke_data):
+    model, thetas = train.init(cfg, smoke_data, [0, 1, 2])
+    return model, thetas
+
+
+def _probs(K, N, C, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(K, N, C, generator=g).mul(2).softmax(-1)
+
+
+def test_ensemble_prediction_is_mean_of_member_softmaxes(net, smoke_data):
+    model, thetas = net
+    x = smoke_data.x_test[:50]
+    one_by_one = torch.stack([params.forward(model, th, x).softmax(-1) for th in thetas])
+    assert torch.allclose(ensembles.predict(model, thetas, x), one_by_one, atol=1e-6)
+    assert torch.allclose(ensembles.ensemble_predict(model, thetas, x), one_by_one.mean(0), atol=1e-6)
+    assert ensembles.predict(model, thetas[None], x).shape == (1, 3, 50, 10)
+
+
+def test_ensemble_curve_first_member_is_that_member():
+    probs, y = _probs(4, 200, 5), torch.randint(0, 5, (200,), generator=torch.Generator().manual_seed(1))
+    curve = ensembles.ensemble_curve(probs, y)
+    assert curve["acc"][0] == ensembles.accuracy(probs[0], y)
+    assert torch.isclose(curve["nll"][-1], ensembles.nll(probs.mean(0), y))
+    assert torch.isclose(curve["nll"][0], torch.nn.functional.nll_loss(probs[0].log(), y))
+
+
+def test_identical_members_have_zero_diversity():
+    p = _probs(1, 300, 10).expand(3, -1, -1)
+    assert torch.equal(ensembles.disagreement(p), torch.zeros(3, 3))
+    assert torch.allclose(ensembles.js_matrix(p), torch.zeros(3, 3), atol=1e-6)
+    assert torch.allclose(ensembles.kl_matrix(p), torch.zeros(3, 3), atol=1e-6)
+    assert torch.allclose(ensembles.prediction_cosine(p), torch.ones(3, 3))
+
+
+def test_disagreement_counts_different_argmaxes():
+    p = torch.eye(3)[torch.tensor([[0, 1, 2, 0], [0, 1, 1, 1]])]  # (2, 4, 3) one-hot
+    assert ensembles.disagreement(p)[0, 1] == 0.5
+
+
+def test_js_is_symmetric_bounded_and_exact_for_disjoint_supports():
+    p = _probs(4, 100, 6)
+    js = ensembles.js_matrix(p)
+    assert torch.allclose(js, js.T, atol=1e-6) and (js <= math.log(2)).all() and (js.diagonal() < 1e-6).all()
+    assert (js[~torch.eye(4, dtype=torch.bool)] > 1e-3).all()
+    disjoint = torch.eye(2)[:, None, :].expand(2, 5, 2)  # member 0 says class 0, member 1 class 1
+    assert torch.allclose(ensembles.js_matrix(disjoint)[0, 1], torch.tensor(math.log(2)), atol=1e-5)
+
+
+def test_kl_matches_torch():
+    p = _probs(2, 50, 4)
+    ref = torch.nn.functional.kl_div(p[1].log(), p[0], reduction="batchmean")  # KL(p0 || p1)
+    assert torch.isclose(ensembles.kl_matrix(p)[0, 1], ref, atol=1e-5)
+
+
+def test_ece_zero_when_calibrated_large_when_overconfident():
+    g = torch.Generator().manual_seed(0)
+    n, C = 200_000, 4
+    conf = 0.25 + 0.75 * torch.rand(n, generator=g)  # confidence of the predicted class 0
+    probs = torch.stack([conf, *(((1 - conf) / (C - 1)),) * (C - 1)], dim=1)
+    right = torch.rand(n, generator=g) < conf  # correct exactly with probability conf
+    y = torch.where(right, 0, 1 + torch.randint(0, C - 1, (n,), generator=g))
+    assert ensembles.ece(probs, y) < 0.01
+    overconfident = torch.tensor([0.99, 0.01 / 3, 0.01 / 3, 0.01 / 3]).expand(n, C)
+    assert abs(ensembles.ece(overconfident, y) - (0.99 - right.float().mean())) < 1e-3  # one bin: conf − acc
+
+
+def test_weight_cosine_of_displacements():
+    origin = torch.randn(100)
+    d = torch.randn(100)
+    members = torch.stack([origin + d, origin + 3 * d, origin - d])
+    cos = ensembles.weight_cosine(members, origin)
+    assert torch.allclose(cos, torch.tensor([[1.0, 1, -1], [1, 1, -1], [-1, -1, 1]]), atol=1e-6)
+    assert ensembles.offdiag_mean(cos).item() == pytest.approx(-1 / 3, abs=1e-6)
+
+
+def test_swa_of_one_member_is_that_member_and_average_is_mean():
+    members = torch.randn(2, 4, 50)
+    avg = ensembles.swa_average(members)
+    assert torch.equal(avg[:, 0], members[:, 0])
+    assert torch.allclose(avg[:, 2], members[:, :3].mean(1), atol=1e-6)
+
+
+def test_linear_barrier_zero_for_identical_and_positive_between_solutions(cfg, smoke_data):
+    r = train.train_config(cfg, smoke_data, seeds=[0, 1], steps=100, quiet=True)
+    x, y = smoke_data.x_train, smoke_data.y_train
+    same = ensembles.linear_barriers(r.model, r.theta[[0, 0]], x, y, n_interp=5)
+    assert torch.allclose(same, torch.zeros(2, 2), atol=1e-5)
+    b = ensembles.linear_barriers(r.model, r.theta, x, y, n_interp=11)
+    assert b[0, 1] == b[1, 0] and b[0, 1] > 0.1  # independent solutions: a barrier on the straight line
+
+
+def test_methods_spend_equal_compute_and_return_members(cfg, smoke_data):
+    deep = ensembles.deep_ensemble(cfg, smoke_data, quiet=True)
+    K, R, D = cfg.n_members, cfg.n_seeds, deep.members.shape[-1]
+    assert deep.members.shape == deep.origins.shape == (R, K, D)
+    # deep member 0 of each repetition is the same run FGE / SWA pretrain, and snapshot's first cycle
+    _, theta0 = train.init(cfg, smoke_data, ensembles.repetition_seeds(cfg))
+    assert torch.equal(deep.origins[:, 0], theta0)
+    for method in ("snapshot", "fge", "swa"):
+        kw = {} if method == "snapshot" else dict(pretrained=deep.members[:, 0])
+        ens = ensembles.build(method, cfg, smoke_data, quiet=True, **kw)
+        assert ens.members.shape == (R, K, D) and torch.isfinite(ens.members).all()
+        assert torch.equal(ens.origins[:, 1], theta0)  # trajectory members share their run's init
+        assert abs(ens.grad_steps - deep.grad_steps) < K, f"{method} spent {ens.grad_steps} steps"
+    assert torch.allclose(ens.swa[:, -1], ens.members.mean(1), atol=1e-5)
+
+
+def test_summary_shapes_and_trajectory_members_closer_in_weights(cfg, smoke_data):
+    deep = ensembles.deep_ensemble(cfg, smoke_data, quiet=True)
+    fge = ensembles.fge(cfg, smoke_data, pretrained=deep.members[:, 0], quiet=True)
+    s_deep, s_fge = (ensembles.summarize(e, smoke_data, n_interp=5) for e in (deep, fge))
+    assert s_deep["acc"].shape == (cfg.n_seeds, cfg.n_members) and s_deep["disagreement"].shape == (cfg.n_seeds,)
+    assert (s_fge["weight_cosine"] > s_deep["weight_cosine"] + 0.3).all()
+    assert (s_fge["barrier"] < s_deep["barrier"]).all()
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda c, d: ensembles.build("bagging", c, d), "'method'.*deep, snapshot, fge, swa"),
+    (lambda c, d: ensembles.fge(c, d, pretrained=torch.zeros(3)), "'pretrained'"),
+    (lambda c, d: ensembles.fge(config.resolve("smoke", n_members=1, steps=1), d), "'cycle_steps'"),
+    (lambda c, d: config.resolve("smoke", fge_lr=-1.0), "'fge_lr'"),
+    (lambda c, d: ensembles.ece(torch.ones(2, 2) / 2, torch.zeros(2, dtype=torch.long), n_bins=0), "'n_bins'"),
+])
+def test_bad_arguments_raise_naming_the_parameter(cfg, smoke_data, call, match):
+    with pytest.raises(ValueError, match=match):
+        call(cfg, smoke_data)

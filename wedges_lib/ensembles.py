@@ -1,0 +1,362 @@
+"""Ensembles, and how diverse their members are in function space.
+
+Four ways to build K = ``n_members`` members, at (approximately) equal compute. Compute is counted
+in **gradient steps**: one minibatch gradient (``batch_size`` examples) of one member is one step,
+so with S = ``steps`` every method spends K·S steps per ensemble:
+
+- ``deep`` (Lakshminarayanan et al. 2017): K independent initialisations, S steps each with the
+  config's schedule, all K trained in one vmapped pass — K·S.
+- ``snapshot`` (Huang et al. 2017): one initialisation, K cosine cycles of S steps that restart at
+  ``lr``; a member at the end of each cycle — K·S.
+- ``fge`` (Garipov et al. 2018): a pretrained solution (one S-step run, the same run as deep member
+  0), then K cosine cycles of ``cycle_steps`` steps that restart at ``fge_lr``; a member at the end
+  (the learning-rate minimum) of each cycle — S + K·cycle_steps.
+- ``swa`` (Izmailov et al. 2018): the same pretrained solution, then K·cycle_steps steps at the
+  constant rate ``swa_lr``, an iterate every ``cycle_steps`` steps; the members are these iterates
+  and the SWA solution is their weight average (``torch.optim.swa_utils.AveragedModel``).
+
+``cycle_steps = 0`` means (K − 1)·S // K, which makes FGE and SWA cost K·S too (up to rounding);
+:attr:`Ensemble.grad_steps` is the count actually spent. Cycles reuse :func:`wedges_lib.train.train`
+(one call per cycle, chaining theta), so the momentum buffer restarts with each cycle. Every method
+is repeated ``n_seeds`` times for error bars; the repetitions are one vmapped stack.
+
+Diversity measures take member probabilities ``probs`` of shape (K, N, C) from :func:`predict`.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import vmap
+from torch.optim.swa_utils import AveragedModel
+
+from . import params, train
+from .config import Config, Param, register
+from .data import Dataset
+
+METHODS = ("deep", "snapshot", "fge", "swa")
+
+register(
+    {"n_members": Param(int, "ensemble members K", low=1),
+     "cycle_steps": Param(int, "FGE cycle / SWA collection interval in steps (0 = equal compute with deep)", low=0),
+     "fge_lr": Param(float, "peak learning rate of the FGE cycles", low=0, low_open=True),
+     "swa_lr": Param(float, "constant learning rate of the SWA phase", low=0, low_open=True)},
+    {"smoke": dict(n_members=3, cycle_steps=0, fge_lr=0.02, swa_lr=0.02),
+     "cpu": dict(n_members=5, cycle_steps=0, fge_lr=0.01, swa_lr=0.01),
+     "paper": dict(n_members=5, cycle_steps=0, fge_lr=0.01, swa_lr=0.01)})
+
+
+@dataclass
+class Ensemble:
+    """The members of ``n_seeds`` repetitions of one method: ``members`` (R, K, D).
+
+    ``origins`` (R, K, D) is the initialisation of the run each member comes from (shared by all
+    members of a trajectory method); ``swa`` (R, K, D), SWA only, row m = weight average of members
+    0..m; ``grad_steps`` the gradient steps one repetition cost.
+    """
+
+    method: str
+    model: nn.Module
+    members: torch.Tensor
+    origins: torch.Tensor
+    grad_steps: int
+    swa: torch.Tensor | None = None
+
+
+# ---------------------------------------------------------------- building ensembles
+
+def repetition_seeds(cfg: Config) -> list[int]:
+    """The base seed of each of the ``n_seeds`` repetitions: cfg.seed + r·K (deep member k adds k)."""
+    return [cfg.seed + r * cfg.n_members for r in range(cfg.n_seeds)]
+
+
+def cycle_length(cfg: Config) -> int:
+    """Steps per FGE cycle / between SWA iterates: ``cycle_steps``, or (K − 1)·S // K when it is 0."""
+    c = cfg.cycle_steps or (cfg.n_members - 1) * cfg.steps // cfg.n_members
+    if c < 1:
+        raise ValueError(f"parameter 'cycle_steps': got {cfg.cycle_steps!r}, which gives cycles of {c} steps "
+                         f"for n_members={cfg.n_members}, steps={cfg.steps}; set cycle_steps >= 1")
+    return c
+
+
+def _run(cfg: Config, data: Dataset, model: nn.Module, theta: torch.Tensor, seeds: list[int],
+         quiet: bool, **overrides) -> torch.Tensor:
+    """Train the stack theta (R, D) with cfg's optimiser settings and ``overrides``; the final (R, D)."""
+    kw = dict(optimizer=cfg.optimizer, lr=cfg.lr, momentum=cfg.momentum, l2=cfg.l2, schedule=cfg.schedule,
+              batch_size=cfg.batch_size, steps=cfg.steps)
+    kw.update(overrides)
+    r = train.train(model, data, theta, seeds=seeds, record_every=kw["steps"], quiet=quiet, **kw)
+    if r.any_diverged:
+        warnings.warn(f"{int(r.diverged.sum())} of {len(seeds)} runs diverged (frozen at their last finite "
+                      f"point); lower the learning rate ({kw['lr']})", stacklevel=3)
+    return r.theta
+
+
+def _pretrained(cfg: Config, data: Dataset, pretrained: torch.Tensor | None, quiet: bool):
+    """(model, theta0 (R, D), solution (R, D)) of the S-step run that FGE and SWA start from."""
+    seeds = repetition_seeds(cfg)
+    model, theta0 = train.init(cfg, data, seeds)
+    if pretrained is None:
+        return model, theta0, _run(cfg, data, model, theta0, seeds, quiet)
+    if pretrained.shape != theta0.shape:
+        raise ValueError(f"parameter 'pretrained': got shape {tuple(pretrained.shape)}; expected "
+                         f"{tuple(theta0.shape)} (n_seeds, D), e.g. deep_ensemble(cfg, data).members[:, 0]")
+    return model, theta0, pretrained.to(theta0)
+
+
+def _cycle_seeds(seeds: list[int], cycle: int) -> list[int]:
+    return [s * 1000 + cycle + 1 for s in seeds]
+
+
+def deep_ensemble(cfg: Config, data: Dataset, *, quiet: bool = False) -> Ensemble:
+    """K independently initialised members per repetition, all R·K trained in one vmapped pass."""
+    K = cfg.n_members
+    seeds = [b + k for b in repetition_seeds(cfg) for k in range(K)]
+    model, theta0 = train.init(cfg, data, seeds)
+    theta = _run(cfg, data, model, theta0, seeds, quiet)
+    shape = (cfg.n_seeds, K, -1)
+    return Ensemble("deep", model, theta.reshape(shape), theta0.reshape(shape), K * cfg.steps)
+
+
+def snapshot_ensemble(cfg: Config, data: Dataset, *, quiet: bool = False) -> Ensemble:
+    """K cosine cycles of ``steps`` steps from one initialisation, restarting at ``lr``; a member per cycle end."""
+    seeds = repetition_seeds(cfg)
+    model, theta0 = train.init(cfg, data, seeds)
+    theta, members = theta0, []
+    for c in range(cfg.n_members):
+        theta = _run(cfg, data, model, theta, seeds if c == 0 else _cycle_seeds(seeds, c), quiet,
+                     schedule="cosine")
+        members.append(theta)
+    members = torch.stack(members, dim=1)
+    return Ensemble("snapshot", model, members, theta0[:, None].expand_as(members).clone(),
+                    cfg.n_members * cfg.steps)
+
+
+def fge(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None, quiet: bool = False) -> Ensemble:
+    """Fast geometric ensembling: K cosine cycles of ``cycle_length(cfg)`` steps at peak ``fge_lr``.
+
+    They start from ``pretrained`` (R, D) — the S-step solution of each repetition, trained here when None
+    (it is deep member 0: ``deep_ensemble(cfg, data).members[:, 0]``); its steps are counted either way.
+    """
+    model, theta0, theta = _pretrained(cfg, data, pretrained, quiet)
+    seeds, steps = repetition_seeds(cfg), cycle_length(cfg)
+    members = []
+    for c in range(cfg.n_members):
+        theta = _run(cfg, data, model, theta, _cycle_seeds(seeds, c), quiet, lr=cfg.fge_lr, schedule="cosine",
+                     steps=steps)
+        members.append(theta)
+    members = torch.stack(members, dim=1)
+    return Ensemble("fge", model, members, theta0[:, None].expand_as(members).clone(),
+                    cfg.steps + cfg.n_members * steps)
+
+
+def swa_average(members: torch.Tensor) -> torch.Tensor:
+    """Running SWA of members (..., K, D): row m is the weight average of members 0..m (AveragedModel)."""
+    holder = nn.Module()
+    holder.theta = nn.Parameter(members[..., 0, :].detach().clone(), requires_grad=False)
+    avg = AveragedModel(holder, device=members.device)
+    out = []
+    for m in range(members.shape[-2]):
+        holder.theta.copy_(members[..., m, :])
+        avg.update_parameters(holder)
+        out.append(avg.module.theta.detach().clone())
+    return torch.stack(out, dim=-2)
+
+
+def swa(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None,
+        bn_update: Callable[[nn.Module, torch.Tensor], None] | None = None, quiet: bool = False) -> Ensemble:
+    """Stochastic weight averaging: K iterates ``cycle_length(cfg)`` steps apart at constant ``swa_lr``.
+
+    The phase is one uninterrupted run (momentum kept) from ``pretrained`` (R, D), trained here when
+    None (see :func:`fge`), at a constant rate — what ``SWALR`` settles to; its annealing is not used
+    because :func:`wedges_lib.train.train` drives the run. ``Ensemble.swa[:, m]`` averages the first
+    m + 1 iterates with ``AveragedModel`` (:func:`swa_average`). Our models have
+    no BatchNorm (GroupNorm, no buffers), so there are no statistics to recompute; for a model with
+    buffers pass ``bn_update(model, theta)``, e.g. ``load_into`` then ``torch.optim.swa_utils.update_bn``,
+    which is called on each repetition's final SWA solution.
+    """
+    model, theta0, theta = _pretrained(cfg, data, pretrained, quiet)
+    if any(True for _ in model.buffers()) and bn_update is None:
+        raise ValueError(f"parameter 'bn_update': model {cfg.model!r} has buffers (BatchNorm statistics?) "
+                         "that SWA must recompute; pass bn_update(model, theta)")
+    seeds, steps, K = repetition_seeds(cfg), cycle_length(cfg), cfg.n_members
+    r = train.train(model, data, theta, seeds=_cycle_seeds(seeds, 0), optimizer=cfg.optimizer, lr=cfg.swa_lr,
+                    momentum=cfg.momentum, l2=cfg.l2, schedule="constant", batch_size=cfg.batch_size,
+                    steps=K * steps, record_every=steps, keep_trajectory=True, quiet=quiet)
+    if r.any_diverged:
+        warnings.warn(f"SWA phase diverged in {int(r.diverged.sum())} runs; lower swa_lr ({cfg.swa_lr})", stacklevel=2)
+    members = r.trajectory[1:].transpose(0, 1).to(theta)  # (R, K, D): the iterates after 1..K intervals
+    averages = swa_average(members)
+    if bn_update is not None:
+        for th in averages[:, -1]:
+            bn_update(model, th)
+    return Ensemble("swa", model, members, theta0[:, None].expand_as(members).clone(), cfg.steps + K * steps,
+                    averages)
+
+
+def build(method: str, cfg: Config, data: Dataset, **kwargs) -> Ensemble:
+    """The ensemble of ``method`` (one of METHODS) for ``cfg``; kwargs go to that method's function."""
+    funcs = dict(deep=deep_ensemble, snapshot=snapshot_ensemble, fge=fge, swa=swa)
+    if method not in funcs:
+        raise ValueError(f"parameter 'method': got {method!r}; expected one of {', '.join(METHODS)}")
+    return funcs[method](cfg, data, **kwargs)
+
+
+# ---------------------------------------------------------------- predictions and diversity
+
+@torch.no_grad()
+def predict(model: nn.Module, members: torch.Tensor, x: torch.Tensor, *, chunk: int = 64,
+            batch: int = 8192) -> torch.Tensor:
+    """Softmax probabilities of each member: members (..., D), x (N, ...) -> (..., N, C), vmapped over members."""
+    lead, flat = members.shape[:-1], members.reshape(-1, members.shape[-1])
+    probs_of = vmap(lambda th, xb: params.forward(model, th, xb).softmax(-1), in_dims=(0, None))
+    out = torch.cat([torch.cat([probs_of(th, xb) for xb in x.split(batch)], dim=1) for th in flat.split(chunk)])
+    return out.reshape(*lead, *out.shape[1:])
+
+
+def ensemble_predict(model: nn.Module, members: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The ensemble's predictive distribution: mean of the member probabilities, members (K, D) -> (N, C)."""
+    return predict(model, members, x).mean(dim=-3)
+
+
+def _log(p: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    return p.clamp_min(eps).log()
+
+
+def nll(probs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-likelihood () of labels y (N,) under probabilities (N, C) (clamped at 1e-12)."""
+    return -_log(probs.gather(-1, y[:, None])).mean()
+
+
+def accuracy(probs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Fraction () of labels y (N,) that the argmax of probabilities (N, C) gets right."""
+    return (probs.argmax(-1) == y).float().mean()
+
+
+def ece(probs: torch.Tensor, y: torch.Tensor, n_bins: int = 15) -> torch.Tensor:
+    """Expected calibration error (): sum over equal-width confidence bins of |B|/N·|acc(B) − conf(B)|."""
+    if n_bins < 1:
+        raise ValueError(f"parameter 'n_bins': got {n_bins!r}; expected an int >= 1")
+    conf, pred = probs.max(-1)
+    correct = (pred == y).float()
+    bins = (conf * n_bins).long().clamp(0, n_bins - 1)
+    count = torch.zeros(n_bins, dtype=conf.dtype, device=conf.device).index_add_(0, bins, torch.ones_like(conf))
+    gap = torch.zeros_like(count).index_add_(0, bins, correct - conf)  # sum of (acc − conf) per bin
+    return gap.abs().sum() / len(y)
+
+
+def ensemble_curve(probs: torch.Tensor, y: torch.Tensor, n_bins: int = 15) -> dict[str, torch.Tensor]:
+    """Accuracy, NLL and ECE of the ensemble of the first m members, m = 1..K: probs (K, N, C) -> each (K,)."""
+    K = probs.shape[0]
+    mean_m = probs.cumsum(0) / torch.arange(1, K + 1, dtype=probs.dtype, device=probs.device)[:, None, None]
+    return {name: torch.stack([f(p, y) for p in mean_m]) for name, f in
+            (("acc", accuracy), ("nll", nll), ("ece", lambda p, t: ece(p, t, n_bins)))}
+
+
+def disagreement(probs: torch.Tensor) -> torch.Tensor:
+    """Fraction of inputs on which members i and j predict different classes: probs (K, N, C) -> (K, K)."""
+    labels = probs.argmax(-1)
+    return (labels[:, None] != labels[None]).float().mean(-1)
+
+
+def kl_matrix(probs: torch.Tensor) -> torch.Tensor:
+    """Mean over inputs of KL(p_i ‖ p_j) in nats: probs (K, N, C) -> (K, K) (log clamped at 1e-12)."""
+    n = probs.shape[1]
+    logp = _log(probs)
+    self_term = (probs * logp).sum((1, 2))
+    cross = torch.einsum("inc,jnc->ij", probs, logp)
+    return ((self_term[:, None] - cross) / n).clamp_min(0)
+
+
+def js_matrix(probs: torch.Tensor) -> torch.Tensor:
+    """Mean over inputs of the Jensen–Shannon divergence between members in nats (<= ln 2): (K, N, C) -> (K, K)."""
+    K = probs.shape[0]
+    out = torch.zeros(K, K, dtype=probs.dtype, device=probs.device)
+    plogp = (probs * _log(probs)).sum(-1)  # (K, N)
+    for i in range(K):
+        m = 0.5 * (probs[i][None] + probs)  # (K, N, C)
+        cross = 0.5 * ((probs[i][None] + probs) * _log(m)).sum(-1)  # (K, N): (p_i + p_j)/2 · log m
+        out[i] = (0.5 * (plogp[i][None] + plogp) - cross).mean(-1)
+    return out.clamp_min(0)
+
+
+def _cosine_gram(v: torch.Tensor) -> torch.Tensor:
+    v = F.normalize(v.reshape(v.shape[0], -1), dim=1)
+    return v @ v.T
+
+
+def prediction_cosine(probs: torch.Tensor) -> torch.Tensor:
+    """Cosine similarity of the members' flattened probability vectors: probs (K, N, C) -> (K, K)."""
+    return _cosine_gram(probs)
+
+
+def weight_cosine(members: torch.Tensor, origins: torch.Tensor | None = None) -> torch.Tensor:
+    """Cosine similarity of displacements θ_i − origin_i: members (K, D), origins None, (D,) or (K, D) -> (K, K)."""
+    return _cosine_gram(members if origins is None else members - origins)
+
+
+def offdiag_mean(m: torch.Tensor) -> torch.Tensor:
+    """Mean of the off-diagonal entries of (..., K, K) -> (...) (NaN for K = 1)."""
+    K = m.shape[-1]
+    mask = ~torch.eye(K, dtype=torch.bool, device=m.device)
+    return m[..., mask].mean(-1)
+
+
+@torch.no_grad()
+def linear_barriers(model: nn.Module, members: torch.Tensor, x: torch.Tensor, y: torch.Tensor, *,
+                    n_interp: int = 11) -> torch.Tensor:
+    """Loss barrier of the straight line between each pair of members (K, D) -> (K, K), symmetric, zero diagonal.
+
+    barrier(i, j) = max over t of L((1 − t)θ_i + tθ_j) − ((1 − t)L(θ_i) + tL(θ_j)), on ``n_interp`` points.
+    """
+    if n_interp < 3:
+        raise ValueError(f"parameter 'n_interp': got {n_interp!r}; expected an int >= 3")
+    K = members.shape[0]
+    ts = torch.linspace(0, 1, n_interp, device=members.device)
+    pairs = [(i, j) for i in range(K) for j in range(i + 1, K)]
+    out = torch.zeros(K, K, device=members.device)
+    if not pairs:
+        return out
+    path = torch.cat([params.interpolate(members[i], members[j], ts) for i, j in pairs])
+    losses, _ = params.evaluate(model, path, x, y)
+    losses = losses.reshape(len(pairs), n_interp)
+    chord = (1 - ts) * losses[:, :1] + ts * losses[:, -1:]
+    heights = (losses - chord).amax(-1)
+    for (i, j), h in zip(pairs, heights):
+        out[i, j] = out[j, i] = h
+    return out
+
+
+def summarize(ens: Ensemble, data: Dataset, *, n_interp: int = 0, n_bins: int = 15) -> dict[str, torch.Tensor]:
+    """Per-repetition accuracy / NLL / ECE vs size and mean pairwise diversity of ``ens`` on the test set.
+
+    Returns 'acc', 'nll', 'ece' (R, K) for the first m members' ensemble; 'member_acc' (R, K);
+    'disagreement', 'kl', 'js', 'prediction_cosine', 'weight_cosine' (R,) as off-diagonal means
+    (weight cosine of displacements from each member's initialisation); 'barrier' (R,), the mean
+    linear-path barrier of the *training* loss, when ``n_interp`` >= 3; for SWA also 'swa_acc', 'swa_nll', 'swa_ece' (R, K) of the averaged weights.
+    """
+    device = ens.members.device
+    x, y = data.x_test.to(device), data.y_test.to(device)
+    rows: dict[str, list] = {}
+    for r in range(ens.members.shape[0]):
+        probs = predict(ens.model, ens.members[r], x)
+        stats = dict(ensemble_curve(probs, y, n_bins))
+        stats["member_acc"] = torch.stack([accuracy(p, y) for p in probs])
+        for name, m in (("disagreement", disagreement(probs)), ("kl", kl_matrix(probs)), ("js", js_matrix(probs)),
+                        ("prediction_cosine", prediction_cosine(probs)),
+                        ("weight_cosine", weight_cosine(ens.members[r], ens.origins[r]))):
+            stats[name] = offdiag_mean(m)
+        if n_interp >= 3:
+            stats["barrier"] = offdiag_mean(linear_barriers(ens.model, ens.members[r], data.x_train.to(device),
+                                                            data.y_train.to(device), n_interp=n_interp))
+        if ens.swa is not None:
+            swa_probs = predict(ens.model, ens.swa[r], x)
+            for name, f in (("acc", accuracy), ("nll", nll), ("ece", lambda p, t: ece(p, t, n_bins))):
+                stats[f"swa_{name}"] = torch.stack([f(p, y) for p in swa_probs])
+        for k, v in stats.items():
+            rows.setdefault(k, []).append(v)
+    return {k: torch.stack(v) for k, v in rows.items()}
