@@ -90,14 +90,27 @@ def loss_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[tor
     return lambda theta: F.cross_entropy(functional_call(model, unflatten(theta, lay), (x,)), y)
 
 
+def default_sizes(device) -> tuple[int, int]:
+    """(chunk, batch): parameter vectors per vmapped pass and examples per data batch, by device.
+
+    On a CPU the pass is compute-bound and large batched activations fall out of cache, so small passes
+    are fastest (16 vectors x 256 examples measured ~1.9x faster than 64 x 8192 for an MLP
+    40-256-256-10 on 2 cores); a GPU wants large passes.
+    """
+    return (16, 256) if torch.device(device).type == "cpu" else (64, 8192)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, thetas: torch.Tensor, x: torch.Tensor, y: torch.Tensor, *,
-             chunk: int = 64, batch: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
+             chunk: int | None = None, batch: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean loss and accuracy of each parameter vector on the whole (x, y).
 
     ``thetas`` is (D,) -> two scalars, or (K, D) -> two (K,) tensors. Vectors are vmapped ``chunk``
-    at a time and the data is streamed ``batch`` examples at a time, which bounds memory.
+    at a time and the data is streamed ``batch`` examples at a time, which bounds memory; None takes
+    :func:`default_sizes` for the device.
     """
+    dc, db = default_sizes(thetas.device)
+    chunk, batch = chunk or dc, batch or db
     single = thetas.ndim == 1
     thetas = thetas[None] if single else thetas
     lay = layout(model)

@@ -39,26 +39,16 @@ def _check(name: str, value, ok: bool, valid: str) -> None:
         raise ValueError(f"parameter {name!r}: got {value!r}; expected {valid}")
 
 
-def default_sizes(device) -> tuple[int, int]:
-    """(chunk, batch): grid points per vmapped pass and examples per data batch, by device.
-
-    On a CPU the pass is compute-bound and large batched activations fall out of cache (and, with glibc,
-    into fresh page-faulting allocations), so small passes are fastest (16 points x 256 examples measured
-    ~1.9x faster than 64 x 1000 for an MLP 40-256-256-10); a GPU wants large passes.
-    """
-    return (16, 256) if torch.device(device).type == "cpu" else (64, 8192)
-
-
 def evaluate_affine(f: Target, origin: torch.Tensor, directions: torch.Tensor, coords: torch.Tensor, *,
                     x: torch.Tensor | None = None, y: torch.Tensor | None = None, chunk: int | None = None,
                     batch: int | None = None) -> dict[str, torch.Tensor]:
     """Evaluate f at the P points origin (D,) + coords (P, m) @ directions (m, D): {'loss': (P,)[, 'acc': (P,)]}.
 
     Points are built and evaluated ``chunk`` at a time (vmapped); a network's data is streamed ``batch``
-    examples at a time; None takes :func:`default_sizes` for origin's device.
+    examples at a time; None takes :func:`wedges_lib.params.default_sizes` for origin's device.
     """
-    chunk = default_sizes(origin.device)[0] if chunk is None else chunk
-    batch = default_sizes(origin.device)[1] if batch is None else batch
+    chunk = params.default_sizes(origin.device)[0] if chunk is None else chunk
+    batch = params.default_sizes(origin.device)[1] if batch is None else batch
     _check("chunk", chunk, isinstance(chunk, int) and chunk >= 1, "an int >= 1")
     _check("batch", batch, isinstance(batch, int) and batch >= 1, "an int >= 1")
     directions = directions.reshape(-1, origin.shape[-1]).to(origin)
