@@ -80,3 +80,96 @@ def diverged_marks(ax, x, diverged, y_at: float) -> None:
     if d.any():
         ax.plot(x[d], np.full(d.sum(), y_at), "x", color=PALETTE[3], ms=8, mew=2, label="diverged")
         ax.legend()
+
+
+def heatmap(ax, xs, ys, Z, *, xlabel: str, ylabel: str, title: str | None = None, cbar_label: str = "",
+            vmin: float = 0.0, vmax: float = 1.0, fmt: str | None = "{:.2f}", colorbar: bool = True):
+    """Z (len(ys), len(xs)) as one coloured cell per (x, y) pair, the values written in the cells; returns the image."""
+    Z = _np(Z)
+    im = ax.imshow(Z, origin="lower", aspect="auto", cmap="viridis", vmin=vmin, vmax=vmax)
+    ax.set_xticks(range(len(xs)), [f"{v:g}" for v in _np(xs)])
+    ax.set_yticks(range(len(ys)), [f"{v:g}" for v in _np(ys)])
+    ax.grid(False)
+    if fmt:
+        for (i, j), v in np.ndenumerate(Z):
+            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=6,
+                    color="black" if v > vmin + 0.6 * (vmax - vmin) else "white")
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax).set_label(cbar_label)
+    label(ax, xlabel, ylabel, title)
+    return im
+
+
+def paths(ax, lines: dict[str, object], *, styles: Sequence[str] = ("-", "--", ":", "-.")) -> None:
+    """Polylines in the plane: ``lines`` maps a label to (T, 2) points; a legend names them."""
+    for k, ((name, xy), colour) in enumerate(zip(lines.items(), PALETTE[1:] * 4)):
+        xy = _np(xy)
+        ax.plot(xy[:, 0], xy[:, 1], styles[k % len(styles)], color=colour, lw=1.6, label=name)
+    ax.legend(loc="best", frameon=True, framealpha=0.85)
+
+
+def section(ax, sec, *, runs=None, names: Sequence[str] = ("a", "b", "c"), chords: bool = True,
+            xlabel: str = "along b − a", ylabel: str = "towards c", title: str | None = None):
+    """A plane section through three points (``sec.x`` (n,), ``sec.y`` (n,), ``sec.loss`` (n, n), ``sec.points``
+    (3, 2), as :func:`wedges_lib.toy.plane_section` returns) on a log colour scale, the points named; with
+    ``chords`` the straight line a → b and the bent path a → c → b, and ``runs`` (T, R, 2) projected on the plane."""
+    P = _np(sec.points)
+    cs = contour(ax, sec.x, sec.y, sec.loss, points=dict(zip(names, P)), xlabel=xlabel, ylabel=ylabel, title=title)
+    if runs is not None:
+        for k, xy in enumerate(np.moveaxis(_np(runs), 1, 0)):
+            ax.plot(xy[:, 0], xy[:, 1], color="white", lw=1.5, label="runs (projected)" if k == 0 else None)
+    if chords:
+        paths(ax, {f"{names[0]} → {names[1]}": P[[0, 1]], f"{names[0]} → {names[2]} → {names[1]}": P[[0, 2, 1]]},
+              styles=("--", "-"))
+    elif runs is not None:
+        ax.legend(loc="best", frameon=True, framealpha=0.85)
+    return cs
+
+
+def cloud3d(points, groups, *, lines: dict[str, object] | None = None, marks: dict[str, object] | None = None,
+            title: str | None = None, styles: Sequence[str] = ("-", "--", "-"),
+            colours: Sequence[str] = ("black", PALETTE[3], PALETTE[4]), size: tuple[float, float] = (6.4, 5.2),
+            marker_size: float = 12.0, alpha: float = 0.3, elev: float = 22.0, azim: float = 45.0):
+    """3D scatter of points (M, 3) coloured by integer ``groups`` (M,), with ``lines`` (label -> (T, 3) or a list
+    of them, one style and colour per label) and named ``marks`` (name -> (3,)); returns (fig, ax)."""
+    fig = plt.figure(figsize=size)
+    ax = fig.add_subplot(projection="3d")
+    pts = _np(points)
+    ax.scatter(pts[:, 0], pts[:, 1], pts[:, 2], c=[PALETTE[int(g) % len(PALETTE)] for g in _np(groups)],
+               s=marker_size, alpha=alpha, lw=0)
+    for k, (name, xyz) in enumerate((lines or {}).items()):
+        for m, p in enumerate(xyz if isinstance(xyz, (list, tuple)) else [xyz]):
+            p = _np(p)
+            ax.plot(p[:, 0], p[:, 1], p[:, 2], styles[k % len(styles)], color=colours[k % len(colours)], lw=2,
+                    label=name if m == 0 else None)
+    for name, p in (marks or {}).items():
+        ax.text(*_np(p).tolist(), name, fontsize=11, weight="bold")
+    ax.set(xlabel="x", ylabel="y", zlabel="z", title=title or "")
+    ax.view_init(elev=elev, azim=azim)
+    if lines:
+        ax.legend(loc="upper left")
+    return fig, ax
+
+
+def live(draw, controls: dict, *, per_row: int = 3):
+    """Sliders that call ``draw(**values)`` on every change and show its figure below them; returns the widget.
+
+    The output area starts empty: draw the initial state once yourself, above, so that the page shows it
+    without a kernel (the rendered book embeds the widgets' state, Jupyter makes them live).
+    """
+    import ipywidgets as widgets
+
+    out = widgets.Output()
+
+    def redraw(_change) -> None:
+        with out:
+            out.clear_output(wait=True)
+            draw(**{k: w.value for k, w in controls.items()})
+            plt.show()
+
+    for name, w in controls.items():
+        w.description = w.description or name
+        w.observe(redraw, names="value")
+    boxes = list(controls.values())
+    rows = [widgets.HBox(boxes[i:i + per_row]) for i in range(0, len(boxes), per_row)]
+    return widgets.VBox(rows + [out])

@@ -25,11 +25,13 @@ Shapes: a point is ``theta`` (D,); a stack of points (..., D); per-point results
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import torch
 from torch.func import grad
+
+from .config import Param, register
 
 LAWS = ("linear", "sqrt", "const")
 BASES = ("subspace", "coords")
@@ -353,18 +355,23 @@ class PlaneSection:
     origin: torch.Tensor
 
 
-def plane_section(model: WedgeModel, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, *, n: int = 81,
-                  margin: float = 0.25) -> PlaneSection:
-    """Loss on an n x n grid of the plane through a, b, c (each (D,)): the points' span plus ``margin`` of it."""
-    _check("n", n, _is_int(n) and n >= 2, "an int >= 2")
-    _check("margin", margin, _is_real(margin) and margin >= 0, "a finite float >= 0")
+def _plane_frame(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Orthonormal e1 along b - a and e2 towards c (Gram-Schmidt), both (D,)."""
     e1 = b - a
     _check("b", "b == a", float(torch.linalg.vector_norm(e1)) > 0, "b different from a")
     e1 = e1 / torch.linalg.vector_norm(e1)
     e2 = (c - a) - ((c - a) @ e1) * e1
     off = float(torch.linalg.vector_norm(e2)) > 1e-6 * float(torch.linalg.vector_norm(c - a))
     _check("c", "a point on the line a-b", off, "a point off the line through a and b")
-    e2 = e2 / torch.linalg.vector_norm(e2)
+    return e1, e2 / torch.linalg.vector_norm(e2)
+
+
+def plane_section(model: WedgeModel, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, *, n: int = 81,
+                  margin: float = 0.25) -> PlaneSection:
+    """Loss on an n x n grid of the plane through a, b, c (each (D,)): the points' span plus ``margin`` of it."""
+    _check("n", n, _is_int(n) and n >= 2, "an int >= 2")
+    _check("margin", margin, _is_real(margin) and margin >= 0, "a finite float >= 0")
+    e1, e2 = _plane_frame(a, b, c)
     pts = torch.stack([torch.stack([(p - a) @ e1, (p - a) @ e2]) for p in (a, b, c)])
     lo, hi = pts.min(dim=0).values, pts.max(dim=0).values
     pad = margin * (hi - lo).max()
@@ -417,3 +424,159 @@ def barrier(losses: torch.Tensor) -> torch.Tensor:
 def largest_rise(losses: torch.Tensor) -> torch.Tensor:
     """Largest increase of a loss profile (..., T) over any earlier value, (...); 0 for a monotone descent."""
     return (losses - losses.cummin(dim=-1).values).amax(dim=-1)
+
+
+# --- helpers for the toy chapter: paths, pairs of solutions, the D = 3 picture -----------------------------
+
+def plane_coords(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Coordinates (..., 2) of points (..., D) projected on the plane of :func:`plane_section` through a, b, c."""
+    e1, e2 = _plane_frame(a, b, c)
+    rel = points - a
+    return torch.stack([rel @ e1, rel @ e2], dim=-1)
+
+
+def trajectory(model: WedgeModel, theta0: torch.Tensor, *, lr: float = 0.3, steps: int = 200,
+               noise: float = 0.0, seed: int = 0) -> torch.Tensor:
+    """Every point of :func:`descend` from theta0 (D,) or (B, D): shape (steps + 1, D) or (steps + 1, B, D).
+
+    The same updates and noise draws as :func:`descend` with the same arguments, without its divergence
+    guard: meant for drawing runs that converge.
+    """
+    _check_theta(model, theta0, "theta0")
+    _check("theta0", tuple(theta0.shape), theta0.ndim <= 2, "shape (D,) or (B, D)")
+    _check("lr", lr, _is_real(lr) and lr > 0, "a finite float > 0")
+    _check("steps", steps, _is_int(steps) and steps >= 0, "an int >= 0")
+    _check("noise", noise, _is_real(noise) and noise >= 0, "a finite float >= 0")
+    gen = torch.Generator().manual_seed(seed)
+    grad_fn = grad(lambda x: loss(model, x).sum())
+    x = theta0.reshape(-1, model.D).detach().clone()
+    path = [x]
+    for _ in range(steps):
+        g = grad_fn(x)
+        if noise > 0:
+            g = g + noise * torch.randn(g.shape, generator=gen, dtype=g.dtype)
+        x = (x - lr * g).detach()
+        path.append(x)
+    out = torch.stack(path)
+    return out[:, 0] if theta0.ndim == 1 else out
+
+
+def pick_pair(wedges: torch.Tensor) -> tuple[int, int]:
+    """Runs (0, j): the first run and the first later one whose wedge (wedges (B,), from :func:`wedge_of`)
+    differs; j = 1 when every run ended on the same wedge."""
+    _check("wedges", tuple(wedges.shape), wedges.ndim == 1 and wedges.shape[0] >= 2, "shape (B,) with B >= 2")
+    return 0, next((k for k in range(1, len(wedges)) if wedges[k] != wedges[0]), 1)
+
+
+def joint_point(model: WedgeModel, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The joint c (D,) of a path a -> c -> b between two solutions a, b (D,) that stays inside their wedges:
+    the intersection of both wedges at radius max(‖a‖, ‖b‖), in the direction of a + b."""
+    i, j = int(wedge_of(model, a)), int(wedge_of(model, b))
+    radius = float(torch.maximum(torch.linalg.vector_norm(a), torch.linalg.vector_norm(b)))
+    return intersection_point(model, i, j, radius, near=a + b)
+
+
+def short_direction(model: WedgeModel, theta: torch.Tensor) -> torch.Tensor:
+    """Unit vector (D,) along the short part of theta (D,) in its nearest wedge: the way out of the wedge."""
+    _check("theta", tuple(theta.shape), tuple(theta.shape) == (model.D,), f"shape (D,) = ({model.D},)")
+    k = int(wedge_of(model, theta))
+    s = short_coords(model, theta)[k]
+    if model.basis == "coords":
+        v = torch.zeros(model.D, dtype=theta.dtype).index_put_((model.short[k],), s)
+    else:
+        v = model.short[k].to(theta.dtype).T @ s
+    _check("theta", "a point on the wedge's long directions", float(torch.linalg.vector_norm(v)) > 0,
+           "a point with a non-zero short part")
+    return v / torch.linalg.vector_norm(v)
+
+
+def two_solutions(model: WedgeModel, starts: torch.Tensor, *, lr: float = 0.3,
+                  steps: int = 200) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Descend from starts (B, D); keep the first run and the first one ending on another wedge (:func:`pick_pair`).
+
+    Returns their ends a, b (D,), the joint c (D,) of a path a -> c -> b inside the wedges (:func:`joint_point`)
+    and both runs' every step, (steps + 1, 2, D).
+    """
+    ends = descend(model, starts, lr=lr, steps=steps, record_every=steps).theta
+    i, j = pick_pair(wedge_of(model, ends))
+    a, b = ends[i], ends[j]
+    return a, b, joint_point(model, a, b), trajectory(model, starts[[i, j]], lr=lr, steps=steps)
+
+
+def intrinsic_dimension(success: torch.Tensor, dims: Sequence[int], level: float = 0.5) -> torch.Tensor:
+    """Smallest d of ``dims`` whose success (len(dims), R) reaches ``level``, per column: (R,), nan where none does."""
+    _check("success", tuple(success.shape), success.ndim == 2 and success.shape[0] == len(dims),
+           f"shape (len(dims), R) = ({len(dims)}, R)")
+    ok = success >= level
+    d = torch.tensor([float(v) for v in dims])[ok.float().argmax(dim=0)]
+    return torch.where(ok.any(dim=0), d, torch.tensor(math.nan))
+
+
+def slabs3d(*, width0: float = 0.15, kappa: float = 0.15, law: str = "linear", r_min: float = 1.0,
+            r_open: float = 1.0, hole: float = 1.0) -> WedgeModel:
+    """The author's D = 3 picture: three wedges with one short direction each, the x, y and z axes, so each is
+    a slab through the origin (the hole cut out) that thickens away from it."""
+    base = make_wedges(3, 1, 3, width0=width0, kappa=kappa, law=law, r_min=r_min, r_open=r_open, hole=hole)
+    return replace(base, short=torch.eye(3)[:, None, :])
+
+
+def zero_loss_points(model: WedgeModel, extent: float, n: int = 25) -> torch.Tensor:
+    """The points (M, D) of an n-per-axis grid over [-extent, extent]^D that lie in the ball of radius ``extent``
+    and have loss exactly 0: the wedges drawn as voxels (D <= 3)."""
+    _check("D", model.D, model.D <= 3, "<= 3 (a grid in D dimensions has n^D points)")
+    _check("extent", extent, _is_real(extent) and extent > 0, "a finite float > 0")
+    _check("n", n, _is_int(n) and n >= 2, "an int >= 2")
+    g = torch.linspace(-extent, extent, n)
+    pts = torch.cartesian_prod(*[g] * model.D).reshape(-1, model.D)
+    return pts[(loss(model, pts) == 0) & (torch.linalg.vector_norm(pts, dim=-1) <= extent)]
+
+
+# --- the toy chapter's parameters (book/01_toy_model.py) --------------------------------------------------
+
+register(
+    {
+        "toy_D": Param(int, "dimension D of the toy landscape for the phenomena", low=2),
+        "toy_n": Param(int, "short directions n of each wedge (toy phenomena)", low=1),
+        "toy_K": Param(int, "number of wedges K (toy phenomena)", low=1),
+        "toy_kappa": Param(float, "width growth kappa: w(r) = kappa * g(r - r_min) (toy phenomena)", low=0),
+        "toy_law": Param(str, "width-growth law g", choices=LAWS),
+        "toy_basis": Param(str, "short directions: a random frame ('subspace') or random coordinates ('coords')",
+                           choices=BASES),
+        "toy_r_min": Param(float, "radius of the hole around the origin; the wedges open up from it", low=0,
+                           low_open=True),
+        "toy_runs": Param(int, "random initialisations optimised on the toy", low=2),
+        "toy_r0": Param(float, "radius of the random initialisations", low=0, low_open=True),
+        "toy_lr": Param(float, "gradient-descent step on the toy (stable below 1)", low=0, low_open=True),
+        "toy_steps": Param(int, "gradient-descent steps on the toy", low=1),
+        "toy_noise": Param(float, "std of the gradient noise added per coordinate (the SGD-like runs)", low=0),
+        "toy_dirs": Param(int, "random directions probed for long directions", low=1),
+        "toy_grid": Param(int, "grid points per axis of the 2D cross-sections", low=2),
+        "plane_D": Param(int, "dimension D of the toy used for random hyperplanes", low=2),
+        "plane_n": Param(int, "short directions n of each wedge (hyperplanes)", low=1),
+        "plane_K": Param(int, "number of wedges K (hyperplanes)", low=1),
+        "plane_kappa": Param(float, "width growth kappa of the opening wedges (hyperplanes)", low=0),
+        "plane_width0": Param(float, "constant width of the kappa = 0 contrast (hyperplanes)", low=0),
+        "plane_dims": Param(tuple, "hyperplane dimensions d (ints, increasing)", low=1),
+        "plane_radii": Param(tuple, "radii of the hyperplanes' base points", low=0, low_open=True),
+        "plane_seeds": Param(int, "random hyperplanes per (d, radius) cell", low=1),
+        "plane_steps": Param(int, "gradient-descent steps inside a hyperplane", low=1),
+    },
+    {
+        "smoke": dict(toy_D=400, toy_n=10, toy_K=5, toy_kappa=0.2, toy_law="linear", toy_basis="subspace",
+                      toy_r_min=1.0, toy_runs=16, toy_r0=1.5, toy_lr=0.3, toy_steps=100, toy_noise=0.04,
+                      toy_dirs=32, toy_grid=41, plane_D=100, plane_n=10, plane_K=3,
+                      plane_kappa=0.2, plane_width0=0.01, plane_dims=(2, 3, 4, 6, 8, 10, 15, 20, 25),
+                      plane_radii=(1.1, 1.5, 2.0, 3.0, 5.0, 10.0), plane_seeds=8, plane_steps=100),
+        "cpu": dict(toy_D=1000, toy_n=20, toy_K=10, toy_kappa=0.2, toy_law="linear", toy_basis="subspace",
+                    toy_r_min=1.0, toy_runs=16, toy_r0=1.5, toy_lr=0.3, toy_steps=100, toy_noise=0.02,
+                    toy_dirs=32, toy_grid=81, plane_D=1000, plane_n=100, plane_K=10,
+                    plane_kappa=0.2, plane_width0=0.02, plane_dims=(10, 20, 30, 40, 50, 60, 80, 100, 150, 200),
+                    plane_radii=(1.1, 1.5, 2.0, 3.0, 5.0, 10.0), plane_seeds=8, plane_steps=100),
+        "paper": dict(toy_D=10000, toy_n=200, toy_K=10, toy_kappa=0.2, toy_law="linear", toy_basis="coords",
+                      toy_r_min=1.0, toy_runs=16, toy_r0=1.5, toy_lr=0.3, toy_steps=100, toy_noise=0.007,
+                      toy_dirs=32, toy_grid=81, plane_D=10000, plane_n=100, plane_K=10,
+                      plane_kappa=0.063, plane_width0=0.005,
+                      plane_dims=(10, 20, 30, 40, 60, 80, 100, 125, 150, 200),
+                      plane_radii=(1.1, 1.5, 2.0, 3.0, 5.0, 10.0), plane_seeds=8, plane_steps=100),
+    },
+)
