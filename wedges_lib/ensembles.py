@@ -360,3 +360,13 @@ def summarize(ens: Ensemble, data: Dataset, *, n_interp: int = 0, n_bins: int = 
         for k, v in stats.items():
             rows.setdefault(k, []).append(v)
     return {k: torch.stack(v) for k, v in rows.items()}
+
+
+# ---------------------------------------------------------------- chapter 06's compute budget
+
+register(
+    {"ensemble_steps": Param(int, "steps S per member in chapter 06 (replaces 'steps' there)", low=1),
+     "ensemble_seeds": Param(int, "repetitions of each method in chapter 06 (replaces 'n_seeds' there)", low=1)},
+    {"smoke": dict(ensemble_steps=150, ensemble_seeds=2),
+     "cpu": dict(ensemble_steps=1000, ensemble_seeds=2),
+     "paper": dict(ensemble_steps=20000, ensemble_seeds=3)})
