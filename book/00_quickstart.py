@@ -112,7 +112,7 @@ wedges_lib.check("quickstart_monotonic", rise < 0.02 * drop,
 # ## Takeaway
 #
 # Training pushes $\theta$ away from the origin while the loss falls smoothly along the straight
-# line back to the start. In the wedge model of {cite:t}`fort2019large` both follow from the geometry:
+# line back to the start. In the wedge model of {cite:t}`fort2019large` ({ref}`ch-toy-model`) both follow from the geometry:
 # low loss lives on wedges that widen with the radius, so an optimiser drawn onto them tends to
 # move outward, and the straight line from a random start meets the wedge only once.
 #
