@@ -148,7 +148,9 @@ def run_chapter(chapter: str | Path, out: str | Path, *, scale: str | None = Non
     os.environ[RUN_DIR_ENV] = str(tmp.resolve())
     status: dict[str, Any] = {"chapter": str(chapter), "scale": cfg["scale"], "started": time.time()}
     try:
-        papermill.execute_notebook(str(src), str(tmp / "notebook.ipynb"), parameters={"scale": cfg["scale"], **overrides},
+        # papermill writes tuples as strings: pass them as lists (config turns them back into tuples)
+        injected = {k: list(v) if isinstance(v, tuple) else v for k, v in {"scale": cfg["scale"], **overrides}.items()}
+        papermill.execute_notebook(str(src), str(tmp / "notebook.ipynb"), parameters=injected,
                                    progress_bar=not quiet, kernel_name=kernel, cwd=str(Path(chapter).parent))
         status["status"] = "complete"
     except Exception as e:  # papermill raises PapermillExecutionError with the cell's traceback
