@@ -654,3 +654,27 @@ def reference_accuracy(cfg: Config, data: Dataset, model: nn.Module, theta_init:
                       momentum=cfg.momentum, l2=cfg.l2, schedule=cfg.schedule, batch_size=cfg.batch_size,
                       steps=cfg.steps, record_every=cfg.steps, quiet=quiet)
     return {k: res.history[k][-1] for k in ("acc", "test_acc", "loss", "test_loss")}
+
+
+# --- the radius chapter's curvature probe (book/02_radius_and_subspaces.py) ----------------------
+
+register(
+    {
+        "goldilocks_probes": Param(int, "Hutchinson probes for Tr(H) and ‖H‖_F at each radius", low=1),
+        "goldilocks_examples": Param(int, "training examples whose loss the Goldilocks Hessian is taken of", low=1),
+    },
+    {
+        "smoke": dict(goldilocks_probes=16, goldilocks_examples=1000),
+        "cpu": dict(goldilocks_probes=32, goldilocks_examples=1000),
+        "paper": dict(goldilocks_probes=64, goldilocks_examples=2000),
+    },
+)
+
+
+def id_summary(idim: IntrinsicDimension, i: int) -> str:
+    """The intrinsic dimension at radius index i as text: mean ± std over the seeds that reached the threshold."""
+    hit, S = int(torch.isfinite(idim.d_star[i]).sum()), idim.d_star.shape[1]
+    if hit == 0:
+        return f"not reached (> {idim.sweep.dims[-1]})"
+    part = "" if hit == S else f" ({hit} of {S} seeds)"
+    return f"{float(idim.mean[i]):.0f} ± {float(idim.std[i]):.0f}{part}"
