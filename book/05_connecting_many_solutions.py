@@ -49,9 +49,7 @@ cfg = config.resolve(scale, seed=seed, lr=lr, steps=steps, width=width, n_soluti
                      connector_steps=connector_steps, set_lr=set_lr, n_samples=n_samples, set_grid=set_grid)
 ds = data.load(cfg.dataset, cfg.n_train)
 x, y = ds.x_train, ds.y_train
-TRAINING = ("dataset", "n_train", "model", "width", "optimizer", "lr", "momentum", "l2", "schedule", "batch_size",
-            "steps", "seed", "device")
-key = {k: cfg[k] for k in TRAINING}
+key = train.training_key(cfg)
 
 # %% [markdown]
 # ## Experiment
