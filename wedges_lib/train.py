@@ -98,15 +98,15 @@ def train(model: nn.Module, data: Dataset, theta0: torch.Tensor, *, seeds: int |
 
     step_fn = vmap(grad_and_value(member_loss))
     gens = [torch.Generator().manual_seed(s) for s in seeds]
-    orders = [torch.empty(0, dtype=torch.long)] * K
     bs = min(batch_size, n)
+    order, pos = torch.empty(K, 0, dtype=torch.long), n  # each member's epoch permutation; epochs drop the tail
 
-    def next_batch(k: int, step: int) -> torch.Tensor:
-        pos = (step * bs) % n
-        if pos + bs > n or step == 0:
-            orders[k] = torch.randperm(n, generator=gens[k])
-            pos = 0
-        return orders[k][pos:pos + bs]
+    def next_batch() -> torch.Tensor:
+        nonlocal order, pos
+        if pos + bs > n:
+            order, pos = torch.stack([torch.randperm(n, generator=g) for g in gens]), 0
+        pos += bs
+        return order[:, pos - bs:pos]
 
     hist: dict[str, list] = {k: [] for k in ("step", "loss", "acc", "test_loss", "test_acc", "radius")}
     snaps: list[torch.Tensor] = []
@@ -128,25 +128,26 @@ def train(model: nn.Module, data: Dataset, theta0: torch.Tensor, *, seeds: int |
     record(0)
     bar = tqdm(range(steps), disable=quiet, desc="train", leave=False, mininterval=1.0)
     for step in bar:
-        # one position per member; when the dataset is rewound, all members rewind together
-        idx = torch.stack([next_batch(k, step) for k in range(K)]).to(device)
+        idx = next_batch().to(device)
         grads, losses = step_fn(theta.detach(), x[idx], y[idx])
         if ref_loss is None:
             ref_loss = losses.detach().clamp_min(1e-3)
-        bad = ~torch.isfinite(losses).cpu() | (losses.detach().cpu() > explode * ref_loss.cpu())
-        bad |= ~torch.isfinite(grads).all(dim=1).cpu()
+        bad = (~torch.isfinite(losses) | (losses.detach() > explode * ref_loss) | ~torch.isfinite(grads.sum(1))).cpu()
         newly = bad & ~diverged
         diverged_step[newly] = step
         diverged |= bad
         if diverged.all():
             break
-        grads[diverged.to(device)] = 0.0
+        frozen = None
+        if diverged.any():
+            grads[diverged.to(device)] = 0.0
+            frozen = theta.detach()[diverged.to(device)].clone()
         theta.grad = grads
-        frozen = theta.detach()[diverged.to(device)].clone()
         opt.step()
         sched.step()
-        with torch.no_grad():  # weight decay / momentum must not move a frozen member either
-            theta[diverged.to(device)] = frozen
+        if frozen is not None:  # weight decay / momentum must not move a frozen member either
+            with torch.no_grad():
+                theta[diverged.to(device)] = frozen
         if (step + 1) % record_every == 0 or step + 1 == steps:
             record(step + 1)
             if not quiet:
