@@ -1,0 +1,151 @@
+"""wedges_lib.trajectories: curvature along a trajectory against a dense Hessian, matched-loss
+interpolation against hand-computed answers, and divergence kept visible through a sweep."""
+import math
+
+import matplotlib
+import pytest
+import torch
+from torch.func import hessian
+
+from wedges_lib import config, models, params
+from wedges_lib import trajectories as tj
+
+matplotlib.use("Agg")
+
+
+def test_at_loss_interpolates_linearly_in_log_loss():
+    loss = torch.tensor([4.0, 2.0, 1.0, 0.5])
+    vals = torch.tensor([0.0, 10.0, 20.0, 30.0])
+    got = tj.at_loss(loss, vals, [5.0, 2.0, math.sqrt(2.0), 0.5, 0.25])
+    assert torch.allclose(got[:4], torch.tensor([0.0, 10.0, 15.0, 30.0], dtype=torch.float64))
+    assert math.isnan(got[4])  # never reached
+
+
+def test_at_loss_takes_the_first_crossing_per_member():
+    loss = torch.tensor([[4.0, 4.0], [1.0, 3.0], [2.0, 2.0], [0.5, 1.0]])  # member 0 dips, rises, dips
+    vals = torch.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])
+    got = tj.at_loss(loss, vals, [1.0])
+    assert got.shape == (1, 2)
+    assert got[0, 0] == 1.0 and got[0, 1] == 3.0
+
+
+def test_at_loss_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="values"):
+        tj.at_loss(torch.ones(4), torch.ones(3), [1.0])
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A ~300-parameter MLP, 64 examples, and a (T=2, K=2, D) trajectory."""
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(64, 40, generator=gen), torch.randint(0, 10, (64,), generator=gen)
+    model = models.make("mlp", (40,), 10, width=0.02, seed=0)
+    starts = torch.stack([params.flatten(models.make("mlp", (40,), 10, width=0.02, seed=s)) for s in (0, 1)])
+    traj = torch.stack([starts, 3 * starts])
+    return model, x, y, traj
+
+
+def test_curvature_along_matches_the_dense_hessian(tiny):
+    model, x, y, traj = tiny
+    f = params.loss_fn(model, x, y)
+    out = tj.curvature_along(model, x, y, traj, n_probes=64, tol=1e-6)
+    assert out["lmax"].shape == (2, 2)
+    for t in range(2):
+        for k in range(2):
+            H = hessian(f)(traj[t, k]).double()
+            exact_top, exact_trace = float(torch.linalg.eigvalsh(H)[-1]), float(H.trace())
+            assert out["lmax"][t, k] == pytest.approx(exact_top, rel=1e-4)
+            assert abs(out["trace"][t, k] - exact_trace) < 4 * out["trace_se"][t, k]
+            assert out["loss"][t, k] == pytest.approx(float(f(traj[t, k])), rel=1e-6)
+    assert torch.allclose(out["radius"], traj.norm(dim=-1).double())
+
+
+def test_curvature_along_skips_invalid_and_non_finite_points(tiny):
+    model, x, y, traj = tiny
+    traj = traj.clone()
+    traj[1, 0, 0] = math.nan
+    valid = torch.tensor([[True, False], [True, True]])
+    out = tj.curvature_along(model, x, y, traj, n_probes=2, valid=valid)
+    nan = out["lmax"].isnan()
+    assert nan.tolist() == [[False, True], [True, False]]
+    assert out["trace"].isnan().equal(nan) and out["loss"].isnan().equal(nan)
+    one = tj.curvature_along(model, x, y, traj[:, 1], n_probes=2)  # a single run: (T, D) -> (T,)
+    assert one["lmax"].shape == (2,) and one["lmax"][1] == out["lmax"][1, 1] and not one["lmax"].isnan().any()
+
+
+def _run(loss, diverged=(False,), diverged_step=(-1,), **extra):
+    loss = torch.as_tensor(loss, dtype=torch.float64)
+    T, K = loss.shape
+    base = dict(step=torch.arange(T) * 10, loss=loss, radius=torch.ones(T, K), lmax=torch.ones(T, K),
+                trace=torch.ones(T, K), trace_se=torch.zeros(T, K), diverged=torch.tensor(diverged),
+                diverged_step=torch.tensor(diverged_step), lr=0.1, width=1.0, l2=0.0, D=10)
+    return {**base, **extra}
+
+
+def test_member_status_and_common_loss():
+    run = _run([[2.3, 2.3, 2.3], [1.0, 2.29, math.nan], [0.5, 2.28, math.nan]],
+               diverged=(False, False, True), diverged_step=(-1, -1, 12))
+    assert tj.member_status(run) == ["trained", "stuck", "diverged"]
+    other = _run([[2.3], [0.8]])
+    assert tj.common_loss([run, other]) == 0.8  # only trained members count
+    with pytest.raises(ValueError, match="runs"):
+        tj.common_loss([_run([[2.3], [2.3]])])
+
+
+def test_matched_reads_every_quantity_at_the_target_loss():
+    run = _run([[2.0, 2.0], [1.0, 0.5]], radius=torch.tensor([[1.0, 1.0], [3.0, 5.0]]),
+               lmax=torch.tensor([[4.0, 4.0], [2.0, 8.0]]))
+    m = tj.matched([run], 1.0)
+    assert m["radius"].tolist() == [[3.0, 3.0]]  # member 1 crosses 1.0 half way in log loss
+    assert m["lmax"].tolist() == [[2.0, 6.0]]
+    assert m["step"].tolist() == [[10.0, 5.0]]
+
+
+def test_run_setting_keeps_divergence_visible(smoke_data):
+    cfg = config.resolve("smoke", n_seeds=2, hp_steps=20, hp_record_every=10, hp_examples=32, hp_probes=2)
+    bad = tj.run_setting(cfg, smoke_data, lr=30.0, width=cfg.width, l2=0.0)
+    assert bad["diverged"].all() and tj.member_status(bad) == ["diverged", "diverged"]
+    assert bad["lmax"][1:].isnan().all() and bad["loss"][1:].isnan().all()
+    assert not bad["lmax"][0].isnan().any()  # the initial point was measured
+    good = tj.run_setting(cfg, smoke_data, lr=0.1, width=cfg.width, l2=0.0)
+    assert good["loss"].shape == good["lmax"].shape == (3, 2) and good["step"].tolist() == [0, 10, 20]
+    assert tj.member_status(good) == ["trained", "trained"] and not good["lmax"].isnan().any()
+    table = tj.summary({"lr": [good, bad]}, {"lr": tj.loss_band([good, bad])})
+    assert table["members"][0] == "2 trained" and table["members"][1].startswith("2 diverged (step ")
+    fig, ax = matplotlib.pyplot.subplots(1, 2)
+    tj.draw_knob(ax[0], ax[1], [good, bad], "lr", tj.loss_band([good, bad]))
+    labels = ax[1].get_legend_handles_labels()[1]
+    assert "diverged" in labels and any("lr 30" in s and "diverged" in s for s in labels)
+
+
+def test_sweep_knob_trains_each_setting_once(smoke_data, monkeypatch):
+    calls = []
+    monkeypatch.setattr(tj, "run_setting",
+                        lambda cfg, data, quiet=True, **s: calls.append(s) or _run([[2.0], [1.0]], **s))
+    cfg = config.resolve("smoke", seed=12345)  # a key no other test caches
+    first = tj.sweep_knob(cfg, smoke_data, "lr", (0.01, 0.02))
+    base = tj.sweep_knob(cfg, smoke_data, "width", (cfg.width,))  # the base (cfg.lr, cfg.width, cfg.l2)
+    assert len(calls) == 3 and [r["lr"] for r in first] == [0.01, 0.02] and base[0]["lr"] == cfg.lr
+    tj.sweep_knob(cfg, smoke_data, "lr", (0.01,))
+    tj.sweep_knob(cfg, smoke_data, "l2", (cfg.l2,))  # the base again, from the l2 side
+    assert len(calls) == 3  # both loaded from the cache
+    with pytest.raises(ValueError, match="knob"):
+        tj.sweep_knob(cfg, smoke_data, "momentum", (0.9,))
+
+
+def test_loss_band_spans_common_loss_to_its_geometric_mean_with_the_start():
+    runs = [_run([[2.5, 2.5], [0.1, 0.05]]), _run([[2.5], [0.02]])]
+    band = tj.loss_band(runs, n=3)
+    assert torch.allclose(band, torch.tensor([0.1, math.sqrt(0.05), 0.5], dtype=torch.float64))
+
+
+def test_seed_mean_and_trend():
+    x = torch.tensor([[1.0, 1.2, 0.8], [2.0, 2.1, 1.9], [3.0, 3.3, 2.7], [math.nan, math.nan, 5.0]])
+    mean, se = tj.seed_mean(x)
+    assert torch.allclose(mean[:3], torch.tensor([1.0, 2.0, 3.0])) and se[0] == pytest.approx(0.2 / math.sqrt(3))
+    assert math.isnan(se[3])  # one member: no error bar, left out of trends
+    assert tj.trend(x) == 1 and tj.trend(-x) == -1 and tj.change(x) == pytest.approx(2.0)
+    assert tj.trend(x[[0, 2, 1]]) == 0  # not monotonic
+    assert tj.trend(x, n_se=20) == 0  # ends not far enough apart in standard errors
+    assert tj.trend(x * 0.01 + 10) == 0  # far in standard errors, but < 10 % apart
+    assert "1: 1 ± 0.115" in tj.describe(x, [1, 2, 3, 4]) and "4: 5" in tj.describe(x, [1, 2, 3, 4])
