@@ -3,7 +3,7 @@
 Import the modules you need (``from wedges_lib import params, train``); :func:`record` keeps a
 chapter's key numbers for the book and for papermill runs; :func:`check` asserts a chapter's claim.
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def record(name: str, value, *, display: bool = False):
