@@ -34,7 +34,7 @@ import ipywidgets as widgets
 import torch
 
 import wedges_lib
-from wedges_lib import config, plots, toy
+from wedges_lib import config, connect, plots, toy
 
 torch.set_num_threads(1)  # small tensors: one thread is fastest, and kind to a busy machine
 LOW = 1e-4  # "low loss" means below LOW * R², R the radius (the loss is a squared distance)
@@ -119,7 +119,7 @@ low = toy.zero_loss_points(slabs, 2 * cfg.toy_r0)
 low = low[(low <= 0).any(dim=1)]  # the runs start in the positive octant: cut it away to show them
 octant = toy.random_points(slabs, cfg.toy_runs, cfg.toy_r0, seed=cfg.seed).abs()  # so that c lies between a and b
 a3, b3, c3, paths3 = toy.two_solutions(slabs, octant, **descent_kw)
-slab_line, slab_via = (toy.barrier(toy.path_loss(slabs, torch.stack(p), cfg.toy_grid)[1])
+slab_line, slab_via = (connect.barrier_height(toy.path_loss(slabs, torch.stack(p), cfg.toy_grid)[1])
                        for p in ([a3, b3], [a3, c3, b3]))
 
 # %% [markdown]
@@ -190,8 +190,8 @@ fig, ax3 = plots.cloud3d(low, toy.wedge_of(slabs, low), marks={"a": a3, "b": b3,
 num = {k: float(v) for k, v in dict(
     toy_init_loss=L[0].median(), toy_final_loss=L[-1].max(), toy_wedges_reached=reached,
     toy_plain_growth=100 * ((R[-1] / R[0]).max() - 1), toy_noisy_ratio=(R_end / R[0]).min(),
-    toy_settled_loss=settled.history["loss"][-1].max(), toy_line_barrier=toy.barrier(line) / Ra ** 2,
-    toy_via_barrier=toy.barrier(via) / Ra ** 2, toy_max_rise=toy.largest_rise(init_lines).max(),
+    toy_settled_loss=settled.history["loss"][-1].max(), toy_line_barrier=connect.barrier_height(line) / Ra ** 2,
+    toy_via_barrier=connect.barrier_height(via) / Ra ** 2, toy_max_rise=connect.max_rise(init_lines).max(),
     toy_long_median=escape[1:].median().clamp_max(2), toy_short_escape=escape[0], plane_gain_open=gain[o_name],
     plane_gain_flat=gain[f_name], plane_d50_open_first=d50[o_name][0], plane_d50_open_last=d50[o_name][-1],
     plane_d50_flat_first=d50[f_name][0], plane_d50_flat_last=d50[f_name][-1], slab_line_barrier=slab_line,

@@ -164,7 +164,7 @@ ends_loss = 0.5 * (line["loss"][0] + line["loss"][-1]).item()
 ratio = {k: connect.barrier_height(v["loss"]).item() / line_barrier for k, v in curves.items()}
 drops = [(p["loss"][0] - p["loss"][-1]).item() for p in from_init]
 rises = [connect.max_rise(p["loss"]).item() for p in from_init]
-toy_barrier = {k: toy.barrier(v[1]).item() for k, v in toy_paths.items()}
+toy_barrier = {k: connect.barrier_height(v[1]).item() for k, v in toy_paths.items()}
 for name, short in zip(curves, ("bezier", "chain", "fj", "fjpath")):
     wedges_lib.record(f"pairs_{short}_ratio", ratio[name])
     wedges_lib.record(f"pairs_{short}_acc_drop", connect.accuracy_drop(curves[name]["acc"]).item())

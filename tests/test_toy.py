@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from wedges_lib import toy
+from wedges_lib import connect, toy
 
 BASES = ["subspace", "coords"]
 
@@ -122,7 +122,7 @@ def test_descent_is_drawn_onto_wedges_and_paths_through_intersections_connect():
     assert (L[0] > 1e-3).all() and (L[-1] < 1e-10).all()
     assert (R[-1] > 0.97 * R[0]).all()
     # monotonic linear interpolation from init to solution
-    rises = torch.stack([toy.largest_rise(toy.line_section(m, th0[k], res.theta[k])[1]) for k in range(12)])
+    rises = torch.stack([connect.max_rise(toy.line_section(m, th0[k], res.theta[k])[1]) for k in range(12)])
     assert rises.max() < 1e-9
     # two solutions on different wedges: barrier on the straight line, none through the intersection
     wk = toy.wedge_of(m, res.theta)
@@ -131,8 +131,8 @@ def test_descent_is_drawn_onto_wedges_and_paths_through_intersections_connect():
     x = toy.intersection_point(m, int(wk[0]), int(wk[b_i]), float(max(a.norm(), b.norm())), near=a + b)
     _, line = toy.line_section(m, a, b)
     t, path = toy.path_loss(m, torch.stack([a, x, b]))
-    assert float(toy.barrier(line)) > 1e-3
-    assert float(toy.barrier(path)) < 1e-9
+    assert float(connect.barrier_height(line)) > 1e-3
+    assert float(connect.barrier_height(path)) < 1e-9
     assert t[0] == 0 and t[-1] == 1 and (t.diff() > 0).all()
 
 
@@ -219,10 +219,10 @@ def test_plane_section_matches_pointwise_loss():
 
 
 def test_profiles_barrier_and_rise():
-    assert float(toy.barrier(torch.tensor([1.0, 3.0, 0.0]))) == pytest.approx(2.5)
-    assert float(toy.largest_rise(torch.tensor([3.0, 1.0, 2.0, 0.0, 0.5]))) == pytest.approx(1.0)
-    assert float(toy.largest_rise(torch.tensor([3.0, 2.0, 2.0, 0.0]))) == 0.0
-    assert toy.barrier(torch.zeros(4, 7)).shape == (4,)
+    assert float(connect.barrier_height(torch.tensor([1.0, 3.0, 0.0]))) == pytest.approx(2.5)
+    assert float(connect.max_rise(torch.tensor([3.0, 1.0, 2.0, 0.0, 0.5]))) == pytest.approx(1.0)
+    assert float(connect.max_rise(torch.tensor([3.0, 2.0, 2.0, 0.0]))) == 0.0
+    assert connect.barrier_height(torch.zeros(4, 7)).shape == (4,)
 
 
 def test_chunked_loss_equals_unchunked(monkeypatch):
@@ -295,8 +295,8 @@ def test_short_direction_leaves_the_wedge_and_two_solutions_connect(basis):
     a, b, c, paths = toy.two_solutions(m, starts, lr=0.3, steps=150)
     assert paths.shape == (151, 2, 200) and int(toy.wedge_of(m, a)) != int(toy.wedge_of(m, b))
     assert float(toy.loss(m, a)) < 1e-12 and float(toy.loss(m, c)) < 1e-12
-    assert float(toy.barrier(toy.path_loss(m, torch.stack([a, c, b]))[1])) < 1e-9
-    assert float(toy.barrier(toy.line_section(m, a, b)[1])) > 1e-3
+    assert float(connect.barrier_height(toy.path_loss(m, torch.stack([a, c, b]))[1])) < 1e-9
+    assert float(connect.barrier_height(toy.line_section(m, a, b)[1])) > 1e-3
     u = toy.short_direction(m, a)
     assert math.isclose(float(u.norm()), 1.0, rel_tol=1e-5)
     R = float(a.norm())

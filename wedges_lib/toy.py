@@ -416,16 +416,6 @@ def escape_distance(model: WedgeModel, theta: torch.Tensor, directions: torch.Te
     return torch.cat([t, torch.tensor([math.inf])])[first]
 
 
-def barrier(losses: torch.Tensor) -> torch.Tensor:
-    """Barrier height of a loss profile (..., T): its max minus the mean of its two endpoints, (...)."""
-    return losses.amax(dim=-1) - 0.5 * (losses[..., 0] + losses[..., -1])
-
-
-def largest_rise(losses: torch.Tensor) -> torch.Tensor:
-    """Largest increase of a loss profile (..., T) over any earlier value, (...); 0 for a monotone descent."""
-    return (losses - losses.cummin(dim=-1).values).amax(dim=-1)
-
-
 # --- helpers for the toy chapter: paths, pairs of solutions, the D = 3 picture -----------------------------
 
 def plane_coords(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
