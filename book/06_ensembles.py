@@ -30,7 +30,7 @@
 import torch
 
 import wedges_lib
-from wedges_lib import config, data, ensembles, params, plots
+from wedges_lib import config, data, ensembles, params, plots, surfaces
 
 # %% tags=["parameters"]
 scale = None
@@ -42,11 +42,15 @@ ensemble_steps = None
 ensemble_seeds = None
 fge_lr = None
 swa_lr = None
+ensemble_grid = None
 
 # %% tags=["remove-cell"]
 given = dict(lr=lr, width=width, seed=seed, n_members=n_members, ensemble_steps=ensemble_steps,
-             ensemble_seeds=ensemble_seeds, fge_lr=fge_lr, swa_lr=swa_lr)
+             ensemble_seeds=ensemble_seeds, fge_lr=fge_lr, swa_lr=swa_lr, ensemble_grid=ensemble_grid)
 base = config.resolve(scale, **given)
+if base.n_members < 3:
+    raise ValueError(f"parameter 'n_members': got {base.n_members}; this chapter needs an int >= 3 "
+                     "(it slices the loss on the plane through three members)")
 cfg = config.resolve(scale, steps=base.ensemble_steps, n_seeds=base.ensemble_seeds, **given)
 ds = data.load(cfg.dataset, cfg.n_train)
 NAMES = {"deep": "deep ensemble", "snapshot": "snapshot", "fge": "FGE", "swa": "SWA iterates"}
@@ -79,7 +83,21 @@ line = {m: params.evaluate(e.model, params.interpolate(e.members[0, 0], e.member
                            ds.x_train, ds.y_train)[0] for m, e in ens.items()}
 
 # %% [markdown]
-# ## Figure
+# **A plane through three members.** For each method, the training loss on the plane through its members 0, 1
+# and 2 (first repetition), on an `ensemble_grid` × `ensemble_grid` grid in true distances from member 0
+# (`wedges_lib.surfaces.plane_through`), and the loss at the centroid of the three — the point a weight average
+# of them would return.
+
+# %%
+xt, yt = ds.x_train, ds.y_train
+slices = {m: surfaces.plane_through(e.model, *e.members[0, :3], n=cfg.ensemble_grid, x=xt, y=yt)
+          for m, e in ens.items()}
+centroid = {m: params.evaluate(e.model, e.members[0, :3].mean(0, keepdim=True), xt, yt)[0].item()
+            for m, e in ens.items()}
+member_loss = {m: params.evaluate(e.model, e.members[0, :3], xt, yt)[0].max().item() for m, e in ens.items()}
+
+# %% [markdown]
+# ## Figures
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy (left) and NLL (right) of the ensemble of the first m members, mean ± std over repetitions; the dotted line is the SWA weight average of the first m SWA iterates.", "name": "fig-ensembles-gain"}}
 ks = torch.arange(1, cfg.n_members + 1)
@@ -105,6 +123,17 @@ fig, ax = plots.figure(1, width=4.4)
 plots.curves(ax[0, 0], ts, {NAMES[m]: v for m, v in line.items()}, xlabel="t  (member 0 → member K − 1)",
              ylabel="train cross-entropy", title="only independent members are separated by a barrier", logy=True)
 
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Training loss (log10, one colour scale) on the plane through members 0, 1 and 2 of each method (first repetition), axes in weight-space distance from member 0 (each panel its own scale). Independent members sit in separate basins; trajectory members share one low region that contains their centroid.", "name": "fig-ensembles-plane"}}
+lo = min(s["loss"].min().item() for s in slices.values())
+hi = max(s["loss"].max().item() for s in slices.values())
+levels = torch.linspace(torch.tensor(max(lo, 1e-4)).log10().item(), torch.tensor(hi).log10().item(), 21)
+fig, ax = plots.figure(4, width=2.9, height=2.6)
+for a, (m, s) in zip(ax[0], slices.items()):
+    pts = {str(k): s["points"][k].tolist() for k in range(3)}
+    plots.contour(a, s["xs"], s["ys"], s["loss"], points=pts, levels=levels, title=NAMES[m],
+                  xlabel="distance along 0 → 1", ylabel="distance ⊥ to 0 → 1" if m == "deep" else "",
+                  colorbar=m == "swa", cbar_label="train loss")
+
 # %% [markdown]
 # ## Result vs paper
 
@@ -115,6 +144,9 @@ for m, s in mean.items():
         wedges_lib.record(f"ens_{m}_{k}", s[k])
     wedges_lib.record(f"ens_{m}_gain", s["acc"] - stats[m]["member_acc"].mean().item())
 wedges_lib.record("ens_swa_avg_acc", mean["swa"]["swa_acc"])
+for m in ens:
+    wedges_lib.record(f"ens_{m}_centroid", centroid[m])
+    wedges_lib.record(f"ens_{m}_member_loss", member_loss[m])
 wedges_lib.record("ens_members", cfg.n_members)
 wedges_lib.record("ens_steps", cfg.steps)
 
@@ -132,6 +164,13 @@ wedges_lib.record("ens_steps", cfg.steps)
 # above the chord. The SWA weight average reaches accuracy {glue:text}`ens_swa_avg_acc`.
 # Independent members are more diverse than trajectory members: **{glue:text}`ens_diversity_verdict`**;
 # only independent members are separated by a barrier: **{glue:text}`ens_barrier_verdict`**.
+#
+# On the plane through three members ({numref}`fig-ensembles-plane`) the training loss at their centroid is
+# {glue:text}`ens_deep_centroid` for deep members (worst member {glue:text}`ens_deep_member_loss`), against
+# {glue:text}`ens_snapshot_centroid` (snapshot, worst member {glue:text}`ens_snapshot_member_loss`),
+# {glue:text}`ens_fge_centroid` (FGE, {glue:text}`ens_fge_member_loss`) and {glue:text}`ens_swa_centroid`
+# (SWA iterates, {glue:text}`ens_swa_member_loss`): averaging independent members leaves the low-loss set,
+# averaging trajectory members does not — **{glue:text}`ens_slice_verdict`**.
 
 # %% tags=["hide-input"]
 traj = ("snapshot", "fge", "swa")
@@ -144,6 +183,11 @@ wedges_lib.check("ens_distinct", min(dis.values()) > 0.005 and max(cos.values())
 wedges_lib.check("ens_diversity", all(dis["deep"] > 1.2 * dis[m] and cos["deep"] < cos[m] - 0.3 for m in traj),
                  "deep members to disagree > 1.2x as often as each trajectory method's and to have a weight "
                  "cosine lower by > 0.3", measured)
+excess = {m: centroid[m] - member_loss[m] for m in ens}
+wedges_lib.check("ens_slice", excess["deep"] > 0.3 and all(excess[m] < 0.1 for m in traj),
+                 "the centroid of three deep members to lie > 0.3 nats above the worst of them, and the centroid of "
+                 "three trajectory members < 0.1 nats above (or below) theirs",
+                 ", ".join(f"{m}: centroid {centroid[m]:.3f} vs worst member {member_loss[m]:.3f}" for m in ens))
 wedges_lib.check("ens_barrier", bar["deep"] > max(0.05, 2 * max(bar[m] for m in traj)),
                  "a line barrier between independent members > 0.05 and > 2x that within any trajectory", measured)
 

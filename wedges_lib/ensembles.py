@@ -366,7 +366,8 @@ def summarize(ens: Ensemble, data: Dataset, *, n_interp: int = 0, n_bins: int = 
 
 register(
     {"ensemble_steps": Param(int, "steps S per member in chapter 06 (replaces 'steps' there)", low=1),
-     "ensemble_seeds": Param(int, "repetitions of each method in chapter 06 (replaces 'n_seeds' there)", low=1)},
-    {"smoke": dict(ensemble_steps=150, ensemble_seeds=2),
-     "cpu": dict(ensemble_steps=1000, ensemble_seeds=2),
-     "paper": dict(ensemble_steps=20000, ensemble_seeds=3)})
+     "ensemble_seeds": Param(int, "repetitions of each method in chapter 06 (replaces 'n_seeds' there)", low=1),
+     "ensemble_grid": Param(int, "grid points per axis of chapter 06's plane through three members", low=2)},
+    {"smoke": dict(ensemble_steps=150, ensemble_seeds=2, ensemble_grid=11),
+     "cpu": dict(ensemble_steps=1000, ensemble_seeds=2, ensemble_grid=25),
+     "paper": dict(ensemble_steps=20000, ensemble_seeds=3, ensemble_grid=31)})

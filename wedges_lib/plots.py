@@ -58,15 +58,20 @@ def curves(ax, x, ys: dict[str, object], *, xlabel: str, ylabel: str, title: str
     label(ax, xlabel, ylabel, title)
 
 
-def contour(ax, xs, ys, Z, *, points: dict[str, Sequence[float]] | None = None, levels: int = 20,
-            xlabel: str = "direction 1", ylabel: str = "direction 2", title: str | None = None,
-            log: bool = True, cbar_label: str = "loss"):
-    """Filled contour of Z (len(ys), len(xs)) over the grid, with labelled marker points; returns the mappable."""
+def contour(ax, xs, ys, Z, *, points: dict[str, Sequence[float]] | None = None,
+            levels: int | Sequence[float] = 20, xlabel: str = "direction 1", ylabel: str = "direction 2",
+            title: str | None = None, log: bool = True, cbar_label: str = "loss", colorbar: bool = True):
+    """Filled contour of Z (len(ys), len(xs)) over the grid, with labelled marker points; returns the mappable.
+
+    ``levels``: a count, or the level values themselves (in log10 units when ``log``) to share one colour
+    scale across panels; values outside them take the end colours.
+    """
     Z = _np(Z)
     Zp = np.log10(np.clip(Z, 1e-4, None)) if log else Z
-    cs = ax.contourf(_np(xs), _np(ys), Zp, levels=levels, cmap="viridis")
-    cb = ax.figure.colorbar(cs, ax=ax)
-    cb.set_label(f"log10 {cbar_label}" if log else cbar_label)
+    cs = ax.contourf(_np(xs), _np(ys), Zp, levels=levels if isinstance(levels, int) else _np(levels),
+                     cmap="viridis", extend="neither" if isinstance(levels, int) else "both")
+    if colorbar:
+        ax.figure.colorbar(cs, ax=ax).set_label(f"log10 {cbar_label}" if log else cbar_label)
     for (name, (px, py)), colour in zip((points or {}).items(), PALETTE[1:] * 4):
         ax.plot([px], [py], "o", color=colour, mec="white", ms=7)
         ax.annotate(name, (px, py), textcoords="offset points", xytext=(5, 5), color="white", fontsize=9)
