@@ -56,3 +56,11 @@ def test_cached_computes_once_and_keys_on_params(tmp_path, monkeypatch):
     b = cache.cached("thing", {"lr": 0.1}, compute)
     cache.cached("thing", {"lr": 0.2}, compute)
     assert torch.equal(a["x"], b["x"]) and len(calls) == 2
+
+
+def test_load_moves_to_a_device_parameter():
+    ds = data.load("mnist1d", 10, "auto")
+    assert ds.x_train.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert data.load("mnist1d", 10, "cpu").y_test.device.type == "cpu"
+    with pytest.raises(ValueError, match="parameter 'device'.*'tpu'"):
+        data.load("mnist1d", 10, "tpu")

@@ -48,7 +48,9 @@ def load_checked(path: Path) -> Any | None:
         warnings.warn(f"cache file {path} is corrupt or truncated; rebuilding it", stacklevel=3)
         path.unlink(missing_ok=True)
         return None
-    return torch.load(io.BytesIO(payload), weights_only=True)
+    # a file written on a GPU machine holds CUDA tensors: read it onto the CPU where there is no GPU
+    where = None if torch.cuda.is_available() else "cpu"
+    return torch.load(io.BytesIO(payload), weights_only=True, map_location=where)
 
 
 def key(name: str, params: dict) -> str:

@@ -145,6 +145,8 @@ def pick_device(device: str = "auto"):
     """The torch device for a ``device`` parameter: 'auto' means cuda when available."""
     import torch
 
+    if isinstance(device, str) and device not in SPECS["device"].choices:
+        raise ValueError(f"parameter 'device': got {device!r}; expected {SPECS['device'].describe()}")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .cache import cache_dir, load_checked, save_checked
+from .config import pick_device
 
 DATASETS = ("mnist1d", "cifar10", "cifar100", "fashion_mnist")
 MNIST1D_SAMPLES = 5000  # the generator's standard size: 4000 train / 1000 test
@@ -103,7 +104,11 @@ def torchvision_dataset(name: str, root: str | os.PathLike | None = None, downlo
 
 
 def load(name: str = "mnist1d", n_train: int = 0, device=None) -> Dataset:
-    """Dataset ``name`` with its first ``n_train`` training examples (0 = all), on ``device``."""
+    """Dataset ``name`` with its first ``n_train`` training examples (0 = all), on ``device``.
+
+    ``device``: None keeps the tensors on the CPU; 'auto', 'cpu', 'cuda' (a ``device`` parameter's values,
+    see :func:`wedges_lib.config.pick_device`) or a torch.device move them there.
+    """
     if name not in DATASETS:
         raise ValueError(f"parameter 'dataset': got {name!r}; expected one of {', '.join(DATASETS)}")
     if not isinstance(n_train, int) or n_train < 0:
@@ -111,4 +116,6 @@ def load(name: str = "mnist1d", n_train: int = 0, device=None) -> Dataset:
     ds = mnist1d() if name == "mnist1d" else torchvision_dataset(name)
     if n_train:
         ds = Dataset(ds.name, ds.x_train[:n_train], ds.y_train[:n_train], ds.x_test, ds.y_test, ds.n_classes)
+    if isinstance(device, str):
+        device = pick_device(device)
     return ds.to(device) if device is not None else ds

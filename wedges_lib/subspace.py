@@ -543,8 +543,8 @@ def threshold_dim(dims: Sequence[int], acc: torch.Tensor, threshold: float | tor
     """
     logd = torch.log(torch.tensor([float(d) for d in dims], dtype=torch.float64))
     _check("dims", tuple(dims), bool((logd.diff() > 0).all()), "increasing")
-    a = acc.to(torch.float64)
-    thr = torch.as_tensor(threshold, dtype=torch.float64).expand(a.shape[:-1])
+    a = acc.detach().to("cpu", torch.float64)  # a scalar loop below: on the CPU, whatever acc's device
+    thr = torch.as_tensor(threshold, dtype=torch.float64).cpu().expand(a.shape[:-1])
     reached = a >= thr[..., None]
     first = torch.where(reached.any(-1), reached.float().argmax(-1), torch.full(a.shape[:-1], -1))
     out = torch.full(a.shape[:-1], float("nan"), dtype=torch.float64)
@@ -592,7 +592,7 @@ def intrinsic_dimension(model: nn.Module, data: Dataset, theta_init: torch.Tenso
     _check("bisect", bisect, isinstance(bisect, int) and bisect >= 0, "an int >= 0")
     sw = dim_sweep(model, data, theta_init, dims, **sweep_kw) if sweep is None else sweep
     acc = getattr(sw, metric)  # (R, n, S)
-    thr = fraction * torch.as_tensor(reference, dtype=torch.float64).expand(len(sw.seeds))  # (S,)
+    thr = fraction * torch.as_tensor(reference, dtype=torch.float64).cpu().expand(len(sw.seeds))  # (S,), on the CPU
     d_star = threshold_dim(sw.dims, acc.transpose(1, 2), thr)  # (R, S)
     refined = []
     if bisect:
