@@ -41,14 +41,14 @@ n_interp = None
 
 # %% tags=["remove-cell"]
 cfg = config.resolve(scale, lr=lr, steps=steps, width=width, seed=seed, n_interp=n_interp)
-ds = data.load(cfg.dataset, cfg.n_train)
+ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
 
 # %% [markdown]
 # ## Experiment
 #
 # We train one MLP with SGD on MNIST-1D, recording the loss, accuracy and radius of $\theta$ along
-# the way. Every setting comes from the scale preset (`cfg`), so `papermill -p lr 0.2` changes the
-# run without editing the chapter.
+# the way. Every setting comes from the scale preset (`cfg`), so `-p lr 0.2` (papermill, or
+# `python -m wedges_lib run`) changes the run without editing the chapter.
 
 # %%
 result = train.train_config(cfg, ds, quiet=True)
@@ -92,7 +92,8 @@ wedges_lib.record("lr", cfg.lr)
 
 # %% [markdown]
 # The run ended at train loss {glue:text}`quickstart_train_loss` and test accuracy
-# {glue:text}`quickstart_test_acc`; the radius grew by a factor of {glue:text}`quickstart_radius_ratio`.
+# {glue:text}`quickstart_test_acc`; the radius grew by a factor of {glue:text}`quickstart_radius_ratio`
+# ({numref}`fig-quickstart`).
 # Along the straight line from $\theta_0$ to $\theta^*$ the loss fell by {glue:text}`quickstart_line_drop`
 # and its largest rise between neighbouring points was {glue:text}`quickstart_line_max_rise`.
 # Outward motion: **{glue:text}`quickstart_outward_verdict`**; a monotonic line from the

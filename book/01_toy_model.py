@@ -24,8 +24,8 @@
 # the straight line between them yet joined by a low-loss path; the loss falls monotonically from a random start
 # although the landscape is not convex. One model explaining them all is worth having before we measure networks.
 #
-# The model is small: $\theta \in \mathbb{R}^D$ is inside wedge $k$ when its part along the wedge's $n$ short
-# directions, $P_k\theta$, is shorter than the width $w(\lVert\theta\rVert)$; the loss (`wedges_lib.toy`) is
+# The model is small: $\theta \in \mathbb{R}^D$ is inside wedge $k$ (one of $K$) when its part along the wedge's
+# $n$ short directions, $P_k\theta$, is shorter than the width $w(\lVert\theta\rVert)$; the loss (`wedges_lib.toy`) is
 # $L(\theta) = \min_k \mathrm{relu}(\lVert P_k\theta\rVert - w(\lVert\theta\rVert))^2 +
 # \mathrm{relu}(r_{\min} - \lVert\theta\rVert)^2$.
 
@@ -173,11 +173,12 @@ fig, ax3 = plots.cloud3d(low, toy.wedge_of(slabs, low), marks={"a": a3, "b": b3,
 # {glue:text}`toy_wedges_reached` wedges ({numref}`fig-toy-descent`): **{glue:text}`toy_drawn_verdict`**. Plain descent
 # stops on touching a wedge (radius +{glue:text}`toy_plain_growth` %); with noise the runs diffuse along the long
 # directions to ×{glue:text}`toy_noisy_ratio` the radius, at loss {glue:text}`toy_settled_loss` once settled:
-# **{glue:text}`toy_outward_verdict`**. Between two solutions ({numref}`fig-toy-connect`) the barrier is
-# {glue:text}`toy_line_barrier` R² on the line, {glue:text}`toy_via_barrier` R² via $c$, as in mode connectivity
+# **{glue:text}`toy_outward_verdict`**. Between two solutions ({numref}`fig-toy-connect`), with $R = \lVert a\rVert$
+# the radius of solution $a$, the barrier is {glue:text}`toy_line_barrier` $R^2$ on the line and
+# {glue:text}`toy_via_barrier` $R^2$ via $c$, as in mode connectivity
 # {cite:p}`garipov2018loss`: **{glue:text}`toy_connect_verdict`**. Start → solution lines rise by at most
 # {glue:text}`toy_max_rise`: **{glue:text}`toy_monotonic_verdict`**. The loss exceeds $10^{-4}R^2$ after a median
-# {glue:text}`toy_long_median` R along random directions (probed to 2R), {glue:text}`toy_short_escape` R along the
+# {glue:text}`toy_long_median` $R$ along random directions (probed to $2R$), {glue:text}`toy_short_escape` $R$ along the
 # short one: **{glue:text}`toy_long_verdict`**. In hyperplanes ({numref}`fig-toy-hyperplanes`) $d_{50}$ of opening
 # wedges falls from {glue:text}`plane_d50_open_first` at the smallest radius to {glue:text}`plane_d50_open_last` at the
 # largest (success +{glue:text}`plane_gain_open`), that of constant slabs goes from {glue:text}`plane_d50_flat_first`

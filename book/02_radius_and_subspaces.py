@@ -64,7 +64,7 @@ plane_steps = None
 
 # %% tags=["remove-cell"]
 cfg = config.resolve(scale, **{k: v for k, v in dict(globals()).items() if k in config.SPECS and k != "scale"})
-ds = data.load(cfg.dataset, cfg.n_train)
+ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
 NETWORK = ("dataset", "n_train", "model", "seed", "n_seeds", "optimizer", "lr", "momentum", "l2", "schedule",
            "batch_size", "steps", "device", "dims", "radii", "projection", "subspace_width", "subspace_steps",
            "subspace_lr", "subspace_step", "goldilocks_probes", "goldilocks_examples")
@@ -72,11 +72,12 @@ NETWORK = ("dataset", "n_train", "model", "seed", "n_seeds", "optimizer", "lr", 
 # %% [markdown]
 # ## Experiment
 #
-# ```{admonition} Our protocol
+# :::{admonition} Our protocol
 # The anchor $\theta_0$ is a fresh initialisation of the network scaled by a factor $c$ (`radii`, multiples of the
-# initialisation's own norm); $P$ is a Fastfood projection with unit columns, $w$ starts at 0 and is the only thing
-# trained, by Adam with a cosine schedule for `subspace_steps` steps. **The step is made comparable across radii**
-# in two ways. Adam's step does not depend on the gradient's scale, which changes by orders of magnitude with $c$;
+# initialisation's own norm); $P$ is a random projection (`projection`; by default Fastfood, whose columns have unit
+# norm); $w \in \mathbb{R}^d$ starts at 0 and is the only thing trained, by Adam with a cosine schedule for
+# `subspace_steps` steps. **The step is made comparable across radii** in two ways. Adam's step does not depend on
+# the gradient's scale, which changes by orders of magnitude with $c$;
 # its learning rate on $w$ is `subspace_lr`$/\sqrt d$, so one step moves $\theta$ by about `subspace_lr` at every
 # $d$. With `subspace_step = "relative"` (our default) that step is further multiplied by $c$, so that the
 # *angular* step $\lVert\Delta\theta\rVert / \lVert\theta_0\rVert$ is the same at every radius: each radius gets
@@ -84,7 +85,7 @@ NETWORK = ("dataset", "n_train", "model", "seed", "n_seeds", "optimizer", "lr", 
 # projection and the minibatch order, so radii are compared in pairs. The intrinsic dimension is the smallest
 # $d$ whose test accuracy reaches `id_fraction` of the same network's full-space accuracy (plain training with
 # the scale's optimiser), interpolated in $\log d$ between the swept values.
-# ```
+# :::
 #
 # For each $d$ every radius and seed trains in one vmapped pass. At the anchors themselves (before any training)
 # we estimate $\mathrm{Tr}(H)$ and $\lVert H\rVert_F^2 = \mathbb{E}\lVert Hv\rVert^2$ of the training loss with
@@ -107,7 +108,7 @@ res = cache.cached("radius-subspaces", {k: cfg[k] for k in NETWORK}, experiment)
 sw, ref, ratio = subspace.SweepResult(**res["sweep"]), res["ref"], res["ratio"]  # ratio (R, S)
 model, th = subspace.init(cfg, ds)
 c = torch.tensor(cfg.radii)
-init_loss = params.evaluate(model, (c[:, None, None] * th).flatten(0, 1), ds.x_train, ds.y_train)[0]
+init_loss = params.evaluate(model, (c.to(th)[:, None, None] * th).flatten(0, 1), ds.x_train, ds.y_train)[0]
 init_loss = init_loss.reshape(len(c), -1)  # (R, S)
 idim = subspace.intrinsic_dimension(model, ds, th, cfg.dims, reference=ref, fraction=cfg.id_fraction, sweep=sw)
 acc, (mean, std) = sw.test_acc, sw.mean_std("test_acc")  # (R, n, S); (R, n) each

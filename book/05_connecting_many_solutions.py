@@ -47,7 +47,7 @@ set_grid = None
 # %% tags=["remove-cell"]
 cfg = config.resolve(scale, seed=seed, lr=lr, steps=steps, width=width, n_solutions=n_solutions,
                      connector_steps=connector_steps, set_lr=set_lr, n_samples=n_samples, set_grid=set_grid)
-ds = data.load(cfg.dataset, cfg.n_train)
+ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
 x, y = ds.x_train, ds.y_train
 key = train.training_key(cfg)
 
@@ -144,7 +144,7 @@ plots.contour(ax[0, 1], plane_h["xs"], plane_h["ys"], plane_h["loss"], points={"
 plots.paths(ax[0, 1], {"naive hull": Q[[0, 1, 2, 0]]})
 bins = torch.logspace(-3, 1, 40).clamp_min(float(sol_loss.min()) / 2).unique()
 for name, colour in zip(["naive hull", *MAKERS], plots.PALETTE):
-    ax[0, 2].hist(evals[3, name]["loss"].clamp(bins[0], bins[-1]).numpy(), bins=bins.numpy(), alpha=0.6,
+    ax[0, 2].hist(evals[3, name]["loss"].cpu().clamp(bins[0], bins[-1]).numpy(), bins=bins.numpy(), alpha=0.6,
                   color=colour, label=name)
 ax[0, 2].axvline(float(sol_loss[:3].mean()), color="black", ls="--", label="solutions")
 ax[0, 2].set_xscale("log")
@@ -161,7 +161,7 @@ ax[0, 0].set_xscale("log")
 ax[0, 0].legend()
 plots.label(ax[0, 0], "train cross-entropy", "", "trained structures vs the naive hull")
 for (name, e), colour in zip(toy_eval.items(), plots.PALETTE):
-    ax[0, 1].hist(e["loss"].clamp_min(1e-8).log10().numpy(), bins=30, alpha=0.6, color=colour, label=name)
+    ax[0, 1].hist(e["loss"].cpu().clamp_min(1e-8).log10().numpy(), bins=30, alpha=0.6, color=colour, label=name)
 ax[0, 1].legend()
 plots.label(ax[0, 1], "log10 toy loss (floored at 1e-8)", "count", "toy: a common intersection")
 
@@ -196,11 +196,12 @@ for name, value in dict(sol3=L3, solk=Lk, k=cfg.n_solutions, fraction=FRACTION,
 # {glue:text}`sets_seg3_accmin`) for $k = 3$ and {glue:text}`sets_segk_mean` (worst {glue:text}`sets_segk_worst`)
 # for the larger set: an excess over the solutions of {glue:text}`sets_seg3_fraction` and
 # {glue:text}`sets_segk_fraction` of the hull's ({numref}`fig-sets`, {numref}`fig-sets-summary`). The complex of
-# {cite:t}`benton2021loss` does about as well ({glue:text}`sets_cplx3_mean`, worst {glue:text}`sets_cplx3_worst`).
-# The triangles conv$\{\theta_c, \theta_i, \theta_j\}$ stay higher ({glue:text}`sets_tri3_mean`, worst
-# {glue:text}`sets_tri3_worst`): each contains the fixed straight segment $\theta_i \to \theta_j$ with its barrier,
-# which no training of $\theta_c$ can lower. In the toy the naive hull's mean loss is {glue:text}`sets_toy_hull` and
-# the connector's segments' {glue:text}`sets_toy_conn` (worst {glue:text}`sets_toy_conn_worst`).
+# {cite:t}`benton2021loss` reaches {glue:text}`sets_cplx3_mean` (worst {glue:text}`sets_cplx3_worst`), the
+# triangles $\mathrm{conv}\{\theta_c, \theta_i, \theta_j\}$ {glue:text}`sets_tri3_mean` (worst
+# {glue:text}`sets_tri3_worst`). The triangles carry a handicap the segments do not: each contains the fixed
+# straight segment $\theta_i \to \theta_j$ with its barrier, which no training of $\theta_c$ can lower. In the toy
+# the naive hull's mean loss is {glue:text}`sets_toy_hull` and the connector's segments' {glue:text}`sets_toy_conn`
+# (worst {glue:text}`sets_toy_conn_worst`).
 #
 # - A high naive hull: **{glue:text}`sets_hull_verdict`**.
 # - One trained connector joins every solution at low loss (excess below {glue:text}`sets_fraction` of the hull's,

@@ -41,27 +41,35 @@ n_members = None
 ensemble_steps = None
 ensemble_seeds = None
 fge_lr = None
+cycle_steps = None
 swa_lr = None
 ensemble_grid = None
 
 # %% tags=["remove-cell"]
 given = dict(lr=lr, width=width, seed=seed, n_members=n_members, ensemble_steps=ensemble_steps,
-             ensemble_seeds=ensemble_seeds, fge_lr=fge_lr, swa_lr=swa_lr, ensemble_grid=ensemble_grid)
+             ensemble_seeds=ensemble_seeds, cycle_steps=cycle_steps, fge_lr=fge_lr, swa_lr=swa_lr,
+             ensemble_grid=ensemble_grid)
 base = config.resolve(scale, **given)
 if base.n_members < 3:
     raise ValueError(f"parameter 'n_members': got {base.n_members}; this chapter needs an int >= 3 "
                      "(it slices the loss on the plane through three members)")
 cfg = config.resolve(scale, steps=base.ensemble_steps, n_seeds=base.ensemble_seeds, **given)
-ds = data.load(cfg.dataset, cfg.n_train)
+ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
 NAMES = {"deep": "deep ensemble", "snapshot": "snapshot", "fge": "FGE", "swa": "SWA iterates"}
 
 # %% [markdown]
 # ## Experiment
 #
-# Each method builds K = `n_members` members for the same budget of K·S gradient steps (S = `ensemble_steps`):
-# K independent runs (deep); K cosine cycles from one initialisation (snapshot); one S-step run, then K short
-# cycles at `fge_lr` (FGE) or K iterates at the constant rate `swa_lr` (SWA), both continuing deep member 0.
-# Every method is repeated `ensemble_seeds` times. The methods live in `wedges_lib.ensembles`.
+# :::{admonition} Our protocol
+# The paper states the ordering but not the set-up; this one is ours. Each method builds $m_{\max}$ =
+# `n_members` members for the same budget of $m_{\max} S$ gradient steps ($S$ = `ensemble_steps`): independent
+# runs (deep); cosine cycles of $S$ steps from one initialisation (snapshot); one $S$-step run, then short cycles
+# of `cycle_steps` steps at `fge_lr` (FGE) or iterates at the constant rate `swa_lr` every `cycle_steps` steps
+# (SWA), both continuing deep member 0. Diversity is measured as in {cite:t}`fort2019deep`: prediction
+# disagreement and the cosine of weight displacements. Every method is repeated `ensemble_seeds` times.
+# :::
+#
+# The methods live in `wedges_lib.ensembles`.
 
 # %%
 ens = {"deep": ensembles.deep_ensemble(cfg, ds, quiet=True)}
@@ -69,11 +77,11 @@ start = ens["deep"].members[:, 0]  # FGE and SWA continue deep member 0 (its ste
 for m in ("snapshot", "fge", "swa"):
     ens[m] = ensembles.build(m, cfg, ds, quiet=True, **({} if m == "snapshot" else {"pretrained": start}))
 stats = {m: ensembles.summarize(e, ds, n_interp=cfg.n_interp) for m, e in ens.items()}
-print({m: e.grad_steps for m, e in ens.items()}, "gradient steps per ensemble")
+print("gradient steps per ensemble:", ", ".join(f"{NAMES[m]} {e.grad_steps}" for m, e in ens.items()))
 
 # %% [markdown]
 # For the first repetition, the members × members disagreement (fraction of test inputs on which two members
-# predict different classes) and the training loss on the straight line between members 0 and K − 1:
+# predict different classes) and the training loss on the straight line between the first and the last member:
 
 # %%
 x, y = ds.x_test, ds.y_test
@@ -106,24 +114,24 @@ plots.curves(ax[0, 0], ks, {NAMES[m]: s["acc"].T for m, s in stats.items()}, xla
              ylabel="test accuracy", title="accuracy vs ensemble size", marker="o")
 plots.curves(ax[0, 1], ks, {NAMES[m]: s["nll"].T for m, s in stats.items()}, xlabel="members m",
              ylabel="test NLL (nats)", title="NLL vs ensemble size", marker="o")
-ax[0, 0].plot(ks, stats["swa"]["swa_acc"].mean(0), ":", color="black", label="SWA average")
+ax[0, 0].plot(ks, stats["swa"]["swa_acc"].mean(0).cpu(), ":", color="black", label="SWA average")
 ax[0, 0].legend()
 for a in ax[0]:
     a.set_xticks(ks.tolist())
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Pairwise test-set disagreement of the members of each method (first repetition): independent members (left) disagree far more than members taken along one trajectory.", "name": "fig-ensembles-diversity"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Pairwise test-set disagreement of the members of each method (first repetition): independent members (left) against members taken along one trajectory (the other three).", "name": "fig-ensembles-diversity"}}
 fig, ax = plots.figure(4, width=2.6, height=2.4)
 vmax = max(a.max().item() for a in agree.values())
 for a, (m, d) in zip(ax[0], agree.items()):
     plots.heatmap(a, ks, ks, d, xlabel="member", ylabel="member", title=NAMES[m], vmax=vmax,
                   colorbar=m == "swa", cbar_label="disagreement")
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Training loss on the straight line from member 0 to member K − 1 of each method (first repetition).", "name": "fig-ensembles-line"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Training loss on the straight line from the first to the last member of each method (first repetition).", "name": "fig-ensembles-line"}}
 fig, ax = plots.figure(1, width=4.4)
-plots.curves(ax[0, 0], ts, {NAMES[m]: v for m, v in line.items()}, xlabel="t  (member 0 → member K − 1)",
-             ylabel="train cross-entropy", title="only independent members are separated by a barrier", logy=True)
+plots.curves(ax[0, 0], ts, {NAMES[m]: v for m, v in line.items()}, xlabel="t  (first member → last member)",
+             ylabel="train cross-entropy", title="the straight line between two members", logy=True)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Training loss (log10, one colour scale) on the plane through members 0, 1 and 2 of each method (first repetition), axes in weight-space distance from member 0 (each panel its own scale). Independent members sit in separate basins; trajectory members share one low region that contains their centroid.", "name": "fig-ensembles-plane"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Training loss (log10, one colour scale for all panels) on the plane through members 0, 1 and 2 of each method (first repetition); the axes are weight-space distances from member 0, each panel at its own extent.", "name": "fig-ensembles-plane"}}
 lo = min(s["loss"].min().item() for s in slices.values())
 hi = max(s["loss"].max().item() for s in slices.values())
 levels = torch.linspace(torch.tensor(max(lo, 1e-4)).log10().item(), torch.tensor(hi).log10().item(), 21)
@@ -158,19 +166,21 @@ wedges_lib.record("ens_steps", cfg.steps)
 # | FGE | {glue:text}`ens_fge_acc` | {glue:text}`ens_fge_nll` | {glue:text}`ens_fge_gain` | {glue:text}`ens_fge_disagreement` | {glue:text}`ens_fge_weight_cosine` | {glue:text}`ens_fge_barrier` |
 # | SWA iterates | {glue:text}`ens_swa_acc` | {glue:text}`ens_swa_nll` | {glue:text}`ens_swa_gain` | {glue:text}`ens_swa_disagreement` | {glue:text}`ens_swa_weight_cosine` | {glue:text}`ens_swa_barrier` |
 #
-# All for {glue:text}`ens_members` members of {glue:text}`ens_steps`-step budget each, means over repetitions;
+# All for {glue:text}`ens_members` members, each with a budget of {glue:text}`ens_steps` steps, means over repetitions;
 # accuracy and NLL of the full ensemble on the test set; the weight cosine is that of the members' displacements
 # from their initialisation; the barrier is the mean over member pairs of the largest rise of the training loss
-# above the chord. The SWA weight average reaches accuracy {glue:text}`ens_swa_avg_acc`.
-# Independent members are more diverse than trajectory members: **{glue:text}`ens_diversity_verdict`**;
+# above the chord ({numref}`fig-ensembles-line`). The SWA weight average reaches accuracy {glue:text}`ens_swa_avg_acc`
+# ({numref}`fig-ensembles-gain`).
+# Independent members are more diverse than trajectory members ({numref}`fig-ensembles-diversity`):
+# **{glue:text}`ens_diversity_verdict`**;
 # only independent members are separated by a barrier: **{glue:text}`ens_barrier_verdict`**.
 #
 # On the plane through three members ({numref}`fig-ensembles-plane`) the training loss at their centroid is
 # {glue:text}`ens_deep_centroid` for deep members (worst member {glue:text}`ens_deep_member_loss`), against
 # {glue:text}`ens_snapshot_centroid` (snapshot, worst member {glue:text}`ens_snapshot_member_loss`),
 # {glue:text}`ens_fge_centroid` (FGE, {glue:text}`ens_fge_member_loss`) and {glue:text}`ens_swa_centroid`
-# (SWA iterates, {glue:text}`ens_swa_member_loss`): averaging independent members leaves the low-loss set,
-# averaging trajectory members does not — **{glue:text}`ens_slice_verdict`**.
+# (SWA iterates, {glue:text}`ens_swa_member_loss`). The wedge model predicts that averaging independent members
+# leaves the low-loss set and averaging trajectory members does not: **{glue:text}`ens_slice_verdict`**.
 
 # %% tags=["hide-input"]
 traj = ("snapshot", "fge", "swa")
