@@ -15,8 +15,8 @@ Reference: Wedges' Lanczos in float64 at tolerance 1e-10, checked against eigsh 
 the trace reference is a 1000-probe Hutchinson estimate, with its standard error. Row
 "top-1, Wedges at tol 1e-2" compares at matched accuracy (Wedges still the more accurate).
 
-Timings are the best of ``--repeats`` runs, the methods interleaved. PyHessian is a
-benchmark-only dependency (``pip install pyhessian``), not in requirements.txt.
+Timings are the best of ``--repeats`` runs, the methods interleaved. PyHessian is pinned
+in requirements.txt for this benchmark and the book's benchmarks appendix; wedges_lib does not import it.
 
     python benchmarks/curvature.py            # ~ a few minutes on 2 CPU cores
     python benchmarks/curvature.py --quick    # smoke run, well under a minute
@@ -25,6 +25,7 @@ benchmark-only dependency (``pip install pyhessian``), not in requirements.txt.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -41,6 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="CPU threads for torch and BLAS; default 1, stable timings on a busy machine; "
                              "0: the libraries' own choice")
     parser.add_argument("--no-scipy", action="store_true", help="skip the scipy eigsh baseline")
+    parser.add_argument("--json", default=None, help="also write the Wedges-vs-PyHessian rows to this file")
     return parser.parse_args(argv)
 
 
@@ -62,7 +64,7 @@ try:
     from pyhessian import hessian as PyHessian
 
     _pyhessian_module = sys.modules[PyHessian.__module__]  # the package's attribute is the class
-except ImportError:  # pragma: no cover - benchmark-only dependency
+except ImportError:  # pragma: no cover - a peer, needed by this benchmark only
     PyHessian = None
 
 # PyHessian calls loss.backward(create_graph=True), which warns of a reference cycle; we reset .grad after each run
@@ -172,13 +174,23 @@ def eig_error(values, reference: np.ndarray) -> tuple[float, bool]:
     return float(err), in_order
 
 
+def write_rows(path: str, rows: list[dict]) -> None:
+    """The Wedges-vs-PyHessian rows in the benchmarks' common JSON form (see book/91_benchmarks.py)."""
+    out = [dict(task=r["task"], unit="s", wedges=r["wedges s"], peer="PyHessian 0.1", peer_value=r["pyhessian s"],
+                ratio=r["speed-up PyH/W"], goal=">= 2", agreement=r["wedges rel.err"],
+                agreement_is=f"Wedges' relative error (PyHessian's {r['pyhessian rel.err']:.1e})")
+           for r in rows if "wedges s" in r]
+    with open(path, "w") as f:
+        json.dump(out, f, indent=1)
+
+
 def main(args: argparse.Namespace) -> None:
     repeats = args.repeats or (1 if args.quick else 3)
     n_ref_probes = 200 if args.quick else 1000
     if args.threads:
         torch.set_num_threads(args.threads)
     if PyHessian is None:
-        raise SystemExit("PyHessian is not installed: pip install pyhessian (benchmark-only dependency)")
+        raise SystemExit("PyHessian is not installed: pip install -r requirements.txt (it pins pyhessian)")
 
     model, criterion, data, theta, loss_fn = make_problem()
     counter = ProductCounter()
@@ -276,6 +288,8 @@ def main(args: argparse.Namespace) -> None:
                  "pyhessian rel.err": abs(value - ref_trace.value) / abs(ref_trace.value),
                  "pyhessian HVPs": n_used, "values": f"PyH {value:.3f} after {n_used} probes, no error bar"})
 
+    if args.json:
+        write_rows(args.json, rows)
     table = pd.DataFrame(rows).set_index("task")
     order = [c for c in ["wedges s", "pyhessian s", "speed-up PyH/W", "eigsh s", "wedges rel.err", "pyhessian rel.err",
                          "eigsh rel.err", "wedges in order", "pyhessian in order", "eigsh in order", "wedges HVPs",

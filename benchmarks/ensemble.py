@@ -1,6 +1,7 @@
 """K MLPs trained in one vmapped pass vs one after another (issue 3).
 
-    python benchmarks/ensemble.py [--members 8] [--steps 300] [--threads 2] [--no-prototype]
+    python benchmarks/ensemble.py [--members 8] [--steps 300] [--threads 2] [--no-prototype] [--device cuda]
+                                  [--json out.json]
 
 The cpu-preset MLP (40-256-256-10) on MNIST-1D, batch 128, SGD with momentum 0.9, lr 0.05 cosine:
 ``wedges_lib.train.train`` on a (K, D) stack vs ``train.train`` on each (D,) theta with the same
@@ -15,10 +16,13 @@ tensor per epoch instead of K Python calls, the divergence check on the K losses
 writes while nothing has diverged); ``bmm``: the same loop with an MLP-specific batched forward and
 hand-written backward (torch.baddbmm / bmm on (K, B, ·) activations, no autograd, no vmap).
 On a machine shared with other jobs, read the CPU seconds at --threads 1: wall time is then unreliable.
+On a GPU (``--device cuda``) every timing ends with ``torch.cuda.synchronize()`` and the peak is that of a
+4096² float32 matmul; CPU seconds then mean little.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import time
@@ -31,9 +35,9 @@ from torch.func import functional_call, grad_and_value, vmap
 from wedges_lib import config, data, params, train
 
 
-def matmul_peak(n: int = 2048, repeat: int = 5) -> tuple[float, float]:
-    """FLOP per wall second and per CPU second of an n x n float32 matmul, best of ``repeat``."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_peak(n: int = 2048, repeat: int = 5, device: str = "cpu") -> tuple[float, float]:
+    """FLOP per wall second and per CPU second of an n x n float32 matmul on ``device``, best of ``repeat``."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     a @ b
     wall = cpu = math.inf
     for _ in range(repeat):
@@ -43,9 +47,12 @@ def matmul_peak(n: int = 2048, repeat: int = 5) -> tuple[float, float]:
 
 
 def timed(fn):
-    """(result, wall seconds, process CPU seconds) of fn()."""
+    """(result, wall seconds, process CPU seconds) of fn(), GPU work included."""
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+    sync()
     w, c = time.perf_counter(), time.process_time()
     out = fn()
+    sync()
     return out, time.perf_counter() - w, time.process_time() - c
 
 
@@ -82,7 +89,7 @@ def mlp_grad_bmm(slices, theta: torch.Tensor, xb: torch.Tensor, yb: torch.Tensor
     logp = torch.log_softmax(acts[-1], -1)
     loss = -logp.gather(-1, yb[..., None]).mean((1, 2))
     g = logp.exp_()
-    g.scatter_add_(-1, yb[..., None], torch.full((K, B, 1), -1.0, dtype=g.dtype))
+    g.scatter_add_(-1, yb[..., None], torch.full((K, B, 1), -1.0, dtype=g.dtype, device=g.device))
     g /= B  # d(mean CE)/d logits
     grads = [None] * (2 * len(Ws))
     for i in range(len(Ws) - 1, -1, -1):
@@ -113,11 +120,11 @@ def lean_train(model, ds, theta0: torch.Tensor, seeds, *, step: str = "vmap", lr
         grad_fn = lambda th, xb, yb: mlp_grad_bmm(slices, th, xb, yb)  # noqa: E731
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     bs, orders = min(batch_size, n), None
-    diverged = torch.zeros(K, dtype=torch.bool)
+    diverged = torch.zeros(K, dtype=torch.bool, device=theta.device)
     for s in range(steps):
         pos = (s * bs) % n  # the same minibatches as train.train (see the note in main)
         if s == 0 or pos + bs > n:
-            orders, pos = torch.stack([torch.randperm(n, generator=g) for g in gens]), 0
+            orders, pos = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(x.device), 0
         idx = orders[:, pos:pos + bs]
         grads, losses = grad_fn(theta.detach(), x[idx], y[idx])
         bad = ~torch.isfinite(losses)
@@ -140,10 +147,12 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--repeat", type=int, default=2, help="interleaved rounds; the fastest of each path counts")
     ap.add_argument("--no-prototype", action="store_true", help="time train.train only")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    ap.add_argument("--json", default=None, help="also write the table's rows to this file")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    cfg = config.resolve("cpu", device="cpu")
-    ds = data.load(cfg.dataset, cfg.n_train)
+    cfg = config.resolve("cpu", device=args.device)
+    ds = data.load(cfg.dataset, cfg.n_train, device=config.pick_device(cfg.device))
     K, seeds = args.members, list(range(args.members))
     model, theta0 = train.init(cfg, ds, seeds)
     D = theta0.shape[1]
@@ -151,8 +160,9 @@ def main(argv=None) -> None:
               steps=args.steps, record_every=args.steps, quiet=True)
     lean = dict(lr=cfg.lr, momentum=cfg.momentum, batch_size=cfg.batch_size, steps=args.steps)
     flops = 3 * 2 * D * cfg.batch_size * K * args.steps
-    peak, peak_cpu = matmul_peak()
-    print(f"K={K} MLP D={D} batch={cfg.batch_size} steps={args.steps} threads={args.threads}; 2048^2 matmul: "
+    peak, peak_cpu = matmul_peak(4096 if args.device == "cuda" else 2048, device=args.device)
+    print(f"K={K} MLP D={D} batch={cfg.batch_size} steps={args.steps} threads={args.threads} device={args.device}; "
+          f"{4096 if args.device == 'cuda' else 2048}^2 matmul: "
           f"{peak / 1e9:.0f} GFLOP per wall s, {peak_cpu / 1e9:.0f} per CPU s "
           f"(1-min load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     paths = {
@@ -183,6 +193,14 @@ def main(argv=None) -> None:
               f"{100 * flops / c / peak_cpu:10.1f} {(th - alone).abs().max().item():15.2e}")
     print(f"(largest weight change during training: {(alone - theta0).abs().max().item():.2f}; train.train one pass "
           f"vs one after another: {w_s / w_v:.2f}x wall, {c_s / c_v:.2f}x CPU; goal >= 3x)")
+    if args.json:
+        rows = [dict(task=f"K={K} MLPs, {args.steps} steps: {name}", unit="s", wedges=w,
+                     peer="train.train, one after another", peer_value=w_s, ratio=w_s / w, goal=">= 3",
+                     agreement=((th - alone).abs().max() / (alone - theta0).abs().max()).item(),
+                     agreement_is="max |Δθ| vs one after another / largest weight change")
+                for name, (w, c, th) in best.items() if name != "train.train, one after another"]
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
     # Note: train.train picks the minibatch at offset (step * batch) % n after rewinding to a new epoch,
     # so consecutive batches overlap at epoch boundaries; the prototypes copy that to stay comparable.
 

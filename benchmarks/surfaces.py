@@ -13,13 +13,14 @@ Same model (MLP 40-256-256-10 at its seed-0 initialisation, or trained with ``--
   at 0..steps-1 along the second direction — and evaluate those points with
   ``wedges_lib.surfaces.evaluate_affine``; the two grids must agree to float32 tolerance.
 
-Needs ``pip install loss-landscapes`` (benchmark only, not in requirements.txt).
+Needs loss-landscapes, pinned in requirements.txt for the benchmarks (wedges_lib does not import it).
 Run: ``python benchmarks/surfaces.py [--quick] [--repeats N] [--trained]``.
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import statistics
 import time
 
@@ -64,6 +65,7 @@ def main() -> None:
     ap.add_argument("--width", type=float, default=1.0, help="MLP width multiplier (1.0: 40-256-256-10)")
     ap.add_argument("--examples", type=int, default=1000, help="training examples the loss is averaged over")
     ap.add_argument("--trained", action="store_true", help="train the MLP first (1000 SGD steps)")
+    ap.add_argument("--json", default=None, help="also write the result rows to this file")
     args = ap.parse_args()
     steps, repeats = (9, 1) if args.quick else (args.steps, args.repeats)
     if args.threads:
@@ -126,6 +128,14 @@ def main() -> None:
           f"CPU time {med(c_ll) / med(c_w):.2f}x")
     print(f"values on loss-landscapes' own directions and points: max |diff| = {err:.2e} "
           f"(relative {rel:.1e}); loss range {theirs.min().item():.4f} .. {theirs.max().item():.4f}")
+    if args.json:
+        row = dict(unit="s", peer="loss-landscapes 3.0.6 random_plane", peer_value=med(t_ll), goal=">= 2",
+                   agreement=rel, agreement_is="max relative difference on loss-landscapes' own points")
+        rows = [dict(row, task=f"{steps}x{steps} filter-normalised plane", wedges=med(t_w), ratio=med(t_ll) / med(t_w)),
+                dict(row, task=f"{steps}x{steps}, Wedges on loss-landscapes' points", wedges=t_inject,
+                     ratio=med(t_ll) / t_inject)]
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
     if rel > 1e-4:
         raise SystemExit(f"value mismatch: relative error {rel:.1e} > 1e-4")
 
