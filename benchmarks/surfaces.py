@@ -133,7 +133,7 @@ def main() -> None:
                    agreement=rel, agreement_is="max relative difference on loss-landscapes' own points")
         rows = [dict(row, task=f"{steps}x{steps} filter-normalised plane", wedges=med(t_w), ratio=med(t_ll) / med(t_w)),
                 dict(row, task=f"{steps}x{steps}, Wedges on loss-landscapes' points", wedges=t_inject,
-                     ratio=med(t_ll) / t_inject)]
+                     ratio=med(t_ll) / t_inject, goal="none (diagnostic)")]
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
     if rel > 1e-4:

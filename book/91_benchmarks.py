@@ -1,0 +1,161 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# (ch-benchmarks)=
+# # Appendix: benchmarks
+#
+# Wedges leans on `torch.func` to evaluate many parameter vectors in one vectorised pass. This page runs the
+# benchmarks in `benchmarks/` on the machine that builds the book and sets Wedges against a peer doing the same
+# job: training an ensemble one member after another; PyHessian {cite:p}`yao2020pyhessian` for Hessian
+# eigenvalues and traces; loss-landscapes for a filter-normalised random plane {cite:p}`li2018visualizing`;
+# plain training for the cost of training in a random subspace {cite:p}`li2018intrinsic`. Each benchmark is a
+# script one can run alone (`python benchmarks/NAME.py --help`); here each runs in a fresh process, one after
+# another, and writes its rows to a JSON file that this page reads.
+#
+# Read every **ratio** as the peer's figure divided by Wedges' (above 1: Wedges is faster or smaller). The
+# **goal** is the ratio asked of Wedges when the feature was built; **agreement** says how close Wedges' answer
+# is to the reference, so that a speed-up never comes from computing something else. Timings depend on the
+# machine and its load: the numbers below are this build's, not a promise.
+
+# %% tags=["remove-cell"]
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+import wedges_lib
+from wedges_lib import config
+
+# %% tags=["parameters"]
+scale = None
+
+# %% tags=["remove-cell"]
+cfg = config.resolve(scale)
+quick = cfg.scale == "smoke"  # the smoke scale runs each benchmark's quick version
+BENCH = Path(wedges_lib.__file__).resolve().parents[1] / "benchmarks"
+if not BENCH.is_dir():
+    raise FileNotFoundError(f"{BENCH} not found: this page runs the benchmarks of a source checkout of Wedges")
+ARGS = {
+    "ensemble": ["--members", "4", "--steps", "40", "--repeat", "1", "--no-prototype"] if quick else [],
+    "curvature": ["--quick", "--no-scipy"] if quick else [],
+    "surfaces": ["--quick"] if quick else [],
+    "subspace": ["--quick"] if quick else [],
+}
+TITLES = {"ensemble": "K members trained in one vmapped pass vs one after another",
+          "curvature": "Hessian top eigenvalues and trace vs PyHessian",
+          "surfaces": "a loss plane vs loss-landscapes",
+          "subspace": "training in a random d-dimensional subspace vs plain training"}
+
+# %% [markdown]
+# ## Experiment
+#
+# At the `smoke` scale each script runs its quick version (fewer repeats, smaller grids: a test that the
+# benchmarks work, whose timings are noisy); at `cpu` and `paper` the full one.
+
+# %%
+def run_benchmark(name: str, args: list[str]) -> list[dict]:
+    """Run benchmarks/NAME.py in a fresh process with --json; its rows, or an error with the script's output."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"{name}.json"
+        proc = subprocess.run([sys.executable, str(BENCH / f"{name}.py"), *args, "--json", str(out)],
+                              capture_output=True, text=True, cwd=BENCH.parent)
+        if proc.returncode != 0 or not out.exists():
+            raise RuntimeError(f"benchmarks/{name}.py {' '.join(args)} failed (exit {proc.returncode}):\n"
+                               f"{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+        return json.loads(out.read_text())
+
+
+rows = {name: run_benchmark(name, args) for name, args in tqdm(ARGS.items(), desc="benchmarks")}
+print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+      f"1-min load average after the runs {os.getloadavg()[0]:.1f}")
+
+# %% [markdown]
+# ## Results
+
+# %% tags=["remove-cell"]
+def goal_met(ratio: float, goal: str) -> str:
+    """'yes' / 'no' for a goal written '>= x' (x a number or a fraction), '' for a goal that is no ratio."""
+    if not goal.startswith(">= "):
+        return ""
+    return "yes" if ratio >= float(Fraction(goal[3:])) else "no"
+
+
+def table(name: str):
+    """One benchmark's rows as a styled table."""
+    df = pd.DataFrame(rows[name])
+    df["goal met"] = [goal_met(r, g) for r, g in zip(df["ratio"], df["goal"])]
+    df = df.rename(columns={"wedges": "Wedges", "peer_value": "peer's", "ratio": "ratio peer / Wedges"})
+    cols = ["task", "unit", "Wedges", "peer", "peer's", "ratio peer / Wedges", "goal", "goal met"]
+    if "agreement" in df:
+        df["agreement"] = [f"{a:.1e} ({w})" for a, w in zip(df["agreement"], df["agreement_is"])]
+        cols.append("agreement")
+    fmt = {"Wedges": "{:.3g}", "peer's": "{:.3g}", "ratio peer / Wedges": "{:.2f}"}
+    return df[cols].style.format(fmt).hide(axis="index").set_caption(TITLES[name])
+
+
+# %%
+table("ensemble")
+
+# %%
+table("curvature")
+
+# %%
+table("surfaces")
+
+# %%
+table("subspace")
+
+# %% tags=["remove-cell"]
+flat = [dict(r, benchmark=n) for n, rs in rows.items() for r in rs]
+met = [goal_met(r["ratio"], r["goal"]) for r in flat]
+wedges_lib.record("bench_goals", sum(m != "" for m in met))
+wedges_lib.record("bench_goals_met", sum(m == "yes" for m in met))
+wedges_lib.record("bench_scale", cfg.scale)
+
+# %% [markdown]
+# This build ran the benchmarks at the **{glue:text}`bench_scale`** scale; {glue:text}`bench_goals_met` of its
+# {glue:text}`bench_goals` speed rows meet their goal. Where a goal is missed the table says so: the library's
+# features do what they should (the agreement column), and how far they are from the goal is a measurement,
+# not a failure of the build.
+#
+# Every answer must agree with its reference: **{glue:text}`bench_agree_verdict`**.
+
+# %% tags=["hide-input"]
+# float reassociation lets vmapped and sequential SGD drift apart over many steps, by a few % of the weight change
+TOL = {"ensemble": 0.05, "surfaces": 1e-4}  # curvature: eigenvalues 1e-2, stochastic traces 0.25 (100 probes)
+bad = [f"{r['benchmark']}: {r['task']}: {r['agreement']:.1e} ({r['agreement_is']})" for r in flat
+       if "agreement" in r and r["agreement"] > TOL.get(r["benchmark"], 0.25 if "trace" in r["task"] else 1e-2)]
+wedges_lib.check("bench_agree", not bad, "every benchmarked answer within its tolerance of the reference "
+                 "(vmapped ensemble vs sequential 0.05 of the weight change; plane values 1e-4; eigenvalues 1e-2; "
+                 "traces 0.25)",
+                 "; ".join(bad) or "all within tolerance")
+
+# %% [markdown]
+# ## Takeaway
+#
+# Vectorising over parameter vectors pays most where a peer loops in Python over small pieces of work: many
+# grid points of a plane, many ensemble members, many Lanczos vectors. Where the work per call is already one
+# large matrix product (a Hutchinson probe of a big network), there is little left to gain on a CPU. On a GPU,
+# where a small network leaves most of the device idle, batching matters more; see {ref}`ch-reproducing` for running
+# the chapters there.
+#
+# **Try it.** `python benchmarks/curvature.py --threads 2`, or build this page at full size:
+# `python -m wedges_lib run book/91_benchmarks.py --scale cpu --out runs/bench`.
