@@ -130,7 +130,7 @@ def main() -> None:
           f"(relative {rel:.1e}); loss range {theirs.min().item():.4f} .. {theirs.max().item():.4f}")
     if args.json:
         row = dict(unit="s", peer="loss-landscapes 3.0.6 random_plane", peer_value=med(t_ll), goal=">= 2",
-                   agreement=rel, agreement_is="max relative difference on loss-landscapes' own points")
+                   agreement=rel, agreement_is="largest relative difference from loss-landscapes on its own points")
         rows = [dict(row, task=f"{steps}x{steps} filter-normalised plane", wedges=med(t_w), ratio=med(t_ll) / med(t_w)),
                 dict(row, task=f"{steps}x{steps}, Wedges on loss-landscapes' points", wedges=t_inject,
                      ratio=med(t_ll) / t_inject, goal="none (diagnostic)")]

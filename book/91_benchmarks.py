@@ -102,25 +102,26 @@ def table(name: str):
     """One benchmark's rows as a styled table."""
     df = pd.DataFrame(rows[name])
     df["goal met"] = [goal_met(r, g) for r, g in zip(df["ratio"], df["goal"])]
-    df = df.rename(columns={"wedges": "Wedges", "peer_value": "peer's", "ratio": "ratio peer / Wedges"})
+    df = df.rename(columns={"wedges": "Wedges", "peer_value": "peer's", "ratio": "ratio peer / Wedges",
+                            "peer_agreement": "peer's agreement"})
     cols = ["task", "unit", "Wedges", "peer", "peer's", "ratio peer / Wedges", "goal", "goal met"]
-    if "agreement" in df:
-        df["agreement"] = [f"{a:.1e} ({w})" for a, w in zip(df["agreement"], df["agreement_is"])]
-        cols.append("agreement")
-    fmt = {"Wedges": "{:.3g}", "peer's": "{:.3g}", "ratio peer / Wedges": "{:.2f}"}
-    return df[cols].style.format(fmt).hide(axis="index").set_caption(TITLES[name])
+    cols += [c for c in ("agreement", "peer's agreement") if c in df]
+    fmt = {"Wedges": "{:.3g}", "peer's": "{:.3g}", "ratio peer / Wedges": "{:.2f}", "agreement": "{:.1e}",
+           "peer's agreement": "{:.1e}"}
+    caption = TITLES[name] + (f" (agreement: {df['agreement_is'].iloc[0]})" if "agreement_is" in df else "")
+    return df[cols].style.format(fmt, na_rep="").hide(axis="index").set_caption(caption)
 
 
-# %%
+# %% tags=["remove-input"]
 table("ensemble")
 
-# %%
+# %% tags=["remove-input"]
 table("curvature")
 
-# %%
+# %% tags=["remove-input"]
 table("surfaces")
 
-# %%
+# %% tags=["remove-input"]
 table("subspace")
 
 # %% tags=["remove-cell"]

@@ -31,6 +31,7 @@ from typing import Callable, Sequence
 import torch
 from torch.func import grad
 
+from . import surfaces
 from .config import Param, register
 
 LAWS = ("linear", "sqrt", "const")
@@ -355,30 +356,15 @@ class PlaneSection:
     origin: torch.Tensor
 
 
-def _plane_frame(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Orthonormal e1 along b - a and e2 towards c (Gram-Schmidt), both (D,)."""
-    e1 = b - a
-    _check("b", "b == a", float(torch.linalg.vector_norm(e1)) > 0, "b different from a")
-    e1 = e1 / torch.linalg.vector_norm(e1)
-    e2 = (c - a) - ((c - a) @ e1) * e1
-    off = float(torch.linalg.vector_norm(e2)) > 1e-6 * float(torch.linalg.vector_norm(c - a))
-    _check("c", "a point on the line a-b", off, "a point off the line through a and b")
-    return e1, e2 / torch.linalg.vector_norm(e2)
-
-
 def plane_section(model: WedgeModel, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, *, n: int = 81,
                   margin: float = 0.25) -> PlaneSection:
-    """Loss on an n x n grid of the plane through a, b, c (each (D,)): the points' span plus ``margin`` of it."""
-    _check("n", n, _is_int(n) and n >= 2, "an int >= 2")
-    _check("margin", margin, _is_real(margin) and margin >= 0, "a finite float >= 0")
-    e1, e2 = _plane_frame(a, b, c)
-    pts = torch.stack([torch.stack([(p - a) @ e1, (p - a) @ e2]) for p in (a, b, c)])
-    lo, hi = pts.min(dim=0).values, pts.max(dim=0).values
-    pad = margin * (hi - lo).max()
-    x = torch.linspace(float(lo[0] - pad), float(hi[0] + pad), n)
-    y = torch.linspace(float(lo[1] - pad), float(hi[1] + pad), n)
-    grid = a + y[:, None, None] * e2 + x[None, :, None] * e1  # (n, n, D)
-    return PlaneSection(x, y, loss(model, grid), pts, torch.stack([-a @ e1, -a @ e2]))
+    """Loss on an n x n grid of the plane through a, b, c (each (D,)): the points' span plus ``margin`` of it.
+
+    The frame and grid are :func:`wedges_lib.surfaces.plane_through`'s (e1 along b - a, e2 towards c).
+    """
+    sec = surfaces.plane_through(lambda th: loss(model, th), a, b, c, n=n, margin=margin, chunk=n * n)
+    e1, e2 = sec["u"], sec["v"]
+    return PlaneSection(sec["xs"], sec["ys"], sec["loss"], sec["points"], torch.stack([-a @ e1, -a @ e2]))
 
 
 def line_section(model: WedgeModel, a: torch.Tensor, b: torch.Tensor, n: int = 101, *,
@@ -420,7 +406,7 @@ def escape_distance(model: WedgeModel, theta: torch.Tensor, directions: torch.Te
 
 def plane_coords(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """Coordinates (..., 2) of points (..., D) projected on the plane of :func:`plane_section` through a, b, c."""
-    e1, e2 = _plane_frame(a, b, c)
+    e1, e2 = surfaces.orthonormal_basis(a, b, c)
     rel = points - a
     return torch.stack([rel @ e1, rel @ e2], dim=-1)
 
