@@ -29,7 +29,7 @@
 import torch
 
 import wedges_lib
-from wedges_lib import config, data, params, plots, train
+from wedges_lib import config, connect, data, params, plots, train
 
 # %% tags=["parameters"]
 scale = None
@@ -64,7 +64,7 @@ print(f"D = {theta.numel()} parameters, trained {cfg.steps} steps at lr {cfg.lr}
 # %%
 ts = torch.linspace(0, 1, cfg.n_interp)
 line_loss, line_acc = params.evaluate(model, params.interpolate(theta0, theta, ts), ds.x_train, ds.y_train)
-rise = (line_loss[1:] - line_loss[:-1]).clamp_min(0).max()
+rise = connect.max_rise(line_loss)  # the largest rise above any earlier point of the line
 
 # %% [markdown]
 # ## Figure
@@ -95,7 +95,7 @@ wedges_lib.record("lr", cfg.lr)
 # {glue:text}`quickstart_test_acc`; the radius grew by a factor of {glue:text}`quickstart_radius_ratio`
 # ({numref}`fig-quickstart`).
 # Along the straight line from $\theta_0$ to $\theta^*$ the loss fell by {glue:text}`quickstart_line_drop`
-# and its largest rise between neighbouring points was {glue:text}`quickstart_line_max_rise`.
+# and its largest rise above any earlier point of the line was {glue:text}`quickstart_line_max_rise`.
 # Outward motion: **{glue:text}`quickstart_outward_verdict`**; a monotonic line from the
 # initialisation, as {cite:t}`goodfellow2015qualitatively` observed: **{glue:text}`quickstart_monotonic_verdict`**.
 
