@@ -25,7 +25,6 @@ in requirements.txt for this benchmark and the book's benchmarks appendix; wedge
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -59,6 +58,7 @@ import torch  # noqa: E402
 from torch.func import functional_call  # noqa: E402
 
 from wedges_lib import curvature  # noqa: E402
+from wedges_lib.sweep import write_json  # noqa: E402
 
 try:
     from pyhessian import hessian as PyHessian
@@ -176,12 +176,16 @@ def eig_error(values, reference: np.ndarray) -> tuple[float, bool]:
 
 def write_rows(path: str, rows: list[dict]) -> None:
     """The Wedges-vs-PyHessian rows in the benchmarks' common JSON form (see book/91_benchmarks.py)."""
+    def agreement(task: str) -> dict:  # a trace from 100 random probes is stochastic: a looser tolerance
+        if task.startswith("trace"):
+            return dict(agreement_is="relative error against the many-probe reference trace", tolerance=0.25)
+        return dict(agreement_is="relative error against the float64 Lanczos reference", tolerance=1e-2)
+
     out = [dict(task=r["task"], unit="s", wedges=r["wedges s"], peer="PyHessian 0.1", peer_value=r["pyhessian s"],
                 ratio=r["speed-up PyH/W"], goal=">= 2", agreement=r["wedges rel.err"],
-                agreement_is="relative error against the float64 reference", peer_agreement=r["pyhessian rel.err"])
+                peer_agreement=r["pyhessian rel.err"], **agreement(r["task"]))
            for r in rows if "wedges s" in r]
-    with open(path, "w") as f:
-        json.dump(out, f, indent=1)
+    write_json(path, out)
 
 
 def main(args: argparse.Namespace) -> None:

@@ -26,6 +26,7 @@ import time
 import torch
 
 from wedges_lib import config, data, subspace, train
+from wedges_lib.sweep import write_json
 
 _MEMORY_CHILD = r"""
 import json, re, resource, sys, torch
@@ -137,8 +138,7 @@ def main(argv=None) -> dict:
                       wedges=r["extra"] / 2**20, peer="plain training", peer_value=plain["extra"] / 2**20,
                       ratio=plain["extra"] / r["extra"], goal=f"dense P: {r['dense_bytes'] / 2**30:.0f} GB")
                  for r in mem if r["kind"] != "plain"]
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+        write_json(args.json, rows)
     return result
 
 

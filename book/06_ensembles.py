@@ -100,9 +100,10 @@ line = {m: params.evaluate(e.model, params.interpolate(e.members[0, 0], e.member
 xt, yt = ds.x_train, ds.y_train
 slices = {m: surfaces.plane_through(e.model, *e.members[0, :3], n=cfg.ensemble_grid, x=xt, y=yt)
           for m, e in ens.items()}
-centroid = {m: params.evaluate(e.model, e.members[0, :3].mean(0, keepdim=True), xt, yt)[0].item()
-            for m, e in ens.items()}
-member_loss = {m: params.evaluate(e.model, e.members[0, :3], xt, yt)[0].max().item() for m, e in ens.items()}
+three_and_centroid = {m: params.evaluate(e.model, torch.cat([e.members[0, :3], e.members[0, :3].mean(0, keepdim=True)]),
+                                         xt, yt)[0] for m, e in ens.items()}  # (4,): the three members, their centroid
+member_loss = {m: v[:3].max().item() for m, v in three_and_centroid.items()}  # the worst of the three
+centroid = {m: v[3].item() for m, v in three_and_centroid.items()}
 
 # %% [markdown]
 # ## Figures
