@@ -58,7 +58,7 @@ import torch  # noqa: E402
 from torch.func import functional_call  # noqa: E402
 
 from wedges_lib import curvature  # noqa: E402
-from wedges_lib.sweep import write_json  # noqa: E402
+from wedges_lib.results import write_json  # noqa: E402
 
 try:
     from pyhessian import hessian as PyHessian

@@ -32,7 +32,7 @@ from torch import nn
 from torch.func import functional_call, grad_and_value, vmap
 
 from wedges_lib import config, data, params, train
-from wedges_lib.sweep import write_json
+from wedges_lib.results import write_json
 
 
 def matmul_peak(n: int = 2048, repeat: int = 5, device: str = "cpu") -> tuple[float, float]:

@@ -25,13 +25,13 @@ import time
 
 import torch
 
-from wedges_lib import config, data, subspace, train
-from wedges_lib.sweep import write_json
+from wedges_lib import config, data, projections, subspace, train
+from wedges_lib.results import write_json
 
 _MEMORY_CHILD = r"""
 import json, re, resource, sys, torch
 torch.set_num_threads(int(sys.argv[4]))
-from wedges_lib import config, data, params, subspace, train
+from wedges_lib import config, data, params, projections, subspace, train
 kind, d, width = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 def peak():  # VmHWM: this process's own peak RSS (ru_maxrss would inherit the parent's RSS at fork)
     try:
@@ -46,7 +46,7 @@ if kind == "plain":
     train.train(model, ds, theta0, steps=2, record_every=2, quiet=True)
     state = 0
 else:
-    proj = subspace.make_projection(kind, theta0.numel(), d, seed=0)
+    proj = projections.make_projection(kind, theta0.numel(), d, seed=0)
     subspace.subspace_train(model, ds, theta0, proj, steps=2, quiet=True)
     state = proj.nbytes
 print(json.dumps(dict(kind=kind, D=theta0.numel(), d=d, extra=peak() - base, state=state, base=base)))
@@ -79,10 +79,10 @@ def time_steps(quick: bool, repeats: int, d: int = 1000, clock=time.perf_counter
     plain = step_time(lambda n: train.train(model, ds, theta0, steps=n, record_every=n, lr=cfg.lr, quiet=True),
                       n1, n2, repeats, clock)
     rows.append(dict(what="plain train.train (SGD)", D=D, d=D, ms=plain * 1e3, ratio=1.0))
-    for kind in subspace.PROJECTIONS:
+    for kind in projections.PROJECTIONS:
         if kind == "blocked" and quick:
             continue
-        proj = subspace.make_projection(kind, D, d, seed=0)
+        proj = projections.make_projection(kind, D, d, seed=0)
         a, b = (1, 3) if kind == "blocked" else (n1, n2)
         t = step_time(lambda n: subspace.subspace_train(model, ds, theta0, proj, steps=n, quiet=True), a, b,
                       1 if kind == "blocked" else repeats, clock)

@@ -26,7 +26,7 @@ import time
 import torch
 
 from wedges_lib import data, models, params, surfaces, train
-from wedges_lib.sweep import write_json
+from wedges_lib.results import write_json
 
 RTOL = 1e-4  # largest relative difference allowed between the two libraries' values
 

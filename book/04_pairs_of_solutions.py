@@ -30,7 +30,7 @@
 import torch
 
 import wedges_lib
-from wedges_lib import cache, config, connect, data, params, plots, surfaces, toy, train
+from wedges_lib import cache, config, connect, data, plots, surfaces, toy, train
 
 torch.set_num_threads(1)  # small matrices: on a shared CPU extra threads mostly wait for each other
 

@@ -28,7 +28,7 @@
 import torch
 
 import wedges_lib
-from wedges_lib import cache, config, connect, data, params, plots, surfaces, toy, train
+from wedges_lib import cache, config, connect, data, params, plots, sets, surfaces, toy, train
 
 torch.set_num_threads(1)
 
@@ -79,23 +79,23 @@ print(f"D = {sol['theta'].shape[1]}; train loss of the solutions {[round(v, 4) f
 
 # %%
 MAKERS = {
-    "connector (segments)": lambda S, st: connect.train_connector(model, ds, S, variant="segments", **st),
-    "connector (triangles)": lambda S, st: connect.train_connector(model, ds, S, variant="simplices", **st),
-    "complex (Benton et al.)": lambda S, st: connect.train_simplex(model, ds, S, n_extra=2, **st)}
+    "connector (segments)": lambda S, st: sets.train_connector(model, ds, S, variant="segments", **st),
+    "connector (triangles)": lambda S, st: sets.train_connector(model, ds, S, variant="simplices", **st),
+    "complex (Benton et al.)": lambda S, st: sets.train_simplex(model, ds, S, n_extra=2, **st)}
 fit = dict(steps=cfg.connector_steps, lr=cfg.set_lr, seed=cfg.seed, batch_size=cfg.batch_size, quiet=True)
 skey = {**key, "n_solutions": cfg.n_solutions, "connector_steps": cfg.connector_steps, "set_lr": cfg.set_lr}
 results, evals = {}, {}
 for k in (3, cfg.n_solutions):
     S = sol["theta"][:k]
-    evals[k, "naive hull"] = connect.evaluate_structure(model, x, y, lambda n, s: connect.hull_points(S, n, s),
+    evals[k, "naive hull"] = sets.evaluate_structure(model, x, y, lambda n, s: sets.hull_points(S, n, s),
                                                         cfg.n_samples, cfg.seed)
     for name, make in MAKERS.items():
         if k > 3 and name.startswith("complex"):
             continue
         res = cache.cached("sets-structure", {**skey, "k": k, "structure": name},
                            lambda: vars(make(S, fit)))  # noqa: B023  (called at once)
-        results[k, name] = connect.SetResult(res["kind"], res["solutions"], res["extra"], res["history"])
-        evals[k, name] = connect.evaluate_structure(model, x, y, results[k, name].sample, cfg.n_samples, cfg.seed)
+        results[k, name] = sets.SetResult(res["kind"], res["solutions"], res["extra"], res["history"])
+        evals[k, name] = sets.evaluate_structure(model, x, y, results[k, name].sample, cfg.n_samples, cfg.seed)
 for (k, name), e in evals.items():
     print(f"k = {k}, {name:24s} loss mean {e['mean']:.3f}, worst {e['max']:.3f}, accuracy min {e['acc'].min():.3f}")
 
@@ -123,11 +123,11 @@ wedge = toy.wedge_of(tm, ends).tolist()
 pick = [wedge.index(w) for w in dict.fromkeys(wedge)][:3]  # first runs on distinct wedges
 toy_sols = ends[pick]
 toy_f = lambda th: toy.loss(tm, th)  # noqa: E731
-toy_conn = connect.train_connector(toy_f, None, toy_sols, steps=cfg.connector_steps, lr=cfg.toy_lr, n_samples=16,
+toy_conn = sets.train_connector(toy_f, None, toy_sols, steps=cfg.connector_steps, lr=cfg.toy_lr, n_samples=16,
                                    seed=cfg.seed, quiet=True)
-toy_eval = {"naive hull": connect.evaluate_structure(toy_f, None, None,
-                                                     lambda n, s: connect.hull_points(toy_sols, n, s), 512),
-            "connector": connect.evaluate_structure(toy_f, None, None, toy_conn.sample, 512)}
+toy_eval = {"naive hull": sets.evaluate_structure(toy_f, None, None,
+                                                     lambda n, s: sets.hull_points(toy_sols, n, s), 512),
+            "connector": sets.evaluate_structure(toy_f, None, None, toy_conn.sample, 512)}
 
 # %% [markdown]
 # ## Figures

@@ -1,6 +1,13 @@
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from wedges_lib import config
+from wedges_lib import config, sweep
+
+BOOK = Path(__file__).resolve().parents[1] / "book"
 
 
 def test_resolve_fills_from_preset_and_applies_overrides():
@@ -45,14 +52,28 @@ def test_config_is_read_only():
         cfg.nope
 
 
-def test_register_checks_presets_and_conflicts():
-    spec = {"test_knob": config.Param(int, "a test knob", low=1)}
-    with pytest.raises(ValueError, match="presets for scales"):
-        config.register(spec, {"smoke": {"test_knob": 1}})
-    config.register(spec, {s: {"test_knob": 2} for s in config.SCALES})
-    assert config.resolve("cpu").test_knob == 2
-    with pytest.raises(ValueError, match="already registered"):
-        config.register({"test_knob": config.Param(float, "other")}, {s: {"test_knob": 1.0} for s in config.SCALES})
+def test_importing_config_alone_fills_the_whole_registry():
+    """One registry: a fresh interpreter that imports only wedges_lib.config sees every chapter's knobs."""
+    code = ("import sys, wedges_lib.config as c; "
+            "print(len(c.SPECS), sorted(m for m in sys.modules if m.startswith('wedges_lib')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    n, mods = out.split(" ", 1)
+    assert int(n) == len(config.SPECS)
+    assert "toy_D" in config.SPECS and "curve_steps" in config.SPECS and "n_members" in config.SPECS
+    assert "wedges_lib.toy" not in mods and "wedges_lib.connect" not in mods  # no import side effects
+    for scale in config.SCALES:
+        assert set(config.PRESETS[scale]) == set(config.SPECS) - {"scale"}, scale
+
+
+@pytest.mark.parametrize("chapter", sorted(BOOK.glob("[0-9][0-9]_*.py")), ids=lambda p: p.stem)
+def test_every_knob_a_chapter_reads_is_in_its_parameters_cell(chapter):
+    """cfg.NAME / cfg["NAME"] in a chapter must be declared in its parameters cell, so papermill can set it."""
+    declared = set(sweep.chapter_parameters(chapter))
+    assert declared <= set(config.SPECS), declared - set(config.SPECS)
+    text = chapter.read_text()
+    read = set(re.findall(r"\bcfg\.(\w+)", text)) | set(re.findall(r"\bcfg\[\"(\w+)\"\]", text))
+    read &= set(config.SPECS)  # cfg also has methods (cfg.get, ...)
+    assert read <= declared, f"{chapter.name} reads {sorted(read - declared)} without declaring them"
 
 
 def test_tuple_params_check_every_element():

@@ -1,4 +1,4 @@
-"""Tests of wedges_lib.subspace: Hadamard transform, projections, subspace training, intrinsic dimension."""
+"""Tests of wedges_lib.projections (Hadamard transform, projections) and wedges_lib.subspace: subspace training, intrinsic dimension."""
 import json
 import math
 import subprocess
@@ -7,10 +7,11 @@ import sys
 import pytest
 import torch
 
-from wedges_lib import config, params, subspace, train
-from wedges_lib.subspace import (PROJECTIONS, dense_projection, blocked_projection, fastfood_projection, fwht,
-                                 hadamard, make_projection, place_at_radius, projection_matrix, sparse_projection,
-                                 stack_projections, subspace_train, threshold_dim)
+from wedges_lib import config, params, projections, subspace, train
+from wedges_lib.projections import (PROJECTIONS, blocked_projection, dense_projection, fastfood_projection, fwht,
+                                    hadamard, make_projection, projection_matrix, sparse_projection,
+                                    stack_projections)
+from wedges_lib.subspace import place_at_radius, subspace_train, threshold_dim
 
 SCALABLE = ("blocked", "sparse", "fastfood")
 
@@ -158,7 +159,7 @@ import json, re, resource, sys, torch
 torch.set_num_threads(1)
 from wedges_lib import subspace
 kind, D, d, kw = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
-small = subspace.make_projection(kind, 4096, min(d, 64), seed=0)  # warm-up: loads BLAS / sparse kernels
+small = projections.make_projection(kind, 4096, min(d, 64), seed=0)  # warm-up: loads BLAS / sparse kernels
 small(torch.randn(min(d, 64), requires_grad=True)).sum().backward()
 def peak():  # VmHWM: this process's own peak RSS (ru_maxrss would inherit the parent's RSS at fork)
     try:
@@ -166,7 +167,7 @@ def peak():  # VmHWM: this process's own peak RSS (ru_maxrss would inherit the p
     except OSError:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 base = peak()
-proj = subspace.make_projection(kind, D, d, seed=0, **kw)
+proj = projections.make_projection(kind, D, d, seed=0, **kw)
 w = torch.randn(d, requires_grad=True)
 out = proj(w)
 out.backward(torch.ones(D))

@@ -7,14 +7,14 @@ __version__ = "0.2.0"
 
 
 def record(name: str, value, *, display: bool = False):
-    """Keep one of a chapter's key numbers (see :func:`wedges_lib.sweep.record`)."""
-    from .sweep import record as _record
+    """Keep one of a chapter's key numbers (see :func:`wedges_lib.results.record`)."""
+    from .results import record as _record
 
     return _record(name, value, display=display)
 
 
 def check(name: str, ok: bool, expected: str, measured: str) -> None:
-    """A chapter's claim check (see :func:`wedges_lib.sweep.check`): records a verdict, raises when not ok."""
-    from .sweep import check as _check
+    """A chapter's claim check (see :func:`wedges_lib.results.check`): records a verdict, raises when not ok."""
+    from .results import check as _check
 
     _check(name, ok, expected, measured)

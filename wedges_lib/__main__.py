@@ -6,17 +6,7 @@
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
-from typing import Any
-
-
-def parse_value(text: str) -> Any:
-    """A parameter value from the command line: a Python literal (1, 0.05, True, (1, 2)) or else a string."""
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "sweep":
             return _sweep(args, sweep)
-        overrides = {name: parse_value(value) for name, value in args.param}
+        overrides = {name: sweep.parse_value(value) for name, value in args.param}
         status = sweep.run_chapter(args.chapter, args.out, scale=args.scale, overrides=overrides, quiet=args.quiet)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)

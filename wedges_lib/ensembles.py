@@ -35,19 +35,10 @@ from torch.func import vmap
 from torch.optim.swa_utils import AveragedModel
 
 from . import params, train
-from .config import Config, Param, register
+from .config import Config
 from .data import Dataset
 
 METHODS = ("deep", "snapshot", "fge", "swa")
-
-register(
-    {"n_members": Param(int, "ensemble members K", low=1),
-     "cycle_steps": Param(int, "FGE cycle / SWA collection interval in steps (0 = equal compute with deep)", low=0),
-     "fge_lr": Param(float, "peak learning rate of the FGE cycles", low=0, low_open=True),
-     "swa_lr": Param(float, "constant learning rate of the SWA phase", low=0, low_open=True)},
-    {"smoke": dict(n_members=3, cycle_steps=0, fge_lr=0.02, swa_lr=0.02),
-     "cpu": dict(n_members=5, cycle_steps=0, fge_lr=0.01, swa_lr=0.01),
-     "paper": dict(n_members=5, cycle_steps=0, fge_lr=0.01, swa_lr=0.01)})
 
 
 @dataclass
@@ -360,14 +351,3 @@ def summarize(ens: Ensemble, data: Dataset, *, n_interp: int = 0, n_bins: int = 
         for k, v in stats.items():
             rows.setdefault(k, []).append(v)
     return {k: torch.stack(v) for k, v in rows.items()}
-
-
-# ---------------------------------------------------------------- chapter 06's compute budget
-
-register(
-    {"ensemble_steps": Param(int, "steps S per member in chapter 06 (replaces 'steps' there)", low=1),
-     "ensemble_seeds": Param(int, "repetitions of each method in chapter 06 (replaces 'n_seeds' there)", low=1),
-     "ensemble_grid": Param(int, "grid points per axis of chapter 06's plane through three members", low=2)},
-    {"smoke": dict(ensemble_steps=150, ensemble_seeds=2, ensemble_grid=11),
-     "cpu": dict(ensemble_steps=1000, ensemble_seeds=2, ensemble_grid=25),
-     "paper": dict(ensemble_steps=20000, ensemble_seeds=3, ensemble_grid=31)})

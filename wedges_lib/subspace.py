@@ -6,24 +6,7 @@ the only trained vector (it starts at 0) and ``s`` a per-run step scale (1 unles
 ``nn.Module`` works unchanged: it is evaluated with ``torch.func.functional_call`` on
 ``params.unflatten(theta)``.
 
-Projections are callables ``P(w)``: (..., d) -> (..., D), differentiable in ``w``. Their columns
-``P e_j`` are random and nearly orthonormal: norms below; pairwise cosines are ~ N(0, 1/D)
-(Fastfood's ~ N(0, 2/D), from the spread of G²):
-
-- ``dense``    — the reference: an explicit (D, d) Gaussian matrix, entries N(0, 1/D), so
-  E‖P e_j‖² = 1 with relative spread sqrt(2/D). Small D·d only.
-- ``blocked``  — the same matrix, never stored: generated block by block (``block_rows`` rows at a
-  time, each block from its own seed) in the forward pass and generated again in the backward
-  pass. Memory O(D + block_rows·d); time O(D·d) per call. Its explicit matrix equals ``dense``'s
-  for the same seed and block size.
-- ``sparse``   — every parameter (row) gets ``nnz`` random ±1 entries in balanced random columns,
-  then each column is divided by its exact norm: ‖P e_j‖ = 1 exactly. Memory and time O(nnz·D + d).
-- ``fastfood`` — as in uber-research/intrinsic-dimension: blocks ``H G Π H B`` (L = 2^k >= d, H the
-  unnormalised Walsh–Hadamard matrix, B random signs, Π a random permutation, G Gaussian) applied to
-  w zero-padded to L, ceil(D / L) independent blocks stacked and cut to D rows. Block b is divided by
-  its exact column norm sqrt(L ‖G_b‖²) and by sqrt(D / L), so ‖P e_j‖ = 1 exactly when L divides D,
-  and otherwise 1 up to the cut last block's share (relative error ~ sqrt(2 (D mod L)) / D).
-  Memory O(D + d); time O(D log L). ``block = 2^ceil(log2 D)`` gives the single-block form of Uber's code.
+The projections are :mod:`wedges_lib.projections`.
 
 The optimiser's step is made comparable across radii by using Adam (the default): its step in w,
 hence ‖Δtheta‖ ≈ ‖Δw‖ ≈ lr_w·sqrt(d), does not depend on the gradient's scale, which changes by
@@ -37,9 +20,8 @@ so small radii cost little; with relative steps both sides of a shell of radii l
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -49,284 +31,20 @@ from torch.func import functional_call, grad_and_value, vmap
 from tqdm.auto import tqdm
 
 from . import models, params, train
-from .config import Config, Param, pick_device, register
+from .config import Config, pick_device
 from .data import Dataset
+from .presets import STEPS
+from .projections import Projection, make_projection, stack_projections
+from .validation import check_arg
 
-PROJECTIONS = ("dense", "blocked", "sparse", "fastfood")
 METRICS = ("test_acc", "acc")
 
-STEPS = ("absolute", "relative")
-
-register(
-    {
-        "dims": Param(tuple, "subspace dimensions d swept (ints, increasing)", low=1),
-        "radii": Param(tuple, "radii of theta0, as multiples of the initialisation's own norm", low=0, low_open=True),
-        "projection": Param(str, "random projection P from R^d to R^D", choices=PROJECTIONS),
-        "subspace_width": Param(float, "width multiplier of the network trained in subspaces", low=0, low_open=True),
-        "subspace_steps": Param(int, "optimisation steps of subspace training", low=1),
-        "subspace_lr": Param(float, "length of an Adam step in theta at radius multiple 1 (Adam's lr on w is "
-                             "this / sqrt(d))", low=0, low_open=True),
-        "subspace_step": Param(str, "Adam step the same at every radius ('absolute') or proportional to it "
-                               "('relative': the same angular step)", choices=STEPS),
-        "id_fraction": Param(float, "fraction of full-space accuracy that defines the intrinsic dimension",
-                             low=0, high=1, low_open=True),
-    },
-    {
-        "smoke": dict(dims=(10, 40, 160), radii=(0.25, 1.0, 8.0), projection="fastfood", subspace_width=0.25,
-                      subspace_steps=150, subspace_lr=1.0, subspace_step="relative", id_fraction=0.5),
-        "cpu": dict(dims=(200, 800, 3200, 12800), radii=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0), projection="fastfood",
-                    subspace_width=0.5, subspace_steps=500, subspace_lr=1.7, subspace_step="relative",
-                    id_fraction=0.8),
-        "paper": dict(dims=(250, 1000, 4000, 16000, 64000), radii=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
-                      projection="fastfood", subspace_width=1.0, subspace_steps=10000, subspace_lr=1.0,
-                      subspace_step="relative", id_fraction=0.9),
-    },
-)
-
-
-def _check(name: str, value, ok: bool, valid: str) -> None:
-    if not ok:
-        raise ValueError(f"parameter {name!r}: got {value!r}; expected {valid}")
 
 
 def place_at_radius(theta: torch.Tensor, r: float | torch.Tensor) -> torch.Tensor:
     """theta (D,) or (K, D) rescaled along itself to radius r (a number, or (K,) for a stack)."""
     r = torch.as_tensor(r, dtype=theta.dtype, device=theta.device)
     return theta * (r / params.radius(theta)).unsqueeze(-1)
-
-
-# --- Walsh–Hadamard -----------------------------------------------------------------------------
-
-_HADAMARD: dict[tuple, torch.Tensor] = {}
-
-
-def hadamard(n: int, dtype=torch.float32, device=None) -> torch.Tensor:
-    """The unnormalised Sylvester Hadamard matrix (n, n), entries ±1, H[i, j] = (-1)^popcount(i & j)."""
-    _check("n", n, isinstance(n, int) and n >= 1 and n & (n - 1) == 0, "a power of two")
-    H = torch.ones(1, 1, dtype=dtype, device=device)
-    while H.shape[0] < n:
-        H = torch.cat([torch.cat([H, H], 1), torch.cat([H, -H], 1)])
-    return H
-
-
-def _fwht(x: torch.Tensor, chunk_bits: int = 5) -> torch.Tensor:
-    n = x.shape[-1]
-    batch = x.shape[:-1]
-    bits = n.bit_length() - 1
-    while bits > 0:  # H_n = ⊗ H_2 over the bits: apply H_h to the lowest k bits, then rotate them to the top
-        k = min(chunk_bits, bits)
-        h = 1 << k
-        key = (h, x.dtype, x.device)
-        if key not in _HADAMARD:
-            _HADAMARD[key] = hadamard(h, x.dtype, x.device)
-        x = (x.reshape(-1, h) @ _HADAMARD[key]).reshape(*batch, n // h, h).transpose(-1, -2).reshape(*batch, n)
-        bits -= k
-    return x
-
-
-class _FWHT(torch.autograd.Function):
-    generate_vmap_rule = True
-
-    @staticmethod
-    def forward(x):
-        return _fwht(x)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        pass
-
-    @staticmethod
-    def backward(ctx, g):
-        return _fwht(g)  # H is symmetric
-
-
-def fwht(x: torch.Tensor) -> torch.Tensor:
-    """Unnormalised fast Walsh–Hadamard transform H x along the last axis (..., n), n = 2^k; O(n log n)."""
-    n = x.shape[-1]
-    _check("x.shape[-1]", n, n >= 1 and n & (n - 1) == 0, "a power of two")
-    return _FWHT.apply(x)
-
-
-# --- projections --------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Projection:
-    """A random linear map P: R^d -> R^D; ``P(w)`` maps (..., d) to (..., D) and is differentiable in w."""
-
-    kind: str
-    D: int
-    d: int
-    seed: int
-    fn: Callable[[torch.Tensor], torch.Tensor] = field(repr=False)
-    state: dict = field(default_factory=dict, repr=False)  # the tensors it holds (for inspection)
-
-    @property
-    def nbytes(self) -> int:
-        """Memory held by the projection's own tensors, in bytes."""
-        def size(t):
-            if t.layout == torch.sparse_csr:
-                return sum(size(u) for u in (t.crow_indices(), t.col_indices(), t.values()))
-            return t.numel() * t.element_size()
-        return sum(size(t) for t in self.state.values())
-
-    def __call__(self, w: torch.Tensor) -> torch.Tensor:
-        if w.shape[-1] != self.d:
-            raise ValueError(f"parameter 'w': last axis has {w.shape[-1]} entries; expected d = {self.d}")
-        return self.fn(w)
-
-
-def _seed(*keys: int) -> int:
-    return int(np.random.SeedSequence(list(keys)).generate_state(1, np.uint64)[0] >> 1)
-
-
-def _default_block_rows(d: int) -> int:
-    return max(1, (1 << 22) // d)  # ~4M entries (16 MB) per block
-
-
-def _gaussian_block(D: int, d: int, seed: int, b: int, rows: int, device, dtype) -> torch.Tensor:
-    g = torch.Generator(device=device).manual_seed(_seed(seed, b))
-    return torch.randn(rows, d, generator=g, device=device, dtype=dtype) / math.sqrt(D)
-
-
-def _blocks(D: int, block_rows: int):
-    return [(b, start, min(block_rows, D - start)) for b, start in enumerate(range(0, D, block_rows))]
-
-
-def _check_dims(D: int, d: int) -> None:
-    _check("D", D, isinstance(D, int) and D >= 1, "an int >= 1")
-    _check("d", d, isinstance(d, int) and 1 <= d <= D, f"an int in [1, D = {D}]")
-
-
-def dense_projection(D: int, d: int, seed: int = 0, *, block_rows: int | None = None, device=None,
-                     dtype=torch.float32) -> Projection:
-    """The reference projection: an explicit (D, d) matrix of N(0, 1/D) entries, built block by block from ``seed``."""
-    _check_dims(D, d)
-    rows = block_rows or _default_block_rows(d)
-    M = torch.cat([_gaussian_block(D, d, seed, b, n, device, dtype) for b, _, n in _blocks(D, rows)])
-    return Projection("dense", D, d, seed, lambda w: w @ M.T, dict(matrix=M))
-
-
-def blocked_projection(D: int, d: int, seed: int = 0, *, block_rows: int | None = None, device=None,
-                       dtype=torch.float32) -> Projection:
-    """``dense_projection``'s matrix, never stored: each block of rows is regenerated from its seed when used."""
-    _check_dims(D, d)
-    rows = block_rows or _default_block_rows(d)
-    return Projection("blocked", D, d, seed, lambda w: _Blocked.apply(w, D, d, seed, rows))
-
-
-class _Blocked(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, w, D, d, seed, rows):
-        ctx.spec = (D, d, seed, rows)
-        w2 = w.reshape(-1, d)
-        out = w2.new_empty(w2.shape[0], D)
-        for b, start, n in _blocks(D, rows):
-            out[:, start:start + n] = w2 @ _gaussian_block(D, d, seed, b, n, w.device, w.dtype).T
-        return out.reshape(*w.shape[:-1], D)
-
-    @staticmethod
-    def backward(ctx, g):
-        D, d, seed, rows = ctx.spec
-        g2 = g.reshape(-1, D)
-        gw = g2.new_zeros(g2.shape[0], d)
-        for b, start, n in _blocks(D, rows):
-            gw += g2[:, start:start + n] @ _gaussian_block(D, d, seed, b, n, g.device, g.dtype)
-        return gw.reshape(*g.shape[:-1], d), None, None, None, None
-
-
-def sparse_projection(D: int, d: int, seed: int = 0, *, nnz: int = 4, device=None,
-                      dtype=torch.float32) -> Projection:
-    """``nnz`` ±1 entries per row in balanced random columns, each column scaled to norm exactly 1."""
-    _check_dims(D, d)
-    _check("nnz", nnz, isinstance(nnz, int) and 1 <= nnz <= d and nnz * D >= d,
-           f"an int in [1, d] with nnz * D >= d = {d}")
-    g = torch.Generator().manual_seed(_seed(seed, 1))
-    itype = torch.int32 if nnz * D < 2 ** 31 else torch.int64
-    # balanced: every column is drawn floor or ceil(nnz D / d) times
-    cols = (torch.randperm(nnz * D, generator=g) % d).to(itype).reshape(D, nnz)
-    sign = (torch.randint(0, 2, (D, nnz), generator=g) * 2 - 1).to(dtype)
-    # exact column norms, repeats within a row included: ‖P e_j‖² = Σ_i (Σ_{k: c_ik = j} s_ik)²
-    row_sum = sum(sign[:, k:k + 1] * (cols == cols[:, k:k + 1]) for k in range(nnz))  # Σ_k' s_ik' [c_ik' = c_ik]
-    norm2 = torch.zeros(d, dtype=dtype).index_add_(0, cols.reshape(-1), (sign * row_sum).reshape(-1))
-    del row_sum
-    if not bool((norm2 > 0).all()):
-        raise ValueError(f"parameter 'seed': {seed} gives an all-cancelling column for D = {D}, d = {d}; "
-                         "use another seed or a larger nnz")
-    vals = (sign / norm2.sqrt()[cols]).reshape(-1)
-    cols = cols.reshape(-1)
-    order = torch.argsort(cols, stable=True)  # P^T in CSR: the entries sorted by column
-    crow_t = torch.cat([torch.zeros(1, dtype=torch.int64), torch.bincount(cols, minlength=d).cumsum(0)])
-    with warnings.catch_warnings():  # CSR is "beta"; repeated indices within a row are summed, as wanted
-        warnings.simplefilter("ignore")
-        P = torch.sparse_csr_tensor(torch.arange(0, nnz * D + 1, nnz, dtype=itype), cols, vals, (D, d))
-        PT = torch.sparse_csr_tensor(crow_t.to(itype), (order // nnz).to(itype), vals[order], (d, D))
-    P, PT = P.to(device), PT.to(device)
-    return Projection("sparse", D, d, seed, lambda w: _SparseMM.apply(w, P, PT), dict(P=P, PT=PT))
-
-
-class _SparseMM(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, w, P, PT):
-        ctx.PT = PT
-        w2 = w.reshape(-1, w.shape[-1])
-        return (P @ w2.T).T.reshape(*w.shape[:-1], P.shape[0])
-
-    @staticmethod
-    def backward(ctx, g):
-        g2 = g.reshape(-1, g.shape[-1])
-        return (ctx.PT @ g2.T).T.reshape(*g.shape[:-1], ctx.PT.shape[0]), None, None
-
-
-def fastfood_projection(D: int, d: int, seed: int = 0, *, block: int | None = None, device=None,
-                        dtype=torch.float32) -> Projection:
-    """Stacked Fastfood blocks H G Π H B of size ``block`` (default 2^ceil(log2 d)), cut to D rows; see module doc."""
-    _check_dims(D, d)
-    L = block or 1 << (d - 1).bit_length()
-    _check("block", block, L >= d and L & (L - 1) == 0, f"a power of two >= d = {d}")
-    n = -(-D // L)
-    g = torch.Generator().manual_seed(_seed(seed, 2))
-    B = (torch.randint(0, 2, (n, L), generator=g) * 2 - 1).to(dtype)
-    perm = torch.argsort(torch.rand(n, L, generator=g), dim=-1)
-    G = torch.randn(n, L, generator=g, dtype=dtype)
-    G = G / torch.sqrt(L * (G ** 2).sum(-1, keepdim=True) * (D / L))  # exact unit columns per block, / sqrt(D / L)
-    B, perm, G = B.to(device), perm.to(device), G.to(device)
-
-    def apply(w: torch.Tensor) -> torch.Tensor:
-        batch = w.shape[:-1]
-        x = F.pad(w, (0, L - d)).unsqueeze(-2) * B  # (..., n, L)
-        x = fwht(x)
-        x = torch.gather(x, -1, perm.expand(*batch, n, L))
-        x = fwht(x * G)
-        return x.reshape(*batch, n * L)[..., :D]
-
-    return Projection("fastfood", D, d, seed, apply, dict(B=B, perm=perm, G=G))
-
-
-def make_projection(kind: str, D: int, d: int, seed: int = 0, **kw) -> Projection:
-    """The projection ``kind`` (one of PROJECTIONS) from R^d to R^D drawn from ``seed``."""
-    makers = dict(dense=dense_projection, blocked=blocked_projection, sparse=sparse_projection,
-                  fastfood=fastfood_projection)
-    _check("projection", kind, kind in makers, f"one of {', '.join(PROJECTIONS)}")
-    return makers[kind](D, d, seed, **kw)
-
-
-def projection_matrix(proj: Projection, device=None, dtype=torch.float32) -> torch.Tensor:
-    """The explicit (D, d) matrix of ``proj`` (its columns P e_j); for small D·d only."""
-    return proj(torch.eye(proj.d, device=device, dtype=dtype)).T
-
-
-def stack_projections(projs: Sequence[Projection], group: int) -> Projection:
-    """One projection for a stack w (K, d), K = len(projs)·group: members [i·group, (i+1)·group) use projs[i]."""
-    D, d = projs[0].D, projs[0].d
-    _check("projs", [p.kind for p in projs], all(p.D == D and p.d == d for p in projs), "projections of equal D and d")
-
-    def apply(w: torch.Tensor) -> torch.Tensor:
-        _check("w", tuple(w.shape), w.ndim == 2 and w.shape[0] == len(projs) * group,
-               f"shape ({len(projs) * group}, {d})")
-        return torch.cat([p(wi) for p, wi in zip(projs, w.split(group))])
-
-    return Projection("stack:" + projs[0].kind, D, d, projs[0].seed, apply,
-                      {f"{i}.{k}": t for i, p in enumerate(projs) for k, t in p.state.items()})
 
 
 # --- training in a subspace ---------------------------------------------------------------------
@@ -363,17 +81,17 @@ def subspace_train(model: nn.Module, data: Dataset, theta0: torch.Tensor, projec
     ``scale[k]``. A member whose minibatch loss is not finite or exceeds ``explode`` times its first
     loss is marked diverged and frozen.
     """
-    _check("optimizer", optimizer, optimizer in ("sgd", "adam"), "one of sgd, adam")
-    _check("schedule", schedule, schedule in ("constant", "cosine"), "one of constant, cosine")
-    _check("lr", lr, lr > 0 and math.isfinite(lr), "a float > 0")
-    _check("steps", steps, isinstance(steps, int) and steps >= 1, "an int >= 1")
-    _check("batch_size", batch_size, isinstance(batch_size, int) and batch_size >= 1, "an int >= 1")
+    check_arg("optimizer", optimizer, optimizer in ("sgd", "adam"), "one of sgd, adam")
+    check_arg("schedule", schedule, schedule in ("constant", "cosine"), "one of constant, cosine")
+    check_arg("lr", lr, lr > 0 and math.isfinite(lr), "a float > 0")
+    check_arg("steps", steps, isinstance(steps, int) and steps >= 1, "an int >= 1")
+    check_arg("batch_size", batch_size, isinstance(batch_size, int) and batch_size >= 1, "an int >= 1")
     single = theta0.ndim == 1
     K = 1 if single else theta0.shape[0]
     seeds = [seeds] * K if isinstance(seeds, int) else list(seeds)
-    _check("seeds", seeds, len(seeds) == K, f"{K} seeds, one per member of theta0")
+    check_arg("seeds", seeds, len(seeds) == K, f"{K} seeds, one per member of theta0")
     lay = params.layout(model)
-    _check("projection", f"D = {projection.D}", projection.D == lay.dim, f"D = {lay.dim} (the model's parameter count)")
+    check_arg("projection", f"D = {projection.D}", projection.D == lay.dim, f"D = {lay.dim} (the model's parameter count)")
     device = theta0.device
     th0 = theta0.detach().reshape(K, -1)
     s = torch.as_tensor(scale, dtype=th0.dtype, device=device).expand(K).reshape(K, 1)
@@ -510,13 +228,13 @@ def dim_sweep(model: nn.Module, data: Dataset, theta_init: torch.Tensor, dims: S
     ``step='relative'`` multiplies it by the radius multiple (the same angular step at every
     radius), ``step='absolute'`` does not. See the module doc.
     """
-    _check("theta_init", tuple(theta_init.shape), theta_init.ndim == 2, "a stack (S, D) of initialisations")
-    _check("dims", dims, len(dims) >= 1 and all(isinstance(d, int) and d >= 1 for d in dims), "ints >= 1")
-    _check("radii", radii, len(radii) >= 1 and all(r > 0 for r in radii), "numbers > 0")
-    _check("step", step, step in STEPS, f"one of {', '.join(STEPS)}")
+    check_arg("theta_init", tuple(theta_init.shape), theta_init.ndim == 2, "a stack (S, D) of initialisations")
+    check_arg("dims", dims, len(dims) >= 1 and all(isinstance(d, int) and d >= 1 for d in dims), "ints >= 1")
+    check_arg("radii", radii, len(radii) >= 1 and all(r > 0 for r in radii), "numbers > 0")
+    check_arg("step", step, step in STEPS, f"one of {', '.join(STEPS)}")
     S, D = theta_init.shape
     seeds = tuple(range(S)) if seeds is None else tuple(seeds)
-    _check("seeds", seeds, len(seeds) == S, f"{S} seeds, one per row of theta_init")
+    check_arg("seeds", seeds, len(seeds) == S, f"{S} seeds, one per row of theta_init")
     R = len(radii)
     mult = torch.tensor([float(r) for _ in seeds for r in radii], dtype=theta_init.dtype, device=theta_init.device)
     theta0 = theta_init.repeat_interleave(R, 0) * mult[:, None]
@@ -542,7 +260,7 @@ def threshold_dim(dims: Sequence[int], acc: torch.Tensor, threshold: float | tor
     NaN where it is never reached; dims[0] where it is reached already there (an upper bound).
     """
     logd = torch.log(torch.tensor([float(d) for d in dims], dtype=torch.float64))
-    _check("dims", tuple(dims), bool((logd.diff() > 0).all()), "increasing")
+    check_arg("dims", tuple(dims), bool((logd.diff() > 0).all()), "increasing")
     a = acc.detach().to("cpu", torch.float64)  # a scalar loop below: on the CPU, whatever acc's device
     thr = torch.as_tensor(threshold, dtype=torch.float64).cpu().expand(a.shape[:-1])
     reached = a >= thr[..., None]
@@ -587,9 +305,9 @@ def intrinsic_dimension(model: nn.Module, data: Dataset, theta_init: torch.Tenso
     ``reference`` is a number or one per seed (S,), e.g. ``reference_accuracy(...)['test_acc']``.
     Pass a finished ``sweep`` (its dims, radii, seeds and settings are used) to skip the sweep.
     """
-    _check("fraction", fraction, 0 < fraction <= 1, "a float in (0, 1]")
-    _check("metric", metric, metric in METRICS, f"one of {', '.join(METRICS)}")
-    _check("bisect", bisect, isinstance(bisect, int) and bisect >= 0, "an int >= 0")
+    check_arg("fraction", fraction, 0 < fraction <= 1, "a float in (0, 1]")
+    check_arg("metric", metric, metric in METRICS, f"one of {', '.join(METRICS)}")
+    check_arg("bisect", bisect, isinstance(bisect, int) and bisect >= 0, "an int >= 0")
     sw = dim_sweep(model, data, theta_init, dims, **sweep_kw) if sweep is None else sweep
     acc = getattr(sw, metric)  # (R, n, S)
     thr = fraction * torch.as_tensor(reference, dtype=torch.float64).cpu().expand(len(sw.seeds))  # (S,), on the CPU
@@ -654,21 +372,6 @@ def reference_accuracy(cfg: Config, data: Dataset, model: nn.Module, theta_init:
                       momentum=cfg.momentum, l2=cfg.l2, schedule=cfg.schedule, batch_size=cfg.batch_size,
                       steps=cfg.steps, record_every=cfg.steps, quiet=quiet)
     return {k: res.history[k][-1] for k in ("acc", "test_acc", "loss", "test_loss")}
-
-
-# --- the radius chapter's curvature probe (book/02_radius_and_subspaces.py) ----------------------
-
-register(
-    {
-        "goldilocks_probes": Param(int, "Hutchinson probes for Tr(H) and ‖H‖_F at each radius", low=1),
-        "goldilocks_examples": Param(int, "training examples whose loss the Goldilocks Hessian is taken of", low=1),
-    },
-    {
-        "smoke": dict(goldilocks_probes=16, goldilocks_examples=1000),
-        "cpu": dict(goldilocks_probes=32, goldilocks_examples=1000),
-        "paper": dict(goldilocks_probes=64, goldilocks_examples=2000),
-    },
-)
 
 
 def id_summary(idim: IntrinsicDimension, i: int) -> str:

@@ -28,15 +28,13 @@ import torch
 from torch import nn
 
 from . import params
+from .validation import check_arg
 
 BatchedLoss = Callable[[torch.Tensor], torch.Tensor]
 Target = Union[nn.Module, BatchedLoss]
 NORMALIZATIONS = ("filter", "model", "none")
 
 
-def _check(name: str, value, ok: bool, valid: str) -> None:
-    if not ok:
-        raise ValueError(f"parameter {name!r}: got {value!r}; expected {valid}")
 
 
 def evaluate_affine(f: Target, origin: torch.Tensor, directions: torch.Tensor, coords: torch.Tensor, *,
@@ -49,15 +47,15 @@ def evaluate_affine(f: Target, origin: torch.Tensor, directions: torch.Tensor, c
     """
     chunk = params.default_sizes(origin.device)[0] if chunk is None else chunk
     batch = params.default_sizes(origin.device)[1] if batch is None else batch
-    _check("chunk", chunk, isinstance(chunk, int) and chunk >= 1, "an int >= 1")
-    _check("batch", batch, isinstance(batch, int) and batch >= 1, "an int >= 1")
+    check_arg("chunk", chunk, isinstance(chunk, int) and chunk >= 1, "an int >= 1")
+    check_arg("batch", batch, isinstance(batch, int) and batch >= 1, "an int >= 1")
     directions = directions.reshape(-1, origin.shape[-1]).to(origin)
     coords = coords.reshape(len(coords), -1).to(origin)
-    _check("coords", tuple(coords.shape), coords.shape[1] == directions.shape[0],
+    check_arg("coords", tuple(coords.shape), coords.shape[1] == directions.shape[0],
            f"shape (P, {directions.shape[0]}), one column per direction")
     is_net = isinstance(f, nn.Module)
     if is_net:
-        _check("x", None if x is None else tuple(x.shape), x is not None and y is not None,
+        check_arg("x", None if x is None else tuple(x.shape), x is not None and y is not None,
                "inputs x and labels y when f is a network")
     elif not callable(f):
         raise ValueError(f"parameter 'f': got {type(f).__name__}; expected an nn.Module or a callable (K, D) -> (K,)")
@@ -71,7 +69,7 @@ def evaluate_affine(f: Target, origin: torch.Tensor, directions: torch.Tensor, c
                 out["acc"].append(a)
             else:
                 l = f(thetas)
-                _check("f", f"output of shape {tuple(l.shape)}", l.shape == (len(c),),
+                check_arg("f", f"output of shape {tuple(l.shape)}", l.shape == (len(c),),
                        f"a batched loss returning shape ({len(c)},) for input ({len(c)}, D)")
                 out["loss"].append(l)
     return {k: torch.cat(v) for k, v in out.items()}
@@ -89,7 +87,7 @@ def line(f: Target, a: torch.Tensor, b: torch.Tensor, ts: torch.Tensor | int = 3
     Returns 't' (T,), 'distance' (T,) = t ‖b - a‖, 'loss' (T,) and, for a network, 'acc' (T,).
     """
     if isinstance(ts, int):
-        _check("ts", ts, ts >= 2, "an int >= 2 or a tensor (T,)")
+        check_arg("ts", ts, ts >= 2, "an int >= 2 or a tensor (T,)")
         ts = _grid(ts, 0.0, 1.0)
     ts = torch.as_tensor(ts, dtype=a.dtype).reshape(-1)
     res = evaluate_affine(f, a, (b - a)[None], ts[:, None], x=x, y=y, chunk=chunk, batch=batch)
@@ -113,10 +111,10 @@ def plane(f: Target, origin: torch.Tensor, d1: torch.Tensor, d2: torch.Tensor, x
 def orthonormal_basis(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Gram-Schmidt basis (u, v), each (D,), of the plane through a, b, c: u along b - a, v in the plane ⟂ u."""
     u = b - a
-    _check("b", "b == a", float(params.radius(u)) > 0, "a point different from a")
+    check_arg("b", "b == a", float(params.radius(u)) > 0, "a point different from a")
     u = u / params.radius(u)
     v = (c - a) - ((c - a) @ u) * u
-    _check("c", "c on the line through a and b", float(params.radius(v)) > 1e-6 * float(params.radius(c - a)),
+    check_arg("c", "c on the line through a and b", float(params.radius(v)) > 1e-6 * float(params.radius(c - a)),
            "a point off the line through a and b")
     return u, v / params.radius(v)
 
@@ -130,8 +128,8 @@ def plane_through(f: Target, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, 
     three points plus ``margin`` of their largest extent on every side. Returns :func:`plane`'s keys plus
     'points' (3, 2), the 2D coordinates of a, b, c, and 'u', 'v' (D,), the basis.
     """
-    _check("n", n, isinstance(n, int) and n >= 2, "an int >= 2")
-    _check("margin", margin, isinstance(margin, (int, float)) and margin >= 0, "a float >= 0")
+    check_arg("n", n, isinstance(n, int) and n >= 2, "an int >= 2")
+    check_arg("margin", margin, isinstance(margin, (int, float)) and margin >= 0, "a float >= 0")
     u, v = orthonormal_basis(a, b, c)
     pts = torch.stack([torch.stack([(p - a) @ u, (p - a) @ v]) for p in (a, b, c)]).cpu()
     lo, hi = pts.min(dim=0).values, pts.max(dim=0).values
@@ -167,9 +165,9 @@ def random_directions(theta: torch.Tensor, n: int = 2, *, normalization: str = "
 
     Direction k is the k-th draw of ``randn(D)`` from a generator seeded with ``seed``, then normalised.
     """
-    _check("normalization", normalization, normalization in NORMALIZATIONS, f"one of {', '.join(NORMALIZATIONS)}")
-    _check("n", n, isinstance(n, int) and n >= 1, "an int >= 1")
-    _check("lay", lay, normalization != "filter" or lay is not None,
+    check_arg("normalization", normalization, normalization in NORMALIZATIONS, f"one of {', '.join(NORMALIZATIONS)}")
+    check_arg("n", n, isinstance(n, int) and n >= 1, "an int >= 1")
+    check_arg("lay", lay, normalization != "filter" or lay is not None,
            "the model's params.Layout when normalization='filter'")
     gen = torch.Generator().manual_seed(seed)
     dirs = [torch.randn(theta.shape[-1], generator=gen, dtype=theta.dtype).to(theta.device) for _ in range(n)]
@@ -201,7 +199,7 @@ def random_plane(f: Target, theta: torch.Tensor, *, distance: float = 1.0, n: in
     ``lay`` defaults to f's layout when f is a network. Returns :func:`plane`'s keys plus 'directions' (2, D).
     The directions are not orthogonalised (in high D they nearly are); coordinates are in units of them.
     """
-    _check("n", n, isinstance(n, int) and n >= 2, "an int >= 2")
+    check_arg("n", n, isinstance(n, int) and n >= 2, "an int >= 2")
     lay = params.layout(f) if lay is None and isinstance(f, nn.Module) else lay
     d = random_directions(theta, 2, normalization=normalization, lay=lay, seed=seed)
     g = _grid(n, -distance, distance)

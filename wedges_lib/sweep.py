@@ -1,4 +1,4 @@
-"""Running chapters as jobs: one papermill run with parameters, and the numbers a chapter records.
+"""Running chapters as jobs: one papermill run with parameters, and grids of runs on Dask.
 
 A run folder holds ``notebook.ipynb`` (executed), ``params.json`` (resolved parameters),
 ``metrics.json`` (what the chapter passed to :func:`record`) and ``status.json``. It is built under a
@@ -7,75 +7,19 @@ complete; a failed run keeps its executed notebook for debugging and says ``"sta
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import itertools
 import json
-import math
 import os
 import shutil
 import tempfile
 import time
-from numbers import Number
 from pathlib import Path
 from typing import Any
 
 from . import config
-
-RUN_DIR_ENV = "WEDGES_RUN_DIR"
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` as JSON to a temporary file beside ``path``, then rename it (atomic)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True, default=_jsonable)
-    os.replace(tmp, path)
-
-
-def _jsonable(v: Any) -> Any:
-    if hasattr(v, "tolist"):  # numpy / torch
-        return v.tolist()
-    return str(v)
-
-
-def _plain(value: Any) -> Any:
-    value = _jsonable(value) if hasattr(value, "tolist") else value
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
-
-
-def record(name: str, value: Any, *, display: bool = False) -> Any:
-    """Keep one of a chapter's key numbers: glued for the book's text, and written to the run's metrics.json."""
-    value = _plain(value)
-    run_dir = os.environ.get(RUN_DIR_ENV)
-    if run_dir:
-        path = Path(run_dir) / "metrics.json"
-        metrics = json.loads(path.read_text()) if path.exists() else {}
-        metrics[name] = value
-        write_json(path, metrics)
-    try:
-        from myst_nb import glue
-    except ImportError:  # outside the book toolchain recording still works
-        return value
-    shown = f"{value:.3g}" if isinstance(value, Number) and not isinstance(value, (bool, int)) else value
-    glue(name, shown, display=display)
-    return value
-
-
-def check(name: str, ok: bool, expected: str, measured: str) -> None:
-    """A chapter's claim check: records ``{name}_verdict`` ('reproduced' / 'not reproduced') and fails when not ok.
-
-    ``expected`` and ``measured`` go into the assertion message, so a failure says what was expected
-    and what the run measured.
-    """
-    ok = bool(ok)
-    record(f"{name}_verdict", "reproduced" if ok else "not reproduced")
-    if not ok:
-        raise AssertionError(f"{name}: expected {expected}; measured {measured}")
-    print(f"check {name}: reproduced — expected {expected}; measured {measured}")
-
+from .results import RUN_DIR_ENV, write_json
 
 def to_ipynb(chapter: str | Path, ipynb: str | Path) -> None:
     """Convert a percent-format chapter to a notebook papermill can run (python3 kernel unless it names one)."""
@@ -104,25 +48,12 @@ def validate(chapter: str | Path, scale: str | None, overrides: dict[str, Any]) 
     if not Path(chapter).is_file():
         raise ValueError(f"chapter {str(chapter)!r} does not exist")
     known = chapter_parameters(chapter)
-    _import_chapter_registries()
     unknown = [k for k in overrides if k not in known]
     if unknown:
         raise ValueError(f"unknown parameter {unknown[0]!r} for {Path(chapter).name}; "
                          f"valid parameters: {', '.join(k for k in known if k != 'scale')}")
     cfg = config.resolve(scale, **overrides)
     return config.Config({k: cfg[k] for k in known if k in cfg})
-
-
-def _import_chapter_registries() -> None:
-    """Import the library modules that register chapter-specific parameters with config."""
-    import importlib
-    import pkgutil
-
-    import wedges_lib
-
-    for mod in pkgutil.iter_modules(wedges_lib.__path__):
-        if mod.name not in ("__main__",):
-            importlib.import_module(f"wedges_lib.{mod.name}")
 
 
 def run_chapter(chapter: str | Path, out: str | Path, *, scale: str | None = None,
@@ -175,6 +106,18 @@ def run_chapter(chapter: str | Path, out: str | Path, *, scale: str | None = Non
 
 # --- grids of runs on Dask ------------------------------------------------------------------------
 
+def parse_value(text: str) -> Any:
+    """A parameter value from the command line: a Python literal (1, 0.05, True, (1, 2)) or else a string.
+
+    >>> parse_value("0.05"), parse_value("(1, 2)"), parse_value("cosine")
+    (0.05, (1, 2), 'cosine')
+    """
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
 def parse_seeds(text: str) -> list[int]:
     """'0-4' -> [0, 1, 2, 3, 4]; '0,3,7' -> [0, 3, 7]."""
     try:
@@ -192,8 +135,6 @@ def parse_seeds(text: str) -> list[int]:
 
 def parse_grid(items: list[str]) -> dict[str, list[Any]]:
     """['lr=0.01,0.1', 'width=1,2'] -> {'lr': [0.01, 0.1], 'width': [1, 2]} (values as Python literals)."""
-    from .__main__ import parse_value
-
     grid: dict[str, list[Any]] = {}
     for item in items:
         name, eq, values = item.partition("=")

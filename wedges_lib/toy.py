@@ -32,17 +32,11 @@ import torch
 from torch.func import grad
 
 from . import surfaces
-from .config import Param, register
+from .presets import BASES, LAWS
+from .validation import check_arg
 
-LAWS = ("linear", "sqrt", "const")
-BASES = ("subspace", "coords")
 _CHUNK = 1 << 24  # entries of the (points, K, n) short-coordinate tensor computed at once
 _MAX_FRAME = 1 << 28  # entries of a dense (K, n, D) frame; beyond it use basis="coords"
-
-
-def _check(name: str, value, ok: bool, valid: str) -> None:
-    if not ok:
-        raise ValueError(f"parameter {name!r}: got {value!r}; expected {valid}")
 
 
 def _is_int(x) -> bool:
@@ -75,20 +69,20 @@ def make_wedges(D: int, n_short: int, K: int, *, width0: float = 0.0, kappa: flo
                 law: str = "linear", r_min: float = 1.0, r_open: float = 0.0, hole: float = 1.0,
                 basis: str = "subspace", seed: int = 0) -> WedgeModel:
     """K wedges in R^D, each with n_short short directions drawn from ``seed``; see the module doc for the loss."""
-    _check("D", D, _is_int(D) and D >= 2, "an int >= 2")
-    _check("n_short", n_short, _is_int(n_short) and 1 <= n_short < D, f"an int in [1, D - 1] = [1, {D - 1}]")
-    _check("K", K, _is_int(K) and K >= 1, "an int >= 1")
-    _check("width0", width0, _is_real(width0) and width0 >= 0, "a finite float >= 0")
-    _check("kappa", kappa, _is_real(kappa) and kappa >= 0, "a finite float >= 0")
-    _check("law", law, law in LAWS, f"one of {', '.join(map(repr, LAWS))}")
-    _check("r_min", r_min, _is_real(r_min) and r_min >= 0, "a finite float >= 0")
-    _check("r_open", r_open, _is_real(r_open) and r_open >= 0, "a finite float >= 0")
-    _check("hole", hole, _is_real(hole) and hole >= 0, "a finite float >= 0")
-    _check("basis", basis, basis in BASES, f"one of {', '.join(map(repr, BASES))}")
-    _check("seed", seed, _is_int(seed) and seed >= 0, "an int >= 0")
+    check_arg("D", D, _is_int(D) and D >= 2, "an int >= 2")
+    check_arg("n_short", n_short, _is_int(n_short) and 1 <= n_short < D, f"an int in [1, D - 1] = [1, {D - 1}]")
+    check_arg("K", K, _is_int(K) and K >= 1, "an int >= 1")
+    check_arg("width0", width0, _is_real(width0) and width0 >= 0, "a finite float >= 0")
+    check_arg("kappa", kappa, _is_real(kappa) and kappa >= 0, "a finite float >= 0")
+    check_arg("law", law, law in LAWS, f"one of {', '.join(map(repr, LAWS))}")
+    check_arg("r_min", r_min, _is_real(r_min) and r_min >= 0, "a finite float >= 0")
+    check_arg("r_open", r_open, _is_real(r_open) and r_open >= 0, "a finite float >= 0")
+    check_arg("hole", hole, _is_real(hole) and hole >= 0, "a finite float >= 0")
+    check_arg("basis", basis, basis in BASES, f"one of {', '.join(map(repr, BASES))}")
+    check_arg("seed", seed, _is_int(seed) and seed >= 0, "an int >= 0")
     gen = torch.Generator().manual_seed(seed)
     if basis == "subspace":
-        _check("basis", basis, K * n_short * D <= _MAX_FRAME,
+        check_arg("basis", basis, K * n_short * D <= _MAX_FRAME,
                f"'coords' when K * n_short * D = {K * n_short * D} > {_MAX_FRAME} (a dense frame would not fit)")
         q, _ = torch.linalg.qr(torch.randn(K, D, n_short, generator=gen))  # (K, D, n), orthonormal columns
         short = q.transpose(1, 2).contiguous()
@@ -99,7 +93,7 @@ def make_wedges(D: int, n_short: int, K: int, *, width0: float = 0.0, kappa: flo
 
 
 def _check_theta(model: WedgeModel, theta: torch.Tensor, name: str = "theta") -> None:
-    _check(name, tuple(theta.shape), theta.ndim >= 1 and theta.shape[-1] == model.D,
+    check_arg(name, tuple(theta.shape), theta.ndim >= 1 and theta.shape[-1] == model.D,
            f"a tensor of shape (..., D) with D = {model.D}")
 
 
@@ -158,7 +152,7 @@ def wedge_of(model: WedgeModel, theta: torch.Tensor) -> torch.Tensor:
 
 def random_points(model: WedgeModel, count: int, radius: float | torch.Tensor, *, seed: int = 0) -> torch.Tensor:
     """``count`` uniformly random directions scaled to ``radius`` (float, or (count,)), shape (count, D)."""
-    _check("count", count, _is_int(count) and count >= 1, "an int >= 1")
+    check_arg("count", count, _is_int(count) and count >= 1, "an int >= 1")
     g = torch.Generator().manual_seed(seed)
     u = torch.randn(count, model.D, generator=g)
     u = u / torch.linalg.vector_norm(u, dim=-1, keepdim=True)
@@ -172,9 +166,9 @@ def intersection_point(model: WedgeModel, i: int, j: int, radius: float, seed: i
     Its direction is a random vector (from ``seed``), or ``near`` (D,), with both wedges' short parts removed.
     Pass ``near = a + b`` for a joint of the path a -> point -> b that stays inside the wedges.
     """
-    _check("i", i, _is_int(i) and 0 <= i < model.K, f"an int in [0, K - 1] = [0, {model.K - 1}]")
-    _check("j", j, _is_int(j) and 0 <= j < model.K, f"an int in [0, K - 1] = [0, {model.K - 1}]")
-    _check("radius", radius, _is_real(radius) and radius > 0, "a finite float > 0")
+    check_arg("i", i, _is_int(i) and 0 <= i < model.K, f"an int in [0, K - 1] = [0, {model.K - 1}]")
+    check_arg("j", j, _is_int(j) and 0 <= j < model.K, f"an int in [0, K - 1] = [0, {model.K - 1}]")
+    check_arg("radius", radius, _is_real(radius) and radius > 0, "a finite float > 0")
     if near is None:
         v = torch.randn(model.D, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     else:
@@ -185,11 +179,11 @@ def intersection_point(model: WedgeModel, i: int, j: int, radius: float, seed: i
         v[model.short[j]] = 0.0
     else:
         both = torch.cat([model.short[i], model.short[j]]).to(torch.float64)  # (2n, D)
-        _check("n_short", model.n_short, i == j or 2 * model.n_short < model.D,
+        check_arg("n_short", model.n_short, i == j or 2 * model.n_short < model.D,
                f"2 * n_short < D = {model.D}, so that two wedges' long directions intersect")
         q, _ = torch.linalg.qr(both.T)  # (D, 2n) orthonormal basis of both short spaces
         v = v - q @ (q.T @ v)
-    _check("near" if near is not None else "n_short", near if near is not None else model.n_short,
+    check_arg("near" if near is not None else "n_short", near if near is not None else model.n_short,
            float(torch.linalg.vector_norm(v)) > 0, "a vector with a component outside both wedges' short directions")
     return (v * (radius / torch.linalg.vector_norm(v))).to(torch.get_default_dtype())
 
@@ -213,11 +207,11 @@ def _descend(model: WedgeModel, to_theta: Callable[[torch.Tensor], torch.Tensor]
              lr: float, steps: int, noise: float, seed: int, record_every: int,
              explode: float) -> tuple[torch.Tensor, dict, torch.Tensor]:
     """Gradient descent on x (..., m) with theta = to_theta(x) (..., D); returns final x, history, diverged (...)."""
-    _check("lr", lr, _is_real(lr) and lr > 0, "a finite float > 0")
-    _check("steps", steps, _is_int(steps) and steps >= 0, "an int >= 0")
-    _check("noise", noise, _is_real(noise) and noise >= 0, "a finite float >= 0")
-    _check("record_every", record_every, _is_int(record_every) and record_every >= 1, "an int >= 1")
-    _check("explode", explode, _is_real(explode) and explode > 1, "a finite float > 1")
+    check_arg("lr", lr, _is_real(lr) and lr > 0, "a finite float > 0")
+    check_arg("steps", steps, _is_int(steps) and steps >= 0, "an int >= 0")
+    check_arg("noise", noise, _is_real(noise) and noise >= 0, "a finite float >= 0")
+    check_arg("record_every", record_every, _is_int(record_every) and record_every >= 1, "an int >= 1")
+    check_arg("explode", explode, _is_real(explode) and explode > 1, "a finite float > 1")
     gen = torch.Generator().manual_seed(seed)
     # members are independent, so the gradient of the summed loss is every member's own gradient
     grad_fn = grad(lambda x: loss(model, to_theta(x)).sum())
@@ -261,7 +255,7 @@ def descend(model: WedgeModel, theta0: torch.Tensor, *, lr: float = 0.3, steps: 
     non-finite or its radius exceeds ``explode`` times max(1, r_min, the largest initial radius).
     """
     _check_theta(model, theta0, "theta0")
-    _check("theta0", tuple(theta0.shape), theta0.ndim <= 2, "shape (D,) or (B, D)")
+    check_arg("theta0", tuple(theta0.shape), theta0.ndim <= 2, "shape (D,) or (B, D)")
     single = theta0.ndim == 1
     x, hist, div = _descend(model, lambda x: x, theta0.reshape(-1, model.D).detach(), lr=lr, steps=steps,
                             noise=noise, seed=seed, record_every=record_every, explode=explode)
@@ -272,7 +266,7 @@ def descend(model: WedgeModel, theta0: torch.Tensor, *, lr: float = 0.3, steps: 
 
 def random_planes(D: int, d: int, count: int, *, seed: int = 0) -> torch.Tensor:
     """``count`` random D x d matrices with orthonormal columns (QR of a Gaussian), shape (count, D, d)."""
-    _check("d", d, _is_int(d) and 1 <= d <= D, f"an int in [1, D] = [1, {D}]")
+    check_arg("d", d, _is_int(d) and 1 <= d <= D, f"an int in [1, D] = [1, {D}]")
     q, _ = torch.linalg.qr(torch.randn(count, D, d, generator=torch.Generator().manual_seed(seed)))
     return q
 
@@ -296,10 +290,10 @@ def hyperplane_descend(model: WedgeModel, theta0: torch.Tensor, d: int, *, lr: f
     at every radius (the loss is a squared distance, so its curvature does not depend on the radius).
     """
     _check_theta(model, theta0, "theta0")
-    _check("theta0", tuple(theta0.shape), theta0.ndim == 2, "shape (B, D)")
+    check_arg("theta0", tuple(theta0.shape), theta0.ndim == 2, "shape (B, D)")
     B = theta0.shape[0]
     P = random_planes(model.D, d, B, seed=seed) if planes is None else planes
-    _check("planes", tuple(P.shape), tuple(P.shape) == (B, model.D, d), f"shape (B, D, d) = {(B, model.D, d)}")
+    check_arg("planes", tuple(P.shape), tuple(P.shape) == (B, model.D, d), f"shape (B, D, d) = {(B, model.D, d)}")
     lr = plane_lr(model, d) if lr is None else lr
     return _plane_descend(model, theta0.detach(), P, lr=lr, steps=steps, record_every=record_every, explode=explode)
 
@@ -323,12 +317,12 @@ def hyperplane_success_map(model: WedgeModel, dims: Sequence[int], radii: Sequen
     scales like r²) and ``lr`` defaults to :func:`plane_lr` for each d, the same at every radius.
     """
     dims, radii = list(dims), [float(r) for r in radii]
-    _check("dims", dims, len(dims) > 0 and all(_is_int(d) and 1 <= d <= model.D for d in dims),
+    check_arg("dims", dims, len(dims) > 0 and all(_is_int(d) and 1 <= d <= model.D for d in dims),
            f"a non-empty list of ints in [1, D] = [1, {model.D}]")
-    _check("radii", radii, len(radii) > 0 and all(math.isfinite(r) and r > 0 for r in radii),
+    check_arg("radii", radii, len(radii) > 0 and all(math.isfinite(r) and r > 0 for r in radii),
            "a non-empty list of finite floats > 0")
-    _check("seeds", seeds, _is_int(seeds) and seeds >= 1, "an int >= 1")
-    _check("threshold", threshold, _is_real(threshold) and threshold > 0, "a finite float > 0")
+    check_arg("seeds", seeds, _is_int(seeds) and seeds >= 1, "an int >= 1")
+    check_arg("threshold", threshold, _is_real(threshold) and threshold > 0, "a finite float > 0")
     S, R = seeds, len(radii)
     r = torch.tensor(radii)
     u = random_points(model, S, 1.0, seed=seed)  # (S, D)
@@ -370,8 +364,8 @@ def plane_section(model: WedgeModel, a: torch.Tensor, b: torch.Tensor, c: torch.
 def line_section(model: WedgeModel, a: torch.Tensor, b: torch.Tensor, n: int = 101, *,
                  extend: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Loss along a + t (b - a), t (n,) in [-extend, 1 + extend]; returns (t, loss), both (n,)."""
-    _check("n", n, _is_int(n) and n >= 2, "an int >= 2")
-    _check("extend", extend, _is_real(extend) and extend >= 0, "a finite float >= 0")
+    check_arg("n", n, _is_int(n) and n >= 2, "an int >= 2")
+    check_arg("extend", extend, _is_real(extend) and extend >= 0, "a finite float >= 0")
     t = torch.linspace(-extend, 1 + extend, n)
     return t, loss(model, a + t[:, None] * (b - a))
 
@@ -379,8 +373,8 @@ def line_section(model: WedgeModel, a: torch.Tensor, b: torch.Tensor, n: int = 1
 def path_loss(model: WedgeModel, points: torch.Tensor, n: int = 101) -> tuple[torch.Tensor, torch.Tensor]:
     """Loss along the polygon through points (M, D), n samples per segment; returns (t, loss) with t (N,) the
     arc-length fraction in [0, 1]."""
-    _check("points", tuple(points.shape), points.ndim == 2 and points.shape[0] >= 2, "shape (M, D) with M >= 2")
-    _check("n", n, _is_int(n) and n >= 2, "an int >= 2")
+    check_arg("points", tuple(points.shape), points.ndim == 2 and points.shape[0] >= 2, "shape (M, D) with M >= 2")
+    check_arg("n", n, _is_int(n) and n >= 2, "an int >= 2")
     s = torch.linspace(0, 1, n)
     seg = [points[m] + s[:, None] * (points[m + 1] - points[m]) for m in range(len(points) - 1)]
     pts = torch.cat([seg[0]] + [q[1:] for q in seg[1:]])  # drop the repeated joints
@@ -393,8 +387,8 @@ def escape_distance(model: WedgeModel, theta: torch.Tensor, directions: torch.Te
                     threshold: float, n: int = 201) -> torch.Tensor:
     """Distance from theta (D,) along each unit direction (M, D) at which the loss first exceeds ``threshold``,
     (M,); ``inf`` where it stays below up to ``t_max``."""
-    _check("t_max", t_max, _is_real(t_max) and t_max > 0, "a finite float > 0")
-    _check("n", n, _is_int(n) and n >= 2, "an int >= 2")
+    check_arg("t_max", t_max, _is_real(t_max) and t_max > 0, "a finite float > 0")
+    check_arg("n", n, _is_int(n) and n >= 2, "an int >= 2")
     u = directions / torch.linalg.vector_norm(directions, dim=-1, keepdim=True)
     t = torch.linspace(0, t_max, n)
     over = loss(model, theta + t[:, None, None] * u) > threshold  # (n, M)
@@ -419,10 +413,10 @@ def trajectory(model: WedgeModel, theta0: torch.Tensor, *, lr: float = 0.3, step
     guard: meant for drawing runs that converge.
     """
     _check_theta(model, theta0, "theta0")
-    _check("theta0", tuple(theta0.shape), theta0.ndim <= 2, "shape (D,) or (B, D)")
-    _check("lr", lr, _is_real(lr) and lr > 0, "a finite float > 0")
-    _check("steps", steps, _is_int(steps) and steps >= 0, "an int >= 0")
-    _check("noise", noise, _is_real(noise) and noise >= 0, "a finite float >= 0")
+    check_arg("theta0", tuple(theta0.shape), theta0.ndim <= 2, "shape (D,) or (B, D)")
+    check_arg("lr", lr, _is_real(lr) and lr > 0, "a finite float > 0")
+    check_arg("steps", steps, _is_int(steps) and steps >= 0, "an int >= 0")
+    check_arg("noise", noise, _is_real(noise) and noise >= 0, "a finite float >= 0")
     gen = torch.Generator().manual_seed(seed)
     grad_fn = grad(lambda x: loss(model, x).sum())
     x = theta0.reshape(-1, model.D).detach().clone()
@@ -440,7 +434,7 @@ def trajectory(model: WedgeModel, theta0: torch.Tensor, *, lr: float = 0.3, step
 def pick_pair(wedges: torch.Tensor) -> tuple[int, int]:
     """Runs (0, j): the first run and the first later one whose wedge (wedges (B,), from :func:`wedge_of`)
     differs; j = 1 when every run ended on the same wedge."""
-    _check("wedges", tuple(wedges.shape), wedges.ndim == 1 and wedges.shape[0] >= 2, "shape (B,) with B >= 2")
+    check_arg("wedges", tuple(wedges.shape), wedges.ndim == 1 and wedges.shape[0] >= 2, "shape (B,) with B >= 2")
     return 0, next((k for k in range(1, len(wedges)) if wedges[k] != wedges[0]), 1)
 
 
@@ -454,14 +448,14 @@ def joint_point(model: WedgeModel, a: torch.Tensor, b: torch.Tensor) -> torch.Te
 
 def short_direction(model: WedgeModel, theta: torch.Tensor) -> torch.Tensor:
     """Unit vector (D,) along the short part of theta (D,) in its nearest wedge: the way out of the wedge."""
-    _check("theta", tuple(theta.shape), tuple(theta.shape) == (model.D,), f"shape (D,) = ({model.D},)")
+    check_arg("theta", tuple(theta.shape), tuple(theta.shape) == (model.D,), f"shape (D,) = ({model.D},)")
     k = int(wedge_of(model, theta))
     s = short_coords(model, theta)[k]
     if model.basis == "coords":
         v = torch.zeros(model.D, dtype=theta.dtype).index_put_((model.short[k],), s)
     else:
         v = model.short[k].to(theta.dtype).T @ s
-    _check("theta", "a point on the wedge's long directions", float(torch.linalg.vector_norm(v)) > 0,
+    check_arg("theta", "a point on the wedge's long directions", float(torch.linalg.vector_norm(v)) > 0,
            "a point with a non-zero short part")
     return v / torch.linalg.vector_norm(v)
 
@@ -481,7 +475,7 @@ def two_solutions(model: WedgeModel, starts: torch.Tensor, *, lr: float = 0.3,
 
 def intrinsic_dimension(success: torch.Tensor, dims: Sequence[int], level: float = 0.5) -> torch.Tensor:
     """Smallest d of ``dims`` whose success (len(dims), R) reaches ``level``, per column: (R,), nan where none does."""
-    _check("success", tuple(success.shape), success.ndim == 2 and success.shape[0] == len(dims),
+    check_arg("success", tuple(success.shape), success.ndim == 2 and success.shape[0] == len(dims),
            f"shape (len(dims), R) = ({len(dims)}, R)")
     ok = success >= level
     d = torch.tensor([float(v) for v in dims])[ok.float().argmax(dim=0)]
@@ -499,60 +493,9 @@ def slabs3d(*, width0: float = 0.15, kappa: float = 0.15, law: str = "linear", r
 def zero_loss_points(model: WedgeModel, extent: float, n: int = 25) -> torch.Tensor:
     """The points (M, D) of an n-per-axis grid over [-extent, extent]^D that lie in the ball of radius ``extent``
     and have loss exactly 0: the wedges drawn as voxels (D <= 3)."""
-    _check("D", model.D, model.D <= 3, "<= 3 (a grid in D dimensions has n^D points)")
-    _check("extent", extent, _is_real(extent) and extent > 0, "a finite float > 0")
-    _check("n", n, _is_int(n) and n >= 2, "an int >= 2")
+    check_arg("D", model.D, model.D <= 3, "<= 3 (a grid in D dimensions has n^D points)")
+    check_arg("extent", extent, _is_real(extent) and extent > 0, "a finite float > 0")
+    check_arg("n", n, _is_int(n) and n >= 2, "an int >= 2")
     g = torch.linspace(-extent, extent, n)
     pts = torch.cartesian_prod(*[g] * model.D).reshape(-1, model.D)
     return pts[(loss(model, pts) == 0) & (torch.linalg.vector_norm(pts, dim=-1) <= extent)]
-
-
-# --- the toy chapter's parameters (book/01_toy_model.py) --------------------------------------------------
-
-register(
-    {
-        "toy_D": Param(int, "dimension D of the toy landscape for the phenomena", low=2),
-        "toy_n": Param(int, "short directions n of each wedge (toy phenomena)", low=1),
-        "toy_K": Param(int, "number of wedges K (toy phenomena)", low=1),
-        "toy_kappa": Param(float, "width growth kappa: w(r) = kappa * g(r - r_min) (toy phenomena)", low=0),
-        "toy_law": Param(str, "width-growth law g", choices=LAWS),
-        "toy_basis": Param(str, "short directions: a random frame ('subspace') or random coordinates ('coords')",
-                           choices=BASES),
-        "toy_r_min": Param(float, "radius of the hole around the origin; the wedges open up from it", low=0,
-                           low_open=True),
-        "toy_runs": Param(int, "random initialisations optimised on the toy", low=2),
-        "toy_r0": Param(float, "radius of the random initialisations", low=0, low_open=True),
-        "toy_lr": Param(float, "gradient-descent step on the toy (stable below 1)", low=0, low_open=True),
-        "toy_steps": Param(int, "gradient-descent steps on the toy", low=1),
-        "toy_noise": Param(float, "std of the gradient noise added per coordinate (the SGD-like runs)", low=0),
-        "toy_dirs": Param(int, "random directions probed for long directions", low=1),
-        "toy_grid": Param(int, "grid points per axis of the 2D cross-sections", low=2),
-        "plane_D": Param(int, "dimension D of the toy used for random hyperplanes", low=2),
-        "plane_n": Param(int, "short directions n of each wedge (hyperplanes)", low=1),
-        "plane_K": Param(int, "number of wedges K (hyperplanes)", low=1),
-        "plane_kappa": Param(float, "width growth kappa of the opening wedges (hyperplanes)", low=0),
-        "plane_width0": Param(float, "constant width of the kappa = 0 contrast (hyperplanes)", low=0),
-        "plane_dims": Param(tuple, "hyperplane dimensions d (ints, increasing)", low=1),
-        "plane_radii": Param(tuple, "radii of the hyperplanes' base points", low=0, low_open=True),
-        "plane_seeds": Param(int, "random hyperplanes per (d, radius) cell", low=1),
-        "plane_steps": Param(int, "gradient-descent steps inside a hyperplane", low=1),
-    },
-    {
-        "smoke": dict(toy_D=400, toy_n=10, toy_K=5, toy_kappa=0.2, toy_law="linear", toy_basis="subspace",
-                      toy_r_min=1.0, toy_runs=16, toy_r0=1.5, toy_lr=0.3, toy_steps=100, toy_noise=0.04,
-                      toy_dirs=32, toy_grid=41, plane_D=100, plane_n=10, plane_K=3,
-                      plane_kappa=0.2, plane_width0=0.01, plane_dims=(2, 3, 4, 6, 8, 10, 15, 20, 25),
-                      plane_radii=(1.1, 1.5, 2.0, 3.0, 5.0, 10.0), plane_seeds=8, plane_steps=100),
-        "cpu": dict(toy_D=1000, toy_n=20, toy_K=10, toy_kappa=0.2, toy_law="linear", toy_basis="subspace",
-                    toy_r_min=1.0, toy_runs=16, toy_r0=1.5, toy_lr=0.3, toy_steps=100, toy_noise=0.02,
-                    toy_dirs=32, toy_grid=81, plane_D=1000, plane_n=100, plane_K=10,
-                    plane_kappa=0.2, plane_width0=0.02, plane_dims=(10, 20, 30, 40, 50, 60, 80, 100, 150, 200),
-                    plane_radii=(1.1, 1.5, 2.0, 3.0, 5.0, 10.0), plane_seeds=8, plane_steps=100),
-        "paper": dict(toy_D=10000, toy_n=200, toy_K=10, toy_kappa=0.2, toy_law="linear", toy_basis="coords",
-                      toy_r_min=1.0, toy_runs=16, toy_r0=1.5, toy_lr=0.3, toy_steps=100, toy_noise=0.007,
-                      toy_dirs=32, toy_grid=81, plane_D=10000, plane_n=100, plane_K=10,
-                      plane_kappa=0.063, plane_width0=0.005,
-                      plane_dims=(10, 20, 30, 40, 60, 80, 100, 125, 150, 200),
-                      plane_radii=(1.1, 1.5, 2.0, 3.0, 5.0, 10.0), plane_seeds=8, plane_steps=100),
-    },
-)

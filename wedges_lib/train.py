@@ -22,9 +22,9 @@ from tqdm.auto import tqdm
 from . import models, params
 from .config import Config, pick_device
 from .data import Dataset
+from .presets import OPTIMIZERS, SCHEDULES
+from .validation import check_arg
 
-OPTIMIZERS = ("sgd", "adam")
-SCHEDULES = ("constant", "step", "cosine")
 
 
 @dataclass
@@ -59,9 +59,6 @@ def _schedule(opt: torch.optim.Optimizer, name: str, steps: int):
     return torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
 
 
-def _check(name: str, value, ok: bool, valid: str) -> None:
-    if not ok:
-        raise ValueError(f"parameter {name!r}: got {value!r}; expected {valid}")
 
 
 def train(model: nn.Module, data: Dataset, theta0: torch.Tensor, *, seeds: int | Sequence[int] = 0,
@@ -72,18 +69,18 @@ def train(model: nn.Module, data: Dataset, theta0: torch.Tensor, *, seeds: int |
 
     ``seeds`` (an int for one run, K ints for a stack) fixes each member's minibatch order.
     """
-    _check("optimizer", optimizer, optimizer in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}")
-    _check("schedule", schedule, schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}")
-    _check("lr", lr, lr > 0 and math.isfinite(lr), "a float > 0")
-    _check("momentum", momentum, 0 <= momentum < 1, "a float in [0, 1)")
-    _check("l2", l2, l2 >= 0, "a float >= 0")
-    _check("steps", steps, isinstance(steps, int) and steps >= 1, "an int >= 1")
-    _check("batch_size", batch_size, isinstance(batch_size, int) and batch_size >= 1, "an int >= 1")
-    _check("record_every", record_every, isinstance(record_every, int) and record_every >= 1, "an int >= 1")
+    check_arg("optimizer", optimizer, optimizer in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}")
+    check_arg("schedule", schedule, schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}")
+    check_arg("lr", lr, lr > 0 and math.isfinite(lr), "a float > 0")
+    check_arg("momentum", momentum, 0 <= momentum < 1, "a float in [0, 1)")
+    check_arg("l2", l2, l2 >= 0, "a float >= 0")
+    check_arg("steps", steps, isinstance(steps, int) and steps >= 1, "an int >= 1")
+    check_arg("batch_size", batch_size, isinstance(batch_size, int) and batch_size >= 1, "an int >= 1")
+    check_arg("record_every", record_every, isinstance(record_every, int) and record_every >= 1, "an int >= 1")
     single = theta0.ndim == 1
     seeds = [seeds] if isinstance(seeds, int) else list(seeds)
     K = 1 if single else theta0.shape[0]
-    _check("seeds", seeds, len(seeds) == K, f"{K} seeds, one per member of theta0")
+    check_arg("seeds", seeds, len(seeds) == K, f"{K} seeds, one per member of theta0")
 
     device = theta0.device
     x, y, n = data.x_train.to(device), data.y_train.to(device), len(data.y_train)

@@ -21,36 +21,15 @@ import torch
 from tqdm.auto import tqdm
 
 from . import cache, curvature, params, plots, train
-from .config import Config, Param, register, resolve
+from .config import Config, resolve
 from .data import Dataset
+from .validation import check_arg
 
 KNOBS = ("lr", "width", "l2")
 STATUSES = ("trained", "diverged", "stuck")
 # what a run_setting result depends on besides (lr, width, l2): its cache key
 _SETTING_KEYS = ("seed", "n_seeds", "dataset", "n_train", "model", "optimizer", "momentum", "batch_size", "device",
                  "hp_schedule", "hp_steps", "hp_record_every", "hp_examples", "hp_probes")
-
-register(
-    {"lrs": Param(tuple, "learning rates of the lr sweep (at the base width and l2)", low=0, low_open=True),
-     "widths": Param(tuple, "width multipliers of the width sweep (at the base lr and l2)", low=0, low_open=True),
-     "l2s": Param(tuple, "L2 strengths of the L2 sweep (at the base lr and width)", low=0),
-     "hp_steps": Param(int, "SGD steps of every run in the hyperparameter sweeps", low=1),
-     "hp_record_every": Param(int, "measure loss, radius and curvature every this many steps", low=1),
-     "hp_examples": Param(int, "training examples in the fixed batch the Hessian is measured on", low=1),
-     "hp_probes": Param(int, "Rademacher probes of each Hutchinson trace estimate", low=2),
-     "hp_schedule": Param(str, "learning-rate schedule of the sweeps (constant: no run is compared while annealing)",
-                          choices=train.SCHEDULES)},
-    {"smoke": dict(lrs=(0.05, 0.2, 30.0), widths=(0.25, 1.0), l2s=(0.0, 0.03), hp_steps=300,
-                   hp_record_every=50, hp_examples=256, hp_probes=4, hp_schedule="constant"),
-     "cpu": dict(lrs=(0.05, 0.1, 0.2, 10.0), widths=(0.25, 0.5, 1.0, 2.0), l2s=(0.0, 0.003, 0.01),
-                 hp_steps=800, hp_record_every=100, hp_examples=512, hp_probes=10, hp_schedule="constant"),
-     "paper": dict(lrs=(0.01, 0.02, 0.05, 0.1, 0.2, 2.0), widths=(0.5, 1.0, 2.0, 4.0), l2s=(0.0, 5e-4, 2e-3, 5e-3),
-                   hp_steps=10000, hp_record_every=1000, hp_examples=2048, hp_probes=50, hp_schedule="constant")})
-
-
-def _check(name: str, value, ok: bool, valid: str) -> None:
-    if not ok:
-        raise ValueError(f"parameter {name!r}: got {value!r}; expected {valid}")
 
 
 def curvature_along(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, trajectory: torch.Tensor, *,
@@ -62,8 +41,8 @@ def curvature_along(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, tr
     (same shape as the results) is False, or whose parameters are not finite, give NaN. The Lanczos
     start and the Hutchinson probes at point t use ``seed + t``, the same for every member.
     """
-    _check("trajectory", tuple(trajectory.shape), trajectory.ndim in (2, 3), "shape (T, D) or (T, K, D)")
-    _check("n_probes", n_probes, isinstance(n_probes, int) and n_probes >= 2, "an int >= 2")
+    check_arg("trajectory", tuple(trajectory.shape), trajectory.ndim in (2, 3), "shape (T, D) or (T, K, D)")
+    check_arg("n_probes", n_probes, isinstance(n_probes, int) and n_probes >= 2, "an int >= 2")
     pts = trajectory if trajectory.ndim == 3 else trajectory[:, None]
     T, K, _ = pts.shape
     ok = torch.ones(T, K, dtype=torch.bool) if valid is None else valid.reshape(T, K).cpu().bool()
@@ -122,7 +101,7 @@ def sweep_knob(cfg: Config, data: Dataset, knob: str, values: Sequence[float] | 
     """One :func:`run_setting` per value of ``knob`` ('lr', 'width' or 'l2'; default values: ``cfg.lrs`` ...),
     the other two knobs at the base ``cfg.lr``, ``cfg.width``, ``cfg.l2``. Each setting goes through
     :func:`wedges_lib.cache.cached`, so a setting shared by two sweeps is trained once."""
-    _check("knob", knob, knob in KNOBS, f"one of {', '.join(KNOBS)}")
+    check_arg("knob", knob, knob in KNOBS, f"one of {', '.join(KNOBS)}")
     values = cfg[f"{knob}s"] if values is None else tuple(values)
     base = {k: cfg[k] for k in KNOBS}
     key = {k: cfg[k] for k in _SETTING_KEYS}
@@ -140,7 +119,7 @@ def at_loss(loss: torch.Tensor, values: torch.Tensor, targets: Sequence[float] |
     Linear interpolation in log(loss) between the two recorded points that bracket the crossing;
     NaN where the loss never reaches the target (or either bracketing value is NaN).
     """
-    _check("values", tuple(values.shape), values.shape == loss.shape, f"the shape of loss, {tuple(loss.shape)}")
+    check_arg("values", tuple(values.shape), values.shape == loss.shape, f"the shape of loss, {tuple(loss.shape)}")
     targets = torch.as_tensor(targets, dtype=torch.float64).reshape(-1)
     L = loss.double().reshape(loss.shape[0], -1)
     V = values.double().reshape(L.shape)
@@ -171,7 +150,7 @@ def common_loss(runs: Sequence[dict]) -> float:
 def loss_band(runs: Sequence[dict], n: int = 5) -> torch.Tensor:
     """n training losses (n,), log-spaced from :func:`common_loss` up to its geometric mean with the initial
     loss: the stretch of the path that every trained run covers, past the first transient."""
-    _check("n", n, isinstance(n, int) and n >= 1, "an int >= 1")
+    check_arg("n", n, isinstance(n, int) and n >= 1, "an int >= 1")
     low = common_loss(runs)
     start = float(torch.cat([r["loss"][0].reshape(-1) for r in runs]).nanmean())
     return torch.logspace(math.log10(low), math.log10(math.sqrt(low * max(start, low))), n, dtype=torch.float64)

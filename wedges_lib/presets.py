@@ -1,0 +1,253 @@
+"""Every parameter any chapter may take: its type, valid values, meaning and value at each scale.
+
+This module is the registry. Importing it (or :mod:`wedges_lib.config`, which reads it) gives the whole
+table; nothing is added from elsewhere. A chapter's parameters cell lists the names it reads, and
+:func:`wedges_lib.config.resolve` fills the ones left ``None`` from ``PRESETS[scale]``.
+The choice tuples below (``LAWS``, ``PROJECTIONS``, ...) are the library's own: the modules that
+implement them import them from here.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .validation import Param
+
+SCALES = ("smoke", "cpu", "paper")
+DATASETS = ("mnist1d", "cifar10", "cifar100", "fashion_mnist")
+MODELS = ("mlp", "cnn1d", "cifar_cnn", "resnet")
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("constant", "step", "cosine")
+DEVICES = ("auto", "cpu", "cuda")
+LAWS = ("linear", "sqrt", "const")  # the toy's width-growth laws
+BASES = ("subspace", "coords")  # the toy's short directions
+PROJECTIONS = ("dense", "blocked", "sparse", "fastfood")
+STEPS = ("absolute", "relative")  # subspace steps
+
+# --- the knobs every training chapter shares --------------------------------------------------------
+
+SPECS: dict[str, Param] = {
+    "scale": Param(str, "preset that fills unset parameters", choices=SCALES),
+    "seed": Param(int, "base random seed", low=0),
+    "n_seeds": Param(int, "independent repetitions for error bars", low=1),
+    "dataset": Param(str, "dataset name", choices=DATASETS),
+    "n_train": Param(int, "training examples used (0 = all)", low=0),
+    "model": Param(str, "architecture", choices=MODELS),
+    "width": Param(float, "width multiplier", low=0, low_open=True),
+    "optimizer": Param(str, "optimiser", choices=OPTIMIZERS),
+    "lr": Param(float, "learning rate", low=0, low_open=True),
+    "momentum": Param(float, "SGD momentum", low=0, high=0.999),
+    "l2": Param(float, "L2 penalty strength (coupled weight decay)", low=0),
+    "schedule": Param(str, "learning-rate schedule", choices=SCHEDULES),
+    "batch_size": Param(int, "minibatch size", low=1),
+    "steps": Param(int, "optimisation steps", low=1),
+    "record_every": Param(int, "record the trajectory every this many steps", low=1),
+    "n_interp": Param(int, "points along an interpolation path", low=3),
+    "device": Param(str, "torch device ('auto' = cuda when available)", choices=DEVICES),
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(seed=0, n_seeds=2, dataset="mnist1d", n_train=1000, model="mlp", width=0.25,
+                  optimizer="sgd", lr=0.1, momentum=0.9, l2=0.0, schedule="constant", batch_size=128,
+                  steps=150, record_every=15, n_interp=11, device="auto"),
+    "cpu": dict(seed=0, n_seeds=3, dataset="mnist1d", n_train=0, model="mlp", width=1.0,
+                optimizer="sgd", lr=0.05, momentum=0.9, l2=0.0, schedule="cosine", batch_size=128,
+                steps=3000, record_every=50, n_interp=31, device="auto"),
+    "paper": dict(seed=0, n_seeds=5, dataset="cifar10", n_train=0, model="cifar_cnn", width=1.0,
+                  optimizer="sgd", lr=0.05, momentum=0.9, l2=5e-4, schedule="cosine", batch_size=128,
+                  steps=20000, record_every=500, n_interp=51, device="auto"),
+}
+
+
+def _add(specs: dict[str, Param], presets: dict[str, dict[str, Any]]) -> None:
+    """Add one chapter's knobs to the table: a spec and a (validated) value at every scale for each."""
+    clash = sorted(set(specs) & set(SPECS))
+    if clash:
+        raise ValueError(f"parameters {clash} are declared twice")
+    for s in SCALES:
+        if set(presets[s]) != set(specs):
+            raise ValueError(f"the {s} preset must set exactly {sorted(specs)}")
+    SPECS.update(specs)
+    for s in SCALES:
+        PRESETS[s].update({k: specs[k].check(k, v) for k, v in presets[s].items()})
+
+
+# --- chapter 01 (the toy model; chapters 04 and 05 reuse its toy_* knobs) ------------------------
+
+_add(
+    {
+        "toy_D": Param(int, "dimension D of the toy landscape for the phenomena", low=2),
+        "toy_n": Param(int, "short directions n of each wedge (toy phenomena)", low=1),
+        "toy_K": Param(int, "number of wedges K (toy phenomena)", low=1),
+        "toy_kappa": Param(float, "width growth kappa: w(r) = kappa * g(r - r_min) (toy phenomena)", low=0),
+        "toy_law": Param(str, "width-growth law g", choices=LAWS),
+        "toy_basis": Param(str, "short directions: a random frame ('subspace') or random coordinates ('coords')",
+                           choices=BASES),
+        "toy_r_min": Param(float, "radius of the hole around the origin; the wedges open up from it", low=0,
+                           low_open=True),
+        "toy_runs": Param(int, "random initialisations optimised on the toy", low=2),
+        "toy_r0": Param(float, "radius of the random initialisations", low=0, low_open=True),
+        "toy_lr": Param(float, "gradient-descent step on the toy (stable below 1)", low=0, low_open=True),
+        "toy_steps": Param(int, "gradient-descent steps on the toy", low=1),
+        "toy_noise": Param(float, "std of the gradient noise added per coordinate (the SGD-like runs)", low=0),
+        "toy_dirs": Param(int, "random directions probed for long directions", low=1),
+        "toy_grid": Param(int, "grid points per axis of the 2D cross-sections", low=2),
+        "plane_D": Param(int, "dimension D of the toy used for random hyperplanes", low=2),
+        "plane_n": Param(int, "short directions n of each wedge (hyperplanes)", low=1),
+        "plane_K": Param(int, "number of wedges K (hyperplanes)", low=1),
+        "plane_kappa": Param(float, "width growth kappa of the opening wedges (hyperplanes)", low=0),
+        "plane_width0": Param(float, "constant width of the kappa = 0 contrast (hyperplanes)", low=0),
+        "plane_dims": Param(tuple, "hyperplane dimensions d (ints, increasing)", low=1),
+        "plane_radii": Param(tuple, "radii of the hyperplanes' base points", low=0, low_open=True),
+        "plane_seeds": Param(int, "random hyperplanes per (d, radius) cell", low=1),
+        "plane_steps": Param(int, "gradient-descent steps inside a hyperplane", low=1),
+    },
+    {
+        "smoke": dict(toy_D=400, toy_n=10, toy_K=5, toy_kappa=0.2, toy_law="linear", toy_basis="subspace",
+                      toy_r_min=1.0, toy_runs=16, toy_r0=1.5, toy_lr=0.3, toy_steps=100, toy_noise=0.04,
+                      toy_dirs=32, toy_grid=41, plane_D=100, plane_n=10, plane_K=3,
+                      plane_kappa=0.2, plane_width0=0.01, plane_dims=(2, 3, 4, 6, 8, 10, 15, 20, 25),
+                      plane_radii=(1.1, 1.5, 2.0, 3.0, 5.0, 10.0), plane_seeds=8, plane_steps=100),
+        "cpu": dict(toy_D=1000, toy_n=20, toy_K=10, toy_kappa=0.2, toy_law="linear", toy_basis="subspace",
+                    toy_r_min=1.0, toy_runs=16, toy_r0=1.5, toy_lr=0.3, toy_steps=100, toy_noise=0.02,
+                    toy_dirs=32, toy_grid=81, plane_D=1000, plane_n=100, plane_K=10,
+                    plane_kappa=0.2, plane_width0=0.02, plane_dims=(10, 20, 30, 40, 50, 60, 80, 100, 150, 200),
+                    plane_radii=(1.1, 1.5, 2.0, 3.0, 5.0, 10.0), plane_seeds=8, plane_steps=100),
+        "paper": dict(toy_D=10000, toy_n=200, toy_K=10, toy_kappa=0.2, toy_law="linear", toy_basis="coords",
+                      toy_r_min=1.0, toy_runs=16, toy_r0=1.5, toy_lr=0.3, toy_steps=100, toy_noise=0.007,
+                      toy_dirs=32, toy_grid=81, plane_D=10000, plane_n=100, plane_K=10,
+                      plane_kappa=0.063, plane_width0=0.005,
+                      plane_dims=(10, 20, 30, 40, 60, 80, 100, 125, 150, 200),
+                      plane_radii=(1.1, 1.5, 2.0, 3.0, 5.0, 10.0), plane_seeds=8, plane_steps=100),
+    },
+)
+
+# --- chapter 02 (random subspaces at a radius) ---------------------------------------------------
+
+_add(
+    {
+        "dims": Param(tuple, "subspace dimensions d swept (ints, increasing)", low=1),
+        "radii": Param(tuple, "radii of theta0, as multiples of the initialisation's own norm", low=0, low_open=True),
+        "projection": Param(str, "random projection P from R^d to R^D", choices=PROJECTIONS),
+        "subspace_width": Param(float, "width multiplier of the network trained in subspaces", low=0, low_open=True),
+        "subspace_steps": Param(int, "optimisation steps of subspace training", low=1),
+        "subspace_lr": Param(float, "length of an Adam step in theta at radius multiple 1 (Adam's lr on w is "
+                             "this / sqrt(d))", low=0, low_open=True),
+        "subspace_step": Param(str, "Adam step the same at every radius ('absolute') or proportional to it "
+                               "('relative': the same angular step)", choices=STEPS),
+        "id_fraction": Param(float, "fraction of full-space accuracy that defines the intrinsic dimension",
+                             low=0, high=1, low_open=True),
+    },
+    {
+        "smoke": dict(dims=(10, 40, 160), radii=(0.25, 1.0, 8.0), projection="fastfood", subspace_width=0.25,
+                      subspace_steps=150, subspace_lr=1.0, subspace_step="relative", id_fraction=0.5),
+        "cpu": dict(dims=(200, 800, 3200, 12800), radii=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0), projection="fastfood",
+                    subspace_width=0.5, subspace_steps=500, subspace_lr=1.7, subspace_step="relative",
+                    id_fraction=0.8),
+        "paper": dict(dims=(250, 1000, 4000, 16000, 64000), radii=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
+                      projection="fastfood", subspace_width=1.0, subspace_steps=10000, subspace_lr=1.0,
+                      subspace_step="relative", id_fraction=0.9),
+    },
+)
+
+# --- chapter 02 (the Goldilocks curvature probe) -------------------------------------------------
+
+_add(
+    {
+        "goldilocks_probes": Param(int, "Hutchinson probes for Tr(H) and ‖H‖_F at each radius", low=1),
+        "goldilocks_examples": Param(int, "training examples whose loss the Goldilocks Hessian is taken of", low=1),
+    },
+    {
+        "smoke": dict(goldilocks_probes=16, goldilocks_examples=1000),
+        "cpu": dict(goldilocks_probes=32, goldilocks_examples=1000),
+        "paper": dict(goldilocks_probes=64, goldilocks_examples=2000),
+    },
+)
+
+# --- chapter 03 (learning rate, width, L2) -------------------------------------------------------
+
+_add(
+    {
+        "lrs": Param(tuple, "learning rates of the lr sweep (at the base width and l2)", low=0, low_open=True),
+        "widths": Param(tuple, "width multipliers of the width sweep (at the base lr and l2)", low=0, low_open=True),
+        "l2s": Param(tuple, "L2 strengths of the L2 sweep (at the base lr and width)", low=0),
+        "hp_steps": Param(int, "SGD steps of every run in the hyperparameter sweeps", low=1),
+        "hp_record_every": Param(int, "measure loss, radius and curvature every this many steps", low=1),
+        "hp_examples": Param(int, "training examples in the fixed batch the Hessian is measured on", low=1),
+        "hp_probes": Param(int, "Rademacher probes of each Hutchinson trace estimate", low=2),
+        "hp_schedule": Param(str, "learning-rate schedule of the sweeps (constant: no run is compared while annealing)",
+                          choices=SCHEDULES)},
+    {
+        "smoke": dict(lrs=(0.05, 0.2, 30.0), widths=(0.25, 1.0), l2s=(0.0, 0.03), hp_steps=300,
+                   hp_record_every=50, hp_examples=256, hp_probes=4, hp_schedule="constant"),
+        "cpu": dict(lrs=(0.05, 0.1, 0.2, 10.0), widths=(0.25, 0.5, 1.0, 2.0), l2s=(0.0, 0.003, 0.01),
+                 hp_steps=800, hp_record_every=100, hp_examples=512, hp_probes=10, hp_schedule="constant"),
+        "paper": dict(lrs=(0.01, 0.02, 0.05, 0.1, 0.2, 2.0), widths=(0.5, 1.0, 2.0, 4.0), l2s=(0.0, 5e-4, 2e-3, 5e-3),
+                   hp_steps=10000, hp_record_every=1000, hp_examples=2048, hp_probes=50, hp_schedule="constant"),
+    },
+)
+
+# --- chapter 04 (pairs of solutions) -------------------------------------------------------------
+
+_add(
+    {
+        "curve_steps": Param(int, "steps fitting each curve's bend point (Bezier, polygonal chain, F&J connector)",
+                             low=1),
+        "curve_lr": Param(float, "SGD learning rate of the curves trained on the whole path (Garipov et al.)", low=0,
+                          low_open=True),
+        "connector_lr": Param(float, "SGD learning rate of the F&J connector (loss at the bend point only)", low=0,
+                              low_open=True),
+        "pair_grid": Param(int, "grid points per axis of the plane through two solutions and a bend", low=2),
+    },
+    {
+        "smoke": dict(curve_steps=300, curve_lr=0.3, connector_lr=0.1, pair_grid=15),
+        "cpu": dict(curve_steps=1000, curve_lr=0.5, connector_lr=0.05, pair_grid=25),
+        "paper": dict(curve_steps=10000, curve_lr=0.05, connector_lr=0.01, pair_grid=31),
+    },
+)
+
+# --- chapter 05 (sets of solutions) --------------------------------------------------------------
+
+_add(
+    {
+        "n_solutions": Param(int, "the larger number k of solutions joined by one structure (the chapter also uses 3)",
+                             low=3),
+        "connector_steps": Param(int, "SGD steps training each set structure (connector, simplices, complex)", low=1),
+        "set_lr": Param(float, "SGD learning rate of the set structures", low=0, low_open=True),
+        "n_samples": Param(int, "points sampled per structure to evaluate it", low=2),
+        "set_grid": Param(int, "grid points per axis of the planes through solutions and the connector", low=2),
+    },
+    {
+        "smoke": dict(n_solutions=4, connector_steps=300, set_lr=0.3, n_samples=64, set_grid=13),
+        "cpu": dict(n_solutions=5, connector_steps=1000, set_lr=0.3, n_samples=256, set_grid=21),
+        "paper": dict(n_solutions=5, connector_steps=10000, set_lr=0.05, n_samples=1024, set_grid=31),
+    },
+)
+
+# --- chapter 06 (ensembles) ----------------------------------------------------------------------
+
+_add(
+    {
+        "n_members": Param(int, "ensemble members K", low=1),
+        "cycle_steps": Param(int, "FGE cycle / SWA collection interval in steps (0 = equal compute with deep)", low=0),
+        "fge_lr": Param(float, "peak learning rate of the FGE cycles", low=0, low_open=True),
+        "swa_lr": Param(float, "constant learning rate of the SWA phase", low=0, low_open=True)},
+    {
+        "smoke": dict(n_members=3, cycle_steps=0, fge_lr=0.02, swa_lr=0.02),
+        "cpu": dict(n_members=5, cycle_steps=0, fge_lr=0.01, swa_lr=0.01),
+        "paper": dict(n_members=5, cycle_steps=0, fge_lr=0.01, swa_lr=0.01),
+    },
+)
+
+# --- chapter 06 (its compute budget) -------------------------------------------------------------
+
+_add(
+    {
+        "ensemble_steps": Param(int, "steps S per member in chapter 06 (replaces 'steps' there)", low=1),
+        "ensemble_seeds": Param(int, "repetitions of each method in chapter 06 (replaces 'n_seeds' there)", low=1),
+        "ensemble_grid": Param(int, "grid points per axis of chapter 06's plane through three members", low=2)},
+    {
+        "smoke": dict(ensemble_steps=150, ensemble_seeds=2, ensemble_grid=11),
+        "cpu": dict(ensemble_steps=1000, ensemble_seeds=2, ensemble_grid=25),
+        "paper": dict(ensemble_steps=20000, ensemble_seeds=3, ensemble_grid=31),
+    },
+)

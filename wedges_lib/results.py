@@ -1,0 +1,70 @@
+"""A chapter's results: the numbers it records and the verdicts of its checks.
+
+:func:`record` glues a number into the book's prose (myst-nb) and, inside a papermill run, writes it
+to the run's ``metrics.json``; :func:`check` records a claim check's verdict. :func:`write_json`
+writes any JSON file atomically (benchmarks use it too).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from numbers import Number
+from pathlib import Path
+from typing import Any
+
+RUN_DIR_ENV = "WEDGES_RUN_DIR"
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as JSON to a temporary file beside ``path``, then rename it (atomic)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True, default=_jsonable)
+    os.replace(tmp, path)
+
+
+def _jsonable(v: Any) -> Any:
+    if hasattr(v, "tolist"):  # numpy / torch
+        return v.tolist()
+    return str(v)
+
+
+def _plain(value: Any) -> Any:
+    value = _jsonable(value) if hasattr(value, "tolist") else value
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def record(name: str, value: Any, *, display: bool = False) -> Any:
+    """Keep one of a chapter's key numbers: glued for the book's text, and written to the run's metrics.json."""
+    value = _plain(value)
+    run_dir = os.environ.get(RUN_DIR_ENV)
+    if run_dir:
+        path = Path(run_dir) / "metrics.json"
+        metrics = json.loads(path.read_text()) if path.exists() else {}
+        metrics[name] = value
+        write_json(path, metrics)
+    try:
+        from myst_nb import glue
+    except ImportError:  # outside the book toolchain recording still works
+        return value
+    shown = f"{value:.3g}" if isinstance(value, Number) and not isinstance(value, (bool, int)) else value
+    glue(name, shown, display=display)
+    return value
+
+
+def check(name: str, ok: bool, expected: str, measured: str) -> None:
+    """A chapter's claim check: records ``{name}_verdict`` ('reproduced' / 'not reproduced') and fails when not ok.
+
+    ``expected`` and ``measured`` go into the assertion message, so a failure says what was expected
+    and what the run measured.
+    """
+    ok = bool(ok)
+    record(f"{name}_verdict", "reproduced" if ok else "not reproduced")
+    if not ok:
+        raise AssertionError(f"{name}: expected {expected}; measured {measured}")
+    print(f"check {name}: reproduced — expected {expected}; measured {measured}")
