@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from wedges_lib import config, sweep
+from wedges_lib import config, notebook
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 
@@ -68,7 +68,7 @@ def test_importing_config_alone_fills_the_whole_registry():
 @pytest.mark.parametrize("chapter", sorted(BOOK.glob("[0-9][0-9]_*.py")), ids=lambda p: p.stem)
 def test_every_knob_a_chapter_reads_is_in_its_parameters_cell(chapter):
     """cfg.NAME / cfg["NAME"] in a chapter must be declared in its parameters cell, so papermill can set it."""
-    declared = set(sweep.chapter_parameters(chapter))
+    declared = set(notebook.parameters(chapter))
     assert declared <= set(config.SPECS), declared - set(config.SPECS)
     text = chapter.read_text()
     read = set(re.findall(r"\bcfg\.(\w+)", text)) | set(re.findall(r"\bcfg\[\"(\w+)\"\]", text))

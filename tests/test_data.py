@@ -48,16 +48,6 @@ def test_paper_datasets_offline_give_a_clear_error(tmp_path, monkeypatch):
         data.load("cifar10")
 
 
-def test_cached_computes_once_and_keys_on_params(tmp_path, monkeypatch):
-    monkeypatch.setenv("WEDGES_DATA", str(tmp_path))
-    calls = []
-    compute = lambda: calls.append(1) or {"x": torch.arange(3)}  # noqa: E731
-    a = cache.cached("thing", {"lr": 0.1}, compute)
-    b = cache.cached("thing", {"lr": 0.1}, compute)
-    cache.cached("thing", {"lr": 0.2}, compute)
-    assert torch.equal(a["x"], b["x"]) and len(calls) == 2
-
-
 def test_load_moves_to_a_device_parameter():
     ds = data.load("mnist1d", 10, "auto")
     assert ds.x_train.device.type == ("cuda" if torch.cuda.is_available() else "cpu")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wedges_lib.sweep import to_ipynb
+from wedges_lib.notebook import to_ipynb
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.py"))

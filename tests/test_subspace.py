@@ -157,7 +157,7 @@ def test_projection_errors_name_the_parameter():
 _MEMORY_CHILD = r"""
 import json, re, resource, sys, torch
 torch.set_num_threads(1)
-from wedges_lib import subspace
+from wedges_lib import projections
 kind, D, d, kw = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
 small = projections.make_projection(kind, 4096, min(d, 64), seed=0)  # warm-up: loads BLAS / sparse kernels
 small(torch.randn(min(d, 64), requires_grad=True)).sum().backward()

@@ -1,22 +1,38 @@
-"""Checked files and the load-if-present-else-compute cache for expensive results.
+"""Checked files and the one load-if-present-else-compute cache for expensive results.
 
 Every file carries a SHA-256 of its contents and is written to a temporary name, then renamed:
 a crash mid-write leaves no file, and a corrupt or truncated file is detected, deleted and
 recomputed, never used.
+
+:func:`cached` derives its key; nobody types one. The key is a hash of
+
+* the name of the result,
+* a fingerprint of the ``wedges_lib`` source (:func:`library_fingerprint`): any change to the library's
+  code recomputes every result, so nothing computed by older code is ever served;
+* the code of ``compute`` itself (its bytecode and constants, nested functions included);
+* the values of exactly the configuration entries ``compute`` read: it receives the configuration
+  wrapped in a recorder, and the names it read are kept beside the results (a computation's reads are
+  a function of the values it read, so looking up with the recorded names is exact);
+* the extra ``inputs`` (tensors and datasets by content, other values by ``repr``).
+
+A computation must take everything it depends on from its configuration argument or its inputs;
+a value it picks up from the enclosing scope is not part of the key.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
 import os
+import types
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import torch
 
-from . import __version__
+from .config import Config
 
 
 def cache_dir() -> Path:
@@ -53,19 +69,137 @@ def load_checked(path: Path) -> Any | None:
     return torch.load(io.BytesIO(payload), weights_only=True, map_location=where)
 
 
-def key(name: str, params: dict) -> str:
-    """A file name for ``name`` computed with ``params``: a hash of both and the library version."""
-    blob = json.dumps({"name": name, "params": params, "version": __version__}, sort_keys=True, default=str)
-    return f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}.pt"
+@functools.lru_cache(maxsize=None)
+def library_fingerprint(root: str | None = None) -> str:
+    """SHA-256 (hex) of every ``.py`` file of the ``wedges_lib`` package (or of the package folder ``root``).
+
+    Used in every cache key and in the book's execution cache (:mod:`wedges_lib.notebook`): editing any
+    library source changes it.
+    """
+    folder = Path(root) if root is not None else Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(folder.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
-def cached(name: str, params: dict, compute: Callable[[], Any]) -> Any:
-    """``compute()``'s result, loaded from the cache when ``params`` were seen before (``$WEDGES_NO_CACHE=1`` skips it)."""
-    path = cache_dir() / "results" / key(name, params)
-    if os.environ.get("WEDGES_NO_CACHE") != "1":
-        hit = load_checked(path)
+def _code_digest(code: types.CodeType, h) -> None:
+    h.update(code.co_code)
+    h.update(repr(code.co_names).encode())
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _code_digest(const, h)
+        else:
+            h.update(repr(const).encode())
+
+
+def _digest(value: Any, h) -> None:
+    """Feed a stable description of ``value`` to the hash ``h``: tensors by content, containers recursively."""
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu().contiguous()
+        h.update(f"tensor{tuple(t.shape)}{t.dtype}".encode())
+        h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    elif isinstance(value, (list, tuple)):
+        h.update(f"{type(value).__name__}{len(value)}".encode())
+        for v in value:
+            _digest(v, h)
+    elif isinstance(value, Mapping):
+        h.update(f"map{len(value)}".encode())
+        for k in sorted(value, key=str):
+            h.update(str(k).encode())
+            _digest(value[k], h)
+    elif hasattr(value, "__dataclass_fields__"):  # e.g. data.Dataset: every field
+        h.update(type(value).__name__.encode())
+        for k in value.__dataclass_fields__:
+            h.update(k.encode())
+            _digest(getattr(value, k), h)
+    elif isinstance(value, torch.nn.Module):  # an architecture: its structure and parameter shapes
+        h.update(repr(value).encode())
+        h.update(repr([(n, tuple(p.shape)) for n, p in value.named_parameters()]).encode())
+    elif callable(value) and hasattr(value, "__code__"):
+        _code_digest(value.__code__, h)
+    else:
+        h.update(repr(value).encode())
+
+
+class _Recorder(Config):
+    """A read-only configuration that notes which entries were read."""
+
+    def __init__(self, cfg: Mapping, reads: set):
+        dict.__init__(self, cfg)
+        object.__setattr__(self, "_reads", reads)
+
+    def __getitem__(self, key):
+        self._reads.add(key)
+        return dict.__getitem__(self, key)
+
+    def get(self, key, default=None):
+        self._reads.add(key)
+        return dict.get(self, key, default)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"no parameter {name!r}; known: {', '.join(sorted(self))}") from None
+
+    def _read_all(self):
+        self._reads.update(dict.keys(self))
+
+    def __iter__(self):
+        self._read_all()
+        return dict.__iter__(self)
+
+    def keys(self):
+        self._read_all()
+        return dict.keys(self)
+
+    def items(self):
+        self._read_all()
+        return dict.items(self)
+
+    def values(self):
+        self._read_all()
+        return dict.values(self)
+
+
+def _key(name: str, base: str, cfg: Mapping, reads) -> str:
+    h = hashlib.sha256(base.encode())
+    _digest({k: cfg.get(k, "<absent>") for k in sorted(reads)}, h)
+    return f"{name}-{h.hexdigest()[:20]}"
+
+
+def cached(name: str, cfg: Mapping, compute: Callable[..., Any], **inputs: Any) -> Any:
+    """``compute(cfg, **inputs)``, loaded from the cache when the same computation was done before.
+
+    ``cfg`` is the chapter's resolved configuration; ``compute`` receives it wrapped so that the entries it
+    reads are recorded and only those enter the key (see the module doc for the whole key). ``inputs`` are
+    any further values it needs (tensors, a dataset, a curve's name). ``$WEDGES_NO_CACHE=1`` recomputes.
+    """
+    if not name or "/" in name:
+        raise ValueError(f"parameter 'name': got {name!r}; expected a non-empty name without '/'")
+    h = hashlib.sha256(f"{name}\0{library_fingerprint()}\0".encode())
+    _code_digest(compute.__code__, h)
+    _digest(inputs, h)
+    base = h.hexdigest()
+    folder = cache_dir() / "results"
+    manifest = folder / f"{name}-{base[:20]}.reads.json"
+    use = os.environ.get("WEDGES_NO_CACHE") != "1"
+    try:
+        known = set(json.loads(manifest.read_text()))
+    except (FileNotFoundError, json.JSONDecodeError):
+        known = None
+    if use and known is not None:
+        hit = load_checked(folder / f"{_key(name, base, cfg, known)}.pt")
         if hit is not None:
             return hit
-    value = compute()
-    save_checked(value, path)
+    reads: set = set()
+    value = compute(_Recorder(cfg, reads), **inputs)
+    reads |= known or set()  # a superset of the reads still gives an exact key
+    save_checked(value, folder / f"{_key(name, base, cfg, reads)}.pt")
+    tmp = manifest.with_name(f".{manifest.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(sorted(reads)))
+    os.replace(tmp, manifest)
     return value

@@ -18,36 +18,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import config
+from . import config, notebook
 from .results import RUN_DIR_ENV, write_json
-
-def to_ipynb(chapter: str | Path, ipynb: str | Path) -> None:
-    """Convert a percent-format chapter to a notebook papermill can run (python3 kernel unless it names one)."""
-    import jupytext
-
-    nb = jupytext.read(chapter)
-    nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
-    jupytext.write(nb, ipynb)
-
-
-def chapter_parameters(chapter: str | Path) -> list[str]:
-    """Names of the parameters in a chapter's ``parameters`` cell (read with jupytext, nothing executed)."""
-    import papermill
-
-    with tempfile.TemporaryDirectory() as d:
-        ipynb = Path(d) / "chapter.ipynb"
-        to_ipynb(chapter, ipynb)
-        found = papermill.inspect_notebook(str(ipynb))
-    if not found:
-        raise ValueError(f"{chapter}: no cell tagged 'parameters'")
-    return list(found)
-
 
 def validate(chapter: str | Path, scale: str | None, overrides: dict[str, Any]) -> config.Config:
     """Check a run's parameters before anything executes; return the resolved configuration."""
     if not Path(chapter).is_file():
         raise ValueError(f"chapter {str(chapter)!r} does not exist")
-    known = chapter_parameters(chapter)
+    known = notebook.parameters(chapter)
     unknown = [k for k in overrides if k not in known]
     if unknown:
         raise ValueError(f"unknown parameter {unknown[0]!r} for {Path(chapter).name}; "
@@ -74,7 +52,7 @@ def run_chapter(chapter: str | Path, out: str | Path, *, scale: str | None = Non
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial"))
     write_json(tmp / "params.json", dict(cfg))
     src = tmp / "source.ipynb"
-    to_ipynb(chapter, src)
+    notebook.to_ipynb(chapter, src)
     env_before = os.environ.get(RUN_DIR_ENV)
     os.environ[RUN_DIR_ENV] = str(tmp.resolve())
     status: dict[str, Any] = {"chapter": str(chapter), "scale": cfg["scale"], "started": time.time()}

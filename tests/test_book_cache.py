@@ -1,0 +1,63 @@
+"""The book's execution cache re-executes a chapter when the library's source changes, not only its own code."""
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import wedges_lib
+
+LIB = Path(wedges_lib.__file__).resolve().parent
+BIN = Path(sys.executable).parent
+
+_CHAPTER = textwrap.dedent("""\
+    # %% [markdown]
+    # # A one-cell chapter
+    # %%
+    import os, time
+    from wedges_lib import params
+    print("executed", time.time_ns(), file=open(os.environ["EXEC_LOG"], "a"))
+    """)
+
+_CONFIG = textwrap.dedent("""\
+    title: cache test
+    only_build_toc_files: true
+    execute:
+      execute_notebooks: cache
+    sphinx:
+      extra_extensions: [wedges_lib.notebook]
+      config:
+        nb_custom_formats:
+          .py:
+            - wedges_lib.notebook.reads
+            - fmt: py:percent
+    """)
+
+
+def test_a_library_edit_re_executes_a_cached_chapter(tmp_path):
+    copy = tmp_path / "lib" / "wedges_lib"
+    shutil.copytree(LIB, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "_config.yml").write_text(_CONFIG)
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: chapter\n")
+    (book / "intro.md").write_text("# Intro\n")
+    (book / "chapter.py").write_text(_CHAPTER)
+    log = tmp_path / "executions.log"
+    env = {**os.environ, "PYTHONPATH": str(copy.parent), "EXEC_LOG": str(log)}
+
+    def build() -> int:
+        p = subprocess.run([str(BIN / "jupyter-book"), "build", str(book), "-W", "-n"], env=env,
+                           capture_output=True, text=True, timeout=600)
+        assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+        return len(log.read_text().splitlines()) if log.exists() else 0
+
+    assert build() == 1
+    assert build() == 1  # nothing changed: served from the execution cache
+    src = copy / "params.py"
+    src.write_text(src.read_text().replace('    return torch.linalg.vector_norm(theta, dim=-1)',
+                                           '    return torch.linalg.vector_norm(theta, dim=-1)  # edited'))
+    assert build() == 2  # the library changed: executed again
+    html = (book / "_build" / "html" / "chapter.html").read_text()
+    assert "wedges_lib source fingerprint" not in html  # the fingerprint cell is hidden
