@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from wedges_lib import connect, toy
+from wedges_lib import connect, toy, toy_experiments
 
 BASES = ["subspace", "coords"]
 
@@ -271,20 +271,20 @@ def test_bad_arguments_raise_value_error_naming_the_parameter(call, name):
 def test_trajectory_is_descend_step_by_step(noise):
     m = toy.make_wedges(50, 5, 3, kappa=0.2, r_open=1.0, seed=2)
     th0 = toy.random_points(m, 4, 1.5, seed=1)
-    path = toy.trajectory(m, th0, lr=0.3, steps=30, noise=noise, seed=7)
+    path = toy_experiments.trajectory(m, th0, lr=0.3, steps=30, noise=noise, seed=7)
     assert path.shape == (31, 4, 50) and torch.equal(path[0], th0)
     assert torch.allclose(path[-1], toy.descend(m, th0, lr=0.3, steps=30, noise=noise, seed=7).theta, atol=1e-6)
-    assert toy.trajectory(m, th0[0], steps=5).shape == (6, 50)
+    assert toy_experiments.trajectory(m, th0[0], steps=5).shape == (6, 50)
 
 
 def test_plane_coords_match_plane_section_points():
     m = toy.make_wedges(30, 3, 2, seed=0)
     a, b, c = toy.random_points(m, 3, 2.0, seed=3)
     sec = toy.plane_section(m, a, b, c, n=5)
-    assert torch.allclose(toy.plane_coords(a, b, c, torch.stack([a, b, c])), sec.points, atol=1e-5)
+    assert torch.allclose(toy_experiments.plane_coords(a, b, c, torch.stack([a, b, c])), sec.points, atol=1e-5)
     # a point of the plane keeps its distances: coordinates are an isometry on the plane
     p = a + 0.3 * (b - a) + 0.7 * (c - a)
-    q = toy.plane_coords(a, b, c, torch.stack([a, p]))
+    q = toy_experiments.plane_coords(a, b, c, torch.stack([a, p]))
     assert torch.allclose(q[1].norm(), (p - a).norm(), atol=1e-5)
 
 
@@ -292,20 +292,20 @@ def test_plane_coords_match_plane_section_points():
 def test_short_direction_leaves_the_wedge_and_two_solutions_connect(basis):
     m = toy.make_wedges(200, 10, 5, kappa=0.2, r_open=1.0, basis=basis, seed=5)
     starts = toy.random_points(m, 12, 1.5, seed=1)
-    a, b, c, paths = toy.two_solutions(m, starts, lr=0.3, steps=150)
+    a, b, c, paths = toy_experiments.two_solutions(m, starts, lr=0.3, steps=150)
     assert paths.shape == (151, 2, 200) and int(toy.wedge_of(m, a)) != int(toy.wedge_of(m, b))
     assert float(toy.loss(m, a)) < 1e-12 and float(toy.loss(m, c)) < 1e-12
     assert float(connect.barrier_height(toy.path_loss(m, torch.stack([a, c, b]))[1])) < 1e-9
     assert float(connect.barrier_height(toy.line_section(m, a, b)[1])) > 1e-3
-    u = toy.short_direction(m, a)
+    u = toy_experiments.short_direction(m, a)
     assert math.isclose(float(u.norm()), 1.0, rel_tol=1e-5)
     R = float(a.norm())
     assert float(toy.escape_distance(m, a, u[None], t_max=R, threshold=1e-4 * R ** 2)[0]) < 0.05 * R
 
 
 def test_pick_pair_and_intrinsic_dimension():
-    assert toy.pick_pair(torch.tensor([2, 2, 1, 0])) == (0, 2)
-    assert toy.pick_pair(torch.tensor([3, 3, 3])) == (0, 1)
+    assert toy_experiments.pick_pair(torch.tensor([2, 2, 1, 0])) == (0, 2)
+    assert toy_experiments.pick_pair(torch.tensor([3, 3, 3])) == (0, 1)
     success = torch.tensor([[0.0, 0.25, 0.5], [0.25, 0.5, 1.0], [0.5, 1.0, 1.0]])  # dims x radii
     d = toy.intrinsic_dimension(success, [2, 4, 8])
     assert d.tolist() == [8.0, 4.0, 2.0]
@@ -313,8 +313,8 @@ def test_pick_pair_and_intrinsic_dimension():
 
 
 def test_slabs3d_are_three_slabs_with_a_hole():
-    s = toy.slabs3d(width0=0.1, kappa=0.1)
-    pts = toy.zero_loss_points(s, 3.0, n=21)
+    s = toy_experiments.slabs3d(width0=0.1, kappa=0.1)
+    pts = toy_experiments.zero_loss_points(s, 3.0, n=21)
     r = pts.norm(dim=-1)
     assert len(pts) > 0 and (r >= s.r_min).all() and (r <= 3.0).all()
     # every zero-loss point lies in a slab: one coordinate within the width at its radius
@@ -322,4 +322,4 @@ def test_slabs3d_are_three_slabs_with_a_hole():
     assert set(toy.wedge_of(s, pts).tolist()) == {0, 1, 2}
     assert float(toy.loss(s, torch.tensor([1.5, 1.5, 1.5]))) > 0
     with pytest.raises(ValueError, match="parameter 'D'"):
-        toy.zero_loss_points(toy.make_wedges(4, 1, 2), 1.0)
+        toy_experiments.zero_loss_points(toy.make_wedges(4, 1, 2), 1.0)

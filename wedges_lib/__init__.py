@@ -1,20 +1,11 @@
 """Wedges: the n-wedge model of neural network loss landscapes (Fort & Jastrzebski 2019), as a library.
 
-Import the modules you need (``from wedges_lib import params, train``); :func:`record` keeps a
-chapter's key numbers for the book and for papermill runs; :func:`check` asserts a chapter's claim.
+Import the modules you need (``from wedges_lib import params, train``). The chapter-facing helpers of
+:mod:`wedges_lib.results` are here too: :func:`record` keeps a chapter's key numbers for the book and for
+papermill runs, :func:`thresholds` declares its checks' thresholds, :func:`check` records a verdict.
 """
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
+from .results import check, record, thresholds  # noqa: E402  (after __version__, which results does not need)
 
-def record(name: str, value, *, display: bool = False):
-    """Keep one of a chapter's key numbers (see :func:`wedges_lib.results.record`)."""
-    from .results import record as _record
-
-    return _record(name, value, display=display)
-
-
-def check(name: str, ok: bool, expected: str, measured: str) -> None:
-    """A chapter's claim check (see :func:`wedges_lib.results.check`): records a verdict, raises when not ok."""
-    from .results import check as _check
-
-    _check(name, ok, expected, measured)
+__all__ = ["check", "record", "thresholds", "__version__"]

@@ -25,7 +25,7 @@ Shapes: a point is ``theta`` (D,); a stack of points (..., D); per-point results
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
@@ -98,7 +98,14 @@ def _check_theta(model: WedgeModel, theta: torch.Tensor, name: str = "theta") ->
 
 
 def width(model: WedgeModel, r: torch.Tensor | float) -> torch.Tensor:
-    """The wedges' width w(r) at radius r, (...) -> (...)."""
+    """The wedges' width w(r) at radius r, (...) -> (...).
+
+    >>> m = make_wedges(D=10, n_short=2, K=3, width0=0.25, kappa=0.5, law="linear", r_open=1.0)
+    >>> width(m, torch.tensor([0.5, 1.0, 3.0])).tolist()  # 0.25 + 0.5 * max(r - 1, 0)
+    [0.25, 0.25, 1.25]
+    >>> width(make_wedges(D=10, n_short=2, K=3, kappa=0.5, law="sqrt"), 4.0).item()  # 0.5 * sqrt(4)
+    1.0
+    """
     r = r if isinstance(r, torch.Tensor) else torch.tensor(float(r))
     x = torch.relu(r - model.r_open)
     if model.law == "linear":
@@ -338,6 +345,16 @@ def hyperplane_success_map(model: WedgeModel, dims: Sequence[int], radii: Sequen
     return out
 
 
+def intrinsic_dimension(success: torch.Tensor, dims: Sequence[int], level: float = 0.5) -> torch.Tensor:
+    """Smallest d of ``dims`` whose success (len(dims), R) reaches ``level``, per column: (R,), nan where none does."""
+    check_arg("success", tuple(success.shape), success.ndim == 2 and success.shape[0] == len(dims),
+           f"shape (len(dims), R) = ({len(dims)}, R)")
+    ok = success >= level
+    d = torch.tensor([float(v) for v in dims])[ok.float().argmax(dim=0)]
+    return torch.where(ok.any(dim=0), d, torch.tensor(math.nan))
+
+
+
 @dataclass
 class PlaneSection:
     """The loss on the plane through three points: ``loss`` (n, n) at (x[j], y[i]); ``points`` (3, 2) the
@@ -394,108 +411,3 @@ def escape_distance(model: WedgeModel, theta: torch.Tensor, directions: torch.Te
     over = loss(model, theta + t[:, None, None] * u) > threshold  # (n, M)
     first = torch.where(over.any(dim=0), over.float().argmax(dim=0), n)
     return torch.cat([t, torch.tensor([math.inf])])[first]
-
-
-# --- helpers for the toy chapter: paths, pairs of solutions, the D = 3 picture -----------------------------
-
-def plane_coords(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    """Coordinates (..., 2) of points (..., D) projected on the plane of :func:`plane_section` through a, b, c."""
-    e1, e2 = surfaces.orthonormal_basis(a, b, c)
-    rel = points - a
-    return torch.stack([rel @ e1, rel @ e2], dim=-1)
-
-
-def trajectory(model: WedgeModel, theta0: torch.Tensor, *, lr: float = 0.3, steps: int = 200,
-               noise: float = 0.0, seed: int = 0) -> torch.Tensor:
-    """Every point of :func:`descend` from theta0 (D,) or (B, D): shape (steps + 1, D) or (steps + 1, B, D).
-
-    The same updates and noise draws as :func:`descend` with the same arguments, without its divergence
-    guard: meant for drawing runs that converge.
-    """
-    _check_theta(model, theta0, "theta0")
-    check_arg("theta0", tuple(theta0.shape), theta0.ndim <= 2, "shape (D,) or (B, D)")
-    check_arg("lr", lr, _is_real(lr) and lr > 0, "a finite float > 0")
-    check_arg("steps", steps, _is_int(steps) and steps >= 0, "an int >= 0")
-    check_arg("noise", noise, _is_real(noise) and noise >= 0, "a finite float >= 0")
-    gen = torch.Generator().manual_seed(seed)
-    grad_fn = grad(lambda x: loss(model, x).sum())
-    x = theta0.reshape(-1, model.D).detach().clone()
-    path = [x]
-    for _ in range(steps):
-        g = grad_fn(x)
-        if noise > 0:
-            g = g + noise * torch.randn(g.shape, generator=gen, dtype=g.dtype)
-        x = (x - lr * g).detach()
-        path.append(x)
-    out = torch.stack(path)
-    return out[:, 0] if theta0.ndim == 1 else out
-
-
-def pick_pair(wedges: torch.Tensor) -> tuple[int, int]:
-    """Runs (0, j): the first run and the first later one whose wedge (wedges (B,), from :func:`wedge_of`)
-    differs; j = 1 when every run ended on the same wedge."""
-    check_arg("wedges", tuple(wedges.shape), wedges.ndim == 1 and wedges.shape[0] >= 2, "shape (B,) with B >= 2")
-    return 0, next((k for k in range(1, len(wedges)) if wedges[k] != wedges[0]), 1)
-
-
-def joint_point(model: WedgeModel, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """The joint c (D,) of a path a -> c -> b between two solutions a, b (D,) that stays inside their wedges:
-    the intersection of both wedges at radius max(‖a‖, ‖b‖), in the direction of a + b."""
-    i, j = int(wedge_of(model, a)), int(wedge_of(model, b))
-    radius = float(torch.maximum(torch.linalg.vector_norm(a), torch.linalg.vector_norm(b)))
-    return intersection_point(model, i, j, radius, near=a + b)
-
-
-def short_direction(model: WedgeModel, theta: torch.Tensor) -> torch.Tensor:
-    """Unit vector (D,) along the short part of theta (D,) in its nearest wedge: the way out of the wedge."""
-    check_arg("theta", tuple(theta.shape), tuple(theta.shape) == (model.D,), f"shape (D,) = ({model.D},)")
-    k = int(wedge_of(model, theta))
-    s = short_coords(model, theta)[k]
-    if model.basis == "coords":
-        v = torch.zeros(model.D, dtype=theta.dtype).index_put_((model.short[k],), s)
-    else:
-        v = model.short[k].to(theta.dtype).T @ s
-    check_arg("theta", "a point on the wedge's long directions", float(torch.linalg.vector_norm(v)) > 0,
-           "a point with a non-zero short part")
-    return v / torch.linalg.vector_norm(v)
-
-
-def two_solutions(model: WedgeModel, starts: torch.Tensor, *, lr: float = 0.3,
-                  steps: int = 200) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Descend from starts (B, D); keep the first run and the first one ending on another wedge (:func:`pick_pair`).
-
-    Returns their ends a, b (D,), the joint c (D,) of a path a -> c -> b inside the wedges (:func:`joint_point`)
-    and both runs' every step, (steps + 1, 2, D).
-    """
-    ends = descend(model, starts, lr=lr, steps=steps, record_every=steps).theta
-    i, j = pick_pair(wedge_of(model, ends))
-    a, b = ends[i], ends[j]
-    return a, b, joint_point(model, a, b), trajectory(model, starts[[i, j]], lr=lr, steps=steps)
-
-
-def intrinsic_dimension(success: torch.Tensor, dims: Sequence[int], level: float = 0.5) -> torch.Tensor:
-    """Smallest d of ``dims`` whose success (len(dims), R) reaches ``level``, per column: (R,), nan where none does."""
-    check_arg("success", tuple(success.shape), success.ndim == 2 and success.shape[0] == len(dims),
-           f"shape (len(dims), R) = ({len(dims)}, R)")
-    ok = success >= level
-    d = torch.tensor([float(v) for v in dims])[ok.float().argmax(dim=0)]
-    return torch.where(ok.any(dim=0), d, torch.tensor(math.nan))
-
-
-def slabs3d(*, width0: float = 0.15, kappa: float = 0.15, law: str = "linear", r_min: float = 1.0,
-            r_open: float = 1.0, hole: float = 1.0) -> WedgeModel:
-    """The author's D = 3 picture: three wedges with one short direction each, the x, y and z axes, so each is
-    a slab through the origin (the hole cut out) that thickens away from it."""
-    base = make_wedges(3, 1, 3, width0=width0, kappa=kappa, law=law, r_min=r_min, r_open=r_open, hole=hole)
-    return replace(base, short=torch.eye(3)[:, None, :])
-
-
-def zero_loss_points(model: WedgeModel, extent: float, n: int = 25) -> torch.Tensor:
-    """The points (M, D) of an n-per-axis grid over [-extent, extent]^D that lie in the ball of radius ``extent``
-    and have loss exactly 0: the wedges drawn as voxels (D <= 3)."""
-    check_arg("D", model.D, model.D <= 3, "<= 3 (a grid in D dimensions has n^D points)")
-    check_arg("extent", extent, _is_real(extent) and extent > 0, "a finite float > 0")
-    check_arg("n", n, _is_int(n) and n >= 2, "an int >= 2")
-    g = torch.linspace(-extent, extent, n)
-    pts = torch.cartesian_prod(*[g] * model.D).reshape(-1, model.D)
-    return pts[(loss(model, pts) == 0) & (torch.linalg.vector_norm(pts, dim=-1) <= extent)]

@@ -1,0 +1,300 @@
+"""Experiments on the n-wedge toy (:mod:`wedges_lib.toy`) that the book's chapters run and draw.
+
+The landscape itself (construction, loss, descent, sections, hyperplane training) is :mod:`wedges_lib.toy`;
+here are the chapter-level pieces built on it: the toy of a chapter's ``toy_*`` knobs (:func:`from_config`,
+the one place a toy is built from a configuration), pairs of solutions on different wedges and the joint
+between them, the D = 3 picture of the author's figure, and the studies that chapters 01, 04 and 05 show.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Mapping
+
+import torch
+from torch.func import grad
+
+from . import connect, sets, surfaces
+from .toy import (
+    WedgeModel,
+    _check_theta,
+    _is_int,
+    _is_real,
+    descend,
+    escape_distance,
+    hyperplane_success_map,
+    intersection_point,
+    intrinsic_dimension,
+    line_section,
+    loss,
+    make_wedges,
+    path_loss,
+    plane_section,
+    random_points,
+    short_coords,
+    wedge_of,
+)
+from .validation import check_arg
+
+LOW = 1e-4  # "low loss" on the toy: below LOW * R², R the radius (the loss is a squared distance)
+
+
+def from_config(cfg: Mapping, **overrides) -> WedgeModel:
+    """The toy of a chapter's ``toy_*`` knobs: wedges opening from the hole's edge ``toy_r_min``, drawn from ``seed``.
+
+    ``overrides`` replace :func:`~wedges_lib.toy.make_wedges` arguments (e.g. ``law``). Used in :ref:`ch-toy-model`,
+    :ref:`ch-pairs` and :ref:`ch-sets`.
+    """
+    kw = dict(D=cfg["toy_D"], n_short=cfg["toy_n"], K=cfg["toy_K"], kappa=cfg["toy_kappa"], law=cfg["toy_law"],
+              r_min=cfg["toy_r_min"], r_open=cfg["toy_r_min"], basis=cfg["toy_basis"], seed=cfg["seed"])
+    kw.update(overrides)
+    return make_wedges(kw.pop("D"), kw.pop("n_short"), kw.pop("K"), **kw)
+
+
+def solution_pair(cfg: Mapping, model: WedgeModel | None = None, radius: float | None = None):
+    """Descents from ``toy_runs`` random points at ``radius`` (default ``toy_r0``) on ``model`` (default
+    :func:`from_config`): two solutions a, b on different wedges, their joint c, and both runs' paths
+    (:func:`two_solutions`). Used in :ref:`ch-toy-model` and :ref:`ch-pairs`."""
+    model = from_config(cfg) if model is None else model
+    starts = random_points(model, cfg["toy_runs"], cfg["toy_r0"] if radius is None else radius, seed=cfg["seed"])
+    return two_solutions(model, starts, lr=cfg["toy_lr"], steps=cfg["toy_steps"])
+
+
+def plane_coords(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Coordinates (..., 2) of points (..., D) projected on the plane of :func:`plane_section` through a, b, c."""
+    e1, e2 = surfaces.orthonormal_basis(a, b, c)
+    rel = points - a
+    return torch.stack([rel @ e1, rel @ e2], dim=-1)
+
+
+def trajectory(model: WedgeModel, theta0: torch.Tensor, *, lr: float = 0.3, steps: int = 200,
+               noise: float = 0.0, seed: int = 0) -> torch.Tensor:
+    """Every point of :func:`descend` from theta0 (D,) or (B, D): shape (steps + 1, D) or (steps + 1, B, D).
+
+    The same updates and noise draws as :func:`descend` with the same arguments, without its divergence
+    guard: meant for drawing runs that converge.
+    """
+    _check_theta(model, theta0, "theta0")
+    check_arg("theta0", tuple(theta0.shape), theta0.ndim <= 2, "shape (D,) or (B, D)")
+    check_arg("lr", lr, _is_real(lr) and lr > 0, "a finite float > 0")
+    check_arg("steps", steps, _is_int(steps) and steps >= 0, "an int >= 0")
+    check_arg("noise", noise, _is_real(noise) and noise >= 0, "a finite float >= 0")
+    gen = torch.Generator().manual_seed(seed)
+    grad_fn = grad(lambda x: loss(model, x).sum())
+    x = theta0.reshape(-1, model.D).detach().clone()
+    path = [x]
+    for _ in range(steps):
+        g = grad_fn(x)
+        if noise > 0:
+            g = g + noise * torch.randn(g.shape, generator=gen, dtype=g.dtype)
+        x = (x - lr * g).detach()
+        path.append(x)
+    out = torch.stack(path)
+    return out[:, 0] if theta0.ndim == 1 else out
+
+
+def pick_pair(wedges: torch.Tensor) -> tuple[int, int]:
+    """Runs (0, j): the first run and the first later one whose wedge (wedges (B,), from :func:`wedge_of`)
+    differs; j = 1 when every run ended on the same wedge."""
+    check_arg("wedges", tuple(wedges.shape), wedges.ndim == 1 and wedges.shape[0] >= 2, "shape (B,) with B >= 2")
+    return 0, next((k for k in range(1, len(wedges)) if wedges[k] != wedges[0]), 1)
+
+
+def joint_point(model: WedgeModel, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The joint c (D,) of a path a -> c -> b between two solutions a, b (D,) that stays inside their wedges:
+    the intersection of both wedges at radius max(‖a‖, ‖b‖), in the direction of a + b."""
+    i, j = int(wedge_of(model, a)), int(wedge_of(model, b))
+    radius = float(torch.maximum(torch.linalg.vector_norm(a), torch.linalg.vector_norm(b)))
+    return intersection_point(model, i, j, radius, near=a + b)
+
+
+def short_direction(model: WedgeModel, theta: torch.Tensor) -> torch.Tensor:
+    """Unit vector (D,) along the short part of theta (D,) in its nearest wedge: the way out of the wedge."""
+    check_arg("theta", tuple(theta.shape), tuple(theta.shape) == (model.D,), f"shape (D,) = ({model.D},)")
+    k = int(wedge_of(model, theta))
+    s = short_coords(model, theta)[k]
+    if model.basis == "coords":
+        v = torch.zeros(model.D, dtype=theta.dtype).index_put_((model.short[k],), s)
+    else:
+        v = model.short[k].to(theta.dtype).T @ s
+    check_arg("theta", "a point on the wedge's long directions", float(torch.linalg.vector_norm(v)) > 0,
+           "a point with a non-zero short part")
+    return v / torch.linalg.vector_norm(v)
+
+
+def two_solutions(model: WedgeModel, starts: torch.Tensor, *, lr: float = 0.3,
+                  steps: int = 200) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Descend from starts (B, D); keep the first run and the first one ending on another wedge (:func:`pick_pair`).
+
+    Returns their ends a, b (D,), the joint c (D,) of a path a -> c -> b inside the wedges (:func:`joint_point`)
+    and both runs' every step, (steps + 1, 2, D).
+    """
+    ends = descend(model, starts, lr=lr, steps=steps, record_every=steps).theta
+    i, j = pick_pair(wedge_of(model, ends))
+    a, b = ends[i], ends[j]
+    return a, b, joint_point(model, a, b), trajectory(model, starts[[i, j]], lr=lr, steps=steps)
+
+
+def slabs3d(*, width0: float = 0.15, kappa: float = 0.15, law: str = "linear", r_min: float = 1.0,
+            r_open: float = 1.0, hole: float = 1.0) -> WedgeModel:
+    """The author's D = 3 picture: three wedges with one short direction each, the x, y and z axes, so each is
+    a slab through the origin (the hole cut out) that thickens away from it."""
+    base = make_wedges(3, 1, 3, width0=width0, kappa=kappa, law=law, r_min=r_min, r_open=r_open, hole=hole)
+    return replace(base, short=torch.eye(3)[:, None, :])
+
+
+def zero_loss_points(model: WedgeModel, extent: float, n: int = 25) -> torch.Tensor:
+    """The points (M, D) of an n-per-axis grid over [-extent, extent]^D that lie in the ball of radius ``extent``
+    and have loss exactly 0: the wedges drawn as voxels (D <= 3)."""
+    check_arg("D", model.D, model.D <= 3, "<= 3 (a grid in D dimensions has n^D points)")
+    check_arg("extent", extent, _is_real(extent) and extent > 0, "a finite float > 0")
+    check_arg("n", n, _is_int(n) and n >= 2, "an int >= 2")
+    g = torch.linspace(-extent, extent, n)
+    pts = torch.cartesian_prod(*[g] * model.D).reshape(-1, model.D)
+    return pts[(loss(model, pts) == 0) & (torch.linalg.vector_norm(pts, dim=-1) <= extent)]
+
+
+def sections(model: WedgeModel, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, paths: torch.Tensor,
+             n: int) -> dict:
+    """The two pictures of a pair of solutions: the plane through a, b and their joint c, and the plane through
+    a's start (``paths[0, 0]``), a and b with both runs (``paths`` (T, 2, D)) projected on it; n points a side.
+    Used in :ref:`ch-toy-model`."""
+    s0 = paths[0, 0]
+    return dict(joint=plane_section(model, a, b, c, n=n), descent=plane_section(model, s0, a, b, n=n),
+                runs=plane_coords(s0, a, b, paths))
+
+
+def descent_study(cfg: Mapping) -> dict:
+    """Chapter 01's descents on :func:`from_config`'s toy: plain, with gradient noise then settling, the lines
+    from the starts, a pair of solutions and the escape distances along random and short directions.
+
+    Returns the runs, the two pictures of the pair (:func:`sections`) and the measured numbers (losses, radii,
+    barriers in units of R² = ‖a‖², escape distances in units of R). Used in :ref:`ch-toy-model`.
+    """
+    model = from_config(cfg)
+    starts = random_points(model, cfg["toy_runs"], cfg["toy_r0"], seed=cfg["seed"])
+    long_run = cfg["toy_steps"] * 3 // 2  # as long as noisy + settling
+    plain = descend(model, starts, lr=cfg["toy_lr"], steps=long_run)
+    noisy = descend(model, starts, noise=cfg["toy_noise"], seed=cfg["seed"], lr=cfg["toy_lr"], steps=cfg["toy_steps"])
+    settled = descend(model, noisy.theta, lr=cfg["toy_lr"], steps=long_run - cfg["toy_steps"])
+    grid = cfg["toy_grid"]
+    init_lines = torch.stack([line_section(model, s, e, grid)[1] for s, e in zip(starts, plain.theta)])
+    a, b, c, paths = two_solutions(model, starts, lr=cfg["toy_lr"], steps=cfg["toy_steps"])
+    R = float(a.norm())
+    t_line, line = line_section(model, a, b, 2 * grid)  # and a -> c -> b, equally many points
+    via = torch.cat([line_section(model, p, q, grid)[1] for p, q in ((a, c), (c, b))])
+    dirs = torch.cat([short_direction(model, a)[None], random_points(model, cfg["toy_dirs"], 1.0,
+                                                                      seed=cfg["seed"] + 1)])
+    escape = escape_distance(model, a, dirs, t_max=2 * R, threshold=LOW * R ** 2, n=401) / R
+    L, radius = plain.history["loss"], plain.history["radius"]
+    R_end = settled.history["radius"][-1]
+    num = dict(
+        toy_init_loss=L[0].median(), toy_final_loss=L[-1].max(),
+        toy_wedges_reached=len(set(wedge_of(model, plain.theta).tolist())),
+        toy_plain_growth=100 * ((radius[-1] / radius[0]).max() - 1), toy_noisy_ratio=(R_end / radius[0]).min(),
+        toy_settled_loss=settled.history["loss"][-1].max(), toy_line_barrier=connect.barrier_height(line) / R ** 2,
+        toy_via_barrier=connect.barrier_height(via) / R ** 2, toy_max_rise=connect.max_rise(init_lines).max(),
+        toy_long_median=escape[1:].median().clamp_max(2), toy_short_escape=escape[0])
+    return dict(model=model, starts=starts, plain=plain, noisy=noisy, settled=settled, init_lines=init_lines,
+                a=a, b=b, c=c, paths=paths, t_line=t_line, line=line, via=via, escape=escape,
+                sections=sections(model, a, b, c, paths, grid),
+                outward=bool((R_end > 1.2 * radius[0]).all()),
+                numbers={k: float(v) for k, v in num.items()})
+
+
+def hyperplane_study(cfg: Mapping) -> dict:
+    """Chapter 01's random hyperplanes: success maps over (``plane_dims``, ``plane_radii``) for wedges opening
+    with ``plane_kappa`` and for constant slabs of width ``plane_width0``, their d₅₀ and the success gained from
+    the smallest to the largest radius. Used in :ref:`ch-toy-model`."""
+    common = dict(law=cfg["toy_law"], r_min=cfg["toy_r_min"], basis=cfg["toy_basis"], seed=cfg["seed"])
+    variants = {f"opening, κ = {cfg['plane_kappa']:g}": dict(kappa=cfg["plane_kappa"], r_open=cfg["toy_r_min"]),
+                "constant, κ = 0": dict(width0=cfg["plane_width0"], kappa=0.0)}
+    maps = {}
+    for name, kw in variants.items():
+        m = make_wedges(cfg["plane_D"], cfg["plane_n"], cfg["plane_K"], **kw, **common)
+        maps[name] = hyperplane_success_map(m, cfg["plane_dims"], cfg["plane_radii"], seeds=cfg["plane_seeds"],
+                                            steps=cfg["plane_steps"], seed=cfg["seed"])
+    d50 = {k: intrinsic_dimension(s, cfg["plane_dims"]) for k, s in maps.items()}
+    gain = {k: float(s[:, -1].mean() - s[:, 0].mean()) for k, s in maps.items()}
+    return dict(maps=maps, d50=d50, gain=gain)
+
+
+def slabs_study(cfg: Mapping) -> dict:
+    """Chapter 01's D = 3 picture (:func:`slabs3d`): its zero-loss voxels (the octant facing the viewer cut
+    away), two runs from the positive octant ending on different slabs, and the barriers on the straight line
+    and through their joint. Used in :ref:`ch-toy-model`."""
+    slabs = slabs3d()
+    low = zero_loss_points(slabs, 2 * cfg["toy_r0"])
+    low = low[(low <= 0).any(dim=1)]
+    octant = random_points(slabs, cfg["toy_runs"], cfg["toy_r0"], seed=cfg["seed"]).abs()  # c between a and b
+    a, b, c, paths = two_solutions(slabs, octant, lr=cfg["toy_lr"], steps=cfg["toy_steps"])
+    line, via = (float(connect.barrier_height(path_loss(slabs, torch.stack(p), cfg["toy_grid"])[1]))
+                 for p in ([a, b], [a, c, b]))
+    return dict(model=slabs, low=low, a=a, b=b, c=c, paths=paths, line_barrier=line, via_barrier=via,
+                wedges=(int(wedge_of(slabs, a)), int(wedge_of(slabs, b))),
+                hole_empty=bool((low.norm(dim=-1) >= slabs.r_min).all()))
+
+
+def set_study(cfg: Mapping, k: int = 3, n_eval: int = 512) -> dict:
+    """Chapter 05's toy account: k descents ending on distinct wedges, a connector trained on the k segments to
+    it (``connector_steps`` steps at ``toy_lr``), and the loss at ``n_eval`` points of the naive hull and of the
+    segments. Used in :ref:`ch-sets`."""
+    model = from_config(cfg)
+    ends = descend(model, random_points(model, cfg["toy_runs"], cfg["toy_r0"], seed=cfg["seed"]),
+                   lr=cfg["toy_lr"], steps=cfg["toy_steps"]).theta
+    wedge = wedge_of(model, ends).tolist()
+    pick = [wedge.index(w) for w in dict.fromkeys(wedge)][:k]  # the first runs on distinct wedges
+    sols = ends[pick]
+    f = lambda th: loss(model, th)  # noqa: E731
+    conn = sets.train_connector(f, None, sols, steps=cfg["connector_steps"], lr=cfg["toy_lr"], n_samples=16,
+                                seed=cfg["seed"], quiet=True)
+    evals = {"naive hull": sets.evaluate_structure(f, None, None, lambda n, s: sets.hull_points(sols, n, s), n_eval),
+             "connector": sets.evaluate_structure(f, None, None, conn.sample, n_eval)}
+    return dict(model=model, solutions=sols, connector=conn, evals=evals)
+
+
+def toy_chapter_numbers(run: dict, hyper: dict, slabs: dict) -> dict[str, float]:
+    """Every number chapter 01 reports, by the name it is recorded under. Used in :ref:`ch-toy-model`."""
+    (o_name, f_name), gain, d50 = hyper["maps"], hyper["gain"], hyper["d50"]
+    L0 = run["plain"].history["loss"][0]
+    num = dict(run["numbers"], plane_gain_open=gain[o_name], plane_gain_flat=gain[f_name],
+               slab_line_barrier=slabs["line_barrier"], slab_via_barrier=slabs["via_barrier"],
+               toy_drawn_ratio=float((run["plain"].history["loss"][-1] / L0).max()),
+               toy_settled_ratio=float((run["settled"].history["loss"][-1] / L0).max()),
+               toy_rise_ratio=run["numbers"]["toy_max_rise"] / float(L0.min()))
+    for v, name in (("open", o_name), ("flat", f_name)):
+        for end, i in (("first", 0), ("last", -1)):
+            num[f"plane_d50_{v}_{end}"] = float(d50[name][i])
+    return num
+
+
+def toy_chapter_checks(num: dict, slabs: dict, outward: bool, thr: Mapping) -> dict[str, tuple[bool, str, str]]:
+    """Chapter 01's checks: name -> (holds, what was expected, what was measured), from :func:`toy_chapter_numbers`
+    and the thresholds ``thr`` the chapter declared before running. Used in :ref:`ch-toy-model`."""
+    line_b, via_b = num["toy_line_barrier"], num["toy_via_barrier"]
+    long_, short = num["toy_long_median"], num["toy_short_escape"]
+    go, gf = num["plane_gain_open"], num["plane_gain_flat"]
+    do, dl = num["plane_d50_open_first"], num["plane_d50_open_last"]
+    (wa, wb), sl, sv = slabs["wedges"], slabs["line_barrier"], slabs["via_barrier"]
+    return {
+        "toy_drawn": (num["toy_drawn_ratio"] < thr["low"] and num["toy_wedges_reached"] >= thr["min_wedges"],
+                      f"every run < {thr['low']:g} x its initial loss, >= {thr['min_wedges']} wedges",
+                      f"worst ratio {num['toy_drawn_ratio']:.1e}, {num['toy_wedges_reached']:.0f} wedges"),
+        "toy_outward": (outward and num["toy_settled_ratio"] < thr["low"],
+                        f"noise: every run > x{thr['outward']} outward at ~0 loss",
+                        f"x{num['toy_noisy_ratio']:.2f} or more, loss {num['toy_settled_loss']:.1e}"),
+        "toy_connect": (line_b > thr["barrier"] and via_b < thr["via_fraction"] * line_b,
+                        f"barrier > {thr['barrier']:g} R² on a → b, < {thr['via_fraction']:g} of it via c",
+                        f"{line_b:.2e} and {via_b:.1e} R²"),
+        "toy_monotonic": (num["toy_rise_ratio"] < thr["low"], f"no rise on start → solution lines (< {thr['low']:g} L)",
+                          f"largest rise {num['toy_max_rise']:.1e}"),
+        "toy_long": (long_ > max(thr["long_min"], thr["long_vs_short"] * short),
+                     f"random directions low > {thr['long_min']} R, > {thr['long_vs_short']}x the short one",
+                     f"median {long_:.3f} R, short {short:.3f} R"),
+        "toy_hyperplane": (go >= thr["gain_min"] and do >= thr["d50_drop"] * dl and abs(gf) <= thr["flat_gain_max"],
+                           f"opening: gain >= {thr['gain_min']}, d50 falling >= {thr['d50_drop']}x; constant: "
+                           f"|gain| <= {thr['flat_gain_max']}",
+                           f"opening: gain {go:.2f}, d50 {do:g} -> {dl:g}; constant: gain {gf:.2f}"),
+        "toy_slabs": (wa != wb and sl > thr["barrier"] and sv == 0 and slabs["hole_empty"],
+                      "2 slabs, a barrier, 0 via c, a hole",
+                      f"slabs {wa}, {wb}; barriers {sl:.2e}, {sv:.1e}; hole empty: {slabs['hole_empty']}"),
+    }
