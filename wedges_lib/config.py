@@ -14,7 +14,7 @@ from .presets import DEVICES, PRESETS, SCALES, SPECS
 from .validation import Param, check_arg
 
 __all__ = ["SCALES", "SPECS", "PRESETS", "Param", "Config", "resolve", "default_scale", "pick_device",
-           "check_names", "check_arg"]
+           "check_names", "check_arg", "resolve_cell"]
 
 
 def default_scale() -> str:
@@ -33,7 +33,8 @@ class Config(dict):
         try:
             return self[name]
         except KeyError:
-            raise AttributeError(f"no parameter {name!r}; known: {', '.join(sorted(self))}") from None
+            raise AttributeError(f"no parameter {name!r} in this configuration (a chapter declares every knob it "
+                                 f"reads in its parameters cell); known: {', '.join(sorted(self))}") from None
 
 
 def check_names(names) -> None:
@@ -44,13 +45,38 @@ def check_names(names) -> None:
 
 
 def resolve(scale: str | None = None, **overrides: Any) -> Config:
-    """Preset of ``scale`` (default :func:`default_scale`) with non-None ``overrides`` applied, validated."""
+    """Preset of ``scale`` (default :func:`default_scale`) with non-None ``overrides`` applied, validated.
+
+    >>> cfg = resolve("smoke", lr=0.1)
+    >>> cfg.lr, cfg.scale
+    (0.1, 'smoke')
+    >>> resolve("smoke", lr=-1)
+    Traceback (most recent call last):
+        ...
+    ValueError: parameter 'lr': got -1.0; expected a float > 0
+
+    Used in :ref:`ch-quickstart`, :ref:`ch-radius`, :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
+    """
     scale = default_scale() if scale is None else SPECS["scale"].check("scale", scale)
     check_names(overrides)
     values = dict(PRESETS[scale])
     values.update({k: SPECS[k].check(k, v) for k, v in overrides.items() if v is not None})
     values["scale"] = scale
     return Config(values)
+
+
+def resolve_cell(namespace: dict[str, Any]) -> Config:
+    """A chapter's configuration from its parameters cell: ``config.resolve_cell(globals())``.
+
+    The knobs are the registry's names defined in ``namespace`` (the parameters cell, plus any that
+    papermill injected); the result holds exactly those and ``scale``, so reading a knob the cell does not
+    declare fails at once instead of silently taking the preset.
+
+    Used in :ref:`ch-toy-model` and :ref:`ch-hyperparameters`.
+    """
+    declared = [k for k in SPECS if k in namespace and k != "scale"]
+    cfg = resolve(namespace.get("scale"), **{k: namespace[k] for k in declared})
+    return Config({k: cfg[k] for k in ["scale", *declared]})
 
 
 def pick_device(device: str = "auto"):

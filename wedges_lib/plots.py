@@ -178,3 +178,70 @@ def live(draw, controls: dict, *, per_row: int = 3):
     boxes = list(controls.values())
     rows = [widgets.HBox(boxes[i:i + per_row]) for i in range(0, len(boxes), per_row)]
     return widgets.VBox(rows + [out])
+
+
+def toy_pair(axes, secs: dict) -> None:
+    """The two pictures of a toy pair of solutions (``toy_experiments.sections``): the plane through a, b and
+    their joint c, and the plane through a's start, a and b with the runs. Used in :ref:`ch-toy-model`."""
+    section(axes[0], secs["joint"], title="two wedges meet at c")
+    section(axes[1], secs["descent"], names=("θ₀", "a", "b"), chords=False, xlabel="along a − θ₀",
+            ylabel="towards b", runs=secs["runs"], title="descent")
+
+
+def draw_knob(ax_curv, ax_radius, paths: Sequence[dict], band) -> None:
+    """Two panels for one knob's sweep (``paths`` from ``trajectories.knob_paths``): λ_max against training loss
+    (seed means; the shaded ``band`` (n,) of losses is where the runs are compared) and r/r0 against step. A run
+    that diverged or got stuck is dotted and named so in the legend; a diverged one ends in a red cross at the
+    step it diverged, drawn at the top of the panel (whose scale the trained runs set).
+    Used in :ref:`ch-hyperparameters`."""
+    low, top, crosses = np.inf, 0.0, []
+    for p, colour in zip(paths, PALETTE * 4):
+        if p["lmax"] is not None:
+            ax_curv.plot(_np(p["loss"]), _np(p["lmax"]), "o-", ms=3, color=colour, label=p["name"])
+        ax_radius.plot(_np(p["step"]), _np(p["radius_ratio"]), color=colour, label=p["name"],
+                       ls="-" if p["all_trained"] else ":")
+        if p["ratio_range"] is not None:
+            low, top = min(low, p["ratio_range"][0]), max(top, p["ratio_range"][1])
+        crosses += list(p["diverged_steps"])
+    ax_curv.axvspan(float(np.min(_np(band))), float(np.max(_np(band))), color="grey", alpha=0.15, lw=0)
+    ax_curv.set_xscale("log")
+    ax_curv.invert_xaxis()
+    ax_curv.legend(fontsize=7)
+    if top > 0:
+        ax_radius.set_ylim(low - 0.05 * (top - low), top + 0.1 * (top - low))
+    if crosses:
+        diverged_marks(ax_radius, crosses, [True] * len(crosses), ax_radius.get_ylim()[1])
+    ax_radius.legend(fontsize=7)
+
+
+def draw_plane(ax, points: dict[str, dict | None]) -> None:
+    """One line per knob of points relative to its first setting (``trajectories.relative_plane``: 'x', 'xe',
+    'y', 'ye' (V,), 'values'), with error bars, the values written beside the points (the first in the legend)
+    and grey lines through (1, 1). Used in :ref:`ch-hyperparameters`."""
+    for (knob, p), colour, marker in zip(points.items(), PALETTE, "osD^v"):
+        if p is None:
+            continue
+        ax.errorbar(_np(p["x"]), _np(p["y"]), xerr=_np(p["xe"]), yerr=_np(p["ye"]), color=colour,
+                    marker=marker, ms=4, capsize=2, label=f"{knob} sweep, from {p['values'][0]:g}")
+        for v, xi, yi in zip(p["values"][1:], _np(p["x"])[1:], _np(p["y"])[1:]):
+            ax.annotate(f"{v:g}", (float(xi), float(yi)), textcoords="offset points", xytext=(4, 3),
+                        fontsize=7, color=colour)
+    ax.axhline(1, color="grey", lw=0.8)
+    ax.axvline(1, color="grey", lw=0.8)
+    ax.legend()
+
+
+def log_ticks(ax, xs: Sequence[float]) -> None:
+    """A log x axis ticked at exactly the values ``xs`` (e.g. the radii swept), no minor ticks.
+    Used in :ref:`ch-radius`."""
+    ax.set_xscale("log")
+    ax.set_xticks(list(xs), [f"{v:g}" for v in xs])
+    ax.set_xticks([], minor=True)
+
+
+def shared_log_levels(surfaces: Sequence, n: int = 21, floor: float = 1e-4) -> np.ndarray:
+    """``n`` contour levels in log10 units spanning all the loss surfaces (clipped below at ``floor``), for
+    :func:`contour` panels that share one colour scale. Used in :ref:`ch-ensembles`."""
+    lo = min(float(np.min(_np(s))) for s in surfaces)
+    hi = max(float(np.max(_np(s))) for s in surfaces)
+    return np.linspace(np.log10(max(lo, floor)), np.log10(hi), n)
