@@ -31,17 +31,31 @@ import torch
 import wedges_lib
 from wedges_lib import config, connect, data, params, plots, train
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 scale = None
-lr = None
-steps = None
-width = None
 seed = None
+dataset = None
+n_train = None
+model = None
+width = None
+optimizer = None
+lr = None
+momentum = None
+l2 = None
+schedule = None
+batch_size = None
+steps = None
+record_every = None
+device = None
 n_interp = None
 
 # %% tags=["remove-cell"]
-cfg = config.resolve(scale, lr=lr, steps=steps, width=width, seed=seed, n_interp=n_interp)
+cfg = config.resolve_cell(globals())
 ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
+
+# %% tags=["remove-cell"]
+thr = wedges_lib.thresholds(
+    "quickstart", radius_growth=1.05, loss_fraction=0.5, monotonic_rise=0.02)
 
 # %% [markdown]
 # ## Experiment
@@ -52,7 +66,7 @@ ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
 
 # %%
 result = train.train_config(cfg, ds, quiet=True)
-model, theta0, theta = result.model, result.theta0, result.theta
+net, theta0, theta = result.model, result.theta0, result.theta
 h = result.history
 print(f"D = {theta.numel()} parameters, trained {cfg.steps} steps at lr {cfg.lr}; "
       f"diverged: {bool(result.diverged)}")
@@ -63,7 +77,8 @@ print(f"D = {theta.numel()} parameters, trained {cfg.steps} steps at lr {cfg.lr}
 
 # %%
 ts = torch.linspace(0, 1, cfg.n_interp)
-line_loss, line_acc = params.evaluate(model, params.interpolate(theta0, theta, ts), ds.x_train, ds.y_train)
+line = params.interpolate(theta0, theta, ts)
+line_loss, line_acc = params.evaluate(net, line, ds.x_train, ds.y_train)
 rise = connect.max_rise(line_loss)  # the largest rise above any earlier point of the line
 
 # %% [markdown]
@@ -102,18 +117,21 @@ wedges_lib.record("lr", cfg.lr)
 # %% tags=["hide-input"]
 assert not result.diverged, "training diverged: the quickstart needs a converging run"
 drop = (line_loss[0] - line_loss[-1]).item()
-wedges_lib.check("quickstart_outward", r1 > 1.05 * r0 and h["loss"][-1] < 0.5 * h["loss"][0],
-                 "the radius to grow by > 5 % while the train loss at least halves",
+wedges_lib.check("quickstart_outward",
+                 r1 > thr.radius_growth * r0 and h["loss"][-1] < thr.loss_fraction * h["loss"][0],
+                 f"the radius to grow by > x{thr.radius_growth} while the train loss falls below "
+                 f"{thr.loss_fraction} of its start",
                  f"radius {r0:.2f} -> {r1:.2f}, loss {h['loss'][0]:.3f} -> {h['loss'][-1]:.4f}")
-wedges_lib.check("quickstart_monotonic", rise < 0.02 * drop,
-                 f"a monotonic init→solution line (largest rise < 2 % of the drop {drop:.3f})",
-                 f"largest rise {rise:.2e}")
+wedges_lib.check("quickstart_monotonic", rise < thr.monotonic_rise * drop,
+                 f"a monotonic init→solution line (largest rise < {thr.monotonic_rise:.0%} of "
+                 f"the drop {drop:.3f})", f"largest rise {rise:.2e}")
 
 # %% [markdown]
 # ## Takeaway
 #
 # Training pushes $\theta$ away from the origin while the loss falls smoothly along the straight
-# line back to the start. In the wedge model of {cite:t}`fort2019large` ({ref}`ch-toy-model`) both follow from the geometry:
+# line back to the start. In the wedge model of {cite:t}`fort2019large` ({ref}`ch-toy-model`) both
+# follow from the geometry:
 # low loss lives on wedges that widen with the radius, so an optimiser drawn onto them tends to
 # move outward, and the straight line from a random start meets the wedge only once.
 #

@@ -28,13 +28,11 @@
 # machine and its load: the numbers below are this build's, not a promise.
 
 # %% tags=["remove-cell"]
-import json
 import os
 import platform
 import subprocess
 import sys
 import tempfile
-from fractions import Fraction
 from pathlib import Path
 
 import pandas as pd
@@ -44,17 +42,20 @@ from tqdm.auto import tqdm
 import wedges_lib
 from wedges_lib import config
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 scale = None
 
 # %% tags=["remove-cell"]
-cfg = config.resolve(scale)
+cfg = config.resolve_cell(globals())
 quick = cfg.scale == "smoke"  # the smoke scale runs each benchmark's quick version
 BENCH = Path(wedges_lib.__file__).resolve().parents[1] / "benchmarks"
 if not BENCH.is_dir():
-    raise FileNotFoundError(f"{BENCH} not found: this page runs the benchmarks of a source checkout of Wedges")
+    raise FileNotFoundError(f"{BENCH} not found: this page needs a source checkout of Wedges")
+sys.path.insert(0, str(BENCH))
+from common import Row, read_rows  # noqa: E402  (the benchmarks' shared frame)
+
 ARGS = {
-    "ensemble": ["--members", "4", "--steps", "40", "--repeat", "1", "--no-prototype"] if quick else [],
+    "ensemble": ["--quick"] if quick else [],
     "curvature": ["--quick", "--no-scipy"] if quick else [],
     "surfaces": ["--quick"] if quick else [],
     "subspace": ["--quick"] if quick else [],
@@ -71,44 +72,39 @@ TITLES = {"ensemble": "K members trained in one vmapped pass vs one after anothe
 # benchmarks work, whose timings are noisy); at `cpu` and `paper` the full one.
 
 # %%
-def run_benchmark(name: str, args: list[str]) -> list[dict]:
-    """Run benchmarks/NAME.py in a fresh process with --json; its rows, or an error with the script's output."""
+def run_benchmark(name: str, args: list[str]) -> list[Row]:
+    """Run benchmarks/NAME.py alone with --json: its rows, or an error with its output."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{name}.json"
-        proc = subprocess.run([sys.executable, str(BENCH / f"{name}.py"), *args, "--json", str(out)],
-                              capture_output=True, text=True, cwd=BENCH.parent)
+        cmd = [sys.executable, str(BENCH / f"{name}.py"), *args, "--json", str(out)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=BENCH.parent)
         if proc.returncode != 0 or not out.exists():
-            raise RuntimeError(f"benchmarks/{name}.py {' '.join(args)} failed (exit {proc.returncode}):\n"
-                               f"{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
-        return json.loads(out.read_text())
+            raise RuntimeError(f"benchmarks/{name}.py {' '.join(args)} failed "
+                               f"(exit {proc.returncode}):\n{proc.stdout[-2000:]}\n"
+                               f"{proc.stderr[-3000:]}")
+        return read_rows(out)  # checks each row against the row type (benchmarks/common.py)
 
 
 rows = {name: run_benchmark(name, args) for name, args in tqdm(ARGS.items(), desc="benchmarks")}
-print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-      f"1-min load average after the runs {os.getloadavg()[0]:.1f}")
+print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+      f"torch {torch.__version__}, 1-min load average after the runs {os.getloadavg()[0]:.1f}")
 
 # %% [markdown]
 # ## Results
 
 # %% tags=["remove-cell"]
-def goal_met(ratio: float, goal: str) -> str:
-    """'yes' / 'no' for a goal written '>= x' (x a number or a fraction), '' for a goal that is no ratio."""
-    if not goal.startswith(">= "):
-        return ""
-    return "yes" if ratio >= float(Fraction(goal[3:])) else "no"
-
-
 def table(name: str):
     """One benchmark's rows as a styled table."""
-    df = pd.DataFrame(rows[name])
-    df["goal met"] = [goal_met(r, g) for r, g in zip(df["ratio"], df["goal"])]
-    df = df.rename(columns={"wedges": "Wedges", "peer_value": "peer's", "ratio": "ratio peer / Wedges",
+    df = pd.DataFrame([dict(r.to_dict(), **{"goal met": r.goal_met}) for r in rows[name]])
+    ratio = "ratio peer / Wedges"
+    df = df.rename(columns={"wedges": "Wedges", "peer_value": "peer's", "ratio": ratio,
                             "peer_agreement": "peer's agreement"})
-    cols = ["task", "unit", "Wedges", "peer", "peer's", "ratio peer / Wedges", "goal", "goal met"]
+    cols = ["task", "unit", "Wedges", "peer", "peer's", ratio, "goal", "goal met"]
     cols += [c for c in ("agreement", "peer's agreement") if c in df]
-    fmt = {"Wedges": "{:.3g}", "peer's": "{:.3g}", "ratio peer / Wedges": "{:.2f}", "agreement": "{:.1e}",
+    fmt = {"Wedges": "{:.3g}", "peer's": "{:.3g}", ratio: "{:.2f}", "agreement": "{:.1e}",
            "peer's agreement": "{:.1e}"}
-    caption = TITLES[name] + (f" (agreement: {'; '.join(df['agreement_is'].unique())})" if "agreement_is" in df else "")
+    described = list(dict.fromkeys(r.agreement_is for r in rows[name] if r.agreement_is))
+    caption = TITLES[name] + (f" (agreement: {'; '.join(described)})" if described else "")
     return df[cols].style.format(fmt, na_rep="").hide(axis="index").set_caption(caption)
 
 
@@ -125,8 +121,8 @@ table("surfaces")
 table("subspace")
 
 # %% tags=["remove-cell"]
-flat = [dict(r, benchmark=n) for n, rs in rows.items() for r in rs]
-met = [goal_met(r["ratio"], r["goal"]) for r in flat]
+flat = [(n, r) for n, rs in rows.items() for r in rs]
+met = [r.goal_met for _, r in flat]
 wedges_lib.record("bench_goals", sum(m != "" for m in met))
 wedges_lib.record("bench_goals_met", sum(m == "yes" for m in met))
 wedges_lib.record("bench_scale", cfg.scale)
@@ -140,12 +136,14 @@ wedges_lib.record("bench_scale", cfg.scale)
 # Every answer must agree with its reference: **{glue:text}`bench_agree_verdict`**.
 
 # %% tags=["hide-input"]
-checked = [r for r in flat if "agreement" in r]  # each benchmark sets its rows' tolerance
-bad = [f"{r['benchmark']}: {r['task']}: {r['agreement']:.1e} > {r['tolerance']:g} ({r['agreement_is']})"
-       for r in checked if r["agreement"] > r["tolerance"]]
-limits = sorted({f"{r['benchmark']} {r['tolerance']:g} ({r['agreement_is']})" for r in checked})
-wedges_lib.check("bench_agree", not bad, "every benchmarked answer within its tolerance of the reference: "
-                 + "; ".join(limits), "; ".join(bad) or "all within tolerance")
+checked = [(n, r) for n, r in flat if r.agrees is not None]  # rows with a tolerance
+bad = [f"{n}: {r.task}: {r.agreement:.1e} > {r.tolerance:g} ({r.agreement_is})"
+       for n, r in checked if not r.agrees]
+limits = sorted({f"{n} {r.tolerance:g} ({r.agreement_is})" for n, r in checked})
+wedges_lib.check("bench_agree", not bad,
+                 "every benchmarked answer within its tolerance of the reference: "
+                 + "; ".join(limits),
+                 "; ".join(bad) or "all within tolerance")
 
 # %% [markdown]
 # ## Takeaway

@@ -81,3 +81,17 @@ def test_tuple_params_check_every_element():
     assert p.check("radii", [1, 2.0]) == (1, 2.0)
     with pytest.raises(ValueError, match="'radii'"):
         p.check("radii", (1.0, -2.0))
+
+
+CODE_WIDTH = 100  # characters: a code line of a chapter fits the rendered page at this width
+
+
+@pytest.mark.parametrize("chapter", sorted(BOOK.glob("[0-9][0-9]_*.py")), ids=lambda p: p.stem)
+def test_chapters_are_thin(chapter):
+    """At most 200 lines; code lines within the page; the parameters cell collapsed in the HTML."""
+    lines = chapter.read_text().splitlines()
+    assert len(lines) <= 200, f"{chapter.name}: {len(lines)} lines"
+    wide = [i for i, line in enumerate(lines, 1) if len(line) > CODE_WIDTH and not line.startswith("#")]
+    assert not wide, f"{chapter.name}: code lines over {CODE_WIDTH} characters: {wide}"
+    assert '# %% tags=["parameters", "hide-input"]' in lines, "the parameters cell is tagged hide-input"
+    assert "config.resolve_cell(globals())" in chapter.read_text()

@@ -171,7 +171,7 @@ def _key(name: str, base: str, cfg: Mapping, reads) -> str:
     return f"{name}-{h.hexdigest()[:20]}"
 
 
-def cached(name: str, cfg: Mapping, compute: Callable[..., Any], **inputs: Any) -> Any:
+def cached(name: str, cfg: Mapping, compute: Callable[..., Any], /, **inputs: Any) -> Any:
     """``compute(cfg, **inputs)``, loaded from the cache when the same computation was done before.
 
     ``cfg`` is the chapter's resolved configuration; ``compute`` receives it wrapped so that the entries it

@@ -298,3 +298,15 @@ def toy_chapter_checks(num: dict, slabs: dict, outward: bool, thr: Mapping) -> d
                       "2 slabs, a barrier, 0 via c, a hole",
                       f"slabs {wa}, {wb}; barriers {sl:.2e}, {sv:.1e}; hole empty: {slabs['hole_empty']}"),
     }
+
+
+def pair_study(cfg: Mapping) -> dict:
+    """Chapter 04's toy account: solutions a, c on different wedges and the point b where the wedges meet
+    (:func:`solution_pair`); the loss along the straight line a → c and the chain a → b → c (name -> (t, loss),
+    equally many points) and on the plane through a, c, b. Used in :ref:`ch-pairs`."""
+    model = from_config(cfg)
+    a, c, b, _ = solution_pair(cfg, model)
+    n = cfg["toy_grid"]
+    paths = {"straight a → c": path_loss(model, torch.stack([a, c]), 2 * n - 1),
+             "a → b → c (intersection)": path_loss(model, torch.stack([a, b, c]), n)}
+    return dict(a=a, b=b, c=c, paths=paths, section=plane_section(model, a, c, b, n=n))
