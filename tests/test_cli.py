@@ -57,3 +57,15 @@ def test_failed_execution_keeps_notebook_and_is_marked_failed(tmp_path):
     assert p.returncode == 1 and "run failed" in p.stderr
     assert (out / "notebook.ipynb").is_file()
     assert json.loads((out / "status.json").read_text())["status"] == "failed"
+
+
+def test_a_chapter_accepts_exactly_its_parameters_cell():
+    """run/sweep validate against the chapter's own parameters cell (read with papermill), nothing executed."""
+    from wedges_lib import sweep
+
+    pairs = ROOT / "book" / "04_pairs_of_solutions.py"
+    assert sweep.validate(pairs, "smoke", {"toy_D": 40})["toy_D"] == 40
+    with pytest.raises(ValueError, match=r"unknown parameter 'no_such'.*valid parameters: .*curve_steps.*toy_D"):
+        sweep.validate(pairs, "smoke", {"no_such": 1})
+    with pytest.raises(ValueError, match="unknown parameter 'curve_steps' for 00_quickstart.py"):
+        sweep.validate(QUICKSTART, "smoke", {"curve_steps": 3})  # a knob of another chapter

@@ -1,0 +1,62 @@
+"""The library's shape: one parameter registry, no import cycles, no oversized modules."""
+import ast
+from pathlib import Path
+
+import wedges_lib
+
+LIB = Path(wedges_lib.__file__).resolve().parent
+MAX_LINES = 450
+
+
+def _imports(path: Path) -> set[str]:
+    """The wedges_lib modules imported by one module (relative or absolute, at any depth of the file)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level == 1 and not base:  # from . import a, b
+                found |= {a.name for a in node.names}
+            elif node.level == 1 or base.startswith("wedges_lib."):
+                found.add(base.removeprefix("wedges_lib.").split(".")[0])
+            elif base == "wedges_lib":
+                found |= {a.name for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("wedges_lib.")}
+    return {m for m in found if (LIB / f"{m}.py").exists()} - {path.stem}
+
+
+GRAPH = {p.stem: _imports(p) for p in LIB.glob("*.py")}
+
+
+def test_no_import_cycles():
+    state: dict[str, int] = {}
+
+    def visit(m, stack):
+        state[m] = 1
+        for n in GRAPH.get(m, ()):
+            assert state.get(n) != 1, f"import cycle: {' -> '.join(stack + [m, n])}"
+            if n not in state:
+                visit(n, stack + [m])
+        state[m] = 2
+
+    for m in GRAPH:
+        if m not in state:
+            visit(m, [])
+
+
+def test_the_bottom_layer_imports_nothing_above_it():
+    bottom = {"validation", "presets", "config", "params", "models"}
+    for m in bottom:
+        assert GRAPH[m] <= bottom, f"{m} imports {GRAPH[m] - bottom}"
+
+
+def test_parameters_are_registered_in_one_place():
+    for path in LIB.glob("*.py"):
+        text = path.read_text()
+        assert "register(" not in text, f"{path.name} registers parameters"
+        assert "importlib" not in text, f"{path.name} imports modules by name"
+
+
+def test_no_module_is_oversized():
+    big = {p.name: n for p in LIB.glob("*.py") if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not big, f"modules over {MAX_LINES} lines: {big}"
