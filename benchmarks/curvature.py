@@ -15,7 +15,8 @@ Reference: Wedges' Lanczos in float64 at tolerance 1e-10, checked against eigsh 
 the trace reference is a 1000-probe Hutchinson estimate, with its standard error. Row
 "top-1, Wedges at tol 1e-2" compares at matched accuracy (Wedges still the more accurate).
 
-Timings are the best of ``--repeats`` runs, the methods interleaved. PyHessian is pinned
+Timings are the best of ``--repeats`` runs, the methods interleaved; with several runs the table also
+shows each method's spread (slowest minus fastest run, over the fastest). PyHessian is pinned
 in requirements.txt for this benchmark and the book's benchmarks appendix; wedges_lib does not import it.
 
     python benchmarks/curvature.py            # ~ a few minutes on 2 CPU cores
@@ -25,31 +26,25 @@ in requirements.txt for this benchmark and the book's benchmarks appendix; wedge
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import warnings
-from typing import Callable
+
+from common import Row, apply_threads, interleave, parser, timed, write_rows
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Curvature benchmark: Wedges vs PyHessian and scipy eigsh.")
-    parser.add_argument("--quick", action="store_true", help="one repeat, a small trace reference: a smoke run")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="timed runs per method, the best kept; default 3, 1 with --quick")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="CPU threads for torch and BLAS; default 1, stable timings on a busy machine; "
-                             "0: the libraries' own choice")
-    parser.add_argument("--no-scipy", action="store_true", help="skip the scipy eigsh baseline")
-    parser.add_argument("--json", default=None, help="also write the Wedges-vs-PyHessian rows to this file")
-    return parser.parse_args(argv)
+    """The flags; ``--threads N`` also sets the BLAS thread variables (the shared parser does)."""
+    ap = parser("Curvature benchmark: Wedges vs PyHessian and scipy eigsh.",
+                quick="one repeat, a small trace reference: a smoke run", repeats=(3, 1), threads=1)
+    ap.add_argument("--no-scipy", action="store_true", help="skip the scipy eigsh baseline")
+    return ap.parse_args(argv)
 
 
 if __name__ == "__main__":
+    # BLAS (numpy/scipy, used by eigsh) reads its thread variables once, when it loads: parse (which sets
+    # them for --threads N; default 1, stable timings on a busy machine) before importing numpy and torch
     ARGS = parse_args()
-    if ARGS.threads:  # BLAS (numpy/scipy, used by eigsh) reads these once, when it loads: set them first
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(ARGS.threads)
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -58,7 +53,6 @@ import torch  # noqa: E402
 from torch.func import functional_call  # noqa: E402
 
 from wedges_lib import curvature  # noqa: E402
-from wedges_lib.results import write_json  # noqa: E402
 
 try:
     from pyhessian import hessian as PyHessian
@@ -159,13 +153,6 @@ def pyhessian_run(model, criterion, data, task: str, k: int = 1, trace_tol: floa
     return out
 
 
-def timed(fn: Callable[[], object]) -> tuple[float, object]:
-    """(wall-clock seconds, result) of one call."""
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
-
-
 def eig_error(values, reference: np.ndarray) -> tuple[float, bool]:
     """(max relative error of the sorted values against the reference, were they returned in descending order)."""
     values = np.asarray(values, dtype=np.float64)
@@ -174,25 +161,23 @@ def eig_error(values, reference: np.ndarray) -> tuple[float, bool]:
     return float(err), in_order
 
 
-def write_rows(path: str, rows: list[dict]) -> None:
-    """The Wedges-vs-PyHessian rows in the benchmarks' common JSON form (see book/91_benchmarks.py)."""
+def result_rows(rows: list[dict]) -> list[Row]:
+    """The Wedges-vs-PyHessian rows of the table, as the benchmarks' common rows."""
     def agreement(task: str) -> dict:  # a trace from 100 random probes is stochastic: a looser tolerance
         if task.startswith("trace"):
             return dict(agreement_is="relative error against the many-probe reference trace", tolerance=0.25)
         return dict(agreement_is="relative error against the float64 Lanczos reference", tolerance=1e-2)
 
-    out = [dict(task=r["task"], unit="s", wedges=r["wedges s"], peer="PyHessian 0.1", peer_value=r["pyhessian s"],
-                ratio=r["speed-up PyH/W"], goal=">= 2", agreement=r["wedges rel.err"],
-                peer_agreement=r["pyhessian rel.err"], **agreement(r["task"]))
-           for r in rows if "wedges s" in r]
-    write_json(path, out)
+    return [Row(task=r["task"], unit="s", wedges=r["wedges s"], peer="PyHessian 0.1", peer_value=r["pyhessian s"],
+                goal=">= 2", agreement=r["wedges rel.err"], peer_agreement=r["pyhessian rel.err"],
+                **agreement(r["task"]))
+            for r in rows if "wedges s" in r]
 
 
 def main(args: argparse.Namespace) -> None:
-    repeats = args.repeats or (1 if args.quick else 3)
+    repeats = args.repeats
     n_ref_probes = 200 if args.quick else 1000
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     if PyHessian is None:
         raise SystemExit("PyHessian is not installed: pip install -r requirements.txt (it pins pyhessian)")
 
@@ -254,16 +239,14 @@ def main(args: argparse.Namespace) -> None:
     for task, methods in tasks.items():
         if args.no_scipy:
             methods.pop("eigsh", None)
-        times = {name: [] for name in methods}
-        outputs, products = {}, {}
-        for _ in range(repeats):
-            for name, fn in methods.items():
-                elapsed, outputs[name] = timed(fn)
-                times[name].append(elapsed)
-                products[name] = counter.take()
+        products = {}
+        times = interleave(methods, repeats, after=lambda name, _: products.__setitem__(name, counter.take()))
+        outputs = {name: t.result for name, t in times.items()}
         row = {"task": task}
         for name in methods:
-            row[f"{name} s"] = min(times[name])
+            row[f"{name} s"] = times[name].best()
+            if repeats > 1:
+                row[f"{name} spread"] = times[name].spread() / times[name].best()
         row["speed-up PyH/W"] = row["pyhessian s"] / row["wedges s"]
         for name in methods:
             out = outputs[name]
@@ -286,16 +269,17 @@ def main(args: argparse.Namespace) -> None:
         rows.append(row)
 
     # PyHessian's trace at its default stopping rule (relative change of the running mean < 1e-3)
-    elapsed, (value, n_used) = timed(lambda: pyhessian_run(model, criterion, data, "trace", trace_tol=TOL))
+    (value, n_used), elapsed, _ = timed(lambda: pyhessian_run(model, criterion, data, "trace", trace_tol=TOL))
     counter.take()
     rows.append({"task": "trace, PyHessian default stop", "pyhessian s": elapsed,
                  "pyhessian rel.err": abs(value - ref_trace.value) / abs(ref_trace.value),
                  "pyhessian HVPs": n_used, "values": f"PyH {value:.3f} after {n_used} probes, no error bar"})
 
     if args.json:
-        write_rows(args.json, rows)
+        write_rows(args.json, result_rows(rows))
     table = pd.DataFrame(rows).set_index("task")
-    order = [c for c in ["wedges s", "pyhessian s", "speed-up PyH/W", "eigsh s", "wedges rel.err", "pyhessian rel.err",
+    order = [c for c in ["wedges s", "pyhessian s", "speed-up PyH/W", "eigsh s", "wedges spread", "pyhessian spread",
+                         "eigsh spread", "wedges rel.err", "pyhessian rel.err",
                          "eigsh rel.err", "wedges in order", "pyhessian in order", "eigsh in order", "wedges HVPs",
                          "pyhessian HVPs", "eigsh HVPs"] if c in table]
     with pd.option_context("display.width", 250, "display.max_columns", 30, "display.max_colwidth", 120):

@@ -14,19 +14,16 @@ Same model (MLP 40-256-256-10 at its seed-0 initialisation, or trained with ``--
   ``wedges_lib.surfaces.evaluate_affine``; the two grids must agree to float32 tolerance.
 
 Needs loss-landscapes, pinned in requirements.txt for the benchmarks (wedges_lib does not import it).
-Run: ``python benchmarks/surfaces.py [--quick] [--repeats N] [--trained]``.
+Run: ``python benchmarks/surfaces.py [--quick] [--repeats N] [--trained] [--json out.json]``.
 """
 from __future__ import annotations
 
-import argparse
 import copy
-import statistics
-import time
 
 import torch
 
+from common import Row, Timer, apply_threads, parser, timed, write_rows
 from wedges_lib import data, models, params, surfaces, train
-from wedges_lib.results import write_json
 
 RTOL = 1e-4  # largest relative difference allowed between the two libraries' values
 
@@ -56,22 +53,17 @@ def loss_landscapes_coords(steps: int) -> torch.Tensor:
     return torch.tensor(rows)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="a 9 x 9 grid, one repeat")
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=25, help="grid points per axis")
+def main(argv=None) -> None:
+    ap = parser(__doc__, quick="a 9 x 9 grid, one repeat", repeats=(3, 1))
+    ap.add_argument("--steps", type=int, default=None, help="grid points per axis (default 25, 9 with --quick)")
     ap.add_argument("--distance", type=float, default=1.0, help="loss-landscapes' distance argument")
     ap.add_argument("--chunk", type=int, default=None, help="Wedges: grid points per vmapped pass (default: by device)")
-    ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch's default)")
     ap.add_argument("--width", type=float, default=1.0, help="MLP width multiplier (1.0: 40-256-256-10)")
     ap.add_argument("--examples", type=int, default=1000, help="training examples the loss is averaged over")
     ap.add_argument("--trained", action="store_true", help="train the MLP first (1000 SGD steps)")
-    ap.add_argument("--json", default=None, help="also write the result rows to this file")
-    args = ap.parse_args()
-    steps, repeats = (9, 1) if args.quick else (args.steps, args.repeats)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = ap.parse_args(argv)
+    steps, repeats = args.steps or (9 if args.quick else 25), args.repeats
+    apply_threads(args)
 
     import loss_landscapes
     import loss_landscapes.metrics
@@ -84,31 +76,24 @@ def main() -> None:
         params.load_into(model, res.theta)
     theta = params.flatten(model)
     hidden = [m.out_features for m in model if isinstance(m, torch.nn.Linear)]
-    print(f"model: MLP 40-{'-'.join(map(str, hidden))}, D = {theta.numel()}; data: {len(y)} examples; grid {steps} x {steps}; "
-          f"torch threads {torch.get_num_threads()}")
+    print(f"model: MLP 40-{'-'.join(map(str, hidden))}, D = {theta.numel()}; data: {len(y)} examples; "
+          f"grid {steps} x {steps}; torch threads {torch.get_num_threads()}")
 
     metric = loss_landscapes.metrics.Loss(torch.nn.CrossEntropyLoss(), x, y)
     # Wedges' own grid spans the same distance: ±(steps/2) steps of ‖theta‖ / (distance * steps) each.
     wedges_distance = 0.5 / args.distance
-    def timed(fn):
-        w0, c0 = time.perf_counter(), time.process_time()
-        out = fn()
-        return out, time.perf_counter() - w0, time.process_time() - c0
 
     # warm-up (first-call costs of vmap and the allocator), not timed
     surfaces.random_plane(model, theta, distance=wedges_distance, n=3, x=x, y=y, chunk=args.chunk)
     loss_landscapes.random_plane(model, metric, args.distance, 3, normalization="filter", deepcopy_model=True)
-    t_ll, t_w, c_ll, c_w = [], [], [], []
+    timer = Timer()
     for r in range(repeats):
         torch.manual_seed(r)
-        z_ll, wall, cpu = timed(lambda: loss_landscapes.random_plane(model, metric, args.distance, steps,
-                                                                     normalization="filter", deepcopy_model=True))
-        t_ll.append(wall)
-        c_ll.append(cpu)
-        _, wall, cpu = timed(lambda: surfaces.random_plane(model, theta, distance=wedges_distance, n=steps, seed=r,
-                                                           x=x, y=y, chunk=args.chunk))
-        t_w.append(wall)
-        c_w.append(cpu)
+        z_ll = timer.run("ll", lambda: loss_landscapes.random_plane(model, metric, args.distance, steps,
+                                                                   normalization="filter", deepcopy_model=True))
+        timer.run("wedges", lambda: surfaces.random_plane(model, theta, distance=wedges_distance, n=steps, seed=r,
+                                                          x=x, y=y, chunk=args.chunk))
+    ll, w = timer["ll"], timer["wedges"]
 
     # values: loss-landscapes' last plane (seed repeats - 1), re-evaluated by Wedges at the same points
     d1, d2 = loss_landscapes_directions(model, args.distance, steps, repeats - 1)
@@ -119,25 +104,26 @@ def main() -> None:
     err = (ours - theirs).abs().max().item()
     rel = err / theirs.abs().max().item()
 
-    med = statistics.median
-    print(f"\n| {steps}x{steps} plane | wall, median of {repeats} (s) | wall, min (s) | CPU time, median (s) |")
-    print("|---|---|---|---|")
-    print(f"| loss-landscapes 3.0.6 random_plane | {med(t_ll):.3f} | {min(t_ll):.3f} | {med(c_ll):.3f} |")
-    print(f"| wedges surfaces.random_plane (loss + acc, chunk {args.chunk or 'default'}) | {med(t_w):.3f} | {min(t_w):.3f} | "
-          f"{med(c_w):.3f} |")
-    print(f"| wedges evaluate_affine on loss-landscapes' points (loss + acc) | {t_inject:.3f} | | {c_inject:.3f} |")
-    print(f"\nspeed-up: wall median {med(t_ll) / med(t_w):.2f}x, wall min {min(t_ll) / min(t_w):.2f}x, "
-          f"CPU time {med(c_ll) / med(c_w):.2f}x")
+    print(f"\n| {steps}x{steps} plane | wall, median of {repeats} (s) | wall, min (s) | wall, spread (s) "
+          f"| CPU time, median (s) |")
+    print("|---|---|---|---|---|")
+    print(f"| loss-landscapes 3.0.6 random_plane | {ll.median():.3f} | {ll.best():.3f} | {ll.spread():.3f} "
+          f"| {ll.median('cpu'):.3f} |")
+    print(f"| wedges surfaces.random_plane (loss + acc, chunk {args.chunk or 'default'}) | {w.median():.3f} "
+          f"| {w.best():.3f} | {w.spread():.3f} | {w.median('cpu'):.3f} |")
+    print(f"| wedges evaluate_affine on loss-landscapes' points (loss + acc) | {t_inject:.3f} | | | {c_inject:.3f} |")
+    print(f"\nspeed-up: wall median {ll.median() / w.median():.2f}x, wall min {ll.best() / w.best():.2f}x, "
+          f"CPU time {ll.median('cpu') / w.median('cpu'):.2f}x")
     print(f"values on loss-landscapes' own directions and points: max |diff| = {err:.2e} "
           f"(relative {rel:.1e}); loss range {theirs.min().item():.4f} .. {theirs.max().item():.4f}")
     if args.json:
-        row = dict(unit="s", peer="loss-landscapes 3.0.6 random_plane", peer_value=med(t_ll), goal=">= 2",
+        row = dict(unit="s", peer="loss-landscapes 3.0.6 random_plane", peer_value=ll.median(), goal=">= 2",
                    agreement=rel, agreement_is="largest relative difference from loss-landscapes on its own points",
                    tolerance=RTOL)
-        rows = [dict(row, task=f"{steps}x{steps} filter-normalised plane", wedges=med(t_w), ratio=med(t_ll) / med(t_w)),
-                dict(row, task=f"{steps}x{steps}, Wedges on loss-landscapes' points", wedges=t_inject,
-                     ratio=med(t_ll) / t_inject, goal="none (diagnostic)")]
-        write_json(args.json, rows)
+        rows = [Row(**row, task=f"{steps}x{steps} filter-normalised plane", wedges=w.median()),
+                Row(**dict(row, goal="none (diagnostic)"), task=f"{steps}x{steps}, Wedges on loss-landscapes' points",
+                    wedges=t_inject)]
+        write_rows(args.json, rows)
     if rel > RTOL:
         raise SystemExit(f"value mismatch: relative error {rel:.1e} > {RTOL:g}")
 

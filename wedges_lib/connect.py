@@ -22,24 +22,19 @@ What is optimised, ``f``, is one of
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, vmap
-from tqdm.auto import tqdm
+from torch.func import vmap
 
-from . import params
+from . import cache, optimize, params
 from .data import Dataset
 from .surfaces import evaluate_affine
 from .validation import check_arg
 
 KINDS = ("line", "bezier", "polychain")
-OPTIMIZERS = ("sgd", "adam")
-SCHEDULES = ("constant", "cosine")
 
 
 def weights(kind: str, ts: torch.Tensor) -> torch.Tensor:
@@ -88,7 +83,11 @@ def profile(f, points: torch.Tensor, ts: torch.Tensor | int = 31, *, kind: str =
 
 
 def barrier_height(losses: torch.Tensor) -> torch.Tensor:
-    """Max of a loss profile (..., T) minus the mean of its two endpoints, (...)."""
+    """Max of a loss profile (..., T) minus the mean of its two endpoints, (...).
+
+    >>> barrier_height(torch.tensor([1.0, 3.0, 0.5])).item()  # 3 - (1 + 0.5) / 2
+    2.25
+    """
     return losses.amax(dim=-1) - 0.5 * (losses[..., 0] + losses[..., -1])
 
 
@@ -98,7 +97,11 @@ def accuracy_drop(acc: torch.Tensor) -> torch.Tensor:
 
 
 def max_rise(losses: torch.Tensor) -> torch.Tensor:
-    """Largest rise of a profile (..., T) over any earlier value, max_{i<=j} L_j - L_i, (...); 0 iff non-increasing."""
+    """Largest rise of a profile (..., T) over any earlier value, max_{i<=j} L_j - L_i, (...); 0 iff non-increasing.
+
+    >>> max_rise(torch.tensor([[3.0, 1.0, 2.0, 0.0], [3.0, 2.0, 1.0, 0.0]])).tolist()
+    [1.0, 0.0]
+    """
     return (losses - losses.cummin(dim=-1).values).amax(dim=-1)
 
 
@@ -127,82 +130,62 @@ class CurveResult:
         return torch.stack([self.a, self.b, self.c])
 
 
-def _batch_source(f, data: Dataset | None, batch_size: int, gen: torch.Generator, device) -> Callable:
-    """A function that, at each call, returns the step's batched loss (K, D) -> (K,) on a fresh minibatch."""
+def _points_loss(f, data: Dataset | None, device) -> Callable:
+    """``loss(thetas (T, D), idx (B,) | None) -> (T,)``: ``f``'s loss at T parameter points on the minibatch idx
+    of ``data`` (vmapped over the points), or the batched loss ``f`` itself when ``data`` is None."""
     if data is None:
         check_arg("data", None, not isinstance(f, nn.Module), "a Dataset when f is a network")
         check_arg("f", type(f).__name__, callable(f), "an nn.Module or a callable")
-        return lambda: f
+        return lambda thetas, idx: f(thetas)
     if isinstance(f, nn.Module):
-        lay = params.layout(f)
-
-        def single(th, xb, yb):
-            return F.cross_entropy(functional_call(f, params.unflatten(th, lay), (xb,)), yb)
+        single = params.batch_loss(f)
     else:
         check_arg("f", type(f).__name__, callable(f), "an nn.Module or a callable loss_on_batch(theta, xb, yb)")
         single = f
     per_point = vmap(single, in_dims=(0, None, None))
     x, y = data.x_train.to(device), data.y_train.to(device)
-    n = len(y)
-    bs = min(batch_size, n)
-    state = {"order": torch.randperm(n, generator=gen), "pos": 0}
-
-    def draw():
-        if state["pos"] + bs > n:
-            state["order"], state["pos"] = torch.randperm(n, generator=gen), 0
-        idx = state["order"][state["pos"]:state["pos"] + bs].to(device)
-        state["pos"] += bs
-        xb, yb = x[idx], y[idx]
-        return lambda thetas: per_point(thetas, xb, yb)
-    return draw
+    return lambda thetas, idx: per_point(thetas, x[idx], y[idx])
 
 
 def _fit_bend(f, a: torch.Tensor, c: torch.Tensor, *, kind: str, fixed_t: float | None, project: bool,
               data: Dataset | None, steps: int, lr: float, optimizer: str, momentum: float, schedule: str,
               batch_size: int, n_t: int, seed: int, record_every: int, init: torch.Tensor | None,
               quiet: bool, desc: str) -> CurveResult:
+    """Fit b through :func:`wedges_lib.optimize.minimize` (one member, p = b (1, D)); minibatches come from
+    ``seed``, the curve times t from its side stream; with ``project`` the gradient's component along c - a is
+    removed and b is put back on the hyperplane after every step. A non-finite loss or gradient stops the fit
+    without raising: b stays where it happened and the history ends there."""
     check_arg("kind", kind, kind in ("bezier", "polychain"), "'bezier' or 'polychain'")
-    check_arg("optimizer", optimizer, optimizer in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}")
-    check_arg("schedule", schedule, schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}")
-    check_arg("steps", steps, isinstance(steps, int) and steps >= 1, "an int >= 1")
-    check_arg("lr", lr, isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr), "a float > 0")
     check_arg("n_t", n_t, isinstance(n_t, int) and n_t >= 1, "an int >= 1")
-    check_arg("record_every", record_every, isinstance(record_every, int) and record_every >= 1, "an int >= 1")
     check_arg("c", tuple(c.shape), a.ndim == 1 and c.shape == a.shape, f"a vector of a's shape {tuple(a.shape)}")
     a, c = a.detach(), c.detach()
     mid = 0.5 * (a + c)
     e = (c - a) / params.radius(c - a)
-    b = torch.nn.Parameter((mid if init is None else init.detach().to(a)).clone())
-    opt = (torch.optim.SGD([b], lr=lr, momentum=momentum) if optimizer == "sgd" else torch.optim.Adam([b], lr=lr))
-    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if schedule == "cosine"
-             else torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0))
-    gen = torch.Generator().manual_seed(seed)
-    next_loss = _batch_source(f, data, batch_size, gen, a.device)
-    hist: dict[str, list] = {"step": [], "loss": []}
-    running, count = 0.0, 0
-    for step in tqdm(range(steps), disable=quiet, desc=desc, leave=False, mininterval=1.0):
-        ts = torch.full((1,), fixed_t) if fixed_t is not None else torch.rand(n_t, generator=gen)
+    b0 = (mid if init is None else init.detach().to(a)).clone()
+    side = optimize.side_generator(seed)
+    points_loss = _points_loss(f, data, a.device)
+
+    def loss(b: torch.Tensor, idx: torch.Tensor | None) -> torch.Tensor:
+        ts = torch.full((1,), fixed_t) if fixed_t is not None else torch.rand(n_t, generator=side)
         w = weights(kind, ts).to(a)
-        thetas = w[:, :1] * a + w[:, 1:2] * b + w[:, 2:] * c
-        loss = next_loss()(thetas).mean()
-        opt.zero_grad()
-        loss.backward()
-        if project:
-            b.grad -= (b.grad @ e) * e
-        opt.step()
-        sched.step()
-        if project:  # exact constraint for any optimiser (Adam's update is not a projected gradient)
-            with torch.no_grad():
-                b -= ((b - mid) @ e) * e
-        running, count = running + float(loss.detach()), count + 1
-        if (step + 1) % record_every == 0 or step + 1 == steps:
-            hist["step"].append(step + 1)
-            hist["loss"].append(running / count)
-            running, count = 0.0, 0
+        thetas = w[:, :1] * a + w[:, 1:2] * b[0] + w[:, 2:] * c
+        return points_loss(thetas, None if idx is None else idx[0]).mean()[None]
+
+    def along_out(g: torch.Tensor) -> torch.Tensor:  # the gradient's component along c - a removed
+        return g - (g @ e)[:, None] * e
+
+    def onto_plane(b: torch.Tensor) -> None:  # exact constraint for any optimiser (Adam's step is not projected)
+        b -= ((b - mid) @ e)[:, None] * e
+
+    run = optimize.minimize(b0[None], loss, n=None if data is None else len(data.y_train), seeds=[seed],
+                            optimizer=optimizer, lr=lr, momentum=momentum, schedule=schedule,
+                            batch_size=batch_size, steps=steps, explode=None, record_every=record_every,
+                            record_start=False, grad_hook=along_out if project else None,
+                            post_step=onto_plane if project else None, quiet=quiet, desc=desc)
     settings = dict(kind=kind, steps=steps, lr=lr, optimizer=optimizer, momentum=momentum, schedule=schedule,
                     batch_size=batch_size, n_t=n_t, seed=seed, fixed_t=fixed_t, project=project)
-    return CurveResult(kind, a, b.detach().clone(), c,
-                       {"step": torch.tensor(hist["step"]), "loss": torch.tensor(hist["loss"])}, settings)
+    return CurveResult(kind, a, run.p[0].clone(), c,
+                       {"step": run.history["step"], "loss": run.history["batch_loss"][:, 0]}, settings)
 
 
 def train_curve(f, a: torch.Tensor, c: torch.Tensor, *, kind: str = "bezier", data: Dataset | None = None,
@@ -234,3 +217,67 @@ def fj_connector(f, a: torch.Tensor, c: torch.Tensor, *, objective: str = "point
                      data=data, steps=steps, lr=lr, optimizer=optimizer, momentum=momentum, schedule=schedule,
                      batch_size=batch_size, n_t=n_t, seed=seed, record_every=record_every, init=None, quiet=quiet,
                      desc=f"connector (F&J, {objective})")
+
+
+# --- chapter 04's curves, fitted from a configuration -------------------------------------------------------
+
+CURVES = {  # name -> (path kind, objective): the curves chapter 04 fits between two solutions
+    "Bezier": ("bezier", "curve"), "polygonal chain": ("polychain", "curve"),
+    "F&J connector": ("polychain", "point"), "F&J, path objective": ("polychain", "path")}
+
+
+def _fit_named(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.Tensor, name: str) -> torch.Tensor:
+    kind, objective = CURVES[name]
+    fit = dict(data=data, steps=cfg.curve_steps, batch_size=cfg.batch_size, seed=cfg.seed, quiet=True)
+    if objective == "curve":
+        return train_curve(model, a, c, kind=kind, lr=cfg.curve_lr, **fit).b
+    lr = cfg.connector_lr if objective == "point" else cfg.curve_lr
+    return fj_connector(model, a, c, objective=objective, lr=lr, **fit).b
+
+
+def fit_curves(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.Tensor) -> dict[str, tuple]:
+    """The curves of :data:`CURVES` between a, c (D,), each fitted for ``curve_steps`` steps (at ``curve_lr``; the
+    F&J connector at ``connector_lr``) through the result cache: name -> (bend b (D,), path kind).
+    Used in :ref:`ch-pairs`."""
+    return {name: (cache.cached("pairs-bend", cfg, _fit_named, model=model, data=data, a=a, c=c, name=name), kind)
+            for name, (kind, _) in CURVES.items()}
+
+
+_SHORT = {"Bezier": "bezier", "polygonal chain": "chain", "F&J connector": "fj", "F&J, path objective": "fjpath"}
+
+
+def pair_numbers(line: dict, curves: dict, from_init: list, toy_paths: dict) -> dict[str, float]:
+    """Every number chapter 04 reports, by its recorded name: the line's barrier and accuracy drop, each curve's
+    barrier as a fraction of the line's, the lines from the initialisations, the toy's two paths (``profile``
+    dicts; ``toy_paths`` name -> (t, loss)). Used in :ref:`ch-pairs`."""
+    line_barrier = float(barrier_height(line["loss"]))
+    num = {"pairs_ends_loss": float(0.5 * (line["loss"][0] + line["loss"][-1])), "pairs_line_barrier": line_barrier,
+           "pairs_line_acc_drop": float(accuracy_drop(line["acc"])),
+           "pairs_init_rise": max(float(max_rise(p["loss"])) for p in from_init),
+           "pairs_init_drop": min(float(p["loss"][0] - p["loss"][-1]) for p in from_init),
+           "pairs_toy_line": float(barrier_height(toy_paths["straight a → c"][1])),
+           "pairs_toy_via": float(barrier_height(toy_paths["a → b → c (intersection)"][1]))}
+    for name, prof in curves.items():
+        num[f"pairs_{_SHORT[name]}_ratio"] = float(barrier_height(prof["loss"])) / line_barrier
+        num[f"pairs_{_SHORT[name]}_acc_drop"] = float(accuracy_drop(prof["acc"]))
+    return num
+
+
+def pair_checks(num: dict, from_init: list, thr) -> dict[str, tuple[bool, str, str]]:
+    """Chapter 04's checks from :func:`pair_numbers` and the declared thresholds ``thr``: name -> (holds,
+    expected, measured). Used in :ref:`ch-pairs`."""
+    lb, ends = num["pairs_line_barrier"], num["pairs_ends_loss"]
+    path = {k: num[f"pairs_{s}_ratio"] for k, s in _SHORT.items() if k != "F&J connector"}
+    fj = num["pairs_fj_ratio"]
+    rises = [(float(max_rise(p["loss"])), float(p["loss"][0] - p["loss"][-1])) for p in from_init]
+    return {
+        "pairs_line": (lb > max(ends, thr["min_barrier"]), f"a barrier on the straight line above the endpoints' "
+                       f"mean loss {ends:.3f} (and above {thr['min_barrier']})", f"barrier {lb:.3f}"),
+        "pairs_curves": (max(path.values()) < thr["path_fraction"], f"every curve trained on its path below "
+                         f"{thr['path_fraction']} of the line's barrier {lb:.3f}",
+                         ", ".join(f"{k} {v:.3f}" for k, v in path.items())),
+        "pairs_connector": (fj < thr["point_fraction"], f"the F&J connector below {thr['point_fraction']} of the "
+                            f"line's barrier {lb:.3f}", f"{fj:.3f} of it"),
+        "pairs_monotonic": (all(r < thr["monotonic_rise"] * d for r, d in rises), f"monotonic init→solution lines "
+                            f"(largest rise < {thr['monotonic_rise']:.0%} of the drop, both networks)",
+                            ", ".join(f"rise {r:.2e} of drop {d:.3f}" for r, d in rises))}

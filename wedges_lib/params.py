@@ -76,7 +76,7 @@ def forward(model: nn.Module, theta: torch.Tensor, x: torch.Tensor) -> torch.Ten
 
 def loss(model: nn.Module, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy () of parameters theta (D,) on the batch (x, y)."""
-    return F.cross_entropy(forward(model, theta, x), y)
+    return batch_loss(model)(theta, x, y)
 
 
 def accuracy(model: nn.Module, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -84,10 +84,17 @@ def accuracy(model: nn.Module, theta: torch.Tensor, x: torch.Tensor, y: torch.Te
     return (forward(model, theta, x).argmax(-1) == y).float().mean()
 
 
+def batch_loss(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """(theta (D,), xb, yb) -> mean cross-entropy () of the network on the minibatch: the one minibatch loss
+    that training loops ``vmap`` (over stacked thetas, or over curve points with a shared batch)."""
+    lay = layout(model)
+    return lambda theta, xb, yb: F.cross_entropy(functional_call(model, unflatten(theta, lay), (xb,)), yb)
+
+
 def loss_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
     """theta (D,) -> mean cross-entropy on (x, y): the form curvature and surface tools take."""
-    lay = layout(model)
-    return lambda theta: F.cross_entropy(functional_call(model, unflatten(theta, lay), (x,)), y)
+    f = batch_loss(model)
+    return lambda theta: f(theta, x, y)
 
 
 def default_sizes(device) -> tuple[int, int]:
@@ -135,5 +142,9 @@ def evaluate(model: nn.Module, thetas: torch.Tensor, x: torch.Tensor, y: torch.T
 
 
 def interpolate(a: torch.Tensor, b: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
-    """Points (1 - t) a + t b on the straight line through a, b (D,) for each t in ts (T,) -> (T, D)."""
+    """Points (1 - t) a + t b on the straight line through a, b (D,) for each t in ts (T,) -> (T, D).
+
+    >>> interpolate(torch.tensor([0.0, 2.0]), torch.tensor([4.0, 2.0]), torch.tensor([0.0, 0.25, 1.0])).tolist()
+    [[0.0, 2.0], [1.0, 2.0], [4.0, 2.0]]
+    """
     return a[None] + ts[:, None].to(a) * (b - a)[None]

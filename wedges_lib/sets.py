@@ -9,7 +9,7 @@ solutions first, then the trainable ones — and a sampler of convex weights (n,
 * ``complex`` (Benton et al. 2021): the k simplices conv{θ_i, e_1, ..., e_m} sharing the extra vertices;
 * ``hull``: the naive hull conv{θ_1, ..., θ_k} of the solutions alone (nothing to train).
 
-Training uses the same minibatch source as :mod:`wedges_lib.connect` (curves between two solutions).
+Training runs through :func:`wedges_lib.optimize.minimize`, the loop of every other trained thing.
 """
 from __future__ import annotations
 
@@ -19,10 +19,9 @@ from typing import Callable
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from . import params
-from .connect import SCHEDULES, _batch_source
+from . import cache, optimize, params
+from .connect import _points_loss
 from .data import Dataset
 from .validation import check_arg
 
@@ -30,7 +29,14 @@ STRUCTURES = ("segments", "simplices", "simplex", "complex", "hull")
 
 
 def simplex_weights(n: int, k: int, *, seed: int = 0, generator: torch.Generator | None = None) -> torch.Tensor:
-    """n points (n, k) uniform on the probability simplex (Dirichlet(1): -log U normalised), from ``seed``."""
+    """n points (n, k) uniform on the probability simplex (Dirichlet(1): -log U normalised), from ``seed``.
+
+    >>> w = simplex_weights(4, 3, seed=0)
+    >>> tuple(w.shape), bool((w >= 0).all()), torch.allclose(w.sum(1), torch.ones(4))  # rows sum to 1
+    ((4, 3), True, True)
+    >>> torch.equal(w, simplex_weights(4, 3, seed=0))
+    True
+    """
     check_arg("n", n, isinstance(n, int) and n >= 1, "an int >= 1")
     check_arg("k", k, isinstance(k, int) and k >= 1, "an int >= 1")
     gen = torch.Generator().manual_seed(seed) if generator is None else generator
@@ -102,43 +108,33 @@ def hull_points(solutions: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
 def _fit_set(f, data: Dataset | None, solutions: torch.Tensor, extra0: torch.Tensor, *, kind: str, steps: int,
              lr: float, n_samples: int, seed: int, batch_size: int, momentum: float, schedule: str,
              volume_reg: float, record_every: int, quiet: bool) -> SetResult:
+    """Fit the extra vertices through :func:`wedges_lib.optimize.minimize` (one member, p = extras (1, m, D), SGD):
+    minibatches come from ``seed``, the sampled structure points from its side stream; ``volume_reg`` is a
+    penalty term. A non-finite loss or gradient stops the fit without raising (the history ends there)."""
     check_arg("solutions", tuple(solutions.shape), solutions.ndim == 2 and len(solutions) >= 2,
            "a stack (k, D) of k >= 2 solutions")
-    check_arg("steps", steps, isinstance(steps, int) and steps >= 1, "an int >= 1")
-    check_arg("lr", lr, isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr), "a float > 0")
     check_arg("n_samples", n_samples, isinstance(n_samples, int) and n_samples >= 1, "an int >= 1")
-    check_arg("schedule", schedule, schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}")
     sols = solutions.detach()
     k, m = len(sols), len(extra0)
-    extra = torch.nn.Parameter(extra0.detach().clone())
-    opt = torch.optim.SGD([extra], lr=lr, momentum=momentum)
-    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if schedule == "cosine"
-             else torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0))
-    gen = torch.Generator().manual_seed(seed)
-    next_loss = _batch_source(f, data, batch_size, gen, sols.device)
-    hist: dict[str, list] = {"step": [], "loss": []}
-    running, count = 0.0, 0
-    for step in tqdm(range(steps), disable=quiet, desc=f"structure ({kind})", leave=False, mininterval=1.0):
-        w = structure_weights(kind, k, n_samples, n_extra=m, generator=gen).to(sols)
-        thetas = w[:, :k] @ sols + w[:, k:] @ extra
-        loss = next_loss()(thetas).mean()
-        objective = loss
-        if volume_reg > 0:  # Benton et al.: reward volume, -log of the extra vertices' simplex volume with θ_1
-            edges = extra - sols[0]
-            objective = loss - volume_reg * 0.5 * torch.logdet(edges @ edges.T)
-        opt.zero_grad()
-        objective.backward()
-        opt.step()
-        sched.step()
-        running, count = running + float(loss.detach()), count + 1
-        if (step + 1) % record_every == 0 or step + 1 == steps:
-            hist["step"].append(step + 1)
-            hist["loss"].append(running / count)
-            running, count = 0.0, 0
+    side = optimize.side_generator(seed)
+    points_loss = _points_loss(f, data, sols.device)
+
+    def loss(extra: torch.Tensor, idx: torch.Tensor | None) -> torch.Tensor:
+        w = structure_weights(kind, k, n_samples, n_extra=m, generator=side).to(sols)
+        return points_loss(w[:, :k] @ sols + w[:, k:] @ extra[0], None if idx is None else idx[0]).mean()[None]
+
+    def volume(extra: torch.Tensor) -> torch.Tensor:  # Benton et al.: -log of the extras' simplex volume with θ_1
+        edges = extra[0] - sols[0]
+        return -volume_reg * 0.5 * torch.logdet(edges @ edges.T)[None]
+
+    run = optimize.minimize(extra0.detach()[None], loss, n=None if data is None else len(data.y_train), seeds=[seed],
+                            optimizer="sgd", lr=lr, momentum=momentum, schedule=schedule, batch_size=batch_size,
+                            steps=steps, explode=None, record_every=record_every, record_start=False,
+                            penalty=volume if volume_reg > 0 else None, quiet=quiet, desc=f"structure ({kind})")
     settings = dict(kind=kind, steps=steps, lr=lr, n_samples=n_samples, seed=seed, batch_size=batch_size,
                     momentum=momentum, schedule=schedule, volume_reg=volume_reg)
-    return SetResult(kind, sols, extra.detach().clone(),
-                     {"step": torch.tensor(hist["step"]), "loss": torch.tensor(hist["loss"])}, settings)
+    return SetResult(kind, sols, run.p[0].clone(),
+                     {"step": run.history["step"], "loss": run.history["batch_loss"][:, 0]}, settings)
 
 
 def train_connector(f, data: Dataset | None, solutions: torch.Tensor, *, variant: str = "segments",
@@ -148,7 +144,8 @@ def train_connector(f, data: Dataset | None, solutions: torch.Tensor, *, variant
     """Fort & Jastrzebski's connector θ_c (D,) for solutions (k, D): starts at their mean; each step descends the
     mean minibatch loss at ``n_samples`` uniform points of the k segments θ_i -> θ_c (``variant='segments'``) or
     of the triangles conv{θ_c, θ_i, θ_j} (``'simplices'``), evaluated in one vmapped pass. ``f`` as in
-    :func:`train_curve` (a network with ``data``, or a batched loss (K, D) -> (K,) with ``data=None``)."""
+    :func:`~wedges_lib.connect.train_curve` (a network with ``data``, or a batched loss (K, D) -> (K,) with
+    ``data=None``)."""
     check_arg("variant", variant, variant in ("segments", "simplices"), "'segments' or 'simplices'")
     return _fit_set(f, data, solutions, solutions.detach().mean(0, keepdim=True), kind=variant, steps=steps,
                     lr=lr, n_samples=n_samples, seed=seed, batch_size=batch_size, momentum=momentum,
@@ -191,3 +188,62 @@ def evaluate_structure(f, x: torch.Tensor | None, y: torch.Tensor | None, points
             out = {"loss": torch.cat([f(t) for t in thetas.split(chunk)])}
     worst = int(out["loss"].argmax())
     return {**out, "mean": out["loss"].mean(), "max": out["loss"][worst], "worst": torch.tensor(worst)}
+
+
+# --- chapter 05's structures, fitted from a configuration ---------------------------------------------------
+
+FITTED = {  # name -> (trainer, options): the structures chapter 05 trains on a set of solutions
+    "connector (segments)": ("connector", dict(variant="segments")),
+    "connector (triangles)": ("connector", dict(variant="simplices")),
+    "complex (Benton et al.)": ("simplex", dict(n_extra=2))}
+
+
+def _fit_named(cfg, model: nn.Module, data: Dataset, solutions: torch.Tensor, name: str) -> dict:
+    trainer, options = FITTED[name]
+    fit = dict(steps=cfg.connector_steps, lr=cfg.set_lr, seed=cfg.seed, batch_size=cfg.batch_size, quiet=True)
+    train = train_connector if trainer == "connector" else train_simplex
+    return vars(train(model, data, solutions, **options, **fit))
+
+
+def fit_structures(cfg, model: nn.Module, data: Dataset, solutions: torch.Tensor,
+                   names=tuple(FITTED)) -> dict[str, SetResult]:
+    """The structures ``names`` of :data:`FITTED` joining solutions (k, D), each trained ``connector_steps`` SGD
+    steps at ``set_lr`` through the result cache. Used in :ref:`ch-sets`."""
+    out = {}
+    for name in names:
+        r = cache.cached("sets-structure", cfg, _fit_named, model=model, data=data, solutions=solutions, name=name)
+        out[name] = SetResult(r["kind"], r["solutions"], r["extra"], r["history"])
+    return out
+
+
+def set_numbers(evals: dict, sol_loss: torch.Tensor, k_big: int) -> dict[str, float]:
+    """Chapter 05's reported numbers from ``evals`` ((k, name) -> :func:`evaluate_structure` result) and the
+    solutions' losses (k_big,). Used in :ref:`ch-sets`."""
+    base = {3: float(sol_loss[:3].mean()), k_big: float(sol_loss.mean())}
+    excess = {(k, n): float(e["mean"]) - base[k] for (k, n), e in evals.items()}
+    num = {"sets_sol3": base[3], "sets_solk": base[k_big], "sets_k": k_big}
+    for (k, name), short in zip([(3, "connector (segments)"), (k_big, "connector (segments)"),
+                                 (3, "connector (triangles)"), (3, "complex (Benton et al.)")],
+                                ("seg3", "segk", "tri3", "cplx3")):
+        e = evals[k, name]
+        num.update({f"sets_{short}_mean": float(e["mean"]), f"sets_{short}_worst": float(e["max"]),
+                    f"sets_{short}_fraction": excess[k, name] / excess[k, "naive hull"],
+                    f"sets_{short}_accmin": float(e["acc"].min())})
+    for k, short in ((3, "hull3"), (k_big, "hullk")):
+        num.update({f"sets_{short}_mean": float(evals[k, "naive hull"]["mean"]),
+                    f"sets_{short}_accmin": float(evals[k, "naive hull"]["acc"].min())})
+    return num
+
+
+def set_checks(num: dict, thr) -> dict[str, tuple[bool, str, str]]:
+    """Chapter 05's checks from :func:`set_numbers` and the declared thresholds ``thr``: name -> (holds,
+    expected, measured). Used in :ref:`ch-sets`."""
+    hull = [(num[f"sets_hull{s}_mean"], num[f"sets_sol{s}"]) for s in ("3", "k")]
+    segs = [num["sets_seg3_fraction"], num["sets_segk_fraction"]]
+    return {
+        "sets_hull": (all(h - s > max(thr["hull_excess"], s) for h, s in hull),
+                      f"the naive hull's mean loss above twice the solutions' (and {thr['hull_excess']} above them)",
+                      ", ".join(f"k={k}: {h:.3f} vs {s:.3f}" for k, (h, s) in zip((3, num["sets_k"]), hull))),
+        "sets_connector": (max(segs) < thr["fraction"],
+                           f"the connector's mean excess loss below {thr['fraction']} of the naive hull's, for k = 3 "
+                           f"and k = {num['sets_k']}", ", ".join(f"{s:.3f}" for s in segs))}

@@ -1,7 +1,8 @@
-"""One training loop for the whole book.
+"""Training networks in their full parameter space: the book's solutions and ensembles.
 
 :func:`train` optimises a stack of K parameter vectors (K, D) in one ``vmap``-ed pass: member k
-sees its own minibatch order (from ``seeds[k]``), so the members equal K separate runs. The
+sees its own minibatch order (from ``seeds[k]``), so the members equal K separate runs. The loop
+itself is :func:`wedges_lib.optimize.minimize` (the parametrisation is theta itself): the
 optimiser is ``torch.optim`` (SGD with momentum, or Adam) on the stacked tensor: both are
 element-wise, so member k's update depends only on member k's gradient. L2 is coupled weight
 decay (the gradient of ``l2/2 * ‖theta‖²``). A member whose loss becomes NaN / inf, or exceeds
@@ -9,22 +10,17 @@ decay (the gradient of ``l2/2 * ‖theta‖²``). A member whose loss becomes Na
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, grad_and_value, vmap
-from tqdm.auto import tqdm
+from torch.func import vmap
 
-from . import models, params
+from . import models, optimize, params
 from .config import Config, pick_device
 from .data import Dataset
-from .presets import OPTIMIZERS, SCHEDULES
 from .validation import check_arg
-
 
 
 @dataclass
@@ -51,16 +47,6 @@ class TrainResult:
         return bool(self.diverged.any())
 
 
-def _schedule(opt: torch.optim.Optimizer, name: str, steps: int):
-    if name == "constant":
-        return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
-    if name == "step":  # divide by 10 at 50% and 75% of training
-        return torch.optim.lr_scheduler.MultiStepLR(opt, [steps // 2, (3 * steps) // 4], 0.1)
-    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-
-
-
-
 def train(model: nn.Module, data: Dataset, theta0: torch.Tensor, *, seeds: int | Sequence[int] = 0,
           optimizer: str = "sgd", lr: float = 0.1, momentum: float = 0.9, l2: float = 0.0,
           schedule: str = "constant", batch_size: int = 128, steps: int = 1000, record_every: int = 100,
@@ -69,100 +55,33 @@ def train(model: nn.Module, data: Dataset, theta0: torch.Tensor, *, seeds: int |
 
     ``seeds`` (an int for one run, K ints for a stack) fixes each member's minibatch order.
     """
-    check_arg("optimizer", optimizer, optimizer in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}")
-    check_arg("schedule", schedule, schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}")
-    check_arg("lr", lr, lr > 0 and math.isfinite(lr), "a float > 0")
-    check_arg("momentum", momentum, 0 <= momentum < 1, "a float in [0, 1)")
-    check_arg("l2", l2, l2 >= 0, "a float >= 0")
-    check_arg("steps", steps, isinstance(steps, int) and steps >= 1, "an int >= 1")
-    check_arg("batch_size", batch_size, isinstance(batch_size, int) and batch_size >= 1, "an int >= 1")
-    check_arg("record_every", record_every, isinstance(record_every, int) and record_every >= 1, "an int >= 1")
     single = theta0.ndim == 1
     seeds = [seeds] if isinstance(seeds, int) else list(seeds)
     K = 1 if single else theta0.shape[0]
     check_arg("seeds", seeds, len(seeds) == K, f"{K} seeds, one per member of theta0")
-
     device = theta0.device
-    x, y, n = data.x_train.to(device), data.y_train.to(device), len(data.y_train)
-    lay = params.layout(model)
-    theta = torch.nn.Parameter(theta0.detach().clone().reshape(K, -1))
-    opt = (torch.optim.SGD([theta], lr=lr, momentum=momentum, weight_decay=l2) if optimizer == "sgd"
-           else torch.optim.Adam([theta], lr=lr, weight_decay=l2))
-    sched = _schedule(opt, schedule, steps)
+    x, y = data.x_train.to(device), data.y_train.to(device)
+    x_test, y_test = data.x_test.to(device), data.y_test.to(device)
+    member_loss = vmap(params.batch_loss(model))
 
-    def member_loss(th, xb, yb):
-        return F.cross_entropy(functional_call(model, params.unflatten(th, lay), (xb,)), yb)
+    def measure(th: torch.Tensor) -> dict[str, torch.Tensor]:
+        (tr_l, tr_a), (te_l, te_a) = params.evaluate(model, th, x, y), params.evaluate(model, th, x_test, y_test)
+        return dict(loss=tr_l, acc=tr_a, test_loss=te_l, test_acc=te_a, radius=params.radius(th))
 
-    step_fn = vmap(grad_and_value(member_loss))
-    gens = [torch.Generator().manual_seed(s) for s in seeds]
-    bs = min(batch_size, n)
-    order, pos = torch.empty(K, 0, dtype=torch.long), n  # each member's epoch permutation; epochs drop the tail
-
-    def next_batch() -> torch.Tensor:
-        nonlocal order, pos
-        if pos + bs > n:
-            order, pos = torch.stack([torch.randperm(n, generator=g) for g in gens]), 0
-        pos += bs
-        return order[:, pos - bs:pos]
-
-    hist: dict[str, list] = {k: [] for k in ("step", "loss", "acc", "test_loss", "test_acc", "radius")}
-    snaps: list[torch.Tensor] = []
-    diverged = torch.zeros(K, dtype=torch.bool)
-    diverged_step = torch.full((K,), -1)
-    ref_loss = None
-
-    def record(step: int) -> None:
-        th = theta.detach()
-        tr_l, tr_a = params.evaluate(model, th, x, y)
-        te_l, te_a = params.evaluate(model, th, data.x_test.to(device), data.y_test.to(device))
-        for key, v in zip(("loss", "acc", "test_loss", "test_acc", "radius"),
-                          (tr_l, tr_a, te_l, te_a, params.radius(th))):
-            hist[key].append(v.cpu())
-        hist["step"].append(step)
-        if keep_trajectory:
-            snaps.append(th.clone().cpu())
-
-    record(0)
-    bar = tqdm(range(steps), disable=quiet, desc="train", leave=False, mininterval=1.0)
-    for step in bar:
-        idx = next_batch().to(device)
-        grads, losses = step_fn(theta.detach(), x[idx], y[idx])
-        if ref_loss is None:
-            ref_loss = losses.detach().clamp_min(1e-3)
-        bad = (~torch.isfinite(losses) | (losses.detach() > explode * ref_loss) | ~torch.isfinite(grads.sum(1))).cpu()
-        newly = bad & ~diverged
-        diverged_step[newly] = step
-        diverged |= bad
-        if diverged.all():
-            break
-        frozen = None
-        if diverged.any():
-            grads[diverged.to(device)] = 0.0
-            frozen = theta.detach()[diverged.to(device)].clone()
-        theta.grad = grads
-        opt.step()
-        sched.step()
-        if frozen is not None:  # weight decay / momentum must not move a frozen member either
-            with torch.no_grad():
-                theta[diverged.to(device)] = frozen
-        if (step + 1) % record_every == 0 or step + 1 == steps:
-            record(step + 1)
-            if not quiet:
-                bar.set_postfix(loss=f"{hist['loss'][-1].nanmean():.3g}")
-    if not hist["step"] or hist["step"][-1] != step + 1:
-        record(step + 1)
-
-    out = {k: torch.stack(v) if k != "step" else torch.tensor(v) for k, v in hist.items()}
-    th = theta.detach()
-    traj = torch.stack(snaps) if keep_trajectory else None
+    run = optimize.minimize(theta0.detach().reshape(K, -1), lambda th, idx: member_loss(th, x[idx], y[idx]),
+                            n=len(y), seeds=seeds, optimizer=optimizer, lr=lr, momentum=momentum, l2=l2,
+                            schedule=schedule, batch_size=batch_size, steps=steps, explode=explode,
+                            record_every=record_every, measure=measure, keep_trajectory=keep_trajectory,
+                            quiet=quiet, desc="train")
+    out = {k: v for k, v in run.history.items() if k != "batch_loss"}
+    th, traj, diverged, diverged_step = run.p, run.trajectory, run.diverged, run.diverged_step
     if single:
         out = {k: (v[:, 0] if v.ndim == 2 else v) for k, v in out.items()}
         th, traj = th[0], (traj[:, 0] if traj is not None else None)
+        diverged, diverged_step = diverged[0], diverged_step[0]
     settings = dict(optimizer=optimizer, lr=lr, momentum=momentum, l2=l2, schedule=schedule,
                     batch_size=batch_size, steps=steps, seeds=seeds)
-    return TrainResult(model, theta0.detach().clone(), th, out,
-                       diverged[0] if single else diverged, diverged_step[0] if single else diverged_step,
-                       traj, settings)
+    return TrainResult(model, theta0.detach().clone(), th, out, diverged, diverged_step, traj, settings)
 
 
 TRAINING_PARAMS = ("dataset", "n_train", "model", "width", "optimizer", "lr", "momentum", "l2", "schedule",
