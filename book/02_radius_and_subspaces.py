@@ -28,20 +28,28 @@
 # $\mathrm{Tr}(H)/\lVert H\rVert_F$. This chapter measures which of the two shapes a network shows.
 
 # %% tags=["remove-cell"]
-import math
-
 import torch
 
 import wedges_lib
-from wedges_lib import cache, config, data, params, plots, subspace, toy
+from wedges_lib import cache, config, data, plots, subspace, toy
 
 torch.set_num_threads(1)  # on a shared CPU extra threads mostly wait for each other
-SIGMAS = 2  # a radius effect must exceed this many seed standard deviations
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 scale = None
 seed = None
 n_seeds = None
+dataset = None
+n_train = None
+device = None
+model = None
+optimizer = None
+lr = None
+momentum = None
+l2 = None
+schedule = None
+batch_size = None
+steps = None
 dims = None
 radii = None
 projection = None
@@ -63,11 +71,11 @@ plane_seeds = None
 plane_steps = None
 
 # %% tags=["remove-cell"]
-cfg = config.resolve(scale, **{k: v for k, v in dict(globals()).items() if k in config.SPECS and k != "scale"})
+cfg = config.resolve_cell(globals())
 ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
-NETWORK = ("dataset", "n_train", "model", "seed", "n_seeds", "optimizer", "lr", "momentum", "l2", "schedule",
-           "batch_size", "steps", "device", "dims", "radii", "projection", "subspace_width", "subspace_steps",
-           "subspace_lr", "subspace_step", "goldilocks_probes", "goldilocks_examples")
+
+# %% tags=["remove-cell"]
+thr = wedges_lib.thresholds("radius", sigmas=2)  # a radius effect must exceed this many seed stds
 
 # %% [markdown]
 # ## Experiment
@@ -93,26 +101,10 @@ NETWORK = ("dataset", "n_train", "model", "seed", "n_seeds", "optimizer", "lr", 
 
 
 # %%
-def experiment() -> dict:
-    """Full-space reference, the (radius, d, seed) sweep, and the curvature at every anchor: tensors only."""
-    model, th = subspace.init(cfg, ds)
-    ref = subspace.reference_accuracy(cfg, ds, model, th, quiet=True)
-    sweep = subspace.sweep_config(cfg, ds, model, th, quiet=True)
-    x, y = ds.x_train[:cfg.goldilocks_examples], ds.y_train[:cfg.goldilocks_examples]
-    gold = [subspace.goldilocks(model, x, y, t, cfg.radii, n_probes=cfg.goldilocks_probes, seed=cfg.seed + k)
-            for k, t in enumerate(th)]
-    return {"ref": ref["test_acc"], "sweep": vars(sweep), "ratio": torch.stack([g["ratio"] for g in gold], 1)}
-
-
-res = cache.cached("radius-subspaces", {k: cfg[k] for k in NETWORK}, experiment)
-sw, ref, ratio = subspace.SweepResult(**res["sweep"]), res["ref"], res["ratio"]  # ratio (R, S)
-model, th = subspace.init(cfg, ds)
-c = torch.tensor(cfg.radii)
-init_loss = params.evaluate(model, (c.to(th)[:, None, None] * th).flatten(0, 1), ds.x_train, ds.y_train)[0]
-init_loss = init_loss.reshape(len(c), -1)  # (R, S)
-idim = subspace.intrinsic_dimension(model, ds, th, cfg.dims, reference=ref, fraction=cfg.id_fraction, sweep=sw)
-acc, (mean, std) = sw.test_acc, sw.mean_std("test_acc")  # (R, n, S); (R, n) each
-print(f"D = {th.shape[1]}; full-space test accuracy {[round(v, 3) for v in ref.tolist()]}; "
+res = cache.cached("radius-subspaces", cfg, subspace.radius_experiment, data=ds)
+sw, ref = subspace.SweepResult(**res["sweep"]), res["ref"]  # test accuracy sw.test_acc (R, n, S)
+idim = subspace.sweep_intrinsic_dimension(sw, reference=ref, fraction=cfg.id_fraction)
+print(f"D = {res['D']}; full-space test accuracy {[round(v, 3) for v in ref.tolist()]}; "
       f"diverged subspace runs: {int(sw.diverged.sum())}")
 
 # %% [markdown]
@@ -121,75 +113,36 @@ print(f"D = {th.shape[1]}; full-space test accuracy {[round(v, 3) for v in ref.t
 # plane reaches zero loss; $d_{50}$ is the smallest $d$ where half the planes succeed.
 
 # %%
-wedge_toy = toy.make_wedges(cfg.plane_D, cfg.plane_n, cfg.plane_K, kappa=cfg.plane_kappa, r_min=cfg.toy_r_min,
-                            r_open=cfg.toy_r_min, seed=cfg.seed)
-success = toy.hyperplane_success_map(wedge_toy, cfg.plane_dims, cfg.plane_radii, seeds=cfg.plane_seeds,
-                                     steps=cfg.plane_steps, seed=cfg.seed)
+wedge_toy = toy.make_wedges(cfg.plane_D, cfg.plane_n, cfg.plane_K, kappa=cfg.plane_kappa,
+                            r_min=cfg.toy_r_min, r_open=cfg.toy_r_min, seed=cfg.seed)
+success = toy.hyperplane_success_map(wedge_toy, cfg.plane_dims, cfg.plane_radii,
+                                     seeds=cfg.plane_seeds, steps=cfg.plane_steps, seed=cfg.seed)
 d50 = toy.intrinsic_dimension(success, cfg.plane_dims)  # (len(plane_radii),)
 
 # %% [markdown]
 # ## Figures
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Training in random subspaces of MNIST-1D's MLP, anchored at radius c × the initialisation's norm (mean ± 1 std over seeds). Left: test accuracy against the subspace dimension d, one line per radius; the dashed line is the intrinsic dimension's threshold. Middle: test accuracy at the largest d against the radius, with the full-space accuracy. Right: the intrinsic dimension against the radius (error bars over seeds; triangles: not reached at the largest d).", "name": "fig-radius-subspaces"}}
-def radius_axis(a, xs) -> None:
-    """A log x axis ticked at the radii xs."""
-    a.set_xscale("log")
-    a.set_xticks(xs, [f"{v:g}" for v in xs])
-    a.set_xticks([], minor=True)
-
-
 fig, ax = plots.figure(3)
-plots.curves(ax[0, 0], torch.tensor(cfg.dims), {f"c = {r:g}": acc[i] for i, r in enumerate(cfg.radii)},
-             xlabel="subspace dimension d", ylabel="test accuracy", marker="o", title="accuracy grows with d")
-ax[0, 0].axhline(float(idim.threshold.mean()), ls="--", color="grey")
-ax[0, 0].set_xscale("log")
-plots.curves(ax[0, 1], c, {f"d = {cfg.dims[-1]}": acc[:, -1], "full space": ref.expand(len(c), -1)},
-             xlabel="radius c (× init norm)", ylabel="test accuracy", marker="o", title="best in a middle band")
-ax[0, 2].errorbar(c, idim.mean, yerr=idim.std, marker="o", ms=3, capsize=3, label="intrinsic dimension")
-missed = ~torch.isfinite(idim.mean)
-if missed.any():
-    ax[0, 2].plot(c[missed], [cfg.dims[-1]] * int(missed.sum()), "^", color=plots.PALETTE[3], ms=7,
-                  label=f"not reached (> {cfg.dims[-1]})")
-ax[0, 2].legend()
-plots.label(ax[0, 2], "radius c (× init norm)", f"d reaching {cfg.id_fraction:g} × full-space acc.",
-            "intrinsic dimension: a valley")
-ax[0, 2].set_yscale("log")
-for a in (ax[0, 1], ax[0, 2]):
-    radius_axis(a, cfg.radii)
+plots.radius_sweep(ax[0], cfg.radii, cfg.dims, sw.test_acc, ref, idim.mean, idim.std,
+                   idim.threshold.mean(), cfg.id_fraction)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Why. Left: $\\mathrm{Tr}(H)/\\lVert H\\rVert_F$ of the training loss at the anchors (before training; mean ± 1 std over seeds) against the radius; the Goldilocks zone of Fort & Scherlis is where it is large. Middle: the loss at the anchors grows steeply with the radius (the softmax saturates). Right: the wedge toy's prediction, the intrinsic dimension d₅₀ of random planes through a point at radius r, falls steadily as the wedges open up.", "name": "fig-radius-why"}}
 fig, ax = plots.figure(3)
-plots.curves(ax[0, 0], c, {"Tr(H) / ‖H‖$_F$": ratio}, xlabel="radius c (× init norm)", ylabel="Tr(H) / ‖H‖$_F$",
-             marker="o", title="Goldilocks: curvature turns positive")
-plots.curves(ax[0, 1], c, {"training loss at θ₀": init_loss}, xlabel="radius c (× init norm)",
-             ylabel="cross-entropy", marker="o", logy=True, title="far out the anchor is overconfident")
-plots.curves(ax[0, 2], torch.tensor(cfg.plane_radii) / cfg.toy_r_min, {"toy d₅₀": d50}, marker="o",
-             xlabel="radius r / r$_{min}$", ylabel="d₅₀ (half the planes succeed)", title="the toy: falls with r")
-for a, xs in zip(ax[0], (cfg.radii, cfg.radii, [r / cfg.toy_r_min for r in cfg.plane_radii])):
-    radius_axis(a, xs)
+plots.radius_why(ax[0], cfg.radii, res["ratio"], res["init_loss"],
+                 [r / cfg.toy_r_min for r in cfg.plane_radii], d50)
 
 # %% [markdown]
 # ## Result vs paper
 
 # %% tags=["remove-cell"]
-last = acc[:, -1]  # (R, S): every seed's test accuracy at the largest d
-best = int(mean[:, -1].argmax())
-noise = last.std(-1).pow(2).mean().sqrt()  # seed std at the largest d, pooled over radii
-margin = SIGMAS * float(noise)
-one = int(c.log().abs().argmin())  # the radius closest to the initialisation's own
-rise, fall = last[best] - last[0], last[best] - last[-1]  # (S,): paired, seed by seed
-peak = int(ratio.mean(1).argmax())
-low = int(torch.where(torch.isfinite(idim.mean), idim.mean, math.inf).argmin())  # the lowest intrinsic dimension
-at = dict(smallest=0, best=best, largest=len(c) - 1, one=one, low=low, peak=peak)  # radius indices in the text
-num = dict(d=cfg.dims[-1], ref_acc=ref.mean(), sigmas=SIGMAS, margin=margin, rise_min=rise.min(), fall_min=fall.min(),
-           toy_d50_first=d50[0], toy_d50_last=d50[-1], toy_r_first=cfg.plane_radii[0], toy_r_last=cfg.plane_radii[-1])
-num |= {k: cfg.radii[i] for k, i in at.items()}  # the radius multiples themselves
-num |= {f"acc_{k}": mean[at[k], -1] for k in ("best", "smallest", "largest")}
-num |= {f"id_{k}": subspace.id_summary(idim, at[k]) for k in ("smallest", "low", "largest")}
-num |= {f"ratio_{k}": ratio[at[k]].mean() for k in ("smallest", "peak", "largest")}
-num |= {f"init_loss_{k}": init_loss[at[k]].mean() for k in ("one", "largest")}
+band = subspace.radius_band(sw.test_acc[:, -1], thr.sigmas)  # every seed at the largest d
+best, rise, fall, margin = (band[k] for k in ("best", "rise", "fall", "margin"))  # rise, fall (S,)
+num = subspace.radius_numbers(res, idim, band, cfg.radii)
+num |= dict(toy_d50_first=float(d50[0]), toy_d50_last=float(d50[-1]),
+            toy_r_first=cfg.plane_radii[0], toy_r_last=cfg.plane_radii[-1])
 for name, value in num.items():
-    wedges_lib.record(f"radius_{name}", float(value) if isinstance(value, torch.Tensor) else value)
+    wedges_lib.record(f"radius_{name}", value)
 
 # %% [markdown]
 # At $d$ = {glue:text}`radius_d` ({numref}`fig-radius-subspaces`) the subspaces anchored at
@@ -218,16 +171,14 @@ for name, value in num.items():
 # steps it has.
 
 # %% tags=["hide-input"]
-assert not bool(sw.diverged.any()), "some subspace runs diverged: the comparison needs converging runs"
-seeds_text = lambda v: ", ".join(f"{x:.3f}" for x in v.tolist())  # noqa: E731
+assert not bool(sw.diverged.any()), "subspace runs diverged: the comparison needs converged runs"
+per_seed = lambda v: "differences per seed " + ", ".join(f"{x:.3f}" for x in v.tolist())  # noqa
+beat = f"at d = {cfg.dims[-1]} the best radius (c = {cfg.radii[best]:g}) to beat the"
+by = f"in every seed by > {margin:.3f} ({thr.sigmas} x the seed std)"
 wedges_lib.check("radius_far_worse", bool((fall > margin).all()),
-                 f"at d = {cfg.dims[-1]} the best radius (c = {cfg.radii[best]:g}) to beat the largest "
-                 f"(c = {cfg.radii[-1]:g}) in every seed by > {margin:.3f} ({SIGMAS} x the seed std)",
-                 f"differences per seed {seeds_text(fall)}")
+                 f"{beat} largest (c = {cfg.radii[-1]:g}) {by}", per_seed(fall))
 wedges_lib.check("radius_near_worse", bool((rise > margin).all()),
-                 f"at d = {cfg.dims[-1]} the best radius (c = {cfg.radii[best]:g}) to beat the smallest "
-                 f"(c = {cfg.radii[0]:g}) in every seed by > {margin:.3f} ({SIGMAS} x the seed std)",
-                 f"differences per seed {seeds_text(rise)}")
+                 f"{beat} smallest (c = {cfg.radii[0]:g}) {by}", per_seed(rise))
 
 # %% [markdown]
 # ## Takeaway

@@ -36,10 +36,17 @@ from wedges_lib import config, data, plots, trajectories
 
 torch.set_num_threads(1)  # small models: on a shared CPU extra threads mostly wait for each other
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 scale = None
 seed = None
 n_seeds = None
+dataset = None
+n_train = None
+device = None
+model = None
+optimizer = None
+momentum = None
+batch_size = None
 lr = None
 width = None
 l2 = None
@@ -53,10 +60,12 @@ hp_probes = None
 hp_schedule = None
 
 # %% tags=["remove-cell"]
-cfg = config.resolve(scale, seed=seed, n_seeds=n_seeds, lr=lr, width=width, l2=l2, lrs=lrs, widths=widths, l2s=l2s,
-                     hp_steps=hp_steps, hp_record_every=hp_record_every, hp_examples=hp_examples,
-                     hp_probes=hp_probes, hp_schedule=hp_schedule)
+cfg = config.resolve_cell(globals())
 ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
+
+# %% tags=["remove-cell"]
+# a trend: monotonic seed means whose ends differ by > n_se standard errors and > min_rel of the first
+thr = wedges_lib.thresholds("hp", n_se=3.0, min_rel=0.1)
 
 # %% [markdown]
 # ## Experiment
@@ -90,7 +99,7 @@ display(trajectories.summary(sweeps, bands))
 # runs stay in the figures (dotted, with a red cross where they diverged) and out of the comparisons.
 
 # %% tags=["remove-cell"]
-trend = {k: {q: trajectories.trend(m[k][q]) for q in ("lmax", "trace", "radius_ratio")} for k in m}
+trend = trajectories.trends(m, n_se=thr.n_se, min_rel=thr.min_rel)
 moves = {1: "rises", -1: "falls", 0: "shows no clear trend"}
 
 # %% [markdown]
@@ -99,7 +108,7 @@ moves = {1: "rises", -1: "falls", 0: "shows no clear trend"}
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "One column per knob. Top: the largest Hessian eigenvalue along training, against the training loss (training runs right to left; seed means); the shaded stretch is the loss band where the runs are compared. Bottom: the radius relative to the start, r/r₀, along training. Dotted: a run that diverged or got stuck; a red cross at the top marks the step where a run diverged.", "name": "fig-hp-paths"}}
 fig, ax = plots.figure(3, 2, width=3.6, height=2.9)
 for j, knob in enumerate(trajectories.KNOBS):
-    trajectories.draw_knob(ax[0, j], ax[1, j], sweeps[knob], knob, bands[knob])
+    plots.draw_knob(ax[0, j], ax[1, j], trajectories.knob_paths(sweeps[knob], knob), bands[knob])
     plots.label(ax[0, j], "training loss", "λ_max (top Hessian eigenvalue)",
                 f"λ_max {moves[trend[knob]['lmax']]} as {knob} grows")
     plots.label(ax[1, j], "step", "radius relative to the start, r/r₀",
@@ -107,34 +116,31 @@ for j, knob in enumerate(trajectories.KNOBS):
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The three sweeps side by side: every trained setting over its knob's loss band, the largest eigenvalue (left) and the Hutchinson trace (right) against the radius relative to the start, both divided by the values of the sweep's first setting, so each sweep starts at (1, 1). Bars are standard errors over seeds; the numbers are the knob values.", "name": "fig-hp-plane"}}
 fig, ax = plots.figure(2, width=4.2, height=3.4)
-trajectories.draw_plane(ax[0, 0], sweeps, bands, "lmax")
-trajectories.draw_plane(ax[0, 1], sweeps, bands, "trace")
 short = {1: "rises", -1: "falls", 0: "no trend"}
 for a, (q, name) in enumerate((("lmax", "λ_max"), ("trace", f"trace ({cfg.hp_probes} probes)"))):
-    plots.label(ax[0, a], "r / r₀, relative to the sweep's first value", f"{name}, relative to the first value",
-                f"{name.split()[0]}: " + ", ".join(f"{short[t[q]]} with {k}" for k, t in trend.items()))
+    plots.draw_plane(ax[0, a], trajectories.relative_plane(m, values, q))
+    found = ", ".join(f"{short[t[q]]} with {k}" for k, t in trend.items())
+    plots.label(ax[0, a], "r / r₀, relative to the sweep's first value",
+                f"{name}, relative to the first value", f"{name.split()[0]}: {found}")
 
 # %% [markdown]
 # ## Result vs paper
 
 # %% tags=["remove-cell"]
-words = {1: "rises", -1: "falls", 0: "stays within our threshold (3 standard errors, 10 %)"}
-for knob in trajectories.KNOBS:
-    for q in ("lmax", "trace", "radius_ratio"):
-        wedges_lib.record(f"hp_{knob}_{q}_change", f"{100 * trajectories.change(m[knob][q]):+.0f} %")
-        wedges_lib.record(f"hp_{knob}_{q}_direction", words[trend[knob][q]])
-    wedges_lib.record(f"hp_{knob}_band", f"{bands[knob][0]:.2g}–{bands[knob][-1]:.2g}")
-fates = [f"{k} {r[k]:g} ({s})" for k, runs in sweeps.items() for r in runs
-         for s in set(trajectories.member_status(r)) - {"trained"}]
-wedges_lib.record("hp_failed_runs", ", ".join(fates) or "none")
-trace_se = torch.cat([r["trace_se"].flatten() for runs in sweeps.values() for r in runs])
-wedges_lib.record("hp_trace_se", float(trace_se.nanmean()))
+rule = f"{thr.n_se:g} standard errors, {100 * thr.min_rel:g} %"
+words = {1: "rises", -1: "falls", 0: f"stays within our threshold ({rule})"}
+for name, value in trajectories.sweep_numbers(sweeps, bands, m).items():
+    wedges_lib.record(f"hp_{name}", value)
+for knob, quantities in trend.items():
+    for q, direction in quantities.items():
+        wedges_lib.record(f"hp_{knob}_{q}_direction", words[direction])
 wedges_lib.record("hp_probes", cfg.hp_probes)
 wedges_lib.record("hp_lr_lmax_ratio", float(1 / (1 + trajectories.change(m["lr"]["lmax"]))))
-wedges_lib.record("hp_width_reading", {1: "sharper, as with a smaller learning rate", -1: "flatter, unlike a smaller "
-                  "learning rate", 0: "neither clearly sharper nor flatter"}[trend["width"]["lmax"]])
-wedges_lib.record("hp_l2_reading", "on both the radius and the curvature" if trend["l2"]["lmax"] == 1 else
-                  "on the radius, but not on the curvature")
+readings = {1: "sharper, as with a smaller learning rate",
+            -1: "flatter, unlike a smaller learning rate", 0: "neither clearly sharper nor flatter"}
+wedges_lib.record("hp_width_reading", readings[trend["width"]["lmax"]])
+wedges_lib.record("hp_l2_reading", "on both the radius and the curvature"
+                  if trend["l2"]["lmax"] == 1 else "on the radius, but not on the curvature")
 
 # %% [markdown]
 # **Learning rate.** Over the loss band {glue:text}`hp_lr_band` ({numref}`fig-hp-paths`, {numref}`fig-hp-plane`),
@@ -164,16 +170,16 @@ wedges_lib.record("hp_l2_reading", "on both the radius and the curvature" if tre
 # average; runs that did not train: {glue:text}`hp_failed_runs`.
 
 # %% tags=["hide-input"]
-desc = {k: {q: trajectories.describe(m[k][q], values[k]) for q in ("lmax", "trace", "radius_ratio")} for k in m}
-lr_ok = trend["lr"]["lmax"] == -1 and trend["lr"]["trace"] == -1 and trend["lr"]["radius_ratio"] == 1
-wedges_lib.check("hp_lr", lr_ok, "larger lr -> lower λ_max and trace, larger r/r0 over the matched-loss band "
-                 "(monotonic seed means; ends > 3 standard errors and > 10 % apart)",
-                 f"λ_max {desc['lr']['lmax']}; trace {desc['lr']['trace']}; r/r0 {desc['lr']['radius_ratio']}")
-wedges_lib.check("hp_width", trend["width"]["radius_ratio"] == -1,
-                 "wider -> smaller r/r0 over the matched-loss band (monotonic; > 3 s.e. and > 10 %)",
+desc = {k: {q: trajectories.describe(m[k][q], values[k]) for q in trajectories.QUANTITIES}
+        for k in m}
+lr_ok = trend["lr"] == {"lmax": -1, "trace": -1, "radius_ratio": 1}
+band = f"over the matched-loss band (monotonic seed means; ends > {rule} apart)"
+wedges_lib.check("hp_lr", lr_ok, f"larger lr -> lower λ_max and trace, larger r/r0 {band}",
+                 f"λ_max {desc['lr']['lmax']}; trace {desc['lr']['trace']}; "
+                 f"r/r0 {desc['lr']['radius_ratio']}")
+wedges_lib.check("hp_width", trend["width"]["radius_ratio"] == -1, f"wider -> smaller r/r0 {band}",
                  f"r/r0 {desc['width']['radius_ratio']}; (λ_max {desc['width']['lmax']})")
-wedges_lib.check("hp_l2", trend["l2"]["radius_ratio"] == -1,
-                 "more L2 -> smaller r/r0 over the matched-loss band (monotonic; > 3 s.e. and > 10 %)",
+wedges_lib.check("hp_l2", trend["l2"]["radius_ratio"] == -1, f"more L2 -> smaller r/r0 {band}",
                  f"r/r0 {desc['l2']['radius_ratio']}; (λ_max {desc['l2']['lmax']})")
 
 # %% [markdown]

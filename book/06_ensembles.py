@@ -30,12 +30,22 @@
 import torch
 
 import wedges_lib
-from wedges_lib import config, data, ensembles, params, plots, surfaces
+from wedges_lib import config, data, ensembles, plots
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"]
 scale = None
-lr = None
+dataset = None
+n_train = None
+device = None
+model = None
 width = None
+optimizer = None
+lr = None
+momentum = None
+l2 = None
+schedule = None
+batch_size = None
+n_interp = None
 seed = None
 n_members = None
 ensemble_steps = None
@@ -46,16 +56,15 @@ swa_lr = None
 ensemble_grid = None
 
 # %% tags=["remove-cell"]
-given = dict(lr=lr, width=width, seed=seed, n_members=n_members, ensemble_steps=ensemble_steps,
-             ensemble_seeds=ensemble_seeds, cycle_steps=cycle_steps, fge_lr=fge_lr, swa_lr=swa_lr,
-             ensemble_grid=ensemble_grid)
-base = config.resolve(scale, **given)
-if base.n_members < 3:
-    raise ValueError(f"parameter 'n_members': got {base.n_members}; this chapter needs an int >= 3 "
-                     "(it slices the loss on the plane through three members)")
-cfg = config.resolve(scale, steps=base.ensemble_steps, n_seeds=base.ensemble_seeds, **given)
+# steps = ensemble_steps per member, n_seeds = ensemble_seeds; three members span the plane below
+cfg = ensembles.budgeted(config.resolve_cell(globals()), min_members=3)
 ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
 NAMES = {"deep": "deep ensemble", "snapshot": "snapshot", "fge": "FGE", "swa": "SWA iterates"}
+
+# %% tags=["remove-cell"]
+thr = wedges_lib.thresholds("ens", min_disagreement=0.005, max_cosine=0.9999, cosine_gap=0.3,
+                            disagreement_ratio=1.2, deep_excess=0.3, trajectory_excess=0.1,
+                            min_barrier=0.05, barrier_ratio=2.0)  # used in ensembles.claim_checks
 
 # %% [markdown]
 # ## Experiment
@@ -72,23 +81,16 @@ NAMES = {"deep": "deep ensemble", "snapshot": "snapshot", "fge": "FGE", "swa": "
 # The methods live in `wedges_lib.ensembles`.
 
 # %%
-ens = {"deep": ensembles.deep_ensemble(cfg, ds, quiet=True)}
-start = ens["deep"].members[:, 0]  # FGE and SWA continue deep member 0 (its steps are counted)
-for m in ("snapshot", "fge", "swa"):
-    ens[m] = ensembles.build(m, cfg, ds, quiet=True, **({} if m == "snapshot" else {"pretrained": start}))
+ens = ensembles.build_all(cfg, ds)  # FGE and SWA continue deep member 0 (its steps are counted)
 stats = {m: ensembles.summarize(e, ds, n_interp=cfg.n_interp) for m, e in ens.items()}
-print("gradient steps per ensemble:", ", ".join(f"{NAMES[m]} {e.grad_steps}" for m, e in ens.items()))
+print("gradient steps:", ", ".join(f"{NAMES[m]} {e.grad_steps}" for m, e in ens.items()))
 
 # %% [markdown]
 # For the first repetition, the members × members disagreement (fraction of test inputs on which two members
 # predict different classes) and the training loss on the straight line between the first and the last member:
 
 # %%
-x, y = ds.x_test, ds.y_test
-agree = {m: ensembles.disagreement(ensembles.predict(e.model, e.members[0], x)) for m, e in ens.items()}
-ts = torch.linspace(0, 1, cfg.n_interp)
-line = {m: params.evaluate(e.model, params.interpolate(e.members[0, 0], e.members[0, -1], ts),
-                           ds.x_train, ds.y_train)[0] for m, e in ens.items()}
+pairs = {m: ensembles.pair_view(e, ds, n_interp=cfg.n_interp) for m, e in ens.items()}
 
 # %% [markdown]
 # **A plane through three members.** For each method, the training loss on the plane through its members 0, 1
@@ -97,13 +99,7 @@ line = {m: params.evaluate(e.model, params.interpolate(e.members[0, 0], e.member
 # of them would return.
 
 # %%
-xt, yt = ds.x_train, ds.y_train
-slices = {m: surfaces.plane_through(e.model, *e.members[0, :3], n=cfg.ensemble_grid, x=xt, y=yt)
-          for m, e in ens.items()}
-three_and_centroid = {m: params.evaluate(e.model, torch.cat([e.members[0, :3], e.members[0, :3].mean(0, keepdim=True)]),
-                                         xt, yt)[0] for m, e in ens.items()}  # (4,): the three members, their centroid
-member_loss = {m: v[:3].max().item() for m, v in three_and_centroid.items()}  # the worst of the three
-centroid = {m: v[3].item() for m, v in three_and_centroid.items()}
+planes = {m: ensembles.plane_view(e, ds, n=cfg.ensemble_grid) for m, e in ens.items()}
 
 # %% [markdown]
 # ## Figures
@@ -122,42 +118,39 @@ for a in ax[0]:
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Pairwise test-set disagreement of the members of each method (first repetition): independent members (left) against members taken along one trajectory (the other three).", "name": "fig-ensembles-diversity"}}
 fig, ax = plots.figure(4, width=2.6, height=2.4)
-vmax = max(a.max().item() for a in agree.values())
-for a, (m, d) in zip(ax[0], agree.items()):
-    plots.heatmap(a, ks, ks, d, xlabel="member", ylabel="member", title=NAMES[m], vmax=vmax,
-                  colorbar=m == "swa", cbar_label="disagreement")
+vmax = max(p["disagreement"].max().item() for p in pairs.values())
+for a, (m, p) in zip(ax[0], pairs.items()):
+    plots.heatmap(a, ks, ks, p["disagreement"], xlabel="member", ylabel="member", title=NAMES[m],
+                  vmax=vmax, colorbar=m == "swa", cbar_label="disagreement")
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Training loss on the straight line from the first to the last member of each method (first repetition).", "name": "fig-ensembles-line"}}
 fig, ax = plots.figure(1, width=4.4)
-plots.curves(ax[0, 0], ts, {NAMES[m]: v for m, v in line.items()}, xlabel="t  (first member → last member)",
-             ylabel="train cross-entropy", title="the straight line between two members", logy=True)
+plots.curves(ax[0, 0], pairs["deep"]["t"], {NAMES[m]: p["line"] for m, p in pairs.items()},
+             xlabel="t  (first member → last member)", ylabel="train cross-entropy",
+             title="the straight line between two members", logy=True)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Training loss (log10, one colour scale for all panels) on the plane through members 0, 1 and 2 of each method (first repetition); the axes are weight-space distances from member 0, each panel at its own extent.", "name": "fig-ensembles-plane"}}
-lo = min(s["loss"].min().item() for s in slices.values())
-hi = max(s["loss"].max().item() for s in slices.values())
-levels = torch.linspace(torch.tensor(max(lo, 1e-4)).log10().item(), torch.tensor(hi).log10().item(), 21)
+levels = plots.shared_log_levels([p["plane"]["loss"] for p in planes.values()])
 fig, ax = plots.figure(4, width=2.9, height=2.6)
-for a, (m, s) in zip(ax[0], slices.items()):
+for a, (m, s) in zip(ax[0], ((m, p["plane"]) for m, p in planes.items())):
     pts = {str(k): s["points"][k].tolist() for k in range(3)}
     plots.contour(a, s["xs"], s["ys"], s["loss"], points=pts, levels=levels, title=NAMES[m],
-                  xlabel="distance along 0 → 1", ylabel="distance ⊥ to 0 → 1" if m == "deep" else "",
+                  xlabel="distance along 0 → 1", ylabel="distance ⊥ to 0 → 1" * (m == "deep"),
                   colorbar=m == "swa", cbar_label="train loss")
 
 # %% [markdown]
 # ## Result vs paper
 
 # %% tags=["remove-cell"]
-mean = {m: {k: v.mean(0)[-1].item() if v.dim() > 1 else v.mean().item() for k, v in s.items()} for m, s in stats.items()}
+mean = {m: ensembles.final_means(s) for m, s in stats.items()}
 for m, s in mean.items():
-    for k in ("acc", "nll", "disagreement", "weight_cosine", "barrier"):
+    for k in ("acc", "nll", "disagreement", "weight_cosine", "barrier", "gain"):
         wedges_lib.record(f"ens_{m}_{k}", s[k])
-    wedges_lib.record(f"ens_{m}_gain", s["acc"] - stats[m]["member_acc"].mean().item())
+    for k in ("centroid", "member_loss"):  # the centroid of three members and the worst of them
+        wedges_lib.record(f"ens_{m}_{k}", planes[m][k])
 wedges_lib.record("ens_swa_avg_acc", mean["swa"]["swa_acc"])
-for m in ens:
-    wedges_lib.record(f"ens_{m}_centroid", centroid[m])
-    wedges_lib.record(f"ens_{m}_member_loss", member_loss[m])
 wedges_lib.record("ens_members", cfg.n_members)
-wedges_lib.record("ens_steps", cfg.steps)
+wedges_lib.record("ens_steps", cfg.ensemble_steps)
 
 # %% [markdown]
 # | method | ensemble acc. | NLL | gain over a member | disagreement | weight cosine | line barrier |
@@ -184,23 +177,8 @@ wedges_lib.record("ens_steps", cfg.steps)
 # leaves the low-loss set and averaging trajectory members does not: **{glue:text}`ens_slice_verdict`**.
 
 # %% tags=["hide-input"]
-traj = ("snapshot", "fge", "swa")
-dis = {m: mean[m]["disagreement"] for m in mean}
-cos = {m: mean[m]["weight_cosine"] for m in mean}
-bar = {m: mean[m]["barrier"] for m in mean}
-measured = ", ".join(f"{m}: disagreement {dis[m]:.3f}, weight cosine {cos[m]:.3f}, barrier {bar[m]:.3f}" for m in mean)
-wedges_lib.check("ens_distinct", min(dis.values()) > 0.005 and max(cos.values()) < 0.9999,
-                 "distinct members in every method (disagreement > 0.005, weight cosine < 0.9999)", measured)
-wedges_lib.check("ens_diversity", all(dis["deep"] > 1.2 * dis[m] and cos["deep"] < cos[m] - 0.3 for m in traj),
-                 "deep members to disagree > 1.2x as often as each trajectory method's and to have a weight "
-                 "cosine lower by > 0.3", measured)
-excess = {m: centroid[m] - member_loss[m] for m in ens}
-wedges_lib.check("ens_slice", excess["deep"] > 0.3 and all(excess[m] < 0.1 for m in traj),
-                 "the centroid of three deep members to lie > 0.3 nats above the worst of them, and the centroid of "
-                 "three trajectory members < 0.1 nats above (or below) theirs",
-                 ", ".join(f"{m}: centroid {centroid[m]:.3f} vs worst member {member_loss[m]:.3f}" for m in ens))
-wedges_lib.check("ens_barrier", bar["deep"] > max(0.05, 2 * max(bar[m] for m in traj)),
-                 "a line barrier between independent members > 0.05 and > 2x that within any trajectory", measured)
+for name, (ok, expected, measured) in ensembles.claim_checks(mean, planes, thr).items():
+    wedges_lib.check(f"ens_{name}", ok, expected, measured)
 
 # %% [markdown]
 # ## Takeaway

@@ -139,3 +139,56 @@ def test_summary_shapes_and_trajectory_members_closer_in_weights(cfg, smoke_data
 def test_bad_arguments_raise_naming_the_parameter(cfg, smoke_data, call, match):
     with pytest.raises(ValueError, match=match):
         call(cfg, smoke_data)
+
+
+def test_budgeted_puts_the_chapter_budget_in_the_training_knobs():
+    cfg = config.resolve_cell({"scale": "smoke", "n_members": None, "ensemble_steps": 7, "ensemble_seeds": 3})
+    b = ensembles.budgeted(cfg, min_members=3)
+    assert (b.steps, b.n_seeds, b.n_members, b.ensemble_steps) == (7, 3, cfg.n_members, 7)
+    with pytest.raises(ValueError, match="'n_members'.*>= 4"):
+        ensembles.budgeted(cfg, min_members=4)
+
+
+def test_final_means_and_gain():
+    stats = {"acc": torch.tensor([[0.5, 0.7], [0.6, 0.9]]), "member_acc": torch.tensor([[0.5, 0.6], [0.6, 0.7]]),
+             "barrier": torch.tensor([0.2, 0.4])}
+    m = ensembles.final_means(stats)
+    assert m["acc"] == pytest.approx(0.8) and m["barrier"] == pytest.approx(0.3)
+    assert m["gain"] == pytest.approx(0.8 - 0.6)
+
+
+def test_centroid_loss_and_the_first_repetition_views(net, smoke_data):
+    model, thetas = net
+    x, y = smoke_data.x_train, smoke_data.y_train
+    worst, centroid = ensembles.centroid_loss(model, thetas, x, y)
+    each = params.evaluate(model, thetas, x, y)[0]
+    assert worst == pytest.approx(each.max().item(), rel=1e-5)
+    assert centroid == pytest.approx(params.evaluate(model, thetas.mean(0), x, y)[0].item(), rel=1e-5)
+    ens = ensembles.Ensemble("deep", model, thetas[None], thetas[None], 0)
+    pair = ensembles.pair_view(ens, smoke_data, n_interp=5)
+    assert pair["disagreement"].shape == (3, 3) and pair["line"].shape == (5,)
+    assert pair["line"][0].item() == pytest.approx(each[0].item(), rel=1e-5)  # t = 0: the first member
+    assert pair["line"][-1].item() == pytest.approx(each[-1].item(), rel=1e-5)
+    plane = ensembles.plane_view(ens, smoke_data, n=4)
+    assert plane["plane"]["loss"].shape == (4, 4) and plane["centroid"] == pytest.approx(centroid)
+
+
+def test_claim_checks_follow_the_declared_thresholds():
+    mean = {"deep": dict(disagreement=0.3, weight_cosine=0.1, barrier=0.5)}
+    mean |= {m: dict(disagreement=0.1, weight_cosine=0.8, barrier=0.05) for m in ensembles.TRAJECTORY_METHODS}
+    planes = {"deep": dict(centroid=2.0, member_loss=0.5)}
+    planes |= {m: dict(centroid=0.4, member_loss=0.5) for m in ensembles.TRAJECTORY_METHODS}
+    thr = dict(min_disagreement=0.005, max_cosine=0.9999, disagreement_ratio=1.2, cosine_gap=0.3, deep_excess=0.3,
+               trajectory_excess=0.1, min_barrier=0.05, barrier_ratio=2.0)
+    got = ensembles.claim_checks(mean, planes, thr)
+    assert list(got) == ["distinct", "diversity", "slice", "barrier"] and all(ok for ok, _, _ in got.values())
+    assert "> 1.2x" in got["diversity"][1] and "fge: centroid 0.400 vs worst member 0.500" in got["slice"][2]
+    strict = ensembles.claim_checks(mean, planes, thr | dict(disagreement_ratio=5.0, barrier_ratio=20.0))
+    assert not strict["diversity"][0] and not strict["barrier"][0] and strict["slice"][0]
+
+
+def test_shared_log_levels_span_every_surface():
+    from wedges_lib import plots
+
+    levels = plots.shared_log_levels([torch.tensor([[0.1, 1.0]]), torch.tensor([[1e-6, 100.0]])], n=5)
+    assert levels.tolist() == pytest.approx([-4.0, -2.5, -1.0, 0.5, 2.0])  # clipped below at 1e-4

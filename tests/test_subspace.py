@@ -1,4 +1,5 @@
-"""Tests of wedges_lib.projections (Hadamard transform, projections) and wedges_lib.subspace: subspace training, intrinsic dimension."""
+"""Tests of wedges_lib.projections (Hadamard transform, projections) and wedges_lib.subspace: subspace training,
+intrinsic dimension."""
 import json
 import math
 import subprocess
@@ -7,10 +8,19 @@ import sys
 import pytest
 import torch
 
-from wedges_lib import config, params, projections, subspace, train
-from wedges_lib.projections import (PROJECTIONS, blocked_projection, dense_projection, fastfood_projection, fwht,
-                                    hadamard, make_projection, projection_matrix, sparse_projection,
-                                    stack_projections)
+from wedges_lib import config, params, subspace, train
+from wedges_lib.projections import (
+    PROJECTIONS,
+    blocked_projection,
+    dense_projection,
+    fastfood_projection,
+    fwht,
+    hadamard,
+    make_projection,
+    projection_matrix,
+    sparse_projection,
+    stack_projections,
+)
 from wedges_lib.subspace import place_at_radius, subspace_train, threshold_dim
 
 SCALABLE = ("blocked", "sparse", "fastfood")
@@ -324,6 +334,7 @@ def test_config_helpers_smoke(smoke_data):
 
 def test_goldilocks_matches_exact_hessian():
     from torch.func import hessian
+
     from wedges_lib import models
 
     torch.manual_seed(0)
@@ -348,3 +359,58 @@ def test_config_parameters_registered():
         config.resolve("smoke", projection="qr")
     with pytest.raises(ValueError, match="'radii'"):
         config.resolve("smoke", radii=(1.0, -2.0))
+
+
+# --- chapter 02's experiment and its summaries ------------------------------------------------------
+
+def test_radius_band_is_paired_and_pools_the_seed_spread():
+    acc = torch.tensor([[0.5, 0.6], [0.8, 0.8], [0.7, 0.5]])  # (R = 3 radii, S = 2 seeds)
+    band = subspace.radius_band(acc, 2.0)
+    assert band["best"] == 1
+    assert band["rise"].tolist() == pytest.approx([0.3, 0.2]) and band["fall"].tolist() == pytest.approx([0.1, 0.3])
+    pooled = math.sqrt((0.1 ** 2 / 2 + 0 + 0.2 ** 2 / 2) / 3)  # per-radius sample variances, averaged
+    assert band["margin"] == pytest.approx(2 * pooled, rel=1e-5)
+    with pytest.raises(ValueError, match="'acc'"):
+        subspace.radius_band(acc[:, :1], 2.0)
+
+
+def test_sweep_intrinsic_dimension_interpolates_a_finished_sweep():
+    acc = torch.tensor([[0.2, 0.5, 0.8], [0.7, 0.8, 0.9]]).T[None].expand(2, 3, 2).clone()  # (R, n, S)
+    acc[1] = 0.1  # radius 1 never reaches the threshold
+    z = torch.zeros(2, 3, 2)
+    sw = subspace.SweepResult((10, 100, 1000), (1.0, 2.0), (0, 1), z, z, z, acc, z, z.bool())
+    idim = subspace.sweep_intrinsic_dimension(sw, reference=torch.tensor([1.0, 1.0]), fraction=0.65)
+    assert idim.d_star[0].tolist() == pytest.approx([10 ** 2.5, 10]) and idim.d_star[1].isnan().all()
+    assert idim.mean[1].isnan() and subspace.id_summary(idim, 1) == "not reached (> 1000)"
+
+
+def test_radius_experiment_caches_and_feeds_the_chapter_numbers(smoke_data):
+    from wedges_lib import cache, plots
+
+    knobs = dict(dims=(8, 32), radii=(0.5, 1.0, 4.0), subspace_steps=20, steps=30, n_seeds=2,
+                 goldilocks_probes=2, goldilocks_examples=64)
+    names = ("seed", "model", "device", "subspace_width", "optimizer", "lr", "momentum", "l2", "schedule",
+             "batch_size", "projection", "subspace_step", "subspace_lr", *knobs)
+    cfg = config.resolve_cell({**dict.fromkeys(names), "scale": "smoke", **knobs})  # what chapter 02 declares
+    res = cache.cached("test-radius", cfg, subspace.radius_experiment, data=smoke_data)
+    again = cache.cached("test-radius", cfg, subspace.radius_experiment, data=smoke_data)  # from the file
+    assert torch.equal(again["ratio"], res["ratio"]) and again["sweep"]["dims"] == (8, 32)
+    assert res["ref"].shape == (2,) and res["ratio"].shape == res["init_loss"].shape == (3, 2)
+    model, th = subspace.init(cfg, smoke_data)
+    loss = subspace.anchor_loss(model, th, cfg.radii, smoke_data.x_train, smoke_data.y_train)
+    assert torch.equal(loss, res["init_loss"]) and res["D"] == th.shape[1]
+    direct = params.evaluate(model, 4.0 * th[1], smoke_data.x_train, smoke_data.y_train)[0]
+    assert loss[2, 1].item() == pytest.approx(direct.item(), rel=1e-5)
+    sw = subspace.SweepResult(**res["sweep"])
+    idim = subspace.sweep_intrinsic_dimension(sw, reference=res["ref"], fraction=0.5)
+    band = subspace.radius_band(sw.test_acc[:, -1], 2)
+    num = subspace.radius_numbers(res, idim, band, cfg.radii)
+    assert num["d"] == 32 and num["one"] == 1.0 and num["smallest"] == 0.5 and num["largest"] == 4.0
+    assert num["acc_best"] == pytest.approx(float(sw.test_acc[band["best"], -1].mean()))
+    assert num["init_loss_largest"] == pytest.approx(float(res["init_loss"][2].mean()))
+    assert all(isinstance(v, (int, float, str)) for v in num.values())
+    fig, ax = plots.figure(3, 2)
+    plots.radius_sweep(ax[0], cfg.radii, cfg.dims, sw.test_acc, res["ref"], idim.mean, idim.std,
+                       idim.threshold.mean(), 0.5)
+    plots.radius_why(ax[1], cfg.radii, res["ratio"], res["init_loss"], [1.1, 2.0], torch.tensor([9.0, 4.0]))
+    assert [t.get_text() for t in ax[0, 1].get_xticklabels()] == ["0.5", "1", "4"]

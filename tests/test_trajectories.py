@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.func import hessian
 
-from wedges_lib import config, models, params
+from wedges_lib import config, models, params, plots, train
 from wedges_lib import trajectories as tj
 
 matplotlib.use("Agg")
@@ -113,9 +113,12 @@ def test_run_setting_keeps_divergence_visible(smoke_data):
     table = tj.summary({"lr": [good, bad]}, {"lr": tj.loss_band([good, bad])})
     assert table["members"][0] == "2 trained" and table["members"][1].startswith("2 diverged (step ")
     fig, ax = matplotlib.pyplot.subplots(1, 2)
-    tj.draw_knob(ax[0], ax[1], [good, bad], "lr", tj.loss_band([good, bad]))
+    paths = tj.knob_paths([good, bad], "lr")
+    assert [p["all_trained"] for p in paths] == [True, False] and paths[1]["lmax"] is None
+    plots.draw_knob(ax[0], ax[1], paths, tj.loss_band([good, bad]))
     labels = ax[1].get_legend_handles_labels()[1]
     assert "diverged" in labels and any("lr 30" in s and "diverged" in s for s in labels)
+    assert len(ax[0].get_lines()) == 1  # λ_max only for the run that trained
 
 
 def test_sweep_knob_trains_each_setting_once(smoke_data, monkeypatch):
@@ -149,3 +152,58 @@ def test_seed_mean_and_trend():
     assert tj.trend(x, n_se=20) == 0  # ends not far enough apart in standard errors
     assert tj.trend(x * 0.01 + 10) == 0  # far in standard errors, but < 10 % apart
     assert "1: 1 ± 0.115" in tj.describe(x, [1, 2, 3, 4]) and "4: 5" in tj.describe(x, [1, 2, 3, 4])
+
+
+# the knobs a sweep setting reads, and nothing else: what chapter 03 declares (besides lrs, widths, l2s)
+SETTING_KNOBS = ("seed", "n_seeds", "model", "device", "optimizer", "momentum", "batch_size", "lr", "width", "l2",
+                 "hp_steps", "hp_record_every", "hp_examples", "hp_probes", "hp_schedule")
+
+
+def test_run_setting_reads_only_its_knobs_and_matches_train_config(smoke_data):
+    over = dict(n_seeds=2, hp_steps=20, hp_record_every=10, hp_examples=32, hp_probes=2)
+    cfg = config.resolve_cell({**dict.fromkeys(SETTING_KNOBS), "scale": "smoke", **over})
+    run = tj.run_setting(cfg, smoke_data, lr=0.2, width=0.5, l2=0.01)  # no steps, schedule... in cfg
+    full = config.resolve("smoke", **over, lr=0.2, width=0.5, l2=0.01)
+    ref = train.train_config(full, smoke_data, seeds=[0, 1], steps=20, record_every=10, schedule="constant",
+                             quiet=True)
+    assert torch.equal(run["radius"], ref.history["radius"].double())
+    assert run["lr"] == 0.2 and run["width"] == 0.5 and run["l2"] == 0.01
+    with pytest.raises(ValueError, match="'lr'"):
+        tj.run_setting(cfg, smoke_data, lr=-1.0, width=0.5, l2=0.0)
+
+
+def test_sweep_knob_key_holds_the_knobs_a_setting_reads(smoke_data, monkeypatch):
+    """Another lrs / widths (not read by a setting) loads from the cache; another hp_probes retrains."""
+    calls = []
+    real = train.train_config
+    monkeypatch.setattr(train, "train_config", lambda *a, **k: calls.append(1) or real(*a, **k))
+    knobs = dict(n_seeds=1, hp_steps=10, hp_record_every=10, hp_examples=16, hp_probes=2, seed=4321)
+    cfg = config.resolve_cell({**dict.fromkeys(SETTING_KNOBS + ("lrs", "widths")), "scale": "smoke", **knobs})
+    tj.sweep_knob(cfg, smoke_data, "lr", (0.15,))  # a setting no other test trains
+    other = config.resolve_cell({**dict.fromkeys(SETTING_KNOBS + ("lrs", "widths")), "scale": "smoke", **knobs,
+                                 "lrs": (0.3, 0.4), "widths": (3.0,)})
+    tj.sweep_knob(other, smoke_data, "lr", (0.15,))
+    assert len(calls) == 1
+    tj.sweep_knob(config.resolve_cell({**dict.fromkeys(SETTING_KNOBS), "scale": "smoke", **knobs,
+                                       "hp_probes": 3}), smoke_data, "lr", (0.15,))
+    assert len(calls) == 2
+
+
+def test_trends_numbers_and_the_relative_plane():
+    up = torch.tensor([[1.0, 1.1], [2.0, 2.1], [3.0, 3.1]])
+    m = {"lr": {"lmax": up, "trace": -up, "radius_ratio": up * 0 + 1}}
+    assert tj.trends(m, n_se=3, min_rel=0.1) == {"lr": {"lmax": 1, "trace": -1, "radius_ratio": 0}}
+    assert tj.trends(m, n_se=3, min_rel=5.0)["lr"]["lmax"] == 0  # the thresholds are the caller's
+    runs = [_run([[2.5, 2.5], [0.1, 0.2]], lr=0.1, trace_se=torch.full((2, 2), 0.5)),
+            _run([[2.5], [3.0]], lr=10.0, diverged=(True,), diverged_step=(5,))]
+    num = tj.sweep_numbers({"lr": runs}, {"lr": torch.tensor([0.2, 0.3])}, m)
+    assert num["lr_lmax_change"] == f"{100 * (3.05 / 1.05 - 1):+.0f} %" and num["lr_band"] == "0.2–0.3"
+    assert num["failed_runs"] == "lr 10 (diverged)" and num["trace_se"] == pytest.approx(2 / 6)
+    m["lr"]["radius_ratio"] = torch.tensor([[1.0, 1.2], [math.nan, math.nan], [2.0, 2.4]])
+    pts = tj.relative_plane(m, {"lr": [0.1, 0.2, 0.4]}, "lmax")["lr"]
+    assert pts["values"] == [0.1, 0.4]  # the setting with no trained member is left out
+    assert torch.allclose(pts["x"], torch.tensor([1.0, 2.0])) and pts["y"][0] == 1
+    fig, ax = matplotlib.pyplot.subplots()
+    plots.draw_plane(ax, {"lr": pts, "width": None})
+    assert ax.get_legend_handles_labels()[1] == ["lr sweep, from 0.1"]
+    assert [t.get_text() for t in ax.texts] == ["0.4"]

@@ -16,7 +16,7 @@ so with S = ``steps`` every method spends K·S steps per ensemble:
   and the SWA solution is their weight average (``torch.optim.swa_utils.AveragedModel``).
 
 ``cycle_steps = 0`` means (K − 1)·S // K, which makes FGE and SWA cost K·S too (up to rounding);
-:attr:`Ensemble.grad_steps` is the count actually spent. Cycles reuse :func:`wedges_lib.train.train`
+``Ensemble.grad_steps`` is the count actually spent. Cycles reuse :func:`wedges_lib.train.train`
 (one call per cycle, chaining theta), so the momentum buffer restarts with each cycle. Every method
 is repeated ``n_seeds`` times for error bars; the repetitions are one vmapped stack.
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -34,7 +34,7 @@ from torch import nn
 from torch.func import vmap
 from torch.optim.swa_utils import AveragedModel
 
-from . import params, train
+from . import params, surfaces, train
 from .config import Config
 from .data import Dataset
 
@@ -104,7 +104,10 @@ def _cycle_seeds(seeds: list[int], cycle: int) -> list[int]:
 
 
 def deep_ensemble(cfg: Config, data: Dataset, *, quiet: bool = False) -> Ensemble:
-    """K independently initialised members per repetition, all R·K trained in one vmapped pass."""
+    """K independently initialised members per repetition, all R·K trained in one vmapped pass.
+
+    Used in :ref:`ch-ensembles`.
+    """
     K = cfg.n_members
     seeds = [b + k for b in repetition_seeds(cfg) for k in range(K)]
     model, theta0 = train.init(cfg, data, seeds)
@@ -190,11 +193,34 @@ def swa(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None,
 
 
 def build(method: str, cfg: Config, data: Dataset, **kwargs) -> Ensemble:
-    """The ensemble of ``method`` (one of METHODS) for ``cfg``; kwargs go to that method's function."""
+    """The ensemble of ``method`` (one of METHODS) for ``cfg``; kwargs go to that method's function.
+
+    Used in :ref:`ch-ensembles`.
+    """
     funcs = dict(deep=deep_ensemble, snapshot=snapshot_ensemble, fge=fge, swa=swa)
     if method not in funcs:
         raise ValueError(f"parameter 'method': got {method!r}; expected one of {', '.join(METHODS)}")
     return funcs[method](cfg, data, **kwargs)
+
+
+def build_all(cfg: Config, data: Dataset, *, quiet: bool = True) -> dict[str, Ensemble]:
+    """Every method of ``METHODS`` for ``cfg`` at equal compute, FGE and SWA continuing deep member 0 (whose
+    steps they count). Used in :ref:`ch-ensembles`."""
+    out = {"deep": deep_ensemble(cfg, data, quiet=quiet)}
+    start = out["deep"].members[:, 0]
+    for method in METHODS[1:]:
+        out[method] = build(method, cfg, data, quiet=quiet, **({} if method == "snapshot" else
+                                                               {"pretrained": start}))
+    return out
+
+
+def budgeted(cfg: Config, *, min_members: int = 1) -> Config:
+    """``cfg`` with its ensemble budget in the training knobs: ``steps`` = ``cfg.ensemble_steps`` per member
+    and ``n_seeds`` = ``cfg.ensemble_seeds`` repetitions; checks ``n_members >= min_members``.
+    Used in :ref:`ch-ensembles`."""
+    if cfg.n_members < min_members:
+        raise ValueError(f"parameter 'n_members': got {cfg.n_members}; this needs an int >= {min_members}")
+    return Config({**cfg, "steps": cfg.ensemble_steps, "n_seeds": cfg.ensemble_seeds})
 
 
 # ---------------------------------------------------------------- predictions and diversity
@@ -229,7 +255,7 @@ def accuracy(probs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def ece(probs: torch.Tensor, y: torch.Tensor, n_bins: int = 15) -> torch.Tensor:
-    """Expected calibration error (): sum over equal-width confidence bins of |B|/N·|acc(B) − conf(B)|."""
+    """Expected calibration error: sum over equal-width confidence bins of ``|B|/N·|acc(B) − conf(B)|``."""
     if n_bins < 1:
         raise ValueError(f"parameter 'n_bins': got {n_bins!r}; expected an int >= 1")
     conf, pred = probs.max(-1)
@@ -249,7 +275,16 @@ def ensemble_curve(probs: torch.Tensor, y: torch.Tensor, n_bins: int = 15) -> di
 
 
 def disagreement(probs: torch.Tensor) -> torch.Tensor:
-    """Fraction of inputs on which members i and j predict different classes: probs (K, N, C) -> (K, K)."""
+    """Fraction of inputs on which members i and j predict different classes: probs (K, N, C) -> (K, K).
+
+    >>> probs = torch.tensor([[[0.9, 0.1], [0.8, 0.2]],   # member 0 predicts classes 0, 0
+    ...                       [[0.6, 0.4], [0.3, 0.7]],   # member 1: 0, 1
+    ...                       [[0.2, 0.8], [0.1, 0.9]]])  # member 2: 1, 1
+    >>> disagreement(probs).tolist()
+    [[0.0, 0.5, 1.0], [0.5, 0.0, 0.5], [1.0, 0.5, 0.0]]
+
+    Used in :ref:`ch-ensembles`.
+    """
     labels = probs.argmax(-1)
     return (labels[:, None] != labels[None]).float().mean(-1)
 
@@ -291,7 +326,11 @@ def weight_cosine(members: torch.Tensor, origins: torch.Tensor | None = None) ->
 
 
 def offdiag_mean(m: torch.Tensor) -> torch.Tensor:
-    """Mean of the off-diagonal entries of (..., K, K) -> (...) (NaN for K = 1)."""
+    """Mean of the off-diagonal entries of (..., K, K) -> (...) (NaN for K = 1).
+
+    >>> offdiag_mean(torch.tensor([[1.0, 0.25], [0.75, 1.0]])).item()
+    0.5
+    """
     K = m.shape[-1]
     mask = ~torch.eye(K, dtype=torch.bool, device=m.device)
     return m[..., mask].mean(-1)
@@ -328,7 +367,10 @@ def summarize(ens: Ensemble, data: Dataset, *, n_interp: int = 0, n_bins: int = 
     Returns 'acc', 'nll', 'ece' (R, K) for the first m members' ensemble; 'member_acc' (R, K);
     'disagreement', 'kl', 'js', 'prediction_cosine', 'weight_cosine' (R,) as off-diagonal means
     (weight cosine of displacements from each member's initialisation); 'barrier' (R,), the mean
-    linear-path barrier of the *training* loss, when ``n_interp`` >= 3; for SWA also 'swa_acc', 'swa_nll', 'swa_ece' (R, K) of the averaged weights.
+    linear-path barrier of the *training* loss, when ``n_interp`` >= 3; for SWA also 'swa_acc', 'swa_nll',
+    'swa_ece' (R, K) of the averaged weights.
+
+    Used in :ref:`ch-ensembles`.
     """
     device = ens.members.device
     x, y = data.x_test.to(device), data.y_test.to(device)
@@ -351,3 +393,78 @@ def summarize(ens: Ensemble, data: Dataset, *, n_interp: int = 0, n_bins: int = 
         for k, v in stats.items():
             rows.setdefault(k, []).append(v)
     return {k: torch.stack(v) for k, v in rows.items()}
+
+
+def final_means(stats: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Each statistic of :func:`summarize` as one number: the mean over repetitions, at the full ensemble size
+    for the per-size ones (R, K); plus 'gain', the full ensemble's accuracy minus the mean member accuracy.
+    Used in :ref:`ch-ensembles`."""
+    out = {k: v.mean(0)[-1].item() if v.dim() > 1 else v.mean().item() for k, v in stats.items()}
+    return out | {"gain": out["acc"] - stats["member_acc"].mean().item()}
+
+
+@torch.no_grad()
+def centroid_loss(model: nn.Module, members: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """The loss on (x, y) of the worst of ``members`` (M, D) and of their centroid — the point a weight average
+    of them returns — evaluated in one pass. Used in :ref:`ch-ensembles`."""
+    loss = params.evaluate(model, torch.cat([members, members.mean(0, keepdim=True)]), x, y)[0]
+    return loss[:-1].max().item(), loss[-1].item()
+
+
+@torch.no_grad()
+def pair_view(ens: Ensemble, data: Dataset, *, n_interp: int = 11) -> dict[str, torch.Tensor]:
+    """The first repetition's members pairwise: 'disagreement' (K, K) on the test set, and 'line' (n_interp,) the
+    training loss on the straight line from the first member to the last, at 't' (n_interp,).
+    Used in :ref:`ch-ensembles`."""
+    members, device = ens.members[0], ens.members.device
+    ts = torch.linspace(0, 1, n_interp)
+    path = params.interpolate(members[0], members[-1], ts)
+    return dict(disagreement=disagreement(predict(ens.model, members, data.x_test.to(device))), t=ts,
+                line=params.evaluate(ens.model, path, data.x_train.to(device), data.y_train.to(device))[0])
+
+
+def plane_view(ens: Ensemble, data: Dataset, *, n: int = 25) -> dict:
+    """The training loss on the plane through the first repetition's members 0, 1, 2 ('plane', from
+    :func:`wedges_lib.surfaces.plane_through` on an n × n grid), and :func:`centroid_loss` of the three:
+    'member_loss' (the worst of them) and 'centroid'. Used in :ref:`ch-ensembles`."""
+    three, device = ens.members[0, :3], ens.members.device
+    x, y = data.x_train.to(device), data.y_train.to(device)
+    worst, centroid = centroid_loss(ens.model, three, x, y)
+    return dict(plane=surfaces.plane_through(ens.model, *three, n=n, x=x, y=y), member_loss=worst,
+                centroid=centroid)
+
+
+TRAJECTORY_METHODS = ("snapshot", "fge", "swa")
+
+
+def claim_checks(mean: dict[str, dict[str, float]], planes: dict[str, dict],
+                 thr: Mapping[str, float]) -> dict[str, tuple[bool, str, str]]:
+    """The checks that independent members sit in different wedges and trajectory members in one:
+    name -> (ok, expected, measured), in the order to record them. ``mean`` is :func:`final_means` per
+    method, ``planes`` :func:`plane_view` per method ('centroid', 'member_loss'); ``thr`` holds
+    min_disagreement, max_cosine (distinct members), disagreement_ratio, cosine_gap (diversity),
+    deep_excess, trajectory_excess (the centroid), min_barrier, barrier_ratio (the line barrier).
+    Used in :ref:`ch-ensembles`."""
+    traj = TRAJECTORY_METHODS
+    centroid, worst = ({m: p[k] for m, p in planes.items()} for k in ("centroid", "member_loss"))
+    dis, cos, bar = ({m: mean[m][k] for m in mean} for k in ("disagreement", "weight_cosine", "barrier"))
+    measured = ", ".join(f"{m}: disagreement {dis[m]:.3f}, weight cosine {cos[m]:.3f}, barrier {bar[m]:.3f}"
+                         for m in mean)
+    excess = {m: centroid[m] - worst[m] for m in centroid}
+    return {
+        "distinct": (min(dis.values()) > thr["min_disagreement"] and max(cos.values()) < thr["max_cosine"],
+                     f"distinct members in every method (disagreement > {thr['min_disagreement']:g}, "
+                     f"weight cosine < {thr['max_cosine']:g})", measured),
+        "diversity": (all(dis["deep"] > thr["disagreement_ratio"] * dis[m] and cos["deep"] < cos[m] - thr["cosine_gap"]
+                          for m in traj),
+                      f"deep members to disagree > {thr['disagreement_ratio']:g}x as often as each trajectory "
+                      f"method's and to have a weight cosine lower by > {thr['cosine_gap']:g}", measured),
+        "slice": (excess["deep"] > thr["deep_excess"] and all(excess[m] < thr["trajectory_excess"] for m in traj),
+                  f"the centroid of three deep members to lie > {thr['deep_excess']:g} nats above the worst of "
+                  f"them, and the centroid of three trajectory members < {thr['trajectory_excess']:g} nats above "
+                  "(or below) theirs",
+                  ", ".join(f"{m}: centroid {centroid[m]:.3f} vs worst member {worst[m]:.3f}" for m in centroid)),
+        "barrier": (bar["deep"] > max(thr["min_barrier"], thr["barrier_ratio"] * max(bar[m] for m in traj)),
+                    f"a line barrier between independent members > {thr['min_barrier']:g} and > "
+                    f"{thr['barrier_ratio']:g}x that within any trajectory", measured),
+    }

@@ -245,3 +245,74 @@ def shared_log_levels(surfaces: Sequence, n: int = 21, floor: float = 1e-4) -> n
     lo = min(float(np.min(_np(s))) for s in surfaces)
     hi = max(float(np.max(_np(s))) for s in surfaces)
     return np.linspace(np.log10(max(lo, floor)), np.log10(hi), n)
+
+
+def radius_sweep(axes, radii: Sequence[float], dims: Sequence[int], acc, reference, id_mean, id_std,
+                 id_threshold: float, id_fraction: float) -> None:
+    """Three panels of subspace training against the anchor's radius multiple c: test accuracy acc (R, n, S)
+    against d, one line per radius, with the intrinsic dimension's ``id_threshold`` dashed; the accuracy at the
+    largest d against c with the full-space ``reference`` (S,); the intrinsic dimension (R,) ± std against c,
+    a triangle at the largest d where it was not reached (NaN). Used in :ref:`ch-radius`."""
+    c, xc = torch.tensor([float(r) for r in radii]), "radius c (× init norm)"
+    curves(axes[0], torch.tensor(list(dims)), {f"c = {r:g}": acc[i] for i, r in enumerate(radii)},
+           xlabel="subspace dimension d", ylabel="test accuracy", marker="o", title="accuracy grows with d")
+    axes[0].axhline(float(id_threshold), ls="--", color="grey")
+    axes[0].set_xscale("log")
+    curves(axes[1], c, {f"d = {dims[-1]}": acc[:, -1], "full space": torch.as_tensor(reference).expand(len(c), -1)},
+           xlabel=xc, ylabel="test accuracy", marker="o", title="best in a middle band")
+    axes[2].errorbar(_np(c), _np(id_mean), yerr=_np(id_std), marker="o", ms=3, capsize=3,
+                     label="intrinsic dimension")
+    missed = ~np.isfinite(_np(id_mean))
+    if missed.any():
+        axes[2].plot(_np(c)[missed], [dims[-1]] * int(missed.sum()), "^", color=PALETTE[3], ms=7,
+                     label=f"not reached (> {dims[-1]})")
+    axes[2].legend()
+    label(axes[2], xc, f"d reaching {id_fraction:g} × full-space acc.", "intrinsic dimension: a valley")
+    axes[2].set_yscale("log")
+    for a in axes[1:3]:
+        log_ticks(a, radii)
+
+
+def radius_why(axes, radii: Sequence[float], ratio, anchor_loss, toy_radii: Sequence[float], toy_d50) -> None:
+    """Three panels that explain a radius effect: Tr(H)/‖H‖_F (R, S) and the loss (R, S) at the anchors against
+    the radius multiple, and the wedge toy's d₅₀ against its radius r / r_min (``toy_radii``).
+    Used in :ref:`ch-radius`."""
+    c, xc = torch.tensor([float(r) for r in radii]), "radius c (× init norm)"
+    curves(axes[0], c, {"Tr(H) / ‖H‖$_F$": ratio}, xlabel=xc, ylabel="Tr(H) / ‖H‖$_F$", marker="o",
+           title="Goldilocks: curvature turns positive")
+    curves(axes[1], c, {"training loss at θ₀": anchor_loss}, xlabel=xc, ylabel="cross-entropy", marker="o",
+           logy=True, title="far out the anchor is overconfident")
+    curves(axes[2], torch.tensor([float(r) for r in toy_radii]), {"toy d₅₀": toy_d50}, marker="o",
+           xlabel="radius r / r$_{min}$", ylabel="d₅₀ (half the planes succeed)", title="the toy: falls with r")
+    for a, xs in zip(axes, (radii, radii, toy_radii)):
+        log_ticks(a, xs)
+
+
+def histograms(ax, samples: dict[str, object], *, bins, xlabel: str, ylabel: str = "count",
+               title: str | None = None, logx: bool = False, marks: dict[str, float] | None = None) -> None:
+    """Overlaid histograms of each named sample (1D), clamped into the ``bins`` range, with dashed vertical
+    ``marks`` (name -> x). Used in :ref:`ch-sets`."""
+    edges = _np(bins) if not isinstance(bins, int) else bins
+    for (name, v), colour in zip(samples.items(), PALETTE):
+        v = _np(v)
+        if not isinstance(edges, int):
+            v = np.clip(v, edges[0], edges[-1])
+        ax.hist(v, bins=edges, alpha=0.6, color=colour, label=name)
+    for name, x in (marks or {}).items():
+        ax.axvline(float(x), color="black", ls="--", label=name)
+    if logx:
+        ax.set_xscale("log")
+    ax.legend()
+    label(ax, xlabel, ylabel, title)
+
+
+def mean_worst(ax, rows: dict[str, tuple[float, float]], *, xlabel: str, title: str | None = None) -> None:
+    """Horizontal bars of each row's worst (behind) and mean value (name -> (mean, worst)), log scale.
+    Used in :ref:`ch-sets`."""
+    names = list(rows)
+    ax.barh(range(len(names)), [float(w) for _, w in rows.values()], color=PALETTE[3], label="worst")
+    ax.barh(range(len(names)), [float(m) for m, _ in rows.values()], color=PALETTE[0], label="mean")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xscale("log")
+    ax.legend()
+    label(ax, xlabel, "", title)

@@ -25,12 +25,11 @@ from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, grad_and_value, vmap
+from torch.func import vmap
 from tqdm.auto import tqdm
 
-from . import models, params, train
+from . import models, optimize, params, train
 from .config import Config, pick_device
 from .data import Dataset
 from .presets import STEPS
@@ -76,73 +75,37 @@ def subspace_train(model: nn.Module, data: Dataset, theta0: torch.Tensor, projec
                    explode: float = 1e3, quiet: bool = False) -> SubspaceResult:
     """Train w (d,) or (K, d) from 0 in theta = theta0 + scale · P w, theta0 (D,) or (K, D); only w is optimised.
 
-    Members of a stack share ``projection`` (use :func:`stack_projections` for one per group) and
-    are independent: member k has its own w, its own minibatch order from ``seeds[k]`` and its own
+    Members of a stack share ``projection`` (use :func:`~wedges_lib.projections.stack_projections` for one per
+    group) and are independent: member k has its own w, its own minibatch order from ``seeds[k]`` and its own
     ``scale[k]``. A member whose minibatch loss is not finite or exceeds ``explode`` times its first
-    loss is marked diverged and frozen.
+    loss is marked diverged and frozen. The loop is :func:`wedges_lib.optimize.minimize` on w (its
+    minibatch order, optimisers, schedules and divergence rule; SGD uses momentum 0.9).
     """
-    check_arg("optimizer", optimizer, optimizer in ("sgd", "adam"), "one of sgd, adam")
-    check_arg("schedule", schedule, schedule in ("constant", "cosine"), "one of constant, cosine")
-    check_arg("lr", lr, lr > 0 and math.isfinite(lr), "a float > 0")
-    check_arg("steps", steps, isinstance(steps, int) and steps >= 1, "an int >= 1")
-    check_arg("batch_size", batch_size, isinstance(batch_size, int) and batch_size >= 1, "an int >= 1")
     single = theta0.ndim == 1
     K = 1 if single else theta0.shape[0]
     seeds = [seeds] * K if isinstance(seeds, int) else list(seeds)
     check_arg("seeds", seeds, len(seeds) == K, f"{K} seeds, one per member of theta0")
     lay = params.layout(model)
-    check_arg("projection", f"D = {projection.D}", projection.D == lay.dim, f"D = {lay.dim} (the model's parameter count)")
+    check_arg("projection", f"D = {projection.D}", projection.D == lay.dim,
+              f"D = {lay.dim} (the model's parameter count)")
     device = theta0.device
     th0 = theta0.detach().reshape(K, -1)
     s = torch.as_tensor(scale, dtype=th0.dtype, device=device).expand(K).reshape(K, 1)
-    x, y, n = data.x_train.to(device), data.y_train.to(device), len(data.y_train)
-
-    w = torch.zeros(K, projection.d, device=device, dtype=th0.dtype, requires_grad=True)
-    opt = torch.optim.Adam([w], lr=lr) if optimizer == "adam" else torch.optim.SGD([w], lr=lr, momentum=0.9)
-    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if schedule == "cosine"
-             else torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0))
-
-    def member_loss(theta, xb, yb):
-        return F.cross_entropy(functional_call(model, params.unflatten(theta, lay), (xb,)), yb)
-
-    step_fn = vmap(grad_and_value(member_loss))
-    gens = [torch.Generator().manual_seed(sd) for sd in seeds]
-    bs = min(batch_size, n)
-    orders = [torch.randperm(n, generator=g) for g in gens]
-    diverged = torch.zeros(K, dtype=torch.bool)
-    diverged_step = torch.full((K,), -1)
-    batch_loss = torch.full((steps, K), float("nan"))
-    ref = None
-    for step in tqdm(range(steps), disable=quiet, desc=f"subspace d={projection.d}", leave=False, mininterval=1.0):
-        pos = (step * bs) % n
-        if pos + bs > n:
-            orders = [torch.randperm(n, generator=g) for g in gens]
-        idx = torch.stack([o[pos if pos + bs <= n else 0:][:bs] for o in orders]).to(device)
-        theta = th0 + s * projection(w)
-        g_theta, losses = step_fn(theta.detach(), x[idx], y[idx])
-        losses = losses.detach().cpu()
-        batch_loss[step] = losses
-        ref = losses.clamp_min(1e-3) if ref is None else ref
-        bad = ~torch.isfinite(losses) | (losses > explode * ref) | ~torch.isfinite(g_theta).all(1).cpu()
-        diverged_step[bad & ~diverged] = step
-        diverged |= bad
-        if bool(diverged.all()):
-            break
-        dv = diverged.to(device)
-        opt.zero_grad(set_to_none=True)
-        theta.backward(torch.where(dv[:, None], 0.0, g_theta))
-        frozen = w.detach()[dv].clone()
-        opt.step()
-        sched.step()
-        with torch.no_grad():
-            w[dv] = frozen
+    x, y = data.x_train.to(device), data.y_train.to(device)
+    member_loss = vmap(params.batch_loss(model))
+    w0 = torch.zeros(K, projection.d, device=device, dtype=th0.dtype)
+    run = optimize.minimize(w0, lambda w, idx: member_loss(th0 + s * projection(w), x[idx], y[idx]), n=len(y),
+                            seeds=seeds, optimizer=optimizer, lr=lr, momentum=0.9, schedule=schedule,
+                            batch_size=batch_size, steps=steps, explode=explode, record_every=steps,
+                            record_start=False, quiet=quiet, desc=f"subspace d={projection.d}")
+    w = run.p
     with torch.no_grad():
-        theta = th0 + s * projection(w.detach())
+        theta = th0 + s * projection(w)
     tr_l, tr_a = params.evaluate(model, theta, x, y)
     te_l, te_a = params.evaluate(model, theta, data.x_test.to(device), data.y_test.to(device))
-    out = [w.detach(), theta, tr_l, tr_a, te_l, te_a, params.radius(theta), diverged, diverged_step]
+    out = [w, theta, tr_l, tr_a, te_l, te_a, params.radius(theta), run.diverged, run.diverged_step]
     out = [t[0] for t in out] if single else out
-    out.append(batch_loss[:, 0] if single else batch_loss)
+    out.append(run.batch_loss[:, 0] if single else run.batch_loss)
     settings = dict(optimizer=optimizer, lr=lr, batch_size=batch_size, steps=steps, schedule=schedule, seeds=seeds,
                     projection=projection.kind, d=projection.d)
     return SubspaceResult(*out, settings=settings)
@@ -181,6 +144,7 @@ class SweepResult:
     """Subspace training over dims (n,) x radii (R,) x seeds (S,): each metric is (R, n, S).
 
     ``radii`` are multiples of each initialisation's own norm; ``radius`` the final ‖theta‖.
+    Used in :ref:`ch-radius`.
     """
 
     dims: tuple
@@ -258,6 +222,10 @@ def threshold_dim(dims: Sequence[int], acc: torch.Tensor, threshold: float | tor
     """Per run, the d where acc (..., n) first reaches ``threshold``, interpolated linearly in log d -> (...,).
 
     NaN where it is never reached; dims[0] where it is reached already there (an upper bound).
+
+    >>> acc = torch.tensor([[0.5, 0.7, 0.9], [0.5, 0.6, 0.65]])  # two runs at d = 10, 100, 1000
+    >>> threshold_dim([10, 100, 1000], acc, 0.8).round(decimals=1).tolist()  # 0.8 halfway: 10^2.5
+    [316.2, nan]
     """
     logd = torch.log(torch.tensor([float(d) for d in dims], dtype=torch.float64))
     check_arg("dims", tuple(dims), bool((logd.diff() > 0).all()), "increasing")
@@ -381,3 +349,68 @@ def id_summary(idim: IntrinsicDimension, i: int) -> str:
         return f"not reached (> {idim.sweep.dims[-1]})"
     part = "" if hit == S else f" ({hit} of {S} seeds)"
     return f"{float(idim.mean[i]):.0f} ± {float(idim.std[i]):.0f}{part}"
+
+
+def sweep_intrinsic_dimension(sweep: SweepResult, *, reference: float | torch.Tensor, fraction: float = 0.9,
+                              metric: str = "test_acc") -> IntrinsicDimension:
+    """:func:`intrinsic_dimension` of a finished ``sweep``, with no further runs (no bisection).
+    Used in :ref:`ch-radius`."""
+    return intrinsic_dimension(None, None, None, sweep.dims, reference=reference, fraction=fraction, metric=metric,
+                               sweep=sweep)
+
+
+@torch.no_grad()
+def anchor_loss(model: nn.Module, theta_init: torch.Tensor, radii: Sequence[float], x: torch.Tensor,
+                y: torch.Tensor) -> torch.Tensor:
+    """The loss on (x, y) at every anchor radius · theta_init[s]: theta_init (S, D) -> (R, S), one pass.
+    Used in :ref:`ch-radius`."""
+    c = torch.tensor([float(r) for r in radii], dtype=theta_init.dtype, device=theta_init.device)
+    loss = params.evaluate(model, (c[:, None, None] * theta_init).flatten(0, 1), x, y)[0]
+    return loss.reshape(len(c), -1)
+
+
+def radius_experiment(cfg: Config, data: Dataset) -> dict:
+    """Chapter 02's runs, as plain tensors (so they cache): the full-space reference test accuracy 'ref' (S,),
+    the (radius, d, seed) sweep 'sweep' (the fields of a :class:`SweepResult`), Tr(H)/‖H‖_F 'ratio' and the
+    training loss 'init_loss' at every anchor (R, S), and the parameter count 'D'. Used in :ref:`ch-radius`."""
+    model, th = init(cfg, data)
+    ref = reference_accuracy(cfg, data, model, th, quiet=True)
+    sweep = sweep_config(cfg, data, model, th, quiet=True)
+    x, y = data.x_train[:cfg.goldilocks_examples], data.y_train[:cfg.goldilocks_examples]
+    gold = [goldilocks(model, x, y, t, cfg.radii, n_probes=cfg.goldilocks_probes, seed=cfg.seed + k)
+            for k, t in enumerate(th)]
+    return {"ref": ref["test_acc"], "sweep": vars(sweep), "ratio": torch.stack([g["ratio"] for g in gold], 1),
+            "init_loss": anchor_loss(model, th, cfg.radii, data.x_train.to(th.device), data.y_train.to(th.device)),
+            "D": int(th.shape[1])}
+
+
+def radius_band(acc: torch.Tensor, sigmas: float) -> dict:
+    """Which radius trains best, and by how much, from acc (R, S) per radius and seed at one d: 'best' (the index
+    of the best seed mean), 'rise' and 'fall' (S,) the best minus the smallest and minus the largest radius, seed
+    by seed (the radii share their seeds: a paired comparison), and 'margin' = ``sigmas`` × the seed standard
+    deviation pooled over radii. Used in :ref:`ch-radius`."""
+    check_arg("acc", tuple(acc.shape), acc.ndim == 2 and acc.shape[1] >= 2, "(R, S) with S >= 2 seeds")
+    best = int(acc.float().mean(-1).argmax())
+    noise = acc.std(-1).pow(2).mean().sqrt()
+    return dict(best=best, rise=acc[best] - acc[0], fall=acc[best] - acc[-1], margin=sigmas * float(noise))
+
+
+def radius_numbers(res: dict, idim: IntrinsicDimension, band: dict, radii: Sequence[float]) -> dict:
+    """The numbers chapter 02's text quotes, by the name they are recorded under (without the 'radius_' prefix),
+    from :func:`radius_experiment`'s ``res``, the intrinsic dimension and :func:`radius_band` at the largest d.
+    Used in :ref:`ch-radius`."""
+    ratio, loss, acc = res["ratio"], res["init_loss"], res["sweep"]["test_acc"]
+    mean = acc.float().mean(-1)  # (R, n)
+    c = torch.tensor([float(r) for r in radii])
+    at = dict(smallest=0, best=band["best"], largest=len(radii) - 1,  # radius indices in the text
+              one=int(c.log().abs().argmin()),  # the radius closest to the initialisation's own
+              low=int(idim.mean.nan_to_num(math.inf).argmin()),  # the lowest intrinsic dimension
+              peak=int(ratio.mean(1).argmax()))
+    num = dict(d=res["sweep"]["dims"][-1], ref_acc=res["ref"].mean(), margin=band["margin"],
+               rise_min=band["rise"].min(), fall_min=band["fall"].min())
+    num |= {k: radii[i] for k, i in at.items()}  # the radius multiples themselves
+    num |= {f"acc_{k}": mean[at[k], -1] for k in ("best", "smallest", "largest")}
+    num |= {f"id_{k}": id_summary(idim, at[k]) for k in ("smallest", "low", "largest")}
+    num |= {f"ratio_{k}": ratio[at[k]].mean() for k in ("smallest", "peak", "largest")}
+    num |= {f"init_loss_{k}": loss[at[k]].mean() for k in ("one", "largest")}
+    return {k: float(v) if isinstance(v, torch.Tensor) else v for k, v in num.items()}

@@ -20,16 +20,15 @@ from typing import Sequence
 import torch
 from tqdm.auto import tqdm
 
-from . import cache, curvature, params, plots, train
-from .config import Config, resolve
+from . import cache, curvature, params, train
+from .config import Config
 from .data import Dataset
+from .presets import SPECS
 from .validation import check_arg
 
 KNOBS = ("lr", "width", "l2")
+QUANTITIES = ("lmax", "trace", "radius_ratio")  # what the sweeps compare at matched loss
 STATUSES = ("trained", "diverged", "stuck")
-# what a run_setting result depends on besides (lr, width, l2): its cache key
-_SETTING_KEYS = ("seed", "n_seeds", "dataset", "n_train", "model", "optimizer", "momentum", "batch_size", "device",
-                 "hp_schedule", "hp_steps", "hp_record_every", "hp_examples", "hp_probes")
 
 
 def curvature_along(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, trajectory: torch.Tensor, *,
@@ -79,16 +78,18 @@ def run_setting(cfg: Config, data: Dataset, *, lr: float, width: float, l2: floa
     caches): 'step' (T,); 'loss', 'test_acc', 'radius', 'lmax', 'trace', 'trace_se' (T, K);
     'diverged', 'diverged_step' (K,); 'lr', 'width', 'l2', 'D'. Points after a divergence are NaN.
     """
-    c = resolve(cfg.scale, **{**{k: v for k, v in cfg.items() if k != "scale"}, "lr": lr, "width": width, "l2": l2})
-    seeds = list(range(c.seed, c.seed + c.n_seeds))
-    res = train.train_config(c, data, seeds=seeds, steps=c.hp_steps, record_every=c.hp_record_every,
-                             schedule=c.hp_schedule, keep_trajectory=True, quiet=quiet)
+    lr, width, l2 = (SPECS[k].check(k, v) for k, v in (("lr", lr), ("width", width), ("l2", l2)))
+    # exactly the knobs this reads (so a cache key holds exactly these), the sweep's in place of the base ones
+    c = Config(seed=cfg.seed, model=cfg.model, width=width, device=cfg.device, optimizer=cfg.optimizer, lr=lr,
+               momentum=cfg.momentum, l2=l2, schedule=cfg.hp_schedule, batch_size=cfg.batch_size,
+               steps=cfg.hp_steps, record_every=cfg.hp_record_every)
+    seeds = list(range(cfg.seed, cfg.seed + cfg.n_seeds))
+    res = train.train_config(c, data, seeds=seeds, keep_trajectory=True, quiet=quiet)
     h, steps = res.history, res.history["step"]
     valid = ~(res.diverged[None, :] & (steps[:, None] >= res.diverged_step[None, :]))
-    n = c.hp_examples
-    curv = curvature_along(res.model, data.x_train[:n].to(res.theta.device), data.y_train[:n].to(res.theta.device),
-                           res.trajectory.to(res.theta.device), n_probes=c.hp_probes, seed=c.seed, valid=valid,
-                           quiet=quiet)
+    n, dev = cfg.hp_examples, res.theta.device
+    curv = curvature_along(res.model, data.x_train[:n].to(dev), data.y_train[:n].to(dev), res.trajectory.to(dev),
+                           n_probes=cfg.hp_probes, seed=cfg.seed, valid=valid, quiet=quiet)
     loss = h["loss"].double().masked_fill(~valid, math.nan)
     return dict(step=steps, loss=loss, test_acc=h["test_acc"].double(), radius=h["radius"].double(),
                 lmax=curv["lmax"], trace=curv["trace"], trace_se=curv["trace_se"], diverged=res.diverged,
@@ -100,17 +101,18 @@ def sweep_knob(cfg: Config, data: Dataset, knob: str, values: Sequence[float] | 
                quiet: bool = True) -> list[dict]:
     """One :func:`run_setting` per value of ``knob`` ('lr', 'width' or 'l2'; default values: ``cfg.lrs`` ...),
     the other two knobs at the base ``cfg.lr``, ``cfg.width``, ``cfg.l2``. Each setting goes through
-    :func:`wedges_lib.cache.cached`, so a setting shared by two sweeps is trained once."""
+    :func:`wedges_lib.cache.cached`, so a setting shared by two sweeps is trained once.
+    Used in :ref:`ch-hyperparameters`."""
     check_arg("knob", knob, knob in KNOBS, f"one of {', '.join(KNOBS)}")
     values = cfg[f"{knob}s"] if values is None else tuple(values)
     base = {k: cfg[k] for k in KNOBS}
-    key = {k: cfg[k] for k in _SETTING_KEYS}
-    runs = []
-    for v in values:
-        setting = {**base, knob: float(v)}
-        runs.append(cache.cached("hp_setting", {**key, **setting},
-                                 lambda s=setting: run_setting(cfg, data, **s, quiet=quiet)))
-    return runs
+    return [cache.cached("hp_setting", cfg, _setting, data=data, setting={**base, knob: float(v)}, quiet=quiet)
+            for v in values]
+
+
+def _setting(cfg: Config, data: Dataset, setting: dict, quiet: bool) -> dict:
+    """The computation :func:`sweep_knob` caches: one :func:`run_setting`."""
+    return run_setting(cfg, data, **setting, quiet=quiet)
 
 
 def at_loss(loss: torch.Tensor, values: torch.Tensor, targets: Sequence[float] | torch.Tensor) -> torch.Tensor:
@@ -149,7 +151,8 @@ def common_loss(runs: Sequence[dict]) -> float:
 
 def loss_band(runs: Sequence[dict], n: int = 5) -> torch.Tensor:
     """n training losses (n,), log-spaced from :func:`common_loss` up to its geometric mean with the initial
-    loss: the stretch of the path that every trained run covers, past the first transient."""
+    loss: the stretch of the path that every trained run covers, past the first transient.
+    Used in :ref:`ch-hyperparameters`."""
     check_arg("n", n, isinstance(n, int) and n >= 1, "an int >= 1")
     low = common_loss(runs)
     start = float(torch.cat([r["loss"][0].reshape(-1) for r in runs]).nanmean())
@@ -162,7 +165,7 @@ MATCHED = ("lmax", "trace", "trace_se", "radius", "radius_ratio", "step")
 def matched(runs: Sequence[dict], targets: float | Sequence[float] | torch.Tensor) -> dict[str, torch.Tensor]:
     """Each member's value of every key in ``MATCHED`` where its training loss reaches ``targets``, averaged
     over the targets: (V, K) per key for V runs. 'radius_ratio' is the radius over the initial radius
-    (comparable across widths). NaN for members that diverged or are stuck."""
+    (comparable across widths). NaN for members that diverged or are stuck. Used in :ref:`ch-hyperparameters`."""
     out: dict[str, list] = {k: [] for k in MATCHED}
     for r in runs:
         keep = torch.tensor([s == "trained" for s in member_status(r)])
@@ -199,14 +202,16 @@ def trend(x: torch.Tensor, *, n_se: float = 3.0, min_rel: float = 0.1) -> int:
 
 
 def change(x: torch.Tensor) -> float:
-    """Relative change of the seed mean of x (V, K) from the first to the last measured row: last / first - 1."""
+    """Relative change of the seed mean of x (V, K) from the first to the last measured row: last / first - 1.
+    Used in :ref:`ch-hyperparameters`."""
     mean, se = seed_mean(x)
     mean = mean[~se.isnan()]
     return float(mean[-1] / mean[0] - 1) if len(mean) > 1 else math.nan
 
 
 def describe(x: torch.Tensor, values: Sequence[float], fmt: str = "{:.3g}") -> str:
-    """'v1: m1 ± se1, v2: ...' for the seed means of x (V, K) at the knob values; '—' where none trained."""
+    """'v1: m1 ± se1, v2: ...' for the seed means of x (V, K) at the knob values; '—' where none trained.
+    Used in :ref:`ch-hyperparameters`."""
     mean, se = seed_mean(x)
     def one(m, s):
         return "—" if m.isnan() else fmt.format(m) + ("" if s.isnan() else " ± " + fmt.format(s))
@@ -216,7 +221,8 @@ def describe(x: torch.Tensor, values: Sequence[float], fmt: str = "{:.3g}") -> s
 
 def summary(sweeps: dict[str, list[dict]], bands: dict[str, torch.Tensor]):
     """A table (pandas DataFrame), one row per setting: its members' fate, final loss and radius, and the
-    mean ± standard error over trained members of λ_max, trace and r/r0 over the knob's loss band."""
+    mean ± standard error over trained members of λ_max, trace and r/r0 over the knob's loss band.
+    Used in :ref:`ch-hyperparameters`."""
     import pandas as pd
 
     rows = []
@@ -238,52 +244,66 @@ def summary(sweeps: dict[str, list[dict]], bands: dict[str, torch.Tensor]):
     return pd.DataFrame(rows)
 
 
-def draw_knob(ax_curv, ax_radius, runs: Sequence[dict], knob: str, band: torch.Tensor) -> None:
-    """Two panels for one knob's sweep: λ_max against training loss (seed means; the shaded loss band is
-    where the runs are compared) and the radius relative to the start, r/r0, against step. A run that
-    diverged or got stuck is dotted and named so in the legend; a diverged one ends in a red cross at the
-    step it diverged, drawn at the top of the panel (whose scale the trained runs set)."""
+def trends(m: dict[str, dict[str, torch.Tensor]], *, n_se: float, min_rel: float) -> dict[str, dict[str, int]]:
+    """:func:`trend` of every quantity in ``QUANTITIES`` of every knob's :func:`matched` values ``m[knob]``.
+    Used in :ref:`ch-hyperparameters`."""
+    return {k: {q: trend(m[k][q], n_se=n_se, min_rel=min_rel) for q in QUANTITIES} for k in m}
+
+
+def sweep_numbers(sweeps: dict[str, list[dict]], bands: dict[str, torch.Tensor],
+                  m: dict[str, dict[str, torch.Tensor]]) -> dict[str, str | float]:
+    """The numbers the text of a knob sweep quotes: per knob and quantity '{knob}_{q}_change' (first to last
+    trained setting, as '+12 %'), per knob its loss band '{knob}_band', the 'failed_runs' (text) and the mean
+    standard error of the trace 'trace_se'. Used in :ref:`ch-hyperparameters`."""
+    out: dict[str, str | float] = {}
+    for knob in m:
+        for q in QUANTITIES:
+            out[f"{knob}_{q}_change"] = f"{100 * change(m[knob][q]):+.0f} %"
+        out[f"{knob}_band"] = f"{bands[knob][0]:.2g}–{bands[knob][-1]:.2g}"
+    fates = [f"{k} {r[k]:g} ({s})" for k, runs in sweeps.items() for r in runs
+             for s in sorted(set(member_status(r)) - {"trained"})]
+    out["failed_runs"] = ", ".join(fates) or "none"
+    out["trace_se"] = float(torch.cat([r["trace_se"].flatten() for runs in sweeps.values() for r in runs]).nanmean())
+    return out
+
+
+def knob_paths(runs: Sequence[dict], knob: str) -> list[dict]:
+    """What :func:`wedges_lib.plots.draw_knob` draws of one knob's sweep, as plain tensors, one dict per run:
+    'name' (the value, and the fate of members that did not train), 'all_trained'; 'loss', 'lmax' (T,) seed
+    means over trained members (None if none trained); 'step', 'radius_ratio' (T,) (r/r0, mean over all
+    members); 'ratio_range' (low, high) of r/r0 over trained members (None); 'diverged_steps' (list).
+    Used in :ref:`ch-hyperparameters`."""
     names = {"lr": "lr", "width": "width ×", "l2": "L2"}
-    low, top, crosses = math.inf, 0.0, []
-    for r, colour in zip(runs, plots.PALETTE * 4):
+    out = []
+    for r in runs:
         st = member_status(r)
         ok = torch.tensor([s == "trained" for s in st])
-        name = f"{names[knob]} {r[knob]:g}" + ("" if ok.all() else f" ({', '.join(sorted(set(st) - {'trained'}))})")
-        if ok.any():
-            ax_curv.plot(r["loss"][:, ok].mean(1), r["lmax"][:, ok].mean(1), "o-", ms=3, color=colour, label=name)
         ratio = r["radius"] / r["radius"][0]
-        ax_radius.plot(r["step"], ratio.mean(1), color=colour, label=name, ls="-" if ok.all() else ":")
-        if ok.any():
-            low, top = min(low, float(ratio[:, ok].min())), max(top, float(ratio[:, ok].max()))
-        crosses += r["diverged_step"][r["diverged"]].tolist()
-    ax_curv.axvspan(float(band.min()), float(band.max()), color="grey", alpha=0.15, lw=0)
-    ax_curv.set_xscale("log")
-    ax_curv.invert_xaxis()
-    ax_curv.legend(fontsize=7)
-    if top > 0:
-        ax_radius.set_ylim(low - 0.05 * (top - low), top + 0.1 * (top - low))
-    if crosses:
-        plots.diverged_marks(ax_radius, crosses, [True] * len(crosses), ax_radius.get_ylim()[1])
-    ax_radius.legend(fontsize=7)
+        fate = "" if ok.all() else f" ({', '.join(sorted(set(st) - {'trained'}))})"
+        trained = bool(ok.any())
+        out.append(dict(name=f"{names[knob]} {r[knob]:g}{fate}", all_trained=bool(ok.all()),
+                        loss=r["loss"][:, ok].mean(1) if trained else None,
+                        lmax=r["lmax"][:, ok].mean(1) if trained else None,
+                        step=r["step"], radius_ratio=ratio.mean(1),
+                        ratio_range=(float(ratio[:, ok].min()), float(ratio[:, ok].max())) if trained else None,
+                        diverged_steps=r["diverged_step"][r["diverged"]].tolist()))
+    return out
 
 
-def draw_plane(ax, sweeps: dict[str, list[dict]], bands: dict[str, torch.Tensor], key: str = "lmax") -> None:
-    """Every trained setting as a point (r/r0, ``key``) over its knob's loss band, both relative to the
-    sweep's first trained setting, so each sweep starts at (1, 1) and the directions compare; seed mean ±
-    standard error; one line per knob, its values written beside the points (the first in the legend)."""
-    for (knob, runs), colour, marker in zip(sweeps.items(), plots.PALETTE, "osD^v"):
-        m = matched(runs, bands[knob])
-        (x, xe), (y, ye) = seed_mean(m["radius_ratio"]), seed_mean(m[key])
+def relative_plane(m: dict[str, dict[str, torch.Tensor]], values: dict[str, Sequence[float]],
+                   key: str = "lmax") -> dict[str, dict | None]:
+    """Per knob, its trained settings as points (r/r0, ``key``) over the knob's loss band, both relative to the
+    sweep's first trained setting (so each sweep starts at (1, 1)): 'x', 'xe', 'y', 'ye' (seed mean and standard
+    error, (V',)) and the knob 'values' of those settings; None for a knob where no setting trained. ``m`` is
+    :func:`matched` per knob, ``values`` the knob values per knob. Used in :ref:`ch-hyperparameters`."""
+    out: dict[str, dict | None] = {}
+    for knob, mk in m.items():
+        (x, xe), (y, ye) = seed_mean(mk["radius_ratio"]), seed_mean(mk[key])
         ok = ~xe.isnan() & ~ye.isnan()
         if not ok.any():
+            out[knob] = None
             continue
         x0, y0 = x[ok][0], y[ok][0]
-        kept = [r for r, o in zip(runs, ok) if o]
-        ax.errorbar(x[ok] / x0, y[ok] / y0, xerr=xe[ok] / x0, yerr=ye[ok] / y0, color=colour,
-                    marker=marker, ms=4, capsize=2, label=f"{knob} sweep, from {kept[0][knob]:g}")
-        for r, xi, yi in zip(kept[1:], x[ok][1:] / x0, y[ok][1:] / y0):
-            ax.annotate(f"{r[knob]:g}", (float(xi), float(yi)), textcoords="offset points", xytext=(4, 3),
-                        fontsize=7, color=colour)
-    ax.axhline(1, color="grey", lw=0.8)
-    ax.axvline(1, color="grey", lw=0.8)
-    ax.legend()
+        out[knob] = dict(x=x[ok] / x0, xe=xe[ok] / x0, y=y[ok] / y0, ye=ye[ok] / y0,
+                         values=[v for v, o in zip(values[knob], ok) if o])
+    return out
