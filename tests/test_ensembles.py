@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from wedges_lib import config, ensembles, params, train
+from wedges_lib import config, diversity, ensembles, params, train
 
 
 @pytest.fixture(scope="module")
@@ -26,45 +26,45 @@ def test_ensemble_prediction_is_mean_of_member_softmaxes(net, smoke_data):
     model, thetas = net
     x = smoke_data.x_test[:50]
     one_by_one = torch.stack([params.forward(model, th, x).softmax(-1) for th in thetas])
-    assert torch.allclose(ensembles.predict(model, thetas, x), one_by_one, atol=1e-6)
-    assert torch.allclose(ensembles.ensemble_predict(model, thetas, x), one_by_one.mean(0), atol=1e-6)
-    assert ensembles.predict(model, thetas[None], x).shape == (1, 3, 50, 10)
+    assert torch.allclose(diversity.predict(model, thetas, x), one_by_one, atol=1e-6)
+    assert torch.allclose(diversity.ensemble_predict(model, thetas, x), one_by_one.mean(0), atol=1e-6)
+    assert diversity.predict(model, thetas[None], x).shape == (1, 3, 50, 10)
 
 
 def test_ensemble_curve_first_member_is_that_member():
     probs, y = _probs(4, 200, 5), torch.randint(0, 5, (200,), generator=torch.Generator().manual_seed(1))
-    curve = ensembles.ensemble_curve(probs, y)
-    assert curve["acc"][0] == ensembles.accuracy(probs[0], y)
-    assert torch.isclose(curve["nll"][-1], ensembles.nll(probs.mean(0), y))
+    curve = diversity.ensemble_curve(probs, y)
+    assert curve["acc"][0] == diversity.accuracy(probs[0], y)
+    assert torch.isclose(curve["nll"][-1], diversity.nll(probs.mean(0), y))
     assert torch.isclose(curve["nll"][0], torch.nn.functional.nll_loss(probs[0].log(), y))
 
 
 def test_identical_members_have_zero_diversity():
     p = _probs(1, 300, 10).expand(3, -1, -1)
-    assert torch.equal(ensembles.disagreement(p), torch.zeros(3, 3))
-    assert torch.allclose(ensembles.js_matrix(p), torch.zeros(3, 3), atol=1e-6)
-    assert torch.allclose(ensembles.kl_matrix(p), torch.zeros(3, 3), atol=1e-6)
-    assert torch.allclose(ensembles.prediction_cosine(p), torch.ones(3, 3))
+    assert torch.equal(diversity.disagreement(p), torch.zeros(3, 3))
+    assert torch.allclose(diversity.js_matrix(p), torch.zeros(3, 3), atol=1e-6)
+    assert torch.allclose(diversity.kl_matrix(p), torch.zeros(3, 3), atol=1e-6)
+    assert torch.allclose(diversity.prediction_cosine(p), torch.ones(3, 3))
 
 
 def test_disagreement_counts_different_argmaxes():
     p = torch.eye(3)[torch.tensor([[0, 1, 2, 0], [0, 1, 1, 1]])]  # (2, 4, 3) one-hot
-    assert ensembles.disagreement(p)[0, 1] == 0.5
+    assert diversity.disagreement(p)[0, 1] == 0.5
 
 
 def test_js_is_symmetric_bounded_and_exact_for_disjoint_supports():
     p = _probs(4, 100, 6)
-    js = ensembles.js_matrix(p)
+    js = diversity.js_matrix(p)
     assert torch.allclose(js, js.T, atol=1e-6) and (js <= math.log(2)).all() and (js.diagonal() < 1e-6).all()
     assert (js[~torch.eye(4, dtype=torch.bool)] > 1e-3).all()
     disjoint = torch.eye(2)[:, None, :].expand(2, 5, 2)  # member 0 says class 0, member 1 class 1
-    assert torch.allclose(ensembles.js_matrix(disjoint)[0, 1], torch.tensor(math.log(2)), atol=1e-5)
+    assert torch.allclose(diversity.js_matrix(disjoint)[0, 1], torch.tensor(math.log(2)), atol=1e-5)
 
 
 def test_kl_matches_torch():
     p = _probs(2, 50, 4)
     ref = torch.nn.functional.kl_div(p[1].log(), p[0], reduction="batchmean")  # KL(p0 || p1)
-    assert torch.isclose(ensembles.kl_matrix(p)[0, 1], ref, atol=1e-5)
+    assert torch.isclose(diversity.kl_matrix(p)[0, 1], ref, atol=1e-5)
 
 
 def test_ece_zero_when_calibrated_large_when_overconfident():
@@ -74,18 +74,18 @@ def test_ece_zero_when_calibrated_large_when_overconfident():
     probs = torch.stack([conf, *(((1 - conf) / (C - 1)),) * (C - 1)], dim=1)
     right = torch.rand(n, generator=g) < conf  # correct exactly with probability conf
     y = torch.where(right, 0, 1 + torch.randint(0, C - 1, (n,), generator=g))
-    assert ensembles.ece(probs, y) < 0.01
+    assert diversity.ece(probs, y) < 0.01
     overconfident = torch.tensor([0.99, 0.01 / 3, 0.01 / 3, 0.01 / 3]).expand(n, C)
-    assert abs(ensembles.ece(overconfident, y) - (0.99 - right.float().mean())) < 1e-3  # one bin: conf − acc
+    assert abs(diversity.ece(overconfident, y) - (0.99 - right.float().mean())) < 1e-3  # one bin: conf − acc
 
 
 def test_weight_cosine_of_displacements():
     origin = torch.randn(100)
     d = torch.randn(100)
     members = torch.stack([origin + d, origin + 3 * d, origin - d])
-    cos = ensembles.weight_cosine(members, origin)
+    cos = diversity.weight_cosine(members, origin)
     assert torch.allclose(cos, torch.tensor([[1.0, 1, -1], [1, 1, -1], [-1, -1, 1]]), atol=1e-6)
-    assert ensembles.offdiag_mean(cos).item() == pytest.approx(-1 / 3, abs=1e-6)
+    assert diversity.offdiag_mean(cos).item() == pytest.approx(-1 / 3, abs=1e-6)
 
 
 def test_swa_of_one_member_is_that_member_and_average_is_mean():
@@ -134,7 +134,7 @@ def test_summary_shapes_and_trajectory_members_closer_in_weights(cfg, smoke_data
     (lambda c, d: ensembles.fge(c, d, pretrained=torch.zeros(3)), "'pretrained'"),
     (lambda c, d: ensembles.fge(config.resolve("smoke", n_members=1, steps=1), d), "'cycle_steps'"),
     (lambda c, d: config.resolve("smoke", fge_lr=-1.0), "'fge_lr'"),
-    (lambda c, d: ensembles.ece(torch.ones(2, 2) / 2, torch.zeros(2, dtype=torch.long), n_bins=0), "'n_bins'"),
+    (lambda c, d: diversity.ece(torch.ones(2, 2) / 2, torch.zeros(2, dtype=torch.long), n_bins=0), "'n_bins'"),
 ])
 def test_bad_arguments_raise_naming_the_parameter(cfg, smoke_data, call, match):
     with pytest.raises(ValueError, match=match):
