@@ -439,7 +439,7 @@ Missing citations {cite:p}`nosuchkey2099` and {cite:t}`nosuchkey2099`; a missing
 ```{code-cell} ipython3
 1 / 0
 ```
-""",
+""",  # noqa: E501 - the page's long lines are its content
 }
 
 # each problem of broken.md, as (what it is, a substring of the checker's message)

@@ -4,7 +4,8 @@ import torch
 from wedges_lib import models, params
 
 
-@pytest.mark.parametrize("name, shape", [("mlp", (40,)), ("cnn1d", (40,)), ("cifar_cnn", (3, 32, 32)), ("resnet", (3, 32, 32))])
+@pytest.mark.parametrize("name, shape",
+                         [("mlp", (40,)), ("cnn1d", (40,)), ("cifar_cnn", (3, 32, 32)), ("resnet", (3, 32, 32))])
 def test_every_model_runs_and_init_is_seeded(name, shape):
     a = models.make(name, shape, 10, width=0.5, seed=3)
     b = models.make(name, shape, 10, width=0.5, seed=3)

@@ -55,7 +55,8 @@ def _sweep(args, sweep) -> int:
                               n_workers=args.workers, quiet=args.quiet)
     failed = [r for r in results if r["status"] == "failed"]
     counts = {s: sum(r["status"] == s for r in results) for s in ("complete", "skipped", "failed")}
-    print(f"sweep: {counts['complete']} run, {counts['skipped']} already complete, {counts['failed']} failed -> {args.out}")
+    print(f"sweep: {counts['complete']} run, {counts['skipped']} already complete, {counts['failed']} failed "
+          f"-> {args.out}")
     for r in failed:
         print(f"failed: {r['name']}: {r.get('error', '')} (notebook kept in {args.out}/{r['name']})", file=sys.stderr)
     return 1 if failed else 0

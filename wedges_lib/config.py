@@ -55,7 +55,7 @@ def resolve(scale: str | None = None, **overrides: Any) -> Config:
         ...
     ValueError: parameter 'lr': got -1.0; expected a float > 0
 
-    Used in :ref:`ch-quickstart`, :ref:`ch-radius`, :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
+    Chapters call it through :func:`resolve_cell`.
     """
     scale = default_scale() if scale is None else SPECS["scale"].check("scale", scale)
     check_names(overrides)
@@ -72,7 +72,8 @@ def resolve_cell(namespace: dict[str, Any]) -> Config:
     papermill injected); the result holds exactly those and ``scale``, so reading a knob the cell does not
     declare fails at once instead of silently taking the preset.
 
-    Used in :ref:`ch-toy-model` and :ref:`ch-hyperparameters`.
+    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`, :ref:`ch-pairs`,
+    :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
     """
     declared = [k for k in SPECS if k in namespace and k != "scale"]
     cfg = resolve(namespace.get("scale"), **{k: namespace[k] for k in declared})

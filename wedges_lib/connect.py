@@ -48,7 +48,8 @@ def weights(kind: str, ts: torch.Tensor) -> torch.Tensor:
     first = t <= 0.5
     s = torch.where(first, 2 * t, 2 * t - 1)  # position inside the segment
     zero = torch.zeros_like(t)
-    return torch.cat([torch.where(first, 1 - s, zero), torch.where(first, s, 1 - s), torch.where(first, zero, s)], dim=1)
+    return torch.cat([torch.where(first, 1 - s, zero), torch.where(first, s, 1 - s), torch.where(first, zero, s)],
+                     dim=1)
 
 
 def _controls(points: torch.Tensor) -> tuple[torch.Tensor, str | None]:
@@ -60,7 +61,10 @@ def _controls(points: torch.Tensor) -> tuple[torch.Tensor, str | None]:
 
 
 def curve_points(points: torch.Tensor, ts: torch.Tensor, kind: str = "bezier") -> torch.Tensor:
-    """Points (T, D) at ts (T,) on the path through points (3, D) = (a, b, c), or (2, D) = (a, c) for a line."""
+    """Points (T, D) at ts (T,) on the path through points (3, D) = (a, b, c), or (2, D) = (a, c) for a line.
+
+    Used in :ref:`ch-pairs`.
+    """
     ctrl, forced = _controls(points)
     return weights(forced or kind, ts).to(ctrl) @ ctrl
 
@@ -72,6 +76,8 @@ def profile(f, points: torch.Tensor, ts: torch.Tensor | int = 31, *, kind: str =
 
     ``points`` is (2, D) for the straight line a -> c or (3, D) = (a, b, c) for a ``kind`` path; ``f`` is a
     network or a batched loss (K, D) -> (K,), as in :mod:`wedges_lib.surfaces`. The points are vmapped.
+
+    Used in :ref:`ch-pairs`.
     """
     if isinstance(ts, int):
         check_arg("ts", ts, ts >= 2, "an int >= 2 or a tensor (T,)")
@@ -101,6 +107,8 @@ def max_rise(losses: torch.Tensor) -> torch.Tensor:
 
     >>> max_rise(torch.tensor([[3.0, 1.0, 2.0, 0.0], [3.0, 2.0, 1.0, 0.0]])).tolist()
     [1.0, 0.0]
+
+    Used in :ref:`ch-quickstart`.
     """
     return (losses - losses.cummin(dim=-1).values).amax(dim=-1)
 
@@ -221,7 +229,8 @@ def fj_connector(f, a: torch.Tensor, c: torch.Tensor, *, objective: str = "point
 
 # --- chapter 04's curves, fitted from a configuration -------------------------------------------------------
 
-CURVES = {  # name -> (path kind, objective): the curves chapter 04 fits between two solutions
+#: name -> (path kind, objective): the curves chapter 04 fits between two solutions
+CURVES = {
     "Bezier": ("bezier", "curve"), "polygonal chain": ("polychain", "curve"),
     "F&J connector": ("polychain", "point"), "F&J, path objective": ("polychain", "path")}
 

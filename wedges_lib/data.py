@@ -23,7 +23,7 @@ MNIST1D_SAMPLES = 5000  # the generator's standard size: 4000 train / 1000 test
 
 @dataclass(frozen=True)
 class Dataset:
-    """Train and test tensors: ``x_*`` of shape (N, *input_shape) float32, ``y_*`` of shape (N,) int64."""
+    """Train and test tensors: ``x_*`` of shape ``(N, *input_shape)`` float32, ``y_*`` of shape (N,) int64."""
 
     name: str
     x_train: torch.Tensor
@@ -108,6 +108,9 @@ def load(name: str = "mnist1d", n_train: int = 0, device=None) -> Dataset:
 
     ``device``: None keeps the tensors on the CPU; 'auto', 'cpu', 'cuda' (a ``device`` parameter's values,
     see :func:`wedges_lib.config.pick_device`) or a torch.device move them there.
+
+    Used in :ref:`ch-quickstart`, :ref:`ch-radius`, :ref:`ch-hyperparameters`, :ref:`ch-pairs`, :ref:`ch-sets` and
+    :ref:`ch-ensembles`.
     """
     if name not in DATASETS:
         raise ValueError(f"parameter 'dataset': got {name!r}; expected one of {', '.join(DATASETS)}")

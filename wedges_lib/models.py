@@ -73,7 +73,14 @@ def resnet(in_channels: int, n_classes: int, width: float = 1.0) -> nn.Module:
 
 
 def make(name: str, input_shape: tuple[int, ...], n_classes: int, *, width: float = 1.0, seed: int = 0) -> nn.Module:
-    """Model ``name`` for inputs of ``input_shape``, PyTorch's default init drawn from ``seed``."""
+    """Model ``name`` for inputs of ``input_shape``, PyTorch's default init drawn from ``seed``.
+
+    >>> model = make("mlp", (40,), 10, width=0.5)  # MNIST-1D: inputs (40,), 10 classes
+    >>> [tuple(p.shape) for p in model.parameters()]
+    [(128, 40), (128,), (128, 128), (128,), (10, 128), (10,)]
+    >>> torch.equal(model[1].weight, make("mlp", (40,), 10, width=0.5)[1].weight)  # same seed, same init
+    True
+    """
     if name not in MODELS:
         raise ValueError(f"parameter 'model': got {name!r}; expected one of {', '.join(MODELS)}")
     if not width > 0:

@@ -115,6 +115,8 @@ def evaluate(model: nn.Module, thetas: torch.Tensor, x: torch.Tensor, y: torch.T
     ``thetas`` is (D,) -> two scalars, or (K, D) -> two (K,) tensors. Vectors are vmapped ``chunk``
     at a time and the data is streamed ``batch`` examples at a time, which bounds memory; None takes
     :func:`default_sizes` for the device.
+
+    Used in :ref:`ch-quickstart` and :ref:`ch-sets`.
     """
     dc, db = default_sizes(thetas.device)
     chunk, batch = chunk or dc, batch or db
@@ -132,9 +134,9 @@ def evaluate(model: nn.Module, thetas: torch.Tensor, x: torch.Tensor, y: torch.T
         l_sum = torch.zeros(len(th), device=th.device)
         c_sum = torch.zeros(len(th), device=th.device)
         for xb, yb in zip(x.split(batch), y.split(batch)):
-            l, c = per_point(th, xb, yb)
-            l_sum += l
-            c_sum += c
+            batch_loss, batch_correct = per_point(th, xb, yb)
+            l_sum += batch_loss
+            c_sum += batch_correct
         losses.append(l_sum / len(y))
         correct.append(c_sum / len(y))
     loss_, acc = torch.cat(losses), torch.cat(correct)
@@ -146,5 +148,7 @@ def interpolate(a: torch.Tensor, b: torch.Tensor, ts: torch.Tensor) -> torch.Ten
 
     >>> interpolate(torch.tensor([0.0, 2.0]), torch.tensor([4.0, 2.0]), torch.tensor([0.0, 0.25, 1.0])).tolist()
     [[0.0, 2.0], [1.0, 2.0], [4.0, 2.0]]
+
+    Used in :ref:`ch-quickstart`.
     """
     return a[None] + ts[:, None].to(a) * (b - a)[None]

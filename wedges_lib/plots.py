@@ -28,12 +28,19 @@ def _np(a) -> np.ndarray:
 
 
 def figure(ncols: int = 1, nrows: int = 1, *, width: float = 3.4, height: float = 2.8, **kw):
-    """A figure with ``nrows x ncols`` axes of about ``width x height`` inches each; returns (fig, axes)."""
+    """A figure with ``nrows x ncols`` axes of about ``width x height`` inches each; returns (fig, axes).
+
+    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`, :ref:`ch-pairs`,
+    :ref:`ch-sets` and :ref:`ch-ensembles`.
+    """
     return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, **kw)
 
 
 def label(ax, xlabel: str, ylabel: str, title: str | None = None) -> None:
-    """Axis labels (with units) and an optional title that states the finding."""
+    """Axis labels (with units) and an optional title that states the finding.
+
+    Used in :ref:`ch-hyperparameters`.
+    """
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
@@ -42,7 +49,10 @@ def label(ax, xlabel: str, ylabel: str, title: str | None = None) -> None:
 
 def curves(ax, x, ys: dict[str, object], *, xlabel: str, ylabel: str, title: str | None = None,
            logy: bool = False, marker: str | None = None) -> None:
-    """One line per entry of ``ys`` (label -> values (T,) or (T, S) for S seeds: mean with a ±1 std band)."""
+    """One line per entry of ``ys`` (label -> values (T,) or (T, S) for S seeds: mean with a ±1 std band).
+
+    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-pairs` and :ref:`ch-ensembles`.
+    """
     x = _np(x)
     for (name, y), colour in zip(ys.items(), PALETTE * 4):
         y = _np(y)
@@ -65,6 +75,8 @@ def contour(ax, xs, ys, Z, *, points: dict[str, Sequence[float]] | None = None,
 
     ``levels``: a count, or the level values themselves (in log10 units when ``log``) to share one colour
     scale across panels; values outside them take the end colours.
+
+    Used in :ref:`ch-pairs`, :ref:`ch-sets` and :ref:`ch-ensembles`.
     """
     Z = _np(Z)
     Zp = np.log10(np.clip(Z, 1e-4, None)) if log else Z
@@ -89,7 +101,10 @@ def diverged_marks(ax, x, diverged, y_at: float) -> None:
 
 def heatmap(ax, xs, ys, Z, *, xlabel: str, ylabel: str, title: str | None = None, cbar_label: str = "",
             vmin: float = 0.0, vmax: float = 1.0, fmt: str | None = "{:.2f}", colorbar: bool = True):
-    """Z (len(ys), len(xs)) as one coloured cell per (x, y) pair, the values written in the cells; returns the image."""
+    """Z (len(ys), len(xs)) as one coloured cell per (x, y) pair, the values written in the cells; returns the image.
+
+    Used in :ref:`ch-toy-model` and :ref:`ch-ensembles`.
+    """
     Z = _np(Z)
     im = ax.imshow(Z, origin="lower", aspect="auto", cmap="viridis", vmin=vmin, vmax=vmax)
     ax.set_xticks(range(len(xs)), [f"{v:g}" for v in _np(xs)])
@@ -106,7 +121,10 @@ def heatmap(ax, xs, ys, Z, *, xlabel: str, ylabel: str, title: str | None = None
 
 
 def paths(ax, lines: dict[str, object], *, styles: Sequence[str] = ("-", "--", ":", "-.")) -> None:
-    """Polylines in the plane: ``lines`` maps a label to (T, 2) points; a legend names them."""
+    """Polylines in the plane: ``lines`` maps a label to (T, 2) points; a legend names them.
+
+    Used in :ref:`ch-pairs` and :ref:`ch-sets`.
+    """
     for k, ((name, xy), colour) in enumerate(zip(lines.items(), PALETTE[1:] * 4)):
         xy = _np(xy)
         ax.plot(xy[:, 0], xy[:, 1], styles[k % len(styles)], color=colour, lw=1.6, label=name)
@@ -117,7 +135,10 @@ def section(ax, sec, *, runs=None, names: Sequence[str] = ("a", "b", "c"), chord
             xlabel: str = "along b − a", ylabel: str = "towards c", title: str | None = None):
     """A plane section through three points (``sec.x`` (n,), ``sec.y`` (n,), ``sec.loss`` (n, n), ``sec.points``
     (3, 2), as :func:`wedges_lib.toy.plane_section` returns) on a log colour scale, the points named; with
-    ``chords`` the straight line a → b and the bent path a → c → b, and ``runs`` (T, R, 2) projected on the plane."""
+    ``chords`` the straight line a → b and the bent path a → c → b, and ``runs`` (T, R, 2) projected on the plane.
+
+    Used in :ref:`ch-pairs`.
+    """
     P = _np(sec.points)
     cs = contour(ax, sec.x, sec.y, sec.loss, points=dict(zip(names, P)), xlabel=xlabel, ylabel=ylabel, title=title)
     if runs is not None:
@@ -136,7 +157,10 @@ def cloud3d(points, groups, *, lines: dict[str, object] | None = None, marks: di
             colours: Sequence[str] = ("black", PALETTE[3], PALETTE[4]), size: tuple[float, float] = (6.4, 5.2),
             marker_size: float = 12.0, alpha: float = 0.3, elev: float = 22.0, azim: float = 45.0):
     """3D scatter of points (M, 3) coloured by integer ``groups`` (M,), with ``lines`` (label -> (T, 3) or a list
-    of them, one style and colour per label) and named ``marks`` (name -> (3,)); returns (fig, ax)."""
+    of them, one style and colour per label) and named ``marks`` (name -> (3,)); returns (fig, ax).
+
+    Used in :ref:`ch-toy-model`.
+    """
     fig = plt.figure(figsize=size)
     ax = fig.add_subplot(projection="3d")
     pts = _np(points)
@@ -161,6 +185,8 @@ def live(draw, controls: dict, *, per_row: int = 3):
 
     The output area starts empty: draw the initial state once yourself, above, so that the page shows it
     without a kernel (the rendered book embeds the widgets' state, Jupyter makes them live).
+
+    Used in :ref:`ch-toy-model`.
     """
     import ipywidgets as widgets
 

@@ -33,14 +33,20 @@ import torch.nn.functional as F
 from .presets import PROJECTIONS
 from .validation import check_arg
 
-
 # --- Walsh–Hadamard -----------------------------------------------------------------------------
 
 _HADAMARD: dict[tuple, torch.Tensor] = {}
 
 
 def hadamard(n: int, dtype=torch.float32, device=None) -> torch.Tensor:
-    """The unnormalised Sylvester Hadamard matrix (n, n), entries ±1, H[i, j] = (-1)^popcount(i & j)."""
+    """The unnormalised Sylvester Hadamard matrix (n, n), entries ±1, H[i, j] = (-1)^popcount(i & j).
+
+    >>> H = hadamard(4)
+    >>> H.int().tolist()
+    [[1, 1, 1, 1], [1, -1, 1, -1], [1, 1, -1, -1], [1, -1, -1, 1]]
+    >>> torch.equal(H @ H.T, 4 * torch.eye(4))  # orthogonal rows of norm sqrt(n)
+    True
+    """
     check_arg("n", n, isinstance(n, int) and n >= 1 and n & (n - 1) == 0, "a power of two")
     H = torch.ones(1, 1, dtype=dtype, device=device)
     while H.shape[0] < n:
@@ -257,7 +263,8 @@ def projection_matrix(proj: Projection, device=None, dtype=torch.float32) -> tor
 def stack_projections(projs: Sequence[Projection], group: int) -> Projection:
     """One projection for a stack w (K, d), K = len(projs)·group: members [i·group, (i+1)·group) use projs[i]."""
     D, d = projs[0].D, projs[0].d
-    check_arg("projs", [p.kind for p in projs], all(p.D == D and p.d == d for p in projs), "projections of equal D and d")
+    check_arg("projs", [p.kind for p in projs], all(p.D == D and p.d == d for p in projs),
+              "projections of equal D and d")
 
     def apply(w: torch.Tensor) -> torch.Tensor:
         check_arg("w", tuple(w.shape), w.ndim == 2 and w.shape[0] == len(projs) * group,

@@ -45,7 +45,8 @@ def _plain(value: Any) -> Any:
 def record(name: str, value: Any, *, display: bool = False) -> Any:
     """Keep one of a chapter's key numbers: glued for the book's text, and written to the run's metrics.json.
 
-    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`, :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
+    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`, :ref:`ch-pairs`,
+    :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
     """
     value = _plain(value)
     run_dir = os.environ.get(RUN_DIR_ENV)
@@ -73,7 +74,8 @@ def thresholds(prefix: str, **values: float) -> Config:
     >>> thr.path_fraction
     0.1
 
-    Used in :ref:`ch-toy-model` and :ref:`ch-hyperparameters`.
+    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`, :ref:`ch-pairs`,
+    :ref:`ch-sets` and :ref:`ch-ensembles`.
     """
     out = Config(values)
     for name, value in values.items():
@@ -87,7 +89,8 @@ def check(name: str, ok: bool, expected: str, measured: str) -> None:
     ``expected`` and ``measured`` go into the assertion message, so a failure says what was expected
     and what the run measured.
 
-    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`, :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
+    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`, :ref:`ch-pairs`,
+    :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
     """
     ok = bool(ok)
     record(f"{name}_verdict", "reproduced" if ok else "not reproduced")

@@ -101,7 +101,10 @@ class SetResult:
 
 
 def hull_points(solutions: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
-    """n uniform samples (n, D) of the naive hull conv{θ_1..θ_k} of solutions (k, D)."""
+    """n uniform samples (n, D) of the naive hull conv{θ_1..θ_k} of solutions (k, D).
+
+    Used in :ref:`ch-sets`.
+    """
     return structure_weights("hull", len(solutions), n, seed=seed).to(solutions) @ solutions
 
 
@@ -177,7 +180,10 @@ def evaluate_structure(f, x: torch.Tensor | None, y: torch.Tensor | None, points
                        seed: int = 0, *, chunk: int = 64) -> dict[str, torch.Tensor]:
     """Loss (and accuracy, for a network) at n_samples points (n, D) = points_fn(n_samples, seed) (e.g.
     ``result.sample`` or ``lambda n, s: hull_points(sols, n, s)``), vmapped: 'loss' (n,)[, 'acc' (n,)],
-    'mean' (), 'max' () the worst point's loss and 'worst' () its index."""
+    'mean' (), 'max' () the worst point's loss and 'worst' () its index.
+
+    Used in :ref:`ch-sets`.
+    """
     thetas = points_fn(n_samples, seed)
     if isinstance(f, nn.Module):
         check_arg("x", None, x is not None and y is not None, "inputs x and labels y when f is a network")
@@ -192,7 +198,8 @@ def evaluate_structure(f, x: torch.Tensor | None, y: torch.Tensor | None, points
 
 # --- chapter 05's structures, fitted from a configuration ---------------------------------------------------
 
-FITTED = {  # name -> (trainer, options): the structures chapter 05 trains on a set of solutions
+#: name -> (trainer, options): the structures chapter 05 trains on a set of solutions
+FITTED = {
     "connector (segments)": ("connector", dict(variant="segments")),
     "connector (triangles)": ("connector", dict(variant="simplices")),
     "complex (Benton et al.)": ("simplex", dict(n_extra=2))}

@@ -396,7 +396,7 @@ def radius_band(acc: torch.Tensor, sigmas: float) -> dict:
 
 
 def radius_numbers(res: dict, idim: IntrinsicDimension, band: dict, radii: Sequence[float]) -> dict:
-    """The numbers chapter 02's text quotes, by the name they are recorded under (without the 'radius_' prefix),
+    """The numbers chapter 02's text quotes, by the name they are recorded under (without the ``radius_`` prefix),
     from :func:`radius_experiment`'s ``res``, the intrinsic dimension and :func:`radius_band` at the largest d.
     Used in :ref:`ch-radius`."""
     ratio, loss, acc = res["ratio"], res["init_loss"], res["sweep"]["test_acc"]

@@ -64,14 +64,14 @@ def evaluate_affine(f: Target, origin: torch.Tensor, directions: torch.Tensor, c
         for c in coords.split(chunk):
             thetas = origin[None] + c @ directions
             if is_net:
-                l, a = params.evaluate(f, thetas, x, y, chunk=chunk, batch=batch)
-                out["loss"].append(l)
-                out["acc"].append(a)
+                loss, acc = params.evaluate(f, thetas, x, y, chunk=chunk, batch=batch)
+                out["loss"].append(loss)
+                out["acc"].append(acc)
             else:
-                l = f(thetas)
-                check_arg("f", f"output of shape {tuple(l.shape)}", l.shape == (len(c),),
-                       f"a batched loss returning shape ({len(c)},) for input ({len(c)}, D)")
-                out["loss"].append(l)
+                loss = f(thetas)
+                check_arg("f", f"output of shape {tuple(loss.shape)}", loss.shape == (len(c),),
+                          f"a batched loss returning shape ({len(c)},) for input ({len(c)}, D)")
+                out["loss"].append(loss)
     return {k: torch.cat(v) for k, v in out.items()}
 
 
@@ -127,6 +127,8 @@ def plane_through(f: Target, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, 
     The axes are the orthonormal basis of :func:`orthonormal_basis` with a at (0, 0); the grid spans the
     three points plus ``margin`` of their largest extent on every side. Returns :func:`plane`'s keys plus
     'points' (3, 2), the 2D coordinates of a, b, c, and 'u', 'v' (D,), the basis.
+
+    Used in :ref:`ch-pairs`, :ref:`ch-sets` and :ref:`ch-ensembles`.
     """
     check_arg("n", n, isinstance(n, int) and n >= 2, "an int >= 2")
     check_arg("margin", margin, isinstance(margin, (int, float)) and margin >= 0, "a float >= 0")
@@ -141,7 +143,8 @@ def plane_through(f: Target, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, 
 
 
 def filter_normalize(direction: torch.Tensor, theta: torch.Tensor, lay: params.Layout) -> torch.Tensor:
-    """Filter-normalised copy of direction (D,) at theta (D,): each output row of a weight takes theta's row norm, 1-D params 0."""
+    """Filter-normalised copy of direction (D,) at theta (D,): each output row of a weight takes theta's row
+    norm, 1-D params 0."""
     parts = []
     for d, w in zip(params.unflatten(direction, lay).values(), params.unflatten(theta, lay).values()):
         if d.ndim <= 1:
@@ -180,7 +183,8 @@ def random_directions(theta: torch.Tensor, n: int = 2, *, normalization: str = "
 
 def random_line(f: Target, theta: torch.Tensor, *, distance: float = 1.0, n: int = 31, normalization: str = "filter",
                 lay: params.Layout | None = None, seed: int = 0, x: torch.Tensor | None = None,
-                y: torch.Tensor | None = None, chunk: int | None = None, batch: int | None = None) -> dict[str, torch.Tensor]:
+                y: torch.Tensor | None = None, chunk: int | None = None,
+                batch: int | None = None) -> dict[str, torch.Tensor]:
     """f along theta (D,) + t d for t (n,) in [-distance, distance], d a random normalised direction.
 
     ``lay`` defaults to f's layout when f is a network. Returns :func:`line`'s keys plus 'direction' (D,).
@@ -193,7 +197,8 @@ def random_line(f: Target, theta: torch.Tensor, *, distance: float = 1.0, n: int
 
 def random_plane(f: Target, theta: torch.Tensor, *, distance: float = 1.0, n: int = 25, normalization: str = "filter",
                  lay: params.Layout | None = None, seed: int = 0, x: torch.Tensor | None = None,
-                 y: torch.Tensor | None = None, chunk: int | None = None, batch: int | None = None) -> dict[str, torch.Tensor]:
+                 y: torch.Tensor | None = None, chunk: int | None = None,
+                 batch: int | None = None) -> dict[str, torch.Tensor]:
     """f on an n x n grid theta (D,) + a d1 + b d2, a and b in [-distance, distance], d1, d2 random normalised.
 
     ``lay`` defaults to f's layout when f is a network. Returns :func:`plane`'s keys plus 'directions' (2, D).

@@ -1,8 +1,8 @@
 """Running chapters as jobs: one papermill run with parameters, and grids of runs on Dask.
 
 A run folder holds ``notebook.ipynb`` (executed), ``params.json`` (resolved parameters),
-``metrics.json`` (what the chapter passed to :func:`record`) and ``status.json``. It is built under a
-temporary name beside its final place and renamed when the run ends, so a folder that exists is
+``metrics.json`` (what the chapter passed to :func:`~wedges_lib.results.record`) and ``status.json``. It is
+built under a temporary name beside its final place and renamed when the run ends, so a folder that exists is
 complete; a failed run keeps its executed notebook for debugging and says ``"status": "failed"``.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 from . import config, notebook
 from .results import RUN_DIR_ENV, write_json
+
 
 def validate(chapter: str | Path, scale: str | None, overrides: dict[str, Any]) -> config.Config:
     """Check a run's parameters before anything executes; return the resolved configuration."""
@@ -63,7 +64,8 @@ def run_chapter(chapter: str | Path, out: str | Path, *, scale: str | None = Non
                                    progress_bar=not quiet, kernel_name=kernel, cwd=str(Path(chapter).parent))
         status["status"] = "complete"
     except Exception as e:  # papermill raises PapermillExecutionError with the cell's traceback
-        status.update(status="failed", error=f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}")
+        last = str(e).strip().splitlines()[-1] if str(e).strip() else ""
+        status.update(status="failed", error=f"{type(e).__name__}: {last}")
     finally:
         if env_before is None:
             os.environ.pop(RUN_DIR_ENV, None)
@@ -129,7 +131,8 @@ def run_name(chapter: str | Path, cfg: dict) -> str:
 
 
 def plan(chapter: str | Path, scale: str | None, grid: dict[str, list[Any]], seeds: list[int]) -> list[dict]:
-    """Every combination of ``grid`` and ``seeds``, validated: a list of {'overrides', 'name'}; raises before any run."""
+    """Every combination of ``grid`` and ``seeds``, validated: a list of {'overrides', 'name'}; raises before
+    any run."""
     jobs = []
     for combo in itertools.product(*grid.values()):
         overrides = dict(zip(grid, combo), seed=0)

@@ -68,7 +68,10 @@ class WedgeModel:
 def make_wedges(D: int, n_short: int, K: int, *, width0: float = 0.0, kappa: float = 0.2,
                 law: str = "linear", r_min: float = 1.0, r_open: float = 0.0, hole: float = 1.0,
                 basis: str = "subspace", seed: int = 0) -> WedgeModel:
-    """K wedges in R^D, each with n_short short directions drawn from ``seed``; see the module doc for the loss."""
+    """K wedges in R^D, each with n_short short directions drawn from ``seed``; see the module doc for the loss.
+
+    Used in :ref:`ch-radius`.
+    """
     check_arg("D", D, _is_int(D) and D >= 2, "an int >= 2")
     check_arg("n_short", n_short, _is_int(n_short) and 1 <= n_short < D, f"an int in [1, D - 1] = [1, {D - 1}]")
     check_arg("K", K, _is_int(K) and K >= 1, "an int >= 1")
@@ -153,7 +156,10 @@ def loss(model: WedgeModel, theta: torch.Tensor) -> torch.Tensor:
 
 
 def wedge_of(model: WedgeModel, theta: torch.Tensor) -> torch.Tensor:
-    """Index of the nearest (deepest, when inside several) wedge of theta (..., D), long (...)."""
+    """Index of the nearest (deepest, when inside several) wedge of theta (..., D), long (...).
+
+    Used in :ref:`ch-toy-model`.
+    """
     return margins(model, theta).argmin(dim=-1)
 
 
@@ -322,6 +328,8 @@ def hyperplane_success_map(model: WedgeModel, dims: Sequence[int], radii: Sequen
     The same ``seeds`` directions and planes serve every radius (common random numbers; the planes are
     nested, each d-plane inside the larger ones). The loss is judged relative to r² (a squared distance
     scales like r²) and ``lr`` defaults to :func:`plane_lr` for each d, the same at every radius.
+
+    Used in :ref:`ch-radius`.
     """
     dims, radii = list(dims), [float(r) for r in radii]
     check_arg("dims", dims, len(dims) > 0 and all(_is_int(d) and 1 <= d <= model.D for d in dims),
@@ -346,7 +354,10 @@ def hyperplane_success_map(model: WedgeModel, dims: Sequence[int], radii: Sequen
 
 
 def intrinsic_dimension(success: torch.Tensor, dims: Sequence[int], level: float = 0.5) -> torch.Tensor:
-    """Smallest d of ``dims`` whose success (len(dims), R) reaches ``level``, per column: (R,), nan where none does."""
+    """Smallest d of ``dims`` whose success (len(dims), R) reaches ``level``, per column: (R,), nan where none does.
+
+    Used in :ref:`ch-radius`.
+    """
     check_arg("success", tuple(success.shape), success.ndim == 2 and success.shape[0] == len(dims),
            f"shape (len(dims), R) = ({len(dims)}, R)")
     ok = success >= level

@@ -60,7 +60,8 @@ def solution_pair(cfg: Mapping, model: WedgeModel | None = None, radius: float |
 
 
 def plane_coords(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    """Coordinates (..., 2) of points (..., D) projected on the plane of :func:`plane_section` through a, b, c."""
+    """Coordinates (..., 2) of points (..., D) projected on the plane of :func:`~wedges_lib.toy.plane_section`
+    through a, b, c."""
     e1, e2 = surfaces.orthonormal_basis(a, b, c)
     rel = points - a
     return torch.stack([rel @ e1, rel @ e2], dim=-1)
@@ -68,10 +69,11 @@ def plane_coords(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, points: torc
 
 def trajectory(model: WedgeModel, theta0: torch.Tensor, *, lr: float = 0.3, steps: int = 200,
                noise: float = 0.0, seed: int = 0) -> torch.Tensor:
-    """Every point of :func:`descend` from theta0 (D,) or (B, D): shape (steps + 1, D) or (steps + 1, B, D).
+    """Every point of :func:`~wedges_lib.toy.descend` from theta0 (D,) or (B, D): shape (steps + 1, D) or
+    (steps + 1, B, D).
 
-    The same updates and noise draws as :func:`descend` with the same arguments, without its divergence
-    guard: meant for drawing runs that converge.
+    The same updates and noise draws as :func:`~wedges_lib.toy.descend` with the same arguments, without its
+    divergence guard: meant for drawing runs that converge.
     """
     _check_theta(model, theta0, "theta0")
     check_arg("theta0", tuple(theta0.shape), theta0.ndim <= 2, "shape (D,) or (B, D)")
@@ -93,8 +95,8 @@ def trajectory(model: WedgeModel, theta0: torch.Tensor, *, lr: float = 0.3, step
 
 
 def pick_pair(wedges: torch.Tensor) -> tuple[int, int]:
-    """Runs (0, j): the first run and the first later one whose wedge (wedges (B,), from :func:`wedge_of`)
-    differs; j = 1 when every run ended on the same wedge."""
+    """Runs (0, j): the first run and the first later one whose wedge (wedges (B,), from
+    :func:`~wedges_lib.toy.wedge_of`) differs; j = 1 when every run ended on the same wedge."""
     check_arg("wedges", tuple(wedges.shape), wedges.ndim == 1 and wedges.shape[0] >= 2, "shape (B,) with B >= 2")
     return 0, next((k for k in range(1, len(wedges)) if wedges[k] != wedges[0]), 1)
 

@@ -94,7 +94,8 @@ def training_key(cfg: Config) -> dict:
 
 
 def init(cfg: Config, data: Dataset, seeds: int | Sequence[int]) -> tuple[nn.Module, torch.Tensor]:
-    """The architecture ``cfg.model`` at width ``cfg.width`` and its initial theta: (D,) for an int seed, (K, D) for K."""
+    """The architecture ``cfg.model`` at width ``cfg.width`` and its initial theta: (D,) for an int seed, (K, D)
+    for K."""
     device = pick_device(cfg.device)
     many = not isinstance(seeds, int)
     make = lambda s: models.make(cfg.model, data.input_shape, data.n_classes, width=cfg.width, seed=s)  # noqa: E731
@@ -105,7 +106,10 @@ def init(cfg: Config, data: Dataset, seeds: int | Sequence[int]) -> tuple[nn.Mod
 
 
 def train_config(cfg: Config, data: Dataset, seeds: int | Sequence[int] | None = None, **overrides) -> TrainResult:
-    """Initialise from ``seeds`` (default ``cfg.seed``) and train with the optimiser settings of ``cfg``."""
+    """Initialise from ``seeds`` (default ``cfg.seed``) and train with the optimiser settings of ``cfg``.
+
+    Used in :ref:`ch-quickstart`.
+    """
     seeds = cfg.seed if seeds is None else seeds
     model, theta0 = init(cfg, data, seeds)
     kw = dict(optimizer=cfg.optimizer, lr=cfg.lr, momentum=cfg.momentum, l2=cfg.l2, schedule=cfg.schedule,

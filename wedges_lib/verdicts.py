@@ -151,7 +151,7 @@ def judge(claim: Claim, values: Sequence[float], scale: str, *, unit: str = "see
 
     >>> c = Claim("demo", "the effect is positive", "effect", ">", 0.0)
     >>> judge(c, [1.0, 1.1, 0.9], "smoke").state
-    check demo: reproduced — effect = 1 [0.752, 1.25] over 3 seeds (95 % interval); holds if > 0
+    check demo: reproduced — effect = 1 [0.752, 1.25] over 3 seeds (95% interval); holds if > 0
     'reproduced'
     """
     mean, lo, hi, n = interval(values)
