@@ -32,6 +32,8 @@ import pytest
 import yaml
 from PIL import Image
 
+from wedges_lib import verdicts
+
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -472,3 +474,101 @@ def test_checker_reports_each_problem_of_a_broken_book(tmp_path, page):
     for what, needle in EXPECTED:
         assert any(needle in p for p in broken), f"the checker missed the {what} ({needle!r}); it said:\n  {report}"
     assert not any("index.html#id1" in p for p in broken), f"a live anchor was reported dead:\n  {report}"
+
+
+# --- verdicts as the reader sees them ---------------------------------------------------------------
+
+def _glued_badges(executed: Path) -> dict[str, str]:
+    """Every ``*_badge`` a chapter glued, from the executed notebooks myst-nb keeps beside the HTML."""
+    found = {}
+    for nb in executed.rglob("*.ipynb"):
+        for cell in json.loads(nb.read_text()).get("cells", []):
+            for out in cell.get("outputs", []):
+                name = out.get("metadata", {}).get("scrapbook", {}).get("name", "")
+                if name.endswith("_badge"):
+                    found[name] = out["data"]["text/plain"].strip("'\"")
+    return found
+
+
+_VERDICT_ROWS_JS = """() => Array.from(document.querySelectorAll('main table tbody tr')).map(tr => ({
+  names: Array.from(tr.querySelectorAll('code')).map(c => c.textContent.trim()),
+  cells: Array.from(tr.querySelectorAll('td')).map(td => td.textContent.trim())}))"""
+
+
+def test_intro_shows_each_chapters_recorded_verdict(page, book, book_url):
+    html, _ = book
+    badges = _glued_badges(html.parent / "jupyter_execute")
+    assert badges, f"no glued verdicts found in {html.parent / 'jupyter_execute'}"
+    page.goto(book_url + "book/intro.html")
+    rows = [r for r in page.evaluate(_VERDICT_ROWS_JS) if r["names"]]
+    assert rows, "the intro has no claims table with check names"
+    states = tuple(f"{icon} {state}" for state, icon in verdicts.ICONS.items())
+    chapters = set()
+    for row in rows:
+        name = row["names"][0]
+        shown = row["cells"][-1]
+        assert shown in states, f"intro row {name}: verdict cell {shown!r} is not one of {states}"
+        assert badges.get(f"{name}_badge") == shown, f"intro row {name} shows {shown!r}; the chapter recorded " \
+                                                    f"{badges.get(f'{name}_badge')!r}"
+        chapters.add(row["cells"][1])
+    assert len(chapters) >= 7, f"the intro's verdicts cover only the chapters {sorted(chapters)}"
+
+
+THREE_VERDICTS = {
+    "_config.yml": """title: verdicts
+only_build_toc_files: true
+execute:
+  execute_notebooks: force
+sphinx:
+  config:
+    nb_render_markdown_format: myst
+    myst_enable_extensions: [colon_fence]
+    nb_custom_formats:
+      .py:
+        - wedges_lib.notebook.reads
+        - fmt: py:percent
+parse:
+  myst_enable_extensions: [colon_fence]
+""",
+    "_toc.yml": "format: jb-book\nroot: index\nchapters:\n  - file: demo\n",
+    "index.md": """# Claims
+
+| claim | chapter | measured | verdict |
+|---|---|---|---|
+| holds (`demo_yes`) | demo | {glue:text}`demo.py::demo_yes_summary:s` | {glue:text}`demo.py::demo_yes_badge:s` |
+| inside the noise (`demo_partly`) | demo | {glue:text}`demo.py::demo_partly_summary:s` | {glue:text}`demo.py::demo_partly_badge:s` |
+| fails (`demo_no`) | demo | {glue:text}`demo.py::demo_no_summary:s` | {glue:text}`demo.py::demo_no_badge:s` |
+""",  # noqa: E501
+    "demo.py": """# %% [markdown]
+# # Three verdicts
+# %% tags=["remove-input"]
+from wedges_lib import verdicts
+from wedges_lib.verdicts import Claim
+
+claims = verdicts.declare(*(Claim(f"demo_{s}", "an effect", "effect", ">", 0.0) for s in ("yes", "partly", "no")))
+verdicts.what_would_count(claims)
+# %% tags=["remove-cell"]
+for name, values in (("yes", [1.0, 1.1, 0.9]), ("partly", [0.5, -0.3, 0.4]), ("no", [-1.0, -1.1, -0.9])):
+    verdicts.judge(claims[f"demo_{name}"], values, "smoke")
+""",
+}
+
+
+def test_each_verdict_state_renders_in_a_table_and_the_declaration_box(tmp_path, page):
+    """The rendering path of all three states: judged in a chapter, glued into a table on another page."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, text in THREE_VERDICTS.items():
+        (src / name).write_text(text)
+    build = build_book(src, tmp_path, "-W", "-n")
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    with serve(tmp_path / "_build" / "html") as url:
+        problems = check_page(page, url + "index.html")
+        rows = {r["names"][0]: r["cells"][-1] for r in page.evaluate(_VERDICT_ROWS_JS) if r["names"]}
+        page.goto(url + "demo.html")
+        box = page.locator(".admonition", has_text="What would count")
+        box_text = box.first.text_content() if box.count() else ""
+    assert not problems, problems
+    assert rows == {"demo_yes": "✔ reproduced", "demo_partly": "◐ partly reproduced",
+                    "demo_no": "✘ not reproduced"}, rows
+    assert "demo_partly" in box_text and "> 0" in box_text, f"no 'What would count' box: {box_text!r}"

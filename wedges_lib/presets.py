@@ -136,16 +136,19 @@ _add(
                                "('relative': the same angular step)", choices=STEPS),
         "id_fraction": Param(float, "fraction of full-space accuracy that defines the intrinsic dimension",
                              low=0, high=1, low_open=True),
+        "radius_seeds": Param(int, "repetitions in chapter 02 (seeds seed, seed + 1, ...): networks, and toys "
+                              "of the toy block", low=1),
     },
     {
         "smoke": dict(dims=(10, 40, 160), radii=(0.25, 1.0, 8.0), projection="fastfood", subspace_width=0.25,
-                      subspace_steps=150, subspace_lr=1.0, subspace_step="relative", id_fraction=0.5),
+                      subspace_steps=150, subspace_lr=1.0, subspace_step="relative", id_fraction=0.5,
+                      radius_seeds=3),
         "cpu": dict(dims=(200, 800, 3200, 12800), radii=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0), projection="fastfood",
                     subspace_width=0.5, subspace_steps=500, subspace_lr=1.7, subspace_step="relative",
-                    id_fraction=0.8),
+                    id_fraction=0.8, radius_seeds=5),
         "paper": dict(dims=(250, 1000, 4000, 16000, 64000), radii=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
                       projection="fastfood", subspace_width=1.0, subspace_steps=10000, subspace_lr=1.0,
-                      subspace_step="relative", id_fraction=0.9),
+                      subspace_step="relative", id_fraction=0.9, radius_seeds=5),
     },
 )
 
@@ -171,18 +174,26 @@ _add(
         "widths": Param(tuple, "width multipliers of the width sweep (at the base lr and l2)", low=0, low_open=True),
         "l2s": Param(tuple, "L2 strengths of the L2 sweep (at the base lr and width)", low=0),
         "hp_steps": Param(int, "SGD steps of every run in the hyperparameter sweeps", low=1),
-        "hp_record_every": Param(int, "measure loss, radius and curvature every this many steps", low=1),
+        "hp_record_every": Param(int, "record loss and radius every this many steps (the matched-loss grid)", low=1),
+        "hp_path_every": Param(int, "measure the curvature along the whole path every this many steps (a multiple "
+                               "of hp_record_every; the comparisons use the records bracketing the loss band)", low=1),
         "hp_examples": Param(int, "training examples in the fixed batch the Hessian is measured on", low=1),
         "hp_probes": Param(int, "Rademacher probes of each Hutchinson trace estimate", low=2),
         "hp_schedule": Param(str, "learning-rate schedule of the sweeps (constant: no run is compared while annealing)",
-                          choices=SCHEDULES)},
+                             choices=SCHEDULES),
+        "hp_seed": Param(int, "base seed of the sweeps' networks (fresh seeds for the matched-loss protocol)", low=0),
+        "hp_seeds": Param(int, "networks trained per setting (one vmapped stack): the repetitions of chapter 03",
+                          low=1)},
     {
         "smoke": dict(lrs=(0.05, 0.2, 30.0), widths=(0.25, 1.0), l2s=(0.0, 0.03), hp_steps=300,
-                   hp_record_every=50, hp_examples=256, hp_probes=4, hp_schedule="constant"),
+                      hp_record_every=10, hp_path_every=50, hp_examples=256, hp_probes=4, hp_schedule="constant",
+                      hp_seed=1600, hp_seeds=3),
         "cpu": dict(lrs=(0.05, 0.1, 0.2, 10.0), widths=(0.25, 0.5, 1.0, 2.0), l2s=(0.0, 0.003, 0.01),
-                 hp_steps=800, hp_record_every=100, hp_examples=512, hp_probes=10, hp_schedule="constant"),
-        "paper": dict(lrs=(0.01, 0.02, 0.05, 0.1, 0.2, 2.0), widths=(0.5, 1.0, 2.0, 4.0), l2s=(0.0, 5e-4, 2e-3, 5e-3),
-                   hp_steps=10000, hp_record_every=1000, hp_examples=2048, hp_probes=50, hp_schedule="constant"),
+                    hp_steps=800, hp_record_every=10, hp_path_every=100, hp_examples=512, hp_probes=10,
+                    hp_schedule="constant", hp_seed=1600, hp_seeds=3),
+        "paper": dict(lrs=(0.01, 0.02, 0.05, 0.1, 0.2, 2.0), widths=(0.5, 1.0, 2.0, 4.0),
+                      l2s=(0.0, 5e-4, 2e-3, 5e-3), hp_steps=10000, hp_record_every=100, hp_path_every=1000,
+                      hp_examples=2048, hp_probes=50, hp_schedule="constant", hp_seed=1600, hp_seeds=5),
     },
 )
 
@@ -197,11 +208,17 @@ _add(
         "connector_lr": Param(float, "SGD learning rate of the F&J connector (loss at the bend point only)", low=0,
                               low_open=True),
         "pair_grid": Param(int, "grid points per axis of the plane through two solutions and a bend", low=2),
+        "n_pairs": Param(int, "independent pairs of solutions in chapter 04 (its repetitions)", low=1),
+        "solution_seed": Param(int, "base seed of the networks trained in chapters 04 and 05 (fresh seeds for "
+                                    "their verdicts; seeds 0-4 were seen before)", low=0),
     },
     {
-        "smoke": dict(curve_steps=300, curve_lr=0.3, connector_lr=0.1, pair_grid=15),
-        "cpu": dict(curve_steps=1000, curve_lr=0.5, connector_lr=0.05, pair_grid=25),
-        "paper": dict(curve_steps=10000, curve_lr=0.05, connector_lr=0.01, pair_grid=31),
+        "smoke": dict(curve_steps=300, curve_lr=0.3, connector_lr=0.1, pair_grid=15, n_pairs=3,
+                      solution_seed=100),
+        "cpu": dict(curve_steps=1000, curve_lr=0.5, connector_lr=0.05, pair_grid=25, n_pairs=3,
+                    solution_seed=100),
+        "paper": dict(curve_steps=10000, curve_lr=0.05, connector_lr=0.01, pair_grid=31, n_pairs=3,
+                      solution_seed=100),
     },
 )
 
@@ -215,11 +232,12 @@ _add(
         "set_lr": Param(float, "SGD learning rate of the set structures", low=0, low_open=True),
         "n_samples": Param(int, "points sampled per structure to evaluate it", low=2),
         "set_grid": Param(int, "grid points per axis of the planes through solutions and the connector", low=2),
+        "n_sets": Param(int, "independent sets of 3 solutions in chapter 05 (its repetitions)", low=1),
     },
     {
-        "smoke": dict(n_solutions=4, connector_steps=300, set_lr=0.3, n_samples=64, set_grid=13),
-        "cpu": dict(n_solutions=5, connector_steps=1000, set_lr=0.3, n_samples=256, set_grid=21),
-        "paper": dict(n_solutions=5, connector_steps=10000, set_lr=0.05, n_samples=1024, set_grid=31),
+        "smoke": dict(n_solutions=4, connector_steps=300, set_lr=0.3, n_samples=64, set_grid=13, n_sets=3),
+        "cpu": dict(n_solutions=5, connector_steps=1000, set_lr=0.3, n_samples=256, set_grid=21, n_sets=3),
+        "paper": dict(n_solutions=5, connector_steps=10000, set_lr=0.05, n_samples=1024, set_grid=31, n_sets=3),
     },
 )
 
@@ -244,10 +262,11 @@ _add(
     {
         "ensemble_steps": Param(int, "steps S per member in chapter 06 (replaces 'steps' there)", low=1),
         "ensemble_seeds": Param(int, "repetitions of each method in chapter 06 (replaces 'n_seeds' there)", low=1),
+        "ensemble_seed": Param(int, "base seed of chapter 06's repetitions (replaces 'seed' there)", low=0),
         "ensemble_grid": Param(int, "grid points per axis of chapter 06's plane through three members", low=2)},
     {
-        "smoke": dict(ensemble_steps=150, ensemble_seeds=2, ensemble_grid=11),
-        "cpu": dict(ensemble_steps=1000, ensemble_seeds=2, ensemble_grid=25),
-        "paper": dict(ensemble_steps=20000, ensemble_seeds=3, ensemble_grid=31),
+        "smoke": dict(ensemble_steps=150, ensemble_seeds=3, ensemble_seed=600, ensemble_grid=11),
+        "cpu": dict(ensemble_steps=1000, ensemble_seeds=3, ensemble_seed=600, ensemble_grid=25),
+        "paper": dict(ensemble_steps=20000, ensemble_seeds=3, ensemble_seed=600, ensemble_grid=31),
     },
 )

@@ -33,7 +33,11 @@ LEVEL = 0.95  # the confidence level of every interval
 @dataclass(frozen=True)
 class Claim:
     """One check, declared before the experiment: the claim holds when ``statistic`` is ``holds_if`` ('>' or
-    '<') ``threshold``, judged on its value per seed."""
+    '<') ``threshold``, judged on its value per seed.
+
+    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
+    :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
+    """
 
     name: str
     hypothesis: str
@@ -54,7 +58,10 @@ class Claim:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of a claim: its state, the mean of the statistic and its interval over ``n`` repetitions."""
+    """The outcome of a claim: its state, the mean of the statistic and its interval over ``n`` repetitions.
+
+    Used in :ref:`ch-benchmarks` (and returned by :func:`judge` everywhere).
+    """
 
     name: str
     state: str
@@ -72,7 +79,11 @@ class Verdict:
 
 def declare(*claims: Claim) -> dict[str, Claim]:
     """A chapter's checks, declared in one place before its experiment: each threshold is recorded (glued as
-    ``{name}_threshold``) and the claims are returned by name. Show them with :func:`what_would_count`."""
+    ``{name}_threshold``) and the claims are returned by name. Show them with :func:`what_would_count`.
+
+    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
+    :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
+    """
     names = [c.name for c in claims]
     check_arg("claims", names, len(set(names)) == len(names), "claims with distinct names")
     for c in claims:
@@ -80,8 +91,13 @@ def declare(*claims: Claim) -> dict[str, Claim]:
     return {c.name: c for c in claims}
 
 
-def what_would_count(claims: dict[str, Claim] | Iterable[Claim]):
-    """The declared checks as a MyST "What would count" admonition (an IPython Markdown object)."""
+def what_would_count(claims: dict[str, Claim] | Iterable[Claim], unit: str = "seed"):
+    """The declared checks as a MyST "What would count" admonition (an IPython Markdown object); ``unit`` names
+    one repetition (a seed, a pair, a set, ...).
+
+    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
+    :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
+    """
     from IPython.display import Markdown
 
     items = claims.values() if isinstance(claims, dict) else claims
@@ -89,11 +105,11 @@ def what_would_count(claims: dict[str, Claim] | Iterable[Claim]):
                      for c in items)
     return Markdown(f""":::{{admonition}} What would count
 :class: tip
-Declared before the experiment runs. Each statistic is measured once per seed; a check is **reproduced**
+Declared before the experiment runs. Each statistic is measured once per {unit}; a check is **reproduced**
 when the whole {LEVEL:.0%} interval of its mean lies beyond the threshold, **partly reproduced** when only
 the mean does (the effect is inside the seed noise), **not reproduced** otherwise.
 
-| check | hypothesis | statistic (per seed) | holds if |
+| check | hypothesis | statistic (per {unit}) | holds if |
 |---|---|---|---|
 {rows}
 :::
@@ -148,6 +164,8 @@ def judge(claim: Claim, values: Sequence[float], scale: str, *, unit: str = "see
     """The verdict of ``claim`` from its statistic measured once per seed (``values``), recorded; never raises.
 
     ``scale`` and ``unit`` (what one value is: 'seeds', 'pairs', ...) go into the recorded summary.
+    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
+    :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
 
     >>> c = Claim("demo", "the effect is positive", "effect", ">", 0.0)
     >>> judge(c, [1.0, 1.1, 0.9], "smoke").state
@@ -166,7 +184,11 @@ def judge(claim: Claim, values: Sequence[float], scale: str, *, unit: str = "see
 
 def combine(name: str, parts: Sequence[Verdict]) -> Verdict:
     """A claim of several parts: reproduced when every part is, not reproduced when none is even partly,
-    partly reproduced otherwise. Recorded like a part; its summary lists the parts' badges."""
+    partly reproduced otherwise. Recorded like a part; its summary lists the parts' badges.
+
+    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
+    :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
+    """
     check_arg("parts", len(parts), len(parts) >= 1, "at least one part")
     states = [p.state for p in parts]
     if all(s == "reproduced" for s in states):
