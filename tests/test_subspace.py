@@ -5,6 +5,7 @@ import math
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -321,7 +322,7 @@ def test_dim_sweep_and_intrinsic_dimension(setup):
 
 
 def test_config_helpers_smoke(smoke_data):
-    cfg = config.resolve("smoke", dims=(8, 32), radii=(1.0, 4.0), subspace_steps=20, n_seeds=2)
+    cfg = config.resolve("smoke", dims=(8, 32), radii=(1.0, 4.0), subspace_steps=20, radius_seeds=2)
     ds = smoke_data
     model, th = subspace.init(cfg, ds)
     assert th.shape == (2, params.layout(model).dim)
@@ -363,15 +364,30 @@ def test_config_parameters_registered():
 
 # --- chapter 02's experiment and its summaries ------------------------------------------------------
 
-def test_radius_band_is_paired_and_pools_the_seed_spread():
-    acc = torch.tensor([[0.5, 0.6], [0.8, 0.8], [0.7, 0.5]])  # (R = 3 radii, S = 2 seeds)
-    band = subspace.radius_band(acc, 2.0)
-    assert band["best"] == 1
-    assert band["rise"].tolist() == pytest.approx([0.3, 0.2]) and band["fall"].tolist() == pytest.approx([0.1, 0.3])
-    pooled = math.sqrt((0.1 ** 2 / 2 + 0 + 0.2 ** 2 / 2) / 3)  # per-radius sample variances, averaged
-    assert band["margin"] == pytest.approx(2 * pooled, rel=1e-5)
-    with pytest.raises(ValueError, match="'acc'"):
-        subspace.radius_band(acc[:, :1], 2.0)
+def test_log_slope_is_least_squares_in_log_log_per_column():
+    x = [0.25, 1.0, 4.0, 16.0]
+    y = torch.tensor([[1.0, 2.0, 1.0], [2.0, 1.0, 1.0], [4.0, 0.5, 1.0], [9.0, math.nan, 1.0]])
+    got = subspace.log_slope(x, y)
+    ref = [float(np.polyfit(np.log(x), np.log(y[:, 0].numpy()), 1)[0]), -0.5, 0.0]
+    assert got.tolist() == pytest.approx(ref)  # column 1: its NaN point left out
+    assert subspace.log_slope([1.0, 1.0], torch.ones(2, 1)).isnan().all()  # no spread in x: no slope
+    assert subspace.log_slope(x, torch.full((4, 1), math.nan)).isnan().all()
+
+
+def test_radius_statistics_are_paired_per_seed_and_leave_out_diverged_seeds():
+    acc = torch.tensor([[[0.5, 0.6, 0.2], [0.7, 0.8, 0.2]],  # radius 0.5: (n = 2 dims, S = 3 seeds)
+                        [[0.6, 0.5, 0.3], [0.9, 0.6, 0.4]]])  # radius 4
+    diverged = torch.zeros(2, 2, 3, dtype=torch.bool)
+    diverged[1, 0, 2] = True  # seed 2 diverged once
+    z = torch.zeros(2, 2, 3)
+    sw = subspace.SweepResult((10, 100), (0.5, 4.0), (0, 1, 2), z, z, z, acc, z, diverged)
+    idim = subspace.sweep_intrinsic_dimension(sw, reference=torch.ones(3), fraction=0.65)
+    st = subspace.radius_statistics(sw, idim)
+    assert st["far_near"][:2].tolist() == pytest.approx([0.15, -0.15]) and st["far_near"][2].isnan()
+    assert st["diverged"].tolist() == [0, 0, 1] and st["id_slope"][2].isnan()
+    # seed 0: d_int 10^1.75 at radius 0.5, 10^(7/6) at 4; seed 1: 10^1.25, then not reached (100 stands in)
+    per_octave = math.log(10) / math.log(8.0)
+    assert st["id_slope"][:2].tolist() == pytest.approx([(7 / 6 - 1.75) * per_octave, (2 - 1.25) * per_octave])
 
 
 def test_sweep_intrinsic_dimension_interpolates_a_finished_sweep():
@@ -387,7 +403,7 @@ def test_sweep_intrinsic_dimension_interpolates_a_finished_sweep():
 def test_radius_experiment_caches_and_feeds_the_chapter_numbers(smoke_data):
     from wedges_lib import cache, plots
 
-    knobs = dict(dims=(8, 32), radii=(0.5, 1.0, 4.0), subspace_steps=20, steps=30, n_seeds=2,
+    knobs = dict(dims=(8, 32), radii=(0.5, 1.0, 4.0), subspace_steps=20, steps=30, radius_seeds=2,
                  goldilocks_probes=2, goldilocks_examples=64)
     names = ("seed", "model", "device", "subspace_width", "optimizer", "lr", "momentum", "l2", "schedule",
              "batch_size", "projection", "subspace_step", "subspace_lr", *knobs)
@@ -403,14 +419,31 @@ def test_radius_experiment_caches_and_feeds_the_chapter_numbers(smoke_data):
     assert loss[2, 1].item() == pytest.approx(direct.item(), rel=1e-5)
     sw = subspace.SweepResult(**res["sweep"])
     idim = subspace.sweep_intrinsic_dimension(sw, reference=res["ref"], fraction=0.5)
-    band = subspace.radius_band(sw.test_acc[:, -1], 2)
-    num = subspace.radius_numbers(res, idim, band, cfg.radii)
-    assert num["d"] == 32 and num["one"] == 1.0 and num["smallest"] == 0.5 and num["largest"] == 4.0
-    assert num["acc_best"] == pytest.approx(float(sw.test_acc[band["best"], -1].mean()))
+    d50 = torch.tensor([[9.0, 8.0], [4.0, math.nan]])  # a toy's d50 (2 radii, 2 toys)
+    num = subspace.radius_numbers(res, idim, cfg.radii, d50, (1.1, 2.0))
+    assert num["d"] == 32 and num["d_first"] == 8 and num["one"] == 1.0 and num["smallest"] == 0.5
+    assert num["largest"] == 4.0 and num["toy_d50_first"] == 8.5 and num["toy_d50_last"] == 4.0
+    mean = sw.test_acc.double().mean((1, 2))
+    assert num["acc_best"] == pytest.approx(float(mean.max())) and num["best"] == cfg.radii[int(mean.argmax())]
     assert num["init_loss_largest"] == pytest.approx(float(res["init_loss"][2].mean()))
+    assert num["shape"].startswith("highest ") and num["diverged"] == int(sw.diverged.sum())
     assert all(isinstance(v, (int, float, str)) for v in num.values())
     fig, ax = plots.figure(3, 2)
     plots.radius_sweep(ax[0], cfg.radii, cfg.dims, sw.test_acc, res["ref"], idim.mean, idim.std,
                        idim.threshold.mean(), 0.5)
     plots.radius_why(ax[1], cfg.radii, res["ratio"], res["init_loss"], [1.1, 2.0], torch.tensor([9.0, 4.0]))
     assert [t.get_text() for t in ax[0, 1].get_xticklabels()] == ["0.5", "1", "4"]
+
+
+def test_toy_d50_repeats_the_toy_block_on_fresh_toys():
+    from wedges_lib import toy
+
+    cfg = config.resolve("smoke", radius_seeds=2, plane_D=40, plane_n=4, plane_K=2, plane_dims=(2, 4, 8, 16),
+                         plane_radii=(1.1, 10.0), plane_seeds=4, plane_steps=30)
+    d50 = subspace.toy_d50(cfg)
+    assert d50.shape == (2, 2)
+    for k in range(2):  # toy k: the chapter's one-toy block with seed cfg.seed + k
+        w = toy.make_wedges(40, 4, 2, kappa=cfg.plane_kappa, r_min=cfg.toy_r_min, r_open=cfg.toy_r_min,
+                            seed=cfg.seed + k)
+        one = toy.hyperplane_success_map(w, cfg.plane_dims, cfg.plane_radii, seeds=4, steps=30, seed=cfg.seed + k)
+        torch.testing.assert_close(d50[:, k], toy.intrinsic_dimension(one, cfg.plane_dims), equal_nan=True)

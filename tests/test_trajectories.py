@@ -76,7 +76,8 @@ def test_curvature_along_skips_invalid_and_non_finite_points(tiny):
 def _run(loss, diverged=(False,), diverged_step=(-1,), **extra):
     loss = torch.as_tensor(loss, dtype=torch.float64)
     T, K = loss.shape
-    base = dict(step=torch.arange(T) * 10, loss=loss, radius=torch.ones(T, K), lmax=torch.ones(T, K),
+    base = dict(step=torch.arange(T) * 10, path=torch.ones(T, dtype=torch.bool), loss=loss,
+                radius=torch.ones(T, K), lmax=torch.ones(T, K),
                 trace=torch.ones(T, K), trace_se=torch.zeros(T, K), diverged=torch.tensor(diverged),
                 diverged_step=torch.tensor(diverged_step), lr=0.1, width=1.0, l2=0.0, D=10)
     return {**base, **extra}
@@ -88,8 +89,8 @@ def test_member_status_and_common_loss():
     assert tj.member_status(run) == ["trained", "stuck", "diverged"]
     other = _run([[2.3], [0.8]])
     assert tj.common_loss([run, other]) == 0.8  # only trained members count
-    with pytest.raises(ValueError, match="runs"):
-        tj.common_loss([_run([[2.3], [2.3]])])
+    none = [_run([[2.3], [2.3]])]  # stuck: nothing to compare, and nothing raises
+    assert math.isnan(tj.common_loss(none)) and tj.loss_band(none, n=3).isnan().all()
 
 
 def test_matched_reads_every_quantity_at_the_target_loss():
@@ -102,13 +103,15 @@ def test_matched_reads_every_quantity_at_the_target_loss():
 
 
 def test_run_setting_keeps_divergence_visible(smoke_data):
-    cfg = config.resolve("smoke", n_seeds=2, hp_steps=20, hp_record_every=10, hp_examples=32, hp_probes=2)
+    cfg = config.resolve("smoke", hp_seeds=2, hp_steps=20, hp_record_every=10, hp_path_every=10, hp_examples=32,
+                         hp_probes=2)
     bad = tj.run_setting(cfg, smoke_data, lr=30.0, width=cfg.width, l2=0.0)
     assert bad["diverged"].all() and tj.member_status(bad) == ["diverged", "diverged"]
     assert bad["lmax"][1:].isnan().all() and bad["loss"][1:].isnan().all()
     assert not bad["lmax"][0].isnan().any()  # the initial point was measured
     good = tj.run_setting(cfg, smoke_data, lr=0.1, width=cfg.width, l2=0.0)
     assert good["loss"].shape == good["lmax"].shape == (3, 2) and good["step"].tolist() == [0, 10, 20]
+    assert good["path"].all() and "_trajectory" not in good  # kept only when asked
     assert tj.member_status(good) == ["trained", "trained"] and not good["lmax"].isnan().any()
     table = tj.summary({"lr": [good, bad]}, {"lr": tj.loss_band([good, bad])})
     assert table["members"][0] == "2 trained" and table["members"][1].startswith("2 diverged (step ")
@@ -121,19 +124,56 @@ def test_run_setting_keeps_divergence_visible(smoke_data):
     assert len(ax[0].get_lines()) == 1  # λ_max only for the run that trained
 
 
-def test_sweep_knob_trains_each_setting_once(smoke_data, monkeypatch):
+def test_sweep_knob_is_one_cached_computation_per_knob(smoke_data, monkeypatch):
     calls = []
-    monkeypatch.setattr(tj, "run_setting",
-                        lambda cfg, data, quiet=True, **s: calls.append(s) or _run([[2.0], [1.0]], **s))
-    cfg = config.resolve("smoke", seed=12345)  # a key no other test caches
+
+    def fake(cfg, data, quiet=True, keep=False, **setting):
+        calls.append(setting)
+        return {**_run([[2.0], [1.0]], **setting), "_model": None, "_trajectory": None}
+
+    monkeypatch.setattr(tj, "run_setting", fake)
+    cfg = config.resolve("smoke", seed=12345, hp_seed=12345)  # a key no other test caches
     first = tj.sweep_knob(cfg, smoke_data, "lr", (0.01, 0.02))
     base = tj.sweep_knob(cfg, smoke_data, "width", (cfg.width,))  # the base (cfg.lr, cfg.width, cfg.l2)
     assert len(calls) == 3 and [r["lr"] for r in first] == [0.01, 0.02] and base[0]["lr"] == cfg.lr
-    tj.sweep_knob(cfg, smoke_data, "lr", (0.01,))
-    tj.sweep_knob(cfg, smoke_data, "l2", (cfg.l2,))  # the base again, from the l2 side
-    assert len(calls) == 3  # both loaded from the cache
+    assert all("_trajectory" not in r for r in first)  # dropped before caching
+    tj.sweep_knob(cfg, smoke_data, "lr", (0.01, 0.02))
+    assert len(calls) == 3  # loaded from the cache
+    tj.sweep_knob(cfg, smoke_data, "lr", (0.01,))  # another sweep: its band may differ, so it is computed
+    assert len(calls) == 4
     with pytest.raises(ValueError, match="knob"):
         tj.sweep_knob(cfg, smoke_data, "momentum", (0.9,))
+
+
+def test_bracketing_marks_the_records_at_loss_interpolates_between():
+    loss = torch.tensor([[4.0, 4.0], [2.0, 3.0], [1.0, 2.0], [0.5, 1.0]])
+    got = tj.bracketing(loss, [1.5])
+    assert got.tolist() == [[False, False], [True, False], [True, True], [False, True]]
+    assert tj.bracketing(loss, [3.0, 1.5])[:, 0].tolist() == [True, True, True, False]  # targets pooled
+    assert tj.bracketing(loss, [5.0])[:, 0].tolist() == [True, False, False, False]  # reached at the start
+    assert not tj.bracketing(loss, [0.1]).any()  # never reached
+
+
+def test_band_curvature_is_measured_exactly_where_matched_reads_it(smoke_data):
+    over = dict(hp_seeds=2, hp_steps=60, hp_record_every=10, hp_path_every=30, hp_examples=32, hp_probes=2)
+    cfg = config.resolve("smoke", **over)
+    run = tj.run_setting(cfg, smoke_data, lr=0.1, width=cfg.width, l2=0.0, keep=True)
+    model, traj = run["_model"], run["_trajectory"].clone()
+    assert traj.shape[:2] == (7, 2) and run["path"].tolist() == [True, False, False] * 2 + [True]
+    assert run["lmax"][~run["path"]].isnan().all() and not run["lmax"][run["path"]].isnan().any()
+    band = tj.loss_band([run], n=3)
+    tj.add_band_curvature(cfg, smoke_data, run, band)
+    assert "_trajectory" not in run and "_model" not in run
+    measured = ~run["lmax"].isnan()
+    assert measured.equal(run["path"][:, None] | tj.bracketing(run["loss"], band))
+    m = tj.matched([run], band)
+    assert not m["lmax"].isnan().any() and not m["trace"].isnan().any()
+    t, k = [int(i) for i in (measured & ~run["path"][:, None]).nonzero()[0]]  # a point measured for the band
+    only = torch.zeros(7, 2, dtype=torch.bool)
+    only[t, k] = True
+    x, y = smoke_data.x_train[:32], smoke_data.y_train[:32]
+    direct = tj.curvature_along(model, x, y, traj, n_probes=2, seed=cfg.hp_seed, valid=only)
+    assert direct["lmax"][t, k] == run["lmax"][t, k] and direct["trace"][t, k] == run["trace"][t, k]
 
 
 def test_loss_band_spans_common_loss_to_its_geometric_mean_with_the_start():
@@ -142,29 +182,36 @@ def test_loss_band_spans_common_loss_to_its_geometric_mean_with_the_start():
     assert torch.allclose(band, torch.tensor([0.1, math.sqrt(0.05), 0.5], dtype=torch.float64))
 
 
-def test_seed_mean_and_trend():
+def test_seed_mean_knob_effect_direction_and_factor():
     x = torch.tensor([[1.0, 1.2, 0.8], [2.0, 2.1, 1.9], [3.0, 3.3, 2.7], [math.nan, math.nan, 5.0]])
     mean, se = tj.seed_mean(x)
     assert torch.allclose(mean[:3], torch.tensor([1.0, 2.0, 3.0])) and se[0] == pytest.approx(0.2 / math.sqrt(3))
-    assert math.isnan(se[3])  # one member: no error bar, left out of trends
-    assert tj.trend(x) == 1 and tj.trend(-x) == -1 and tj.change(x) == pytest.approx(2.0)
-    assert tj.trend(x[[0, 2, 1]]) == 0  # not monotonic
-    assert tj.trend(x, n_se=20) == 0  # ends not far enough apart in standard errors
-    assert tj.trend(x * 0.01 + 10) == 0  # far in standard errors, but < 10 % apart
-    assert "1: 1 ± 0.115" in tj.describe(x, [1, 2, 3, 4]) and "4: 5" in tj.describe(x, [1, 2, 3, 4])
+    assert math.isnan(se[3])  # one member: no error bar
+    assert tj.compared(x) == (0, 3)  # the last setting with any measured member
+    eff = tj.knob_effect(x)  # seeds 0, 1 not measured at the last setting
+    assert eff[:2].isnan().all() and eff[2].item() == pytest.approx(math.log(5.0 / 0.8))
+    up = tj.knob_effect(x[:3])
+    assert up.tolist() == pytest.approx([math.log(3.0), math.log(3.3 / 1.2), math.log(2.7 / 0.8)])
+    assert tj.direction(up) == "rises" and tj.direction(-up) == "falls"
+    assert tj.direction(torch.tensor([0.1, -0.1, 0.05])) == "shows no clear change"
+    assert tj.direction(torch.full((3,), math.nan)) == "shows no clear change"
+    assert tj.factor(torch.tensor([math.log(2.0)] * 3)) == "×2 [2, 2]" and tj.factor(eff[:2]) == "not measured"
+    assert tj.compared(x[:1]) is None and tj.knob_effect(x[:1]).isnan().all()
+    assert tj.knob_effect(torch.tensor([[1.0], [-1.0]])).isnan().all()  # no log of a negative value
 
 
 # the knobs a sweep setting reads, and nothing else: what chapter 03 declares (besides lrs, widths, l2s)
-SETTING_KNOBS = ("seed", "n_seeds", "model", "device", "optimizer", "momentum", "batch_size", "lr", "width", "l2",
-                 "hp_steps", "hp_record_every", "hp_examples", "hp_probes", "hp_schedule")
+SETTING_KNOBS = ("hp_seed", "hp_seeds", "model", "device", "optimizer", "momentum", "batch_size", "lr", "width",
+                 "l2", "hp_steps", "hp_record_every", "hp_path_every", "hp_examples", "hp_probes", "hp_schedule")
 
 
 def test_run_setting_reads_only_its_knobs_and_matches_train_config(smoke_data):
-    over = dict(n_seeds=2, hp_steps=20, hp_record_every=10, hp_examples=32, hp_probes=2)
+    over = dict(hp_seeds=2, hp_steps=20, hp_record_every=10, hp_path_every=10, hp_examples=32, hp_probes=2)
     cfg = config.resolve_cell({**dict.fromkeys(SETTING_KNOBS), "scale": "smoke", **over})
     run = tj.run_setting(cfg, smoke_data, lr=0.2, width=0.5, l2=0.01)  # no steps, schedule... in cfg
     full = config.resolve("smoke", **over, lr=0.2, width=0.5, l2=0.01)
-    ref = train.train_config(full, smoke_data, seeds=[0, 1], steps=20, record_every=10, schedule="constant",
+    seeds = [cfg.hp_seed, cfg.hp_seed + 1]
+    ref = train.train_config(full, smoke_data, seeds=seeds, steps=20, record_every=10, schedule="constant",
                              quiet=True)
     assert torch.equal(run["radius"], ref.history["radius"].double())
     assert run["lr"] == 0.2 and run["width"] == 0.5 and run["l2"] == 0.01
@@ -177,7 +224,8 @@ def test_sweep_knob_key_holds_the_knobs_a_setting_reads(smoke_data, monkeypatch)
     calls = []
     real = train.train_config
     monkeypatch.setattr(train, "train_config", lambda *a, **k: calls.append(1) or real(*a, **k))
-    knobs = dict(n_seeds=1, hp_steps=10, hp_record_every=10, hp_examples=16, hp_probes=2, seed=4321)
+    knobs = dict(hp_seeds=1, hp_steps=10, hp_record_every=10, hp_path_every=10, hp_examples=16, hp_probes=2,
+                 hp_seed=4321)
     cfg = config.resolve_cell({**dict.fromkeys(SETTING_KNOBS + ("lrs", "widths")), "scale": "smoke", **knobs})
     tj.sweep_knob(cfg, smoke_data, "lr", (0.15,))  # a setting no other test trains
     other = config.resolve_cell({**dict.fromkeys(SETTING_KNOBS + ("lrs", "widths")), "scale": "smoke", **knobs,
@@ -189,16 +237,21 @@ def test_sweep_knob_key_holds_the_knobs_a_setting_reads(smoke_data, monkeypatch)
     assert len(calls) == 2
 
 
-def test_trends_numbers_and_the_relative_plane():
+def test_effects_numbers_and_the_relative_plane():
     up = torch.tensor([[1.0, 1.1], [2.0, 2.1], [3.0, 3.1]])
-    m = {"lr": {"lmax": up, "trace": -up, "radius_ratio": up * 0 + 1}}
-    assert tj.trends(m, n_se=3, min_rel=0.1) == {"lr": {"lmax": 1, "trace": -1, "radius_ratio": 0}}
-    assert tj.trends(m, n_se=3, min_rel=5.0)["lr"]["lmax"] == 0  # the thresholds are the caller's
+    m = {"lr": {"lmax": up, "trace": 1 / up, "radius_ratio": up * 0 + 1}}
+    eff = tj.effects(m)
+    assert eff["lr"]["lmax"].tolist() == pytest.approx([math.log(3.0), math.log(3.1 / 1.1)])
+    assert eff["lr"]["trace"].tolist() == pytest.approx([-math.log(3.0), -math.log(3.1 / 1.1)])
+    assert eff["lr"]["radius_ratio"].tolist() == [0.0, 0.0]
     runs = [_run([[2.5, 2.5], [0.1, 0.2]], lr=0.1, trace_se=torch.full((2, 2), 0.5)),
-            _run([[2.5], [3.0]], lr=10.0, diverged=(True,), diverged_step=(5,))]
+            _run([[2.5, 2.5], [0.1, 0.2]], lr=0.2), _run([[2.5], [3.0]], lr=10.0, diverged=(True,),
+                                                          diverged_step=(5,))]
     num = tj.sweep_numbers({"lr": runs}, {"lr": torch.tensor([0.2, 0.3])}, m)
-    assert num["lr_lmax_change"] == f"{100 * (3.05 / 1.05 - 1):+.0f} %" and num["lr_band"] == "0.2–0.3"
-    assert num["failed_runs"] == "lr 10 (diverged)" and num["trace_se"] == pytest.approx(2 / 6)
+    assert num["lr_band"] == "0.2–0.3" and (num["lr_from"], num["lr_to"]) == ("0.1", "10")
+    assert num["lr_lmax_factor"] == tj.factor(eff["lr"]["lmax"]) and num["lr_radius_ratio_factor"] == "×1 [1, 1]"
+    assert num["failed_runs"] == "lr 10 (diverged)" and num["diverged"] == 1
+    assert num["trace_se"] == pytest.approx(2 / 10)
     m["lr"]["radius_ratio"] = torch.tensor([[1.0, 1.2], [math.nan, math.nan], [2.0, 2.4]])
     pts = tj.relative_plane(m, {"lr": [0.1, 0.2, 0.4]}, "lmax")["lr"]
     assert pts["values"] == [0.1, 0.4]  # the setting with no trained member is left out

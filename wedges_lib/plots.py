@@ -285,7 +285,7 @@ def radius_sweep(axes, radii: Sequence[float], dims: Sequence[int], acc, referen
     axes[0].axhline(float(id_threshold), ls="--", color="grey")
     axes[0].set_xscale("log")
     curves(axes[1], c, {f"d = {dims[-1]}": acc[:, -1], "full space": torch.as_tensor(reference).expand(len(c), -1)},
-           xlabel=xc, ylabel="test accuracy", marker="o", title="best in a middle band")
+           xlabel=xc, ylabel="test accuracy", marker="o", title="accuracy against the radius")
     axes[2].errorbar(_np(c), _np(id_mean), yerr=_np(id_std), marker="o", ms=3, capsize=3,
                      label="intrinsic dimension")
     missed = ~np.isfinite(_np(id_mean))
@@ -293,7 +293,7 @@ def radius_sweep(axes, radii: Sequence[float], dims: Sequence[int], acc, referen
         axes[2].plot(_np(c)[missed], [dims[-1]] * int(missed.sum()), "^", color=PALETTE[3], ms=7,
                      label=f"not reached (> {dims[-1]})")
     axes[2].legend()
-    label(axes[2], xc, f"d reaching {id_fraction:g} × full-space acc.", "intrinsic dimension: a valley")
+    label(axes[2], xc, f"d reaching {id_fraction:g} × full-space acc.", "intrinsic dimension against the radius")
     axes[2].set_yscale("log")
     for a in axes[1:3]:
         log_ticks(a, radii)
@@ -309,7 +309,7 @@ def radius_why(axes, radii: Sequence[float], ratio, anchor_loss, toy_radii: Sequ
     curves(axes[1], c, {"training loss at θ₀": anchor_loss}, xlabel=xc, ylabel="cross-entropy", marker="o",
            logy=True, title="far out the anchor is overconfident")
     curves(axes[2], torch.tensor([float(r) for r in toy_radii]), {"toy d₅₀": toy_d50}, marker="o",
-           xlabel="radius r / r$_{min}$", ylabel="d₅₀ (half the planes succeed)", title="the toy: falls with r")
+           xlabel="radius r / r$_{min}$", ylabel="d₅₀ (half the planes succeed)", title="the toy: d₅₀ against r")
     for a, xs in zip(axes, (radii, radii, toy_radii)):
         log_ticks(a, xs)
 

@@ -29,7 +29,7 @@ from torch import nn
 from torch.func import vmap
 from tqdm.auto import tqdm
 
-from . import models, optimize, params, train
+from . import models, optimize, params, toy, train
 from .config import Config, pick_device
 from .data import Dataset
 from .presets import STEPS
@@ -37,7 +37,6 @@ from .projections import Projection, make_projection, stack_projections
 from .validation import check_arg
 
 METRICS = ("test_acc", "acc")
-
 
 
 def place_at_radius(theta: torch.Tensor, r: float | torch.Tensor) -> torch.Tensor:
@@ -312,9 +311,9 @@ def intrinsic_dimension(model: nn.Module, data: Dataset, theta_init: torch.Tenso
 def init(cfg: Config, data: Dataset, seeds: Sequence[int] | None = None) -> tuple[nn.Module, torch.Tensor]:
     """The network ``cfg.model`` at width ``cfg.subspace_width`` and one fresh initialisation per seed, (S, D).
 
-    Seeds default to cfg.seed .. cfg.seed + cfg.n_seeds - 1.
+    Seeds default to cfg.seed .. cfg.seed + cfg.radius_seeds - 1.
     """
-    seeds = list(range(cfg.seed, cfg.seed + cfg.n_seeds)) if seeds is None else list(seeds)
+    seeds = list(range(cfg.seed, cfg.seed + cfg.radius_seeds)) if seeds is None else list(seeds)
     device = pick_device(cfg.device)
     def make(s: int) -> nn.Module:
         return models.make(cfg.model, data.input_shape, data.n_classes, width=cfg.subspace_width, seed=s)
@@ -373,7 +372,7 @@ def radius_experiment(cfg: Config, data: Dataset) -> dict:
     """Chapter 02's runs, as plain tensors (so they cache): the full-space reference test accuracy 'ref' (S,),
     the (radius, d, seed) sweep 'sweep' (the fields of a :class:`SweepResult`), Tr(H)/‖H‖_F 'ratio' and the
     training loss 'init_loss' at every anchor (R, S), and the parameter count 'D'. Used in :ref:`ch-radius`."""
-    model, th = init(cfg, data)
+    model, th = init(cfg, data)  # cfg.radius_seeds initialisations
     ref = reference_accuracy(cfg, data, model, th, quiet=True)
     sweep = sweep_config(cfg, data, model, th, quiet=True)
     x, y = data.x_train[:cfg.goldilocks_examples], data.y_train[:cfg.goldilocks_examples]
@@ -384,32 +383,67 @@ def radius_experiment(cfg: Config, data: Dataset) -> dict:
             "D": int(th.shape[1])}
 
 
-def radius_band(acc: torch.Tensor, sigmas: float) -> dict:
-    """Which radius trains best, and by how much, from acc (R, S) per radius and seed at one d: 'best' (the index
-    of the best seed mean), 'rise' and 'fall' (S,) the best minus the smallest and minus the largest radius, seed
-    by seed (the radii share their seeds: a paired comparison), and 'margin' = ``sigmas`` × the seed standard
-    deviation pooled over radii. Used in :ref:`ch-radius`."""
-    check_arg("acc", tuple(acc.shape), acc.ndim == 2 and acc.shape[1] >= 2, "(R, S) with S >= 2 seeds")
-    best = int(acc.float().mean(-1).argmax())
-    noise = acc.std(-1).pow(2).mean().sqrt()
-    return dict(best=best, rise=acc[best] - acc[0], fall=acc[best] - acc[-1], margin=sigmas * float(noise))
+def log_slope(x: Sequence[float], y: torch.Tensor) -> torch.Tensor:
+    """Per column, the least-squares slope of log y against log x: x (R,), y (R, S) > 0 -> (S,); NaN where fewer
+    than two points are finite or x has no spread. Used in :ref:`ch-radius`.
+
+    >>> log_slope([1, 2, 4], torch.tensor([[8.0, 1.0], [4.0, 1.0], [2.0, float('nan')]])).tolist()
+    [-1.0, 0.0]
+    """
+    lx = torch.log(torch.tensor([float(v) for v in x], dtype=torch.float64))[:, None].expand(-1, y.shape[-1])
+    ly = torch.log(y.detach().cpu().double().reshape(lx.shape))
+    n = (ok := torch.isfinite(ly)).sum(0)
+    xc = torch.where(ok, lx - (lx * ok).sum(0) / n, 0.0)
+    yc = torch.where(ok, ly - ly.nan_to_num(0, 0, 0).mul(ok).sum(0) / n, 0.0)
+    den = (xc ** 2).sum(0)
+    return torch.where((n >= 2) & (den > 1e-12), (xc * yc).sum(0) / den.clamp_min(1e-12), math.nan)
 
 
-def radius_numbers(res: dict, idim: IntrinsicDimension, band: dict, radii: Sequence[float]) -> dict:
-    """The numbers chapter 02's text quotes, by the name they are recorded under (without the ``radius_`` prefix),
-    from :func:`radius_experiment`'s ``res``, the intrinsic dimension and :func:`radius_band` at the largest d.
+def radius_statistics(sw: SweepResult, idim: IntrinsicDimension) -> dict[str, torch.Tensor]:
+    """Chapter 02's statistics, one value per seed (S,), each paired within the seed (its radii share the
+    initialisation's direction, the projections and the minibatches): 'far_near', the test accuracy at the
+    largest radius minus at the smallest, averaged over the swept d; 'id_slope', the slope of log d_int against
+    log radius (:func:`log_slope`; where d_int was not reached, the largest d swept stands in: a lower bound);
+    'diverged', the count of diverged runs of the seed. A seed with a diverged run is not measured (NaN).
     Used in :ref:`ch-radius`."""
-    ratio, loss, acc = res["ratio"], res["init_loss"], res["sweep"]["test_acc"]
-    mean = acc.float().mean(-1)  # (R, n)
-    c = torch.tensor([float(r) for r in radii])
-    at = dict(smallest=0, best=band["best"], largest=len(radii) - 1,  # radius indices in the text
-              one=int(c.log().abs().argmin()),  # the radius closest to the initialisation's own
+    acc, diverged = sw.test_acc.double(), sw.diverged.flatten(0, 1).sum(0)  # (R, n, S), (S,)
+    slope = log_slope(sw.radii, idim.d_star.nan_to_num(float(sw.dims[-1])))
+    return dict(far_near=(acc[-1] - acc[0]).mean(0).masked_fill(diverged > 0, math.nan),
+                id_slope=slope.masked_fill(diverged > 0, math.nan), diverged=diverged)
+
+
+def toy_d50(cfg: Config) -> torch.Tensor:
+    """Chapter 02's toy block, repeated on ``cfg.radius_seeds`` toys (toy k: a fresh wedge landscape and fresh
+    planes from seed ``cfg.seed + k``): the smallest d of ``cfg.plane_dims`` where half of ``cfg.plane_seeds``
+    random planes through a point at each radius of ``cfg.plane_radii`` succeed, (R, toys); NaN where none
+    does. Used in :ref:`ch-radius`."""
+    out = []
+    for s in range(cfg.seed, cfg.seed + cfg.radius_seeds):
+        w = toy.make_wedges(cfg.plane_D, cfg.plane_n, cfg.plane_K, kappa=cfg.plane_kappa, r_min=cfg.toy_r_min,
+                            r_open=cfg.toy_r_min, seed=s)
+        ok = toy.hyperplane_success_map(w, cfg.plane_dims, cfg.plane_radii, seeds=cfg.plane_seeds,
+                                        steps=cfg.plane_steps, seed=s)
+        out.append(toy.intrinsic_dimension(ok, cfg.plane_dims))
+    return torch.stack(out, 1)
+
+
+def radius_numbers(res: dict, idim: IntrinsicDimension, radii: Sequence[float], d50: torch.Tensor,
+                   plane_radii: Sequence[float]) -> dict:
+    """The numbers chapter 02's text quotes, named as recorded (less ``radius_``), from :func:`radius_experiment`'s
+    ``res``, ``idim`` and :func:`toy_d50` (R', toys); accuracies averaged over seeds and d. Used in :ref:`ch-radius`."""
+    ratio, loss, dims, toy_mean = res["ratio"], res["init_loss"], res["sweep"]["dims"], d50.nanmean(1)
+    mean, last = res["sweep"]["test_acc"].double().mean((1, 2)), len(radii) - 1  # (R,): over d and seeds
+    at = dict(smallest=0, best=int(mean.argmax()), largest=last,  # radius indices in the text
+              one=int(torch.tensor([float(r) for r in radii]).log().abs().argmin()),  # nearest the init's norm
               low=int(idim.mean.nan_to_num(math.inf).argmin()),  # the lowest intrinsic dimension
               peak=int(ratio.mean(1).argmax()))
-    num = dict(d=res["sweep"]["dims"][-1], ref_acc=res["ref"].mean(), margin=band["margin"],
-               rise_min=band["rise"].min(), fall_min=band["fall"].min())
+    shape = {0: "at the smallest radius", last: "at the largest radius"}.get(
+        at["best"], f"in between, at c = {radii[at['best']]:g}, lower at both ends (a shell)")
+    num = dict(d_first=dims[0], d=dims[-1], ref_acc=res["ref"].mean(), shape=f"highest {shape}",
+               diverged=int(res["sweep"]["diverged"].sum()), toy_d50_first=toy_mean[0], toy_d50_last=toy_mean[-1],
+               toy_r_first=plane_radii[0], toy_r_last=plane_radii[-1])
     num |= {k: radii[i] for k, i in at.items()}  # the radius multiples themselves
-    num |= {f"acc_{k}": mean[at[k], -1] for k in ("best", "smallest", "largest")}
+    num |= {f"acc_{k}": mean[at[k]] for k in ("best", "smallest", "largest")}
     num |= {f"id_{k}": id_summary(idim, at[k]) for k in ("smallest", "low", "largest")}
     num |= {f"ratio_{k}": ratio[at[k]].mean() for k in ("smallest", "peak", "largest")}
     num |= {f"init_loss_{k}": loss[at[k]].mean() for k in ("one", "largest")}

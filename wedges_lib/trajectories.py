@@ -1,14 +1,19 @@
 """Curvature along training trajectories, and sweeps of one training knob (learning rate, width, L2).
 
-A *setting* is one (lr, width, l2) trained as a stack of ``n_seeds`` members in one vmapped pass
-(:func:`run_setting`); along each member's recorded trajectory :func:`curvature_along` measures the
-largest Hessian eigenvalue (Lanczos), the Hessian trace (Hutchinson, with its standard error), the
-radius and the loss. The Hessian is that of the data loss only — cross-entropy on a fixed training
-batch — since an L2 term would add l2 to every eigenvalue and l2 * D to the trace.
+A *setting* is one (lr, width, l2) trained as a stack of ``hp_seeds`` members in one vmapped pass
+(:func:`run_setting`); along each member's trajectory :func:`curvature_along` measures the largest Hessian
+eigenvalue (Lanczos), the Hessian trace (Hutchinson, with its standard error), the radius and the loss. The
+Hessian is that of the data loss only — cross-entropy on a fixed training batch — since an L2 term would add
+l2 to every eigenvalue and l2 * D to the trace.
 
-Settings are compared at matched training loss (:func:`at_loss`, :func:`matched`), not at matched
-step: a run with a small learning rate has simply not got as far, and its curvature at a given step
-says more about that than about the region it explores.
+Settings are compared at matched training loss (:func:`at_loss`, :func:`matched`), not at matched step: a
+run with a small learning rate has simply not got as far, and its curvature at a given step says more about
+that than about the region it explores. Loss and radius are recorded densely (every ``hp_record_every``
+steps); the curvature is measured along the whole path only every ``hp_path_every`` steps (for the figures)
+and, for the comparison, at the two dense records that bracket each loss of a knob's band
+(:func:`add_band_curvature`), so no match interpolates across more than ``hp_record_every`` steps.
+A knob's effect is the per-seed log ratio of a quantity between its last and first setting
+(:func:`knob_effect`), judged over seeds by :mod:`wedges_lib.verdicts`.
 
 Shapes: a trajectory is (T, D) for one run or (T, K, D) for K members; per-point results drop D.
 """
@@ -68,51 +73,96 @@ def member_status(run: dict) -> list[str]:
             for k, d in enumerate(run["diverged"])]
 
 
-def run_setting(cfg: Config, data: Dataset, *, lr: float, width: float, l2: float,
-                quiet: bool = True) -> dict:
-    """Train ``cfg.n_seeds`` members at (lr, width, l2) for ``cfg.hp_steps`` steps, measuring along the way.
+def run_setting(cfg: Config, data: Dataset, *, lr: float, width: float, l2: float, quiet: bool = True,
+                keep: bool = False) -> dict:
+    """Train ``cfg.hp_seeds`` members (seeds ``cfg.hp_seed`` ...) at (lr, width, l2) for ``cfg.hp_steps`` steps.
 
-    Every ``cfg.hp_record_every`` steps: the training loss on the whole training set and the radius
-    (from the trainer), and on the first ``cfg.hp_examples`` training examples the top Hessian
-    eigenvalue and the Hutchinson trace with ``cfg.hp_probes`` probes. Returns plain tensors (so it
-    caches): 'step' (T,); 'loss', 'test_acc', 'radius', 'lmax', 'trace', 'trace_se' (T, K);
-    'diverged', 'diverged_step' (K,); 'lr', 'width', 'l2', 'D'. Points after a divergence are NaN.
+    Every ``cfg.hp_record_every`` steps the trainer records the training loss on the whole training set and
+    the radius; every ``cfg.hp_path_every`` steps (rows 'path') the top Hessian eigenvalue and the Hutchinson
+    trace (``cfg.hp_probes`` probes) are measured on the first ``cfg.hp_examples`` training examples. Returns
+    plain tensors (so it caches): 'step', 'path' (T,); 'loss', 'test_acc', 'radius', 'lmax', 'trace',
+    'trace_se' (T, K) (curvature NaN where not measured); 'diverged', 'diverged_step' (K,); 'lr', 'width',
+    'l2', 'D'. Points after a divergence are NaN. ``keep`` adds the network '_model' and its '_trajectory'
+    (T, K, D), which :func:`add_band_curvature` needs and then drops.
     """
     lr, width, l2 = (SPECS[k].check(k, v) for k, v in (("lr", lr), ("width", width), ("l2", l2)))
+    check_arg("hp_path_every", cfg.hp_path_every, cfg.hp_path_every % cfg.hp_record_every == 0,
+              f"a multiple of hp_record_every = {cfg.hp_record_every}")
     # exactly the knobs this reads (so a cache key holds exactly these), the sweep's in place of the base ones
-    c = Config(seed=cfg.seed, model=cfg.model, width=width, device=cfg.device, optimizer=cfg.optimizer, lr=lr,
+    c = Config(seed=cfg.hp_seed, model=cfg.model, width=width, device=cfg.device, optimizer=cfg.optimizer, lr=lr,
                momentum=cfg.momentum, l2=l2, schedule=cfg.hp_schedule, batch_size=cfg.batch_size,
                steps=cfg.hp_steps, record_every=cfg.hp_record_every)
-    seeds = list(range(cfg.seed, cfg.seed + cfg.n_seeds))
+    seeds = list(range(cfg.hp_seed, cfg.hp_seed + cfg.hp_seeds))
     res = train.train_config(c, data, seeds=seeds, keep_trajectory=True, quiet=quiet)
     h, steps = res.history, res.history["step"]
     valid = ~(res.diverged[None, :] & (steps[:, None] >= res.diverged_step[None, :]))
-    n, dev = cfg.hp_examples, res.theta.device
-    curv = curvature_along(res.model, data.x_train[:n].to(dev), data.y_train[:n].to(dev), res.trajectory.to(dev),
-                           n_probes=cfg.hp_probes, seed=cfg.seed, valid=valid, quiet=quiet)
+    path = steps % cfg.hp_path_every == 0
+    curv = _curvature(cfg, data, res.model, res.trajectory, valid & path[:, None], quiet)
     loss = h["loss"].double().masked_fill(~valid, math.nan)
-    return dict(step=steps, loss=loss, test_acc=h["test_acc"].double(), radius=h["radius"].double(),
-                lmax=curv["lmax"], trace=curv["trace"], trace_se=curv["trace_se"], diverged=res.diverged,
-                diverged_step=res.diverged_step, lr=float(lr), width=float(width), l2=float(l2),
-                D=int(res.theta.shape[-1]))
+    out = dict(step=steps, path=path, loss=loss, test_acc=h["test_acc"].double(), radius=h["radius"].double(),
+               lmax=curv["lmax"], trace=curv["trace"], trace_se=curv["trace_se"], diverged=res.diverged,
+               diverged_step=res.diverged_step, lr=float(lr), width=float(width), l2=float(l2),
+               D=int(res.theta.shape[-1]))
+    return {**out, "_model": res.model, "_trajectory": res.trajectory} if keep else out
 
 
-def sweep_knob(cfg: Config, data: Dataset, knob: str, values: Sequence[float] | None = None, *,
-               quiet: bool = True) -> list[dict]:
+def _curvature(cfg: Config, data: Dataset, model, trajectory: torch.Tensor, where: torch.Tensor,
+               quiet: bool) -> dict[str, torch.Tensor]:
+    """:func:`curvature_along` on the Hessian batch of ``cfg``, at the points (T, K) ``where`` is True."""
+    n, dev = cfg.hp_examples, trajectory.device
+    return curvature_along(model, data.x_train[:n].to(dev), data.y_train[:n].to(dev), trajectory,
+                           n_probes=cfg.hp_probes, seed=cfg.hp_seed, valid=where, quiet=quiet)
+
+
+def bracketing(loss: torch.Tensor, targets: Sequence[float] | torch.Tensor) -> torch.Tensor:
+    """The records :func:`at_loss` interpolates between: loss (T, K) -> bool (T, K), True at the first record
+    where each member's loss falls to each target and at the record before it.
+
+    >>> bracketing(torch.tensor([[3.0], [2.0], [1.0], [0.5]]), [1.5]).flatten().tolist()
+    [False, True, True, False]
+    """
+    L = loss.double().reshape(loss.shape[0], -1)
+    out = torch.zeros(L.shape, dtype=torch.bool)
+    for k in range(L.shape[1]):
+        for target in torch.as_tensor(targets, dtype=torch.float64).reshape(-1).tolist():
+            below = (L[:, k] <= target).nonzero()
+            if len(below):
+                i = int(below[0])
+                out[max(i - 1, 0):i + 1, k] = True
+    return out.reshape(loss.shape)
+
+
+def add_band_curvature(cfg: Config, data: Dataset, run: dict, targets: torch.Tensor, quiet: bool = True) -> dict:
+    """Measure the curvature of ``run`` (a :func:`run_setting` kept with ``keep=True``) at the records that
+    bracket each target loss, for every trained member, so that :func:`matched` interpolates between measured
+    points ``cfg.hp_record_every`` steps apart; drops the kept network and trajectory. Returns ``run``."""
+    trained = torch.tensor([s == "trained" for s in member_status(run)])
+    need = bracketing(run["loss"], targets) & trained[None, :] & run["lmax"].isnan()
+    model, trajectory = run.pop("_model"), run.pop("_trajectory")
+    if need.any():
+        curv = _curvature(cfg, data, model, trajectory, need, quiet)
+        for k in ("lmax", "trace", "trace_se"):
+            run[k] = torch.where(need, curv[k], run[k])
+    return run
+
+
+def sweep_knob(cfg: Config, data: Dataset, knob: str, values: Sequence[float] | None = None) -> list[dict]:
     """One :func:`run_setting` per value of ``knob`` ('lr', 'width' or 'l2'; default values: ``cfg.lrs`` ...),
-    the other two knobs at the base ``cfg.lr``, ``cfg.width``, ``cfg.l2``. Each setting goes through
-    :func:`wedges_lib.cache.cached`, so a setting shared by two sweeps is trained once.
+    the other two knobs at the base ``cfg.lr``, ``cfg.width``, ``cfg.l2``, with the curvature measured along each
+    path and around the knob's :func:`loss_band` (:func:`add_band_curvature`). The sweep is one
+    :func:`wedges_lib.cache.cached` computation (the band depends on all its runs).
     Used in :ref:`ch-hyperparameters`."""
     check_arg("knob", knob, knob in KNOBS, f"one of {', '.join(KNOBS)}")
     values = cfg[f"{knob}s"] if values is None else tuple(values)
+    return cache.cached("hp_sweep", cfg, _sweep, data=data, knob=knob, values=tuple(float(v) for v in values))
+
+
+def _sweep(cfg: Config, data: Dataset, knob: str, values: tuple) -> list[dict]:
+    """The computation :func:`sweep_knob` caches."""
     base = {k: cfg[k] for k in KNOBS}
-    return [cache.cached("hp_setting", cfg, _setting, data=data, setting={**base, knob: float(v)}, quiet=quiet)
-            for v in values]
-
-
-def _setting(cfg: Config, data: Dataset, setting: dict, quiet: bool) -> dict:
-    """The computation :func:`sweep_knob` caches: one :func:`run_setting`."""
-    return run_setting(cfg, data, **setting, quiet=quiet)
+    runs = [run_setting(cfg, data, **{**base, knob: v}, keep=True) for v in values]
+    band = loss_band(runs)
+    return [add_band_curvature(cfg, data, r, band) for r in runs]
 
 
 def at_loss(loss: torch.Tensor, values: torch.Tensor, targets: Sequence[float] | torch.Tensor) -> torch.Tensor:
@@ -142,19 +192,20 @@ def at_loss(loss: torch.Tensor, values: torch.Tensor, targets: Sequence[float] |
 
 
 def common_loss(runs: Sequence[dict]) -> float:
-    """The lowest training loss every trained member of ``runs`` reached: where they can all be compared."""
+    """The lowest training loss every trained member of ``runs`` reached: where they can all be compared.
+    NaN when no member trained (all diverged or stuck): there is nothing to compare."""
     reached = [float(r["loss"][:, k].min()) for r in runs for k, s in enumerate(member_status(r)) if s == "trained"]
-    if not reached:
-        raise ValueError("runs: no member trained (all diverged or stuck); there is no loss to match them at")
-    return max(reached)
+    return max(reached) if reached else math.nan
 
 
 def loss_band(runs: Sequence[dict], n: int = 5) -> torch.Tensor:
     """n training losses (n,), log-spaced from :func:`common_loss` up to its geometric mean with the initial
-    loss: the stretch of the path that every trained run covers, past the first transient.
-    Used in :ref:`ch-hyperparameters`."""
+    loss: the stretch of the path that every trained run covers, past the first transient (NaN when no run
+    trained). Used in :ref:`ch-hyperparameters`."""
     check_arg("n", n, isinstance(n, int) and n >= 1, "an int >= 1")
     low = common_loss(runs)
+    if math.isnan(low):
+        return torch.full((n,), math.nan, dtype=torch.float64)
     start = float(torch.cat([r["loss"][0].reshape(-1) for r in runs]).nanmean())
     return torch.logspace(math.log10(low), math.log10(math.sqrt(low * max(start, low))), n, dtype=torch.float64)
 
@@ -186,37 +237,52 @@ def seed_mean(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mean, (var / count).sqrt().masked_fill(count < 2, math.nan)
 
 
-def trend(x: torch.Tensor, *, n_se: float = 3.0, min_rel: float = 0.1) -> int:
-    """+1 / -1 when the seed means of x (V, K) rise / fall monotonically along V and the last differs from
-    the first by more than ``n_se`` standard errors and ``min_rel`` of the first; else 0. Rows with
-    fewer than two measured members (diverged, stuck) are left out."""
-    mean, se = seed_mean(x)
-    keep = ~se.isnan()
-    mean, se = mean[keep], se[keep]
-    if len(mean) < 2:
-        return 0
-    steps, gap = mean.diff(), float(mean[-1] - mean[0])
-    big = abs(gap) > n_se * float(se[0].hypot(se[-1])) and abs(gap) > min_rel * abs(float(mean[0]))
-    sign = 1 if gap > 0 else -1
-    return sign if big and bool((sign * steps > 0).all()) else 0
+def compared(x: torch.Tensor) -> tuple[int, int] | None:
+    """The two settings (row indices of x (V, K)) a knob's effect compares: the first and the last with at least
+    one measured member; None when fewer than two have one."""
+    rows = (~x.isnan()).any(1).nonzero().flatten().tolist()
+    return (rows[0], rows[-1]) if len(rows) >= 2 else None
 
 
-def change(x: torch.Tensor) -> float:
-    """Relative change of the seed mean of x (V, K) from the first to the last measured row: last / first - 1.
-    Used in :ref:`ch-hyperparameters`."""
-    mean, se = seed_mean(x)
-    mean = mean[~se.isnan()]
-    return float(mean[-1] / mean[0] - 1) if len(mean) > 1 else math.nan
+def knob_effect(x: torch.Tensor) -> torch.Tensor:
+    """Per seed, log(x at the last / at the first of the :func:`compared` settings), x (V, K) > 0 -> (K,): the
+    effect of turning the knob up, paired by seed; NaN for a seed not measured at both (or with x <= 0).
+    Used in :ref:`ch-hyperparameters`.
+
+    >>> knob_effect(torch.tensor([[2.0, 1.0], [1.0, float('nan')], [1.0, 4.0]])).tolist()
+    [-0.6931471805599453, 1.3862943611198906]
+    """
+    pair = compared(x)
+    if pair is None:
+        return torch.full((x.shape[1],), math.nan, dtype=torch.float64)
+    first, last = x[pair[0]].double(), x[pair[1]].double()
+    ok = (first > 0) & (last > 0)
+    return torch.where(ok, (last / first.where(ok, torch.ones_like(first))).log(), math.nan)
 
 
-def describe(x: torch.Tensor, values: Sequence[float], fmt: str = "{:.3g}") -> str:
-    """'v1: m1 ± se1, v2: ...' for the seed means of x (V, K) at the knob values; '—' where none trained.
-    Used in :ref:`ch-hyperparameters`."""
-    mean, se = seed_mean(x)
-    def one(m, s):
-        return "—" if m.isnan() else fmt.format(m) + ("" if s.isnan() else " ± " + fmt.format(s))
+def effects(m: dict[str, dict[str, torch.Tensor]]) -> dict[str, dict[str, torch.Tensor]]:
+    """:func:`knob_effect` of every quantity in ``QUANTITIES`` of every knob's :func:`matched` values ``m[knob]``:
+    (K,) per knob and quantity. Used in :ref:`ch-hyperparameters`."""
+    return {k: {q: knob_effect(mk[q]) for q in QUANTITIES} for k, mk in m.items()}
 
-    return ", ".join(f"{v:g}: {one(m, s)}" for v, m, s in zip(values, mean, se))
+
+def direction(effect: torch.Tensor) -> str:
+    """'rises' / 'falls' when the whole 95 % interval of the mean effect (K,) is above / below 0, else 'shows no
+    clear change' (within the seed noise, or not measured). Used in :ref:`ch-hyperparameters`."""
+    from .verdicts import interval
+
+    mean, lo, hi, n = interval(effect.tolist())
+    return "rises" if n and lo > 0 else "falls" if n and hi < 0 else "shows no clear change"
+
+
+def factor(effect: torch.Tensor) -> str:
+    """A log-ratio effect (K,) as a factor with its 95 % interval over seeds, e.g. '×0.62 [0.51, 0.75]'."""
+    from .verdicts import interval
+
+    mean, lo, hi, n = interval(effect.tolist())
+    if n == 0:
+        return "not measured"
+    return f"×{math.exp(mean):.3g}" + (f" [{math.exp(lo):.3g}, {math.exp(hi):.3g}]" if n > 1 else "")
 
 
 def summary(sweeps: dict[str, list[dict]], bands: dict[str, torch.Tensor]):
@@ -244,34 +310,32 @@ def summary(sweeps: dict[str, list[dict]], bands: dict[str, torch.Tensor]):
     return pd.DataFrame(rows)
 
 
-def trends(m: dict[str, dict[str, torch.Tensor]], *, n_se: float, min_rel: float) -> dict[str, dict[str, int]]:
-    """:func:`trend` of every quantity in ``QUANTITIES`` of every knob's :func:`matched` values ``m[knob]``.
-    Used in :ref:`ch-hyperparameters`."""
-    return {k: {q: trend(m[k][q], n_se=n_se, min_rel=min_rel) for q in QUANTITIES} for k in m}
-
-
 def sweep_numbers(sweeps: dict[str, list[dict]], bands: dict[str, torch.Tensor],
-                  m: dict[str, dict[str, torch.Tensor]]) -> dict[str, str | float]:
-    """The numbers the text of a knob sweep quotes: per knob and quantity '{knob}_{q}_change' (first to last
-    trained setting, as '+12 %'), per knob its loss band '{knob}_band', the 'failed_runs' (text) and the mean
-    standard error of the trace 'trace_se'. Used in :ref:`ch-hyperparameters`."""
-    out: dict[str, str | float] = {}
-    for knob in m:
-        for q in QUANTITIES:
-            out[f"{knob}_{q}_change"] = f"{100 * change(m[knob][q]):+.0f} %"
+                  m: dict[str, dict[str, torch.Tensor]]) -> dict[str, str | float | int]:
+    """The numbers the text of the knob sweeps quotes: per knob its loss band '{knob}_band', the two settings
+    compared '{knob}_from', '{knob}_to', and per quantity the effect as a factor '{knob}_{q}_factor'
+    (:func:`factor`); the runs that did not train 'failed_runs' (text), the count of diverged members
+    'diverged' and the mean standard error of the trace 'trace_se'. Used in :ref:`ch-hyperparameters`."""
+    out: dict[str, str | float | int] = {}
+    for knob, runs in sweeps.items():
+        pair = compared(m[knob]["lmax"])
         out[f"{knob}_band"] = f"{bands[knob][0]:.2g}–{bands[knob][-1]:.2g}"
+        out[f"{knob}_from"], out[f"{knob}_to"] = (f"{runs[i][knob]:g}" for i in pair) if pair else ("—", "—")
+        for q in QUANTITIES:
+            out[f"{knob}_{q}_factor"] = factor(knob_effect(m[knob][q]))
     fates = [f"{k} {r[k]:g} ({s})" for k, runs in sweeps.items() for r in runs
              for s in sorted(set(member_status(r)) - {"trained"})]
     out["failed_runs"] = ", ".join(fates) or "none"
+    out["diverged"] = sum(int(r["diverged"].sum()) for runs in sweeps.values() for r in runs)
     out["trace_se"] = float(torch.cat([r["trace_se"].flatten() for runs in sweeps.values() for r in runs]).nanmean())
     return out
 
 
 def knob_paths(runs: Sequence[dict], knob: str) -> list[dict]:
     """What :func:`wedges_lib.plots.draw_knob` draws of one knob's sweep, as plain tensors, one dict per run:
-    'name' (the value, and the fate of members that did not train), 'all_trained'; 'loss', 'lmax' (T,) seed
-    means over trained members (None if none trained); 'step', 'radius_ratio' (T,) (r/r0, mean over all
-    members); 'ratio_range' (low, high) of r/r0 over trained members (None); 'diverged_steps' (list).
+    'name' (the value, and the fate of members that did not train), 'all_trained'; 'loss', 'lmax' seed means
+    over trained members at the 'path' records (None if none trained); 'step', 'radius_ratio' (T,) (r/r0, mean
+    over all members); 'ratio_range' (low, high) of r/r0 over trained members (None); 'diverged_steps' (list).
     Used in :ref:`ch-hyperparameters`."""
     names = {"lr": "lr", "width": "width ×", "l2": "L2"}
     out = []
@@ -280,10 +344,10 @@ def knob_paths(runs: Sequence[dict], knob: str) -> list[dict]:
         ok = torch.tensor([s == "trained" for s in st])
         ratio = r["radius"] / r["radius"][0]
         fate = "" if ok.all() else f" ({', '.join(sorted(set(st) - {'trained'}))})"
-        trained = bool(ok.any())
+        trained, path = bool(ok.any()), r["path"]
         out.append(dict(name=f"{names[knob]} {r[knob]:g}{fate}", all_trained=bool(ok.all()),
-                        loss=r["loss"][:, ok].mean(1) if trained else None,
-                        lmax=r["lmax"][:, ok].mean(1) if trained else None,
+                        loss=r["loss"][path][:, ok].mean(1) if trained else None,
+                        lmax=r["lmax"][path][:, ok].mean(1) if trained else None,
                         step=r["step"], radius_ratio=ratio.mean(1),
                         ratio_range=(float(ratio[:, ok].min()), float(ratio[:, ok].max())) if trained else None,
                         diverged_steps=r["diverged_step"][r["diverged"]].tolist()))
