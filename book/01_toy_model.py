@@ -34,7 +34,7 @@ import ipywidgets as widgets
 import torch
 
 import wedges_lib
-from wedges_lib import config, plots, toy, toy_experiments
+from wedges_lib import config, plots, toy, toy_experiments, verdicts
 
 torch.set_num_threads(1)  # small tensors: one thread is fastest, and kind to a busy machine
 FLOOR = 1e-12  # zero loss drawn at this height on log axes
@@ -42,6 +42,7 @@ FLOOR = 1e-12  # zero loss drawn at this height on log axes
 # %% tags=["parameters", "hide-input"]
 scale = None
 seed = None
+n_seeds = None
 toy_D = None
 toy_n = None
 toy_K = None
@@ -69,11 +70,12 @@ plane_steps = None
 # %% tags=["remove-cell"]
 cfg = config.resolve_cell(globals())
 
-# %% tags=["remove-cell"]
+# %% tags=["remove-input"]
 LOW = toy_experiments.LOW  # "low loss": below LOW R², R the radius (the loss is a squared distance)
-thr = wedges_lib.thresholds(
-    "toy_thr", low=LOW, min_wedges=2, outward=1.2, barrier=10 * LOW, via_fraction=1e-3,
-    long_min=0.1, long_vs_short=10, gain_min=0.15, d50_drop=1.5, flat_gain_max=0.1)
+claims = verdicts.declare(*toy_experiments.toy_claims(
+    low=LOW, several=1, outward=1.2, barrier=10 * LOW, via_fraction=1e-3, long_min=0.1,
+    short_vs_long=0.1, gain_min=0.15, d50_ratio=0.67, flat_gain_max=0.1))
+verdicts.what_would_count(claims)
 
 # %% [markdown]
 # ## Experiment
@@ -85,20 +87,20 @@ thr = wedges_lib.thresholds(
 # toy: long directions need $\sqrt{n/D} \ll \kappa$, the radius effect needs $\kappa < \sqrt{n/D}$.
 # :::
 #
-# Descents from random points at radius `toy_r0`, plain and with gradient noise; two that end on different wedges
-# give solutions $a$, $b$, and $c$ is where both wedges meet, towards $a + b$. **Random hyperplanes:** training
-# only $w$ in $\theta = \theta_0 + Pw$ ($P$ a random $D \times d$ frame, $\theta_0$ at radius $r$) succeeds when the
-# loss falls below $10^{-4} r^2$; we map success over $(d, r)$ for opening wedges and constant-width slabs
-# ($\kappa = 0$). Last, $D = 3$: three slabs, one per axis.
+# Descents from random points at radius `toy_r0`, plain and with gradient noise; two that end on different wedges give
+# solutions $a$, $b$, and $c$ is where both wedges meet, towards $a + b$. **Random hyperplanes:** training only $w$ in
+# $\theta = \theta_0 + Pw$ ($P$ a random $D \times d$ frame, $\theta_0$ at radius $r$) succeeds when the loss falls
+# below $10^{-4} r^2$; we map success over $(d, r)$ for opening wedges and constant-width slabs ($\kappa = 0$). Last,
+# $D = 3$: three slabs, one per axis. All of it is repeated on `n_seeds` independent toys, one per seed.
 
 # %%
-run = toy_experiments.descent_study(cfg)
-hyper, slabs = toy_experiments.hyperplane_study(cfg), toy_experiments.slabs_study(cfg)
+runs, hypers, slab_runs = toy_experiments.seed_studies(cfg)  # one independent toy per seed
+run, slabs = runs[0], slab_runs[0]  # the descent, pair and D = 3 figures draw the first toy
 
 # %% [markdown]
 # ## Figures
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Gradient descent from random starts. Top: the loss reaches exactly zero on a wedge (median and worst run; zero drawn at 1e-12), and plain descent stops at its radius while gradient noise carries the runs outward along the long directions (mean and spread over runs). Bottom: the straight line from each start to its solution descends monotonically; from a solution the loss stays low along most random directions for distances comparable to the radius, but not along the short direction.", "name": "fig-toy-descent"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Gradient descent from random starts (the first toy). Top: the loss reaches exactly zero on a wedge (median and worst run; zero drawn at 1e-12), and plain descent stops at its radius while gradient noise carries the runs outward along the long directions (mean and spread over runs). Bottom: the straight line from each start to its solution descends monotonically; from the solutions (at radius R) the loss stays low along most random directions for distances comparable to R, but not along their short directions.", "name": "fig-toy-descent"}}
 plain, L, R = run["plain"], run["plain"].history["loss"], run["plain"].history["radius"]
 noisy_R = torch.cat([run["noisy"].history["radius"], run["settled"].history["radius"][1:]])
 fig, ax = plots.figure(2, 2)
@@ -110,28 +112,28 @@ plots.curves(ax[0, 1], plain.history["step"], {"plain": R, "noise, then settling
 lines = run["init_lines"] / run["init_lines"][:, :1]
 plots.curves(ax[1, 0], torch.linspace(0, 1, cfg.toy_grid), {"start → solution": lines.T},
              xlabel="t  (θ₀ → θ*)", ylabel="loss / loss at θ₀", title="monotonic from the start")
-x, esc = torch.linspace(0, 2, 201), run["escape"]  # distance / ‖a‖
-plots.curves(ax[1, 1], x, {"random directions": (esc[1:, None] > x).float().mean(0),
-                           "short direction": (esc[0] > x).float()}, xlabel="distance from a / ‖a‖",
+x = torch.linspace(0, 2, 201)  # distance from a solution / its radius R
+plots.curves(ax[1, 1], x, toy_experiments.still_low(run["escape"], x), xlabel="distance / R",
              ylabel="fraction still at low loss", title="long and short directions")
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Two solutions a and b on different wedges. Left: the loss on the plane through a, b and the joint c (log scale; dark is zero): the straight line a → b leaves the wedges, the path a → c → b through their intersection stays inside. Middle: the plane through a's start θ₀, a and b, with both runs projected on it: descent goes straight into a wedge. Right: the loss along both paths.", "name": "fig-toy-connect"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Two solutions a and b on different wedges (the first toy). Left: the loss on the plane through a, b and the joint c (log scale; dark is zero): the straight line a → b leaves the wedges, the path a → c → b through their intersection stays inside. Middle: the plane through a's start θ₀, a and b, with both runs projected on it: descent goes straight into a wedge. Right: the loss along both paths.", "name": "fig-toy-connect"}}
 fig, ax = plots.figure(3)
 plots.toy_pair(ax[0], run["sections"])
 paths = {"a → b (straight)": run["line"].clamp_min(FLOOR), "a → c → b": run["via"].clamp_min(FLOOR)}
 plots.curves(ax[0, 2], run["t_line"], paths, logy=True, xlabel="position on the path (by segment)",
              ylabel="loss", title="a barrier only on the line")
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Training in random d-dimensional hyperplanes through a random point at radius r: the fraction that reaches zero loss, for wedges that open up (left) and for slabs of constant width (middle); right, the intrinsic dimension d₅₀ (the smallest d where half the runs succeed) against the radius.", "name": "fig-toy-hyperplanes"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Training in random d-dimensional hyperplanes through a random point at radius r: the fraction that reaches zero loss (mean over the toys), for wedges that open up (left) and for slabs of constant width (middle); right, the intrinsic dimension d₅₀ (the smallest d where half the runs succeed) against the radius, mean ± std over the toys.", "name": "fig-toy-hyperplanes"}}
 fig, ax = plots.figure(3)
-for k, (name, s) in enumerate(hyper["maps"].items()):
+maps, d50 = toy_experiments.hyperplane_summary(hypers)  # mean success maps; d₅₀ (radii, toys)
+for k, (name, s) in enumerate(maps.items()):
     plots.heatmap(ax[0, k], cfg.plane_radii, cfg.plane_dims, s, xlabel="radius r",
                   ylabel="hyperplane dim d", title=f"{name}: success rate", colorbar=k == 1)
-plots.curves(ax[0, 2], torch.tensor(cfg.plane_radii), hyper["d50"], xlabel="radius r", ylabel="d₅₀",
+plots.curves(ax[0, 2], torch.tensor(cfg.plane_radii), d50, xlabel="radius r", ylabel="d₅₀",
              marker="o", title="intrinsic dim. falls only if κ > 0")
 ax[0, 2].set_xscale("log")
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The toy in D = 3, after the author's figure: the zero-loss points inside a ball are three slabs that thicken away from the origin, with a hole around it (the octant facing us is cut away). Two runs from random starts end on different slabs (a, b); the straight line between them leaves the slabs, the path through their intersection c stays inside.", "name": "fig-toy-3d"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The toy in D = 3 (the first toy), after the author's figure: the zero-loss points inside a ball are three slabs that thicken away from the origin, with a hole around it (the octant facing us is cut away). Two runs from random starts end on different slabs (a, b); the straight line between them leaves the slabs, the path through their intersection c stays inside.", "name": "fig-toy-3d"}}
 chord, bent = (torch.stack([slabs[k] for k in ks]) for ks in ("ab", "acb"))
 lines3 = {"runs": list(slabs["paths"].unbind(1)), "a → b (straight)": chord, "a → c → b": bent}
 fig, ax3 = plots.cloud3d(slabs["low"], toy.wedge_of(slabs["model"], slabs["low"]), lines=lines3,
@@ -140,30 +142,28 @@ fig, ax3 = plots.cloud3d(slabs["low"], toy.wedge_of(slabs["model"], slabs["low"]
 # %% [markdown]
 # ## Result vs paper
 #
-# Every run from a random start (median loss {glue:text}`toy_init_loss`) reached loss {glue:text}`toy_final_loss`, on
-# {glue:text}`toy_wedges_reached` wedges ({numref}`fig-toy-descent`): **{glue:text}`toy_drawn_verdict`**. Plain descent
-# stops on touching a wedge (radius +{glue:text}`toy_plain_growth` %); with noise the runs diffuse along the long
-# directions to ×{glue:text}`toy_noisy_ratio` the radius, at loss {glue:text}`toy_settled_loss` once settled:
-# **{glue:text}`toy_outward_verdict`**. Between two solutions ({numref}`fig-toy-connect`), with $R = \lVert a\rVert$
-# the radius of solution $a$, the barrier is {glue:text}`toy_line_barrier` $R^2$ on the line and
-# {glue:text}`toy_via_barrier` $R^2$ via $c$, as in mode connectivity
-# {cite:p}`garipov2018loss`: **{glue:text}`toy_connect_verdict`**. Start → solution lines rise by at most
-# {glue:text}`toy_max_rise`: **{glue:text}`toy_monotonic_verdict`**. The loss exceeds $10^{-4}R^2$ after a median
-# {glue:text}`toy_long_median` $R$ along random directions (probed to $2R$), {glue:text}`toy_short_escape` $R$ along the
-# short one: **{glue:text}`toy_long_verdict`**. In hyperplanes ({numref}`fig-toy-hyperplanes`) $d_{50}$ of opening
-# wedges falls from {glue:text}`plane_d50_open_first` at the smallest radius to {glue:text}`plane_d50_open_last` at the
-# largest (success +{glue:text}`plane_gain_open`), that of constant slabs goes from {glue:text}`plane_d50_flat_first`
-# to {glue:text}`plane_d50_flat_last` ({glue:text}`plane_gain_flat`): **{glue:text}`toy_hyperplane_verdict`**. In
-# $D = 3$ ({numref}`fig-toy-3d`) the barriers are {glue:text}`slab_line_barrier` and {glue:text}`slab_via_barrier`:
-# **{glue:text}`toy_slabs_verdict`**.
+# Descents from random starts end at worst final / initial loss {glue:text}`toy_drawn_loss_summary`, on
+# {glue:text}`toy_drawn_wedges_summary` wedges ({numref}`fig-toy-descent`): **{glue:text}`toy_drawn_badge`**. Plain
+# descent grows the radius by at most {glue:text}`toy_plain_growth` %; with noise the smallest growth is ×
+# {glue:text}`toy_outward_radius_summary`, at a worst settled / initial loss of {glue:text}`toy_outward_loss_summary`:
+# **{glue:text}`toy_outward_badge`**. Between two solutions ({numref}`fig-toy-connect`), with $R=\lVert a\rVert$, the
+# barrier on the line is $10^xR^2$, $x$ = {glue:text}`toy_connect_line_summary`; via $c$ it is
+# {glue:text}`toy_connect_via_summary` of that: **{glue:text}`toy_connect_badge`**. Start → solution lines rise by
+# {glue:text}`toy_monotonic_summary` of the initial loss at most: **{glue:text}`toy_monotonic_badge`**. From a
+# solution (radius $R$) the loss exceeds $10^{-4}R^2$ after a median $10^yR$ along random directions, $y$ =
+# {glue:text}`toy_long_random_summary` (probed to $2R$), along its short one after {glue:text}`toy_long_short_summary`
+# of that: **{glue:text}`toy_long_badge`**. In hyperplanes ({numref}`fig-toy-hyperplanes`) opening wedges gain
+# {glue:text}`toy_hyperplane_gain_summary` in success from the smallest radius to the largest, with $d_{50}$ at the
+# largest {glue:text}`toy_hyperplane_d50_summary` of that at the smallest; constant slabs' |gain| is
+# {glue:text}`toy_hyperplane_flat_summary`: **{glue:text}`toy_hyperplane_badge`**. In $D=3$ ({numref}`fig-toy-3d`) the
+# line's barrier is $10^xR^2$, $x$ = {glue:text}`toy_slabs_line_summary`, and via $c$
+# {glue:text}`toy_slabs_via_summary` of it: **{glue:text}`toy_slabs_badge`**. Claim C1, the seven checks combined:
+# **{glue:text}`toy_c1_badge`**.
 
 # %% tags=["hide-input"]
-num = toy_experiments.toy_chapter_numbers(run, hyper, slabs)
-for k, v in num.items():
+for k, v in toy_experiments.toy_numbers(runs, hypers, slab_runs).items():
     wedges_lib.record(k, v)
-checks = toy_experiments.toy_chapter_checks(num, slabs, run["outward"], thr)
-for name, (ok, expected, measured) in checks.items():
-    wedges_lib.check(name, ok, expected, measured)
+verdict = toy_experiments.judge_toy(claims, runs, hypers, slab_runs, cfg.scale)
 
 # %% [markdown]
 # ## Takeaway
@@ -176,7 +176,7 @@ for name, (ok, expected, measured) in checks.items():
 #
 # **Try it.** In Jupyter, move the sliders below (the figure shows their initial state), or rerun the chapter:
 # `python -m wedges_lib run book/01_toy_model.py --scale cpu -p plane_kappa 0.0 --out runs/flat` removes the
-# width growth, and the hyperplane check fails, as it should.
+# width growth, and the opening-wedge parts of the hyperplane check are not reproduced, as they should not be.
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The explorer's initial state: the plane through two solutions a, b and their joint c (left) and the plane through a's start, a and b with the runs (right). In Jupyter the sliders below redraw it.", "name": "fig-toy-explorer"}}
 def explore(D, n, K, law, radius):

@@ -7,6 +7,7 @@ between them, the D = 3 picture of the author's figure, and the studies that cha
 """
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Mapping
 
@@ -34,6 +35,7 @@ from .toy import (
     wedge_of,
 )
 from .validation import check_arg
+from .verdicts import Claim, Verdict, combine, judge
 
 LOW = 1e-4  # "low loss" on the toy: below LOW * R², R the radius (the loss is a squared distance)
 
@@ -165,12 +167,38 @@ def sections(model: WedgeModel, a: torch.Tensor, b: torch.Tensor, c: torch.Tenso
                 runs=plane_coords(s0, a, b, paths))
 
 
+def _worst_ratio(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """max_i x_i / ref_i, with 0 / 0 = 0 (a run that starts at zero loss and stays there)."""
+    return torch.where(x == 0, 0.0, x / ref).max()
+
+
+def escapes(model: WedgeModel, solutions: torch.Tensor, directions: torch.Tensor, n: int = 401) -> torch.Tensor:
+    """Escape distances (B, 1 + M) from each solution (B, D), in units of its radius R: along its
+    :func:`short_direction` first, then along each of the M random ``directions`` (M, D); where the loss first
+    exceeds ``LOW`` R², probed to 2R on n points (``inf`` where it stays below)."""
+    out = []
+    for sol in solutions:
+        R = float(torch.linalg.vector_norm(sol))
+        dirs = torch.cat([short_direction(model, sol)[None], directions])
+        out.append(escape_distance(model, sol, dirs, t_max=2 * R, threshold=LOW * R ** 2, n=n) / R)
+    return torch.stack(out)
+
+
+def still_low(escape: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """From :func:`escapes` (B, 1 + M): the fraction of the random directions, over all B solutions, and of the B
+    short directions along which the loss is still low at each distance x (T,) (in units of R), each (T,). Used
+    in :ref:`ch-toy-model`."""
+    low = escape[..., None] > x  # (B, 1 + M, T)
+    return {"random directions": low[:, 1:].float().mean((0, 1)), "short directions": low[:, 0].float().mean(0)}
+
+
 def descent_study(cfg: Mapping) -> dict:
     """Chapter 01's descents on :func:`from_config`'s toy: plain, with gradient noise then settling, the lines
     from the starts, a pair of solutions and the escape distances along random and short directions.
 
-    Returns the runs, the two pictures of the pair (:func:`sections`) and the measured numbers (losses, radii,
-    barriers in units of R² = ‖a‖², escape distances in units of R). Used in :ref:`ch-toy-model`.
+    Returns the runs, the two pictures of the pair (:func:`sections`), the :func:`escapes` from every plain run's
+    solution and the measured numbers (losses, radii, barriers in units of R² = ‖a‖², escape distances in units of
+    the solution's radius, medians over the solutions). Used in :ref:`ch-toy-model`.
     """
     model = from_config(cfg)
     starts = random_points(model, cfg["toy_runs"], cfg["toy_r0"], seed=cfg["seed"])
@@ -184,22 +212,22 @@ def descent_study(cfg: Mapping) -> dict:
     R = float(a.norm())
     t_line, line = line_section(model, a, b, 2 * grid)  # and a -> c -> b, equally many points
     via = torch.cat([line_section(model, p, q, grid)[1] for p, q in ((a, c), (c, b))])
-    dirs = torch.cat([short_direction(model, a)[None], random_points(model, cfg["toy_dirs"], 1.0,
-                                                                      seed=cfg["seed"] + 1)])
-    escape = escape_distance(model, a, dirs, t_max=2 * R, threshold=LOW * R ** 2, n=401) / R
+    escape = escapes(model, plain.theta, random_points(model, cfg["toy_dirs"], 1.0, seed=cfg["seed"] + 1))
     L, radius = plain.history["loss"], plain.history["radius"]
     R_end = settled.history["radius"][-1]
     num = dict(
-        toy_init_loss=L[0].median(), toy_final_loss=L[-1].max(),
+        toy_init_loss=L[0].median(), toy_final_loss=L[-1].max(), toy_drawn_ratio=_worst_ratio(L[-1], L[0]),
         toy_wedges_reached=len(set(wedge_of(model, plain.theta).tolist())),
         toy_plain_growth=100 * ((radius[-1] / radius[0]).max() - 1), toy_noisy_ratio=(R_end / radius[0]).min(),
-        toy_settled_loss=settled.history["loss"][-1].max(), toy_line_barrier=connect.barrier_height(line) / R ** 2,
-        toy_via_barrier=connect.barrier_height(via) / R ** 2, toy_max_rise=connect.max_rise(init_lines).max(),
-        toy_long_median=escape[1:].median().clamp_max(2), toy_short_escape=escape[0])
+        toy_settled_loss=settled.history["loss"][-1].max(),
+        toy_settled_ratio=_worst_ratio(settled.history["loss"][-1], L[0]),
+        toy_line_barrier=connect.barrier_height(line) / R ** 2, toy_via_barrier=connect.barrier_height(via) / R ** 2,
+        toy_max_rise=connect.max_rise(init_lines).max(),
+        toy_rise_ratio=_worst_ratio(connect.max_rise(init_lines), init_lines[:, 0]),
+        toy_long_median=escape[:, 1:].median().clamp_max(2), toy_short_escape=escape[:, 0].median())
     return dict(model=model, starts=starts, plain=plain, noisy=noisy, settled=settled, init_lines=init_lines,
                 a=a, b=b, c=c, paths=paths, t_line=t_line, line=line, via=via, escape=escape,
                 sections=sections(model, a, b, c, paths, grid),
-                outward=bool((R_end > 1.2 * radius[0]).all()),
                 numbers={k: float(v) for k, v in num.items()})
 
 
@@ -222,15 +250,15 @@ def hyperplane_study(cfg: Mapping) -> dict:
 
 def slabs_study(cfg: Mapping) -> dict:
     """Chapter 01's D = 3 picture (:func:`slabs3d`): its zero-loss voxels (the octant facing the viewer cut
-    away), two runs from the positive octant ending on different slabs, and the barriers on the straight line
-    and through their joint. Used in :ref:`ch-toy-model`."""
+    away), two runs from the positive octant ending on different slabs, and the barriers (in units of R² = ‖a‖²)
+    on the straight line and through their joint. Used in :ref:`ch-toy-model`."""
     slabs = slabs3d()
     low = zero_loss_points(slabs, 2 * cfg["toy_r0"])
     low = low[(low <= 0).any(dim=1)]
     octant = random_points(slabs, cfg["toy_runs"], cfg["toy_r0"], seed=cfg["seed"]).abs()  # c between a and b
     a, b, c, paths = two_solutions(slabs, octant, lr=cfg["toy_lr"], steps=cfg["toy_steps"])
-    line, via = (float(connect.barrier_height(path_loss(slabs, torch.stack(p), cfg["toy_grid"])[1]))
-                 for p in ([a, b], [a, c, b]))
+    line, via = (float(connect.barrier_height(path_loss(slabs, torch.stack(p), cfg["toy_grid"])[1]) / a.norm() ** 2)
+                 for p in ([a, b], [a, c, b]))  # in units of R² = ‖a‖²
     return dict(model=slabs, low=low, a=a, b=b, c=c, paths=paths, line_barrier=line, via_barrier=via,
                 wedges=(int(wedge_of(slabs, a)), int(wedge_of(slabs, b))),
                 hole_empty=bool((low.norm(dim=-1) >= slabs.r_min).all()))
@@ -254,52 +282,134 @@ def set_study(cfg: Mapping, k: int = 3, n_eval: int = 512) -> dict:
     return dict(model=model, solutions=sols, connector=conn, evals=evals)
 
 
-def toy_chapter_numbers(run: dict, hyper: dict, slabs: dict) -> dict[str, float]:
-    """Every number chapter 01 reports, by the name it is recorded under. Used in :ref:`ch-toy-model`."""
-    (o_name, f_name), gain, d50 = hyper["maps"], hyper["gain"], hyper["d50"]
-    L0 = run["plain"].history["loss"][0]
-    num = dict(run["numbers"], plane_gain_open=gain[o_name], plane_gain_flat=gain[f_name],
-               slab_line_barrier=slabs["line_barrier"], slab_via_barrier=slabs["via_barrier"],
-               toy_drawn_ratio=float((run["plain"].history["loss"][-1] / L0).max()),
-               toy_settled_ratio=float((run["settled"].history["loss"][-1] / L0).max()),
-               toy_rise_ratio=run["numbers"]["toy_max_rise"] / float(L0.min()))
-    for v, name in (("open", o_name), ("flat", f_name)):
-        for end, i in (("first", 0), ("last", -1)):
-            num[f"plane_d50_{v}_{end}"] = float(d50[name][i])
-    return num
+def seed_configs(cfg: Mapping) -> list[dict]:
+    """``n_seeds`` copies of ``cfg`` with seeds ``seed``, ``seed + 1``, ...: one independent toy (wedges, starts,
+    directions, hyperplanes) each."""
+    return [dict(cfg, seed=cfg["seed"] + i) for i in range(cfg["n_seeds"])]
 
 
-def toy_chapter_checks(num: dict, slabs: dict, outward: bool, thr: Mapping) -> dict[str, tuple[bool, str, str]]:
-    """Chapter 01's checks: name -> (holds, what was expected, what was measured), from :func:`toy_chapter_numbers`
-    and the thresholds ``thr`` the chapter declared before running. Used in :ref:`ch-toy-model`."""
-    line_b, via_b = num["toy_line_barrier"], num["toy_via_barrier"]
-    long_, short = num["toy_long_median"], num["toy_short_escape"]
-    go, gf = num["plane_gain_open"], num["plane_gain_flat"]
-    do, dl = num["plane_d50_open_first"], num["plane_d50_open_last"]
-    (wa, wb), sl, sv = slabs["wedges"], slabs["line_barrier"], slabs["via_barrier"]
-    return {
-        "toy_drawn": (num["toy_drawn_ratio"] < thr["low"] and num["toy_wedges_reached"] >= thr["min_wedges"],
-                      f"every run < {thr['low']:g} x its initial loss, >= {thr['min_wedges']} wedges",
-                      f"worst ratio {num['toy_drawn_ratio']:.1e}, {num['toy_wedges_reached']:.0f} wedges"),
-        "toy_outward": (outward and num["toy_settled_ratio"] < thr["low"],
-                        f"noise: every run > x{thr['outward']} outward at ~0 loss",
-                        f"x{num['toy_noisy_ratio']:.2f} or more, loss {num['toy_settled_loss']:.1e}"),
-        "toy_connect": (line_b > thr["barrier"] and via_b < thr["via_fraction"] * line_b,
-                        f"barrier > {thr['barrier']:g} R² on a → b, < {thr['via_fraction']:g} of it via c",
-                        f"{line_b:.2e} and {via_b:.1e} R²"),
-        "toy_monotonic": (num["toy_rise_ratio"] < thr["low"], f"no rise on start → solution lines (< {thr['low']:g} L)",
-                          f"largest rise {num['toy_max_rise']:.1e}"),
-        "toy_long": (long_ > max(thr["long_min"], thr["long_vs_short"] * short),
-                     f"random directions low > {thr['long_min']} R, > {thr['long_vs_short']}x the short one",
-                     f"median {long_:.3f} R, short {short:.3f} R"),
-        "toy_hyperplane": (go >= thr["gain_min"] and do >= thr["d50_drop"] * dl and abs(gf) <= thr["flat_gain_max"],
-                           f"opening: gain >= {thr['gain_min']}, d50 falling >= {thr['d50_drop']}x; constant: "
-                           f"|gain| <= {thr['flat_gain_max']}",
-                           f"opening: gain {go:.2f}, d50 {do:g} -> {dl:g}; constant: gain {gf:.2f}"),
-        "toy_slabs": (wa != wb and sl > thr["barrier"] and sv == 0 and slabs["hole_empty"],
-                      "2 slabs, a barrier, 0 via c, a hole",
-                      f"slabs {wa}, {wb}; barriers {sl:.2e}, {sv:.1e}; hole empty: {slabs['hole_empty']}"),
-    }
+def seed_studies(cfg: Mapping) -> tuple[list[dict], list[dict], list[dict]]:
+    """Chapter 01's three studies (:func:`descent_study`, :func:`hyperplane_study`, :func:`slabs_study`) on each of
+    :func:`seed_configs`' independent toys: three lists of ``n_seeds`` results. Used in :ref:`ch-toy-model`."""
+    toys = seed_configs(cfg)
+    return ([descent_study(c) for c in toys], [hyperplane_study(c) for c in toys], [slabs_study(c) for c in toys])
+
+
+def hyperplane_summary(hypers: list[dict]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Over several :func:`hyperplane_study` results, per variant: the mean success map (len(dims), len(radii)) and
+    every study's d₅₀ side by side, (len(radii), studies). Used in :ref:`ch-toy-model`."""
+    maps = {k: torch.stack([h["maps"][k] for h in hypers]).mean(0) for k in hypers[0]["maps"]}
+    return maps, {k: torch.stack([h["d50"][k] for h in hypers], 1) for k in maps}
+
+
+TOY_CHECKS = {  # chapter 01's checks, each judged from its parts (the claims of toy_claims)
+    "toy_drawn": ("toy_drawn_loss", "toy_drawn_wedges"),
+    "toy_outward": ("toy_outward_radius", "toy_outward_loss"),
+    "toy_connect": ("toy_connect_line", "toy_connect_via"),
+    "toy_monotonic": ("toy_monotonic",),
+    "toy_long": ("toy_long_random", "toy_long_short"),
+    "toy_hyperplane": ("toy_hyperplane_gain", "toy_hyperplane_d50", "toy_hyperplane_flat"),
+    "toy_slabs": ("toy_slabs_line", "toy_slabs_via"),
+}
+
+
+def toy_claims(*, low: float, several: int, outward: float, barrier: float, via_fraction: float, long_min: float,
+               short_vs_long: float, gain_min: float, d50_ratio: float, flat_gain_max: float) -> list[Claim]:
+    """Chapter 01's claims, one per part of ``TOY_CHECKS``, with the thresholds the chapter declares (losses
+    relative to the initial loss, barriers in units of R² = ‖a‖², distances in units of R). Used in
+    :ref:`ch-toy-model`."""
+    log_barrier = math.log10(barrier)
+    return [
+        Claim("toy_drawn_loss", "descent from a random start reaches a wedge (zero loss)",
+              "worst final / initial loss", "<", low),
+        Claim("toy_drawn_wedges", "runs from different starts reach different wedges", "wedges reached", ">",
+              several),
+        Claim("toy_outward_radius", "gradient noise carries every run outward", "smallest growth of ‖θ‖ (×)",
+              ">", outward),
+        Claim("toy_outward_loss", "and the runs settle at zero loss", "worst settled / initial loss", "<", low),
+        Claim("toy_connect_line", "the straight line between two solutions crosses a barrier",
+              "log₁₀(barrier on a → b / R²)", ">", log_barrier),
+        Claim("toy_connect_via", "the path through the wedges' intersection c does not",
+              "barrier via c / barrier on a → b", "<", via_fraction),
+        Claim("toy_monotonic", "the line from a start to its solution never rises",
+              "largest rise / initial loss", "<", low),
+        Claim("toy_long_random", "random directions from a solution are long", "log₁₀(median escape distance / R)",
+              ">", math.log10(long_min)),
+        Claim("toy_long_short", "the short direction is short", "short / median random escape distance", "<",
+              short_vs_long),
+        Claim("toy_hyperplane_gain", "opening wedges: random hyperplanes succeed more often further out",
+              "success gain, smallest → largest radius", ">", gain_min),
+        Claim("toy_hyperplane_d50", "opening wedges: further out, fewer dimensions suffice",
+              "d₅₀ at the largest / at the smallest radius", "<", d50_ratio),
+        Claim("toy_hyperplane_flat", "constant slabs: no such gain", "|success gain| of constant slabs", "<",
+              flat_gain_max),
+        Claim("toy_slabs_line", "D = 3: a barrier on the line between runs on two slabs",
+              "log₁₀(barrier on a → b / R²)", ">", log_barrier),
+        Claim("toy_slabs_via", "D = 3: none through the slabs' intersection", "barrier via c / barrier on a → b",
+              "<", via_fraction),
+    ]
+
+
+def _log10(x: float) -> float:
+    return math.log10(max(x, 1e-30))  # a zero barrier counts as -30, far below any threshold
+
+
+def _ratio(x: float, y: float) -> float:
+    return x / max(y, 1e-30)
+
+
+def toy_statistics(runs: list[dict], hypers: list[dict], slabs: list[dict]) -> dict[str, list[float]]:
+    """Each claim of :func:`toy_claims`' statistic, once per independent toy: name -> (n_seeds,) values, from the
+    studies of :func:`seed_configs`' toys (:func:`descent_study`, :func:`hyperplane_study`, :func:`slabs_study`).
+    NaN marks a value that could not be measured (d₅₀ where no dimension reached half success). Used in
+    :ref:`ch-toy-model`."""
+    out: dict[str, list[float]] = {}
+    for run, hyper, slab in zip(runs, hypers, slabs, strict=True):
+        n, (o, f) = run["numbers"], hyper["maps"]
+        d50 = hyper["d50"][o]
+        values = dict(
+            toy_drawn_loss=n["toy_drawn_ratio"], toy_drawn_wedges=n["toy_wedges_reached"],
+            toy_outward_radius=n["toy_noisy_ratio"], toy_outward_loss=n["toy_settled_ratio"],
+            toy_connect_line=_log10(n["toy_line_barrier"]),
+            toy_connect_via=_ratio(n["toy_via_barrier"], n["toy_line_barrier"]),
+            toy_monotonic=n["toy_rise_ratio"], toy_long_random=_log10(n["toy_long_median"]),
+            toy_long_short=_ratio(n["toy_short_escape"], n["toy_long_median"]),
+            toy_hyperplane_gain=hyper["gain"][o], toy_hyperplane_d50=float(d50[-1] / d50[0]),
+            toy_hyperplane_flat=abs(hyper["gain"][f]), toy_slabs_line=_log10(slab["line_barrier"]),
+            toy_slabs_via=_ratio(slab["via_barrier"], slab["line_barrier"]))
+        for k, v in values.items():
+            out.setdefault(k, []).append(float(v))
+    return out
+
+
+def toy_numbers(runs: list[dict], hypers: list[dict], slabs: list[dict]) -> dict[str, float]:
+    """The descriptive numbers chapter 01 reports beside its verdicts, each the mean over the independent toys
+    (NaNs left out): :func:`descent_study`'s numbers, the slabs' barriers, and per hyperplane variant its success
+    gain and d₅₀ at the smallest and largest radius. Used in :ref:`ch-toy-model`."""
+    rows = []
+    for run, hyper, slab in zip(runs, hypers, slabs, strict=True):
+        (o, f), gain, d50 = hyper["maps"], hyper["gain"], hyper["d50"]
+        row = dict(run["numbers"], plane_gain_open=gain[o], plane_gain_flat=gain[f],
+                   slab_line_barrier=slab["line_barrier"], slab_via_barrier=slab["via_barrier"])
+        for v, name in (("open", o), ("flat", f)):
+            for end, i in (("first", 0), ("last", -1)):
+                row[f"plane_d50_{v}_{end}"] = float(d50[name][i])
+        rows.append(row)
+    return {k: float(torch.tensor([r[k] for r in rows]).nanmean()) for k in rows[0]}
+
+
+def judge_toy(claims: Mapping[str, Claim], runs: list[dict], hypers: list[dict], slabs: list[dict],
+              scale: str) -> dict[str, Verdict]:
+    """Chapter 01's verdicts: every claim judged on its :func:`toy_statistics` over the toys, every check of
+    ``TOY_CHECKS`` combined from its parts, and ``toy_c1``, claim C1 as a whole, combined from the checks;
+    all recorded (:mod:`wedges_lib.verdicts`). Returns name -> verdict. Used in :ref:`ch-toy-model`."""
+    stats = toy_statistics(runs, hypers, slabs)
+    out = {k: judge(c, stats[k], scale) for k, c in claims.items()}
+    for name, parts in TOY_CHECKS.items():
+        if name not in out:
+            out[name] = combine(name, [out[p] for p in parts])
+    out["toy_c1"] = combine("toy_c1", [out[name] for name in TOY_CHECKS])
+    return out
 
 
 def pair_study(cfg: Mapping) -> dict:
