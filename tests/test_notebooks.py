@@ -37,3 +37,14 @@ def test_chapter_gives_its_expected_verdicts_at_smoke_scale(chapter, tmp_path):
     got = verdicts(run(chapter, tmp_path / "run"))
     assert got == EXPECTED[chapter.stem], f"{chapter.name}: verdicts changed; update tests/expected_verdicts.json " \
                                           f"in the same commit if this is intended.\ngot {json.dumps(got, indent=1)}"
+
+
+def test_removing_the_phenomenon_gives_not_reproduced_recorded_and_rendered(tmp_path):
+    """Untrained curves (one step: the straight line itself) must not pass for low-loss curves."""
+    out = tmp_path / "untrained"
+    got = verdicts(run(ROOT / "book" / "04_pairs_of_solutions.py", out, "-p", "curve_steps", "1"))
+    assert got["pairs_curves"] == "not reproduced" and got["pairs_connector"] == "not reproduced", got
+    assert got["pairs_line"] == "reproduced", "the barrier on the line does not depend on the curves"
+    shown = json.dumps(json.loads((out / "notebook.ipynb").read_text())["cells"])
+    assert "check pairs_curves: not reproduced" in shown  # the check cell's printed verdict
+    assert "\\u2718 not reproduced" in shown or "✘ not reproduced" in shown  # the glued badge the prose shows

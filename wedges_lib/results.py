@@ -1,9 +1,8 @@
 """A chapter's results: the numbers it records and the verdicts of its checks.
 
 :func:`record` glues a number into the book's prose (myst-nb) and, inside a papermill run, writes it
-to the run's ``metrics.json``; :func:`check` records a claim check's verdict. :func:`write_json`
-writes any JSON file atomically (benchmarks use it too); :func:`thresholds` declares a chapter's check
-thresholds in one place, before its experiment runs.
+to the run's ``metrics.json``; :func:`write_json` writes any JSON file atomically (benchmarks use it too).
+A chapter's checks are :mod:`wedges_lib.verdicts`: declared before the run, judged over seeds, recorded.
 """
 from __future__ import annotations
 
@@ -14,8 +13,6 @@ import tempfile
 from numbers import Number
 from pathlib import Path
 from typing import Any
-
-from .config import Config
 
 RUN_DIR_ENV = "WEDGES_RUN_DIR"
 
@@ -62,38 +59,3 @@ def record(name: str, value: Any, *, display: bool = False) -> Any:
     shown = f"{value:.3g}" if isinstance(value, Number) and not isinstance(value, (bool, int)) else value
     glue(name, shown, display=display)
     return value
-
-
-def thresholds(prefix: str, **values: float) -> Config:
-    """A chapter's check thresholds, declared together in one cell before the experiment runs.
-
-    Each is recorded (glued for the prose, kept in a run's metrics) as ``{prefix}_{name}`` and returned
-    read-only, so the checks use the declared values and nothing repeats them as literals.
-
-    >>> thr = thresholds("demo", path_fraction=0.1)
-    >>> thr.path_fraction
-    0.1
-
-    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`, :ref:`ch-pairs`,
-    :ref:`ch-sets` and :ref:`ch-ensembles`.
-    """
-    out = Config(values)
-    for name, value in values.items():
-        record(f"{prefix}_{name}", value)
-    return out
-
-
-def check(name: str, ok: bool, expected: str, measured: str) -> None:
-    """A chapter's claim check: records ``{name}_verdict`` ('reproduced' / 'not reproduced') and fails when not ok.
-
-    ``expected`` and ``measured`` go into the assertion message, so a failure says what was expected
-    and what the run measured.
-
-    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`, :ref:`ch-pairs`,
-    :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
-    """
-    ok = bool(ok)
-    record(f"{name}_verdict", "reproduced" if ok else "not reproduced")
-    if not ok:
-        raise AssertionError(f"{name}: expected {expected}; measured {measured}")
-    print(f"check {name}: reproduced — expected {expected}; measured {measured}")

@@ -70,6 +70,7 @@ class Verdict:
     hi: float
     n: int
     reason: str
+    summary: str = ""
 
     @property
     def badge(self) -> str:
@@ -152,9 +153,9 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}" if math.isfinite(x) else ("∞" if x > 0 else "−∞" if x < 0 else "n/a")
 
 
-def _record(v: Verdict, summary: str) -> Verdict:
+def _record(v: Verdict) -> Verdict:
     for key, value in dict(verdict=v.state, badge=v.badge, mean=v.mean, lo=v.lo, hi=v.hi, n=v.n,
-                           summary=summary).items():
+                           summary=v.summary).items():
         record(f"{v.name}_{key}", value)
     print(f"check {v.name}: {v.state} — {v.reason}")
     return v
@@ -179,12 +180,13 @@ def judge(claim: Claim, values: Sequence[float], scale: str, *, unit: str = "see
               f"({LEVEL:.0%} interval){f', {dropped} not measured' if dropped else ''}; "
               f"holds if {claim.holds_if} {claim.threshold:g}")
     summary = f"{_fmt(mean)} [{_fmt(lo)}, {_fmt(hi)}] ({scale}, {n} {unit})"
-    return _record(Verdict(claim.name, state, mean, lo, hi, n, reason), summary)
+    return _record(Verdict(claim.name, state, mean, lo, hi, n, reason, summary))
 
 
 def combine(name: str, parts: Sequence[Verdict]) -> Verdict:
     """A claim of several parts: reproduced when every part is, not reproduced when none is even partly,
-    partly reproduced otherwise. Recorded like a part; its summary lists the parts' badges.
+    partly reproduced otherwise. Recorded like a part; its summary lists each part's numbers (or, for a part
+    that is itself combined, its state) and icon.
 
     Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
     :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
@@ -198,5 +200,7 @@ def combine(name: str, parts: Sequence[Verdict]) -> Verdict:
     else:
         state = "partly reproduced"
     reason = "; ".join(f"{p.name}: {p.state}" for p in parts)
-    summary = "; ".join(f"{p.name} {p.badge}" for p in parts)
-    return _record(Verdict(name, state, math.nan, math.nan, math.nan, len(parts), reason), summary)
+    short = [p.name.removeprefix(name + "_") for p in parts]
+    summary = "; ".join(f"{s}: {p.summary} {ICONS[p.state]}" if math.isfinite(p.mean) else f"{s}: {p.badge}"
+                        for s, p in zip(short, parts))
+    return _record(Verdict(name, state, math.nan, math.nan, math.nan, len(parts), reason, summary))
