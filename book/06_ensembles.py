@@ -30,7 +30,8 @@
 import torch
 
 import wedges_lib
-from wedges_lib import config, data, ensembles, plots
+from wedges_lib import config, data, ensembles, plots, verdicts
+from wedges_lib.verdicts import Claim
 
 # %% tags=["parameters", "hide-input"]
 scale = None
@@ -46,25 +47,39 @@ l2 = None
 schedule = None
 batch_size = None
 n_interp = None
-seed = None
 n_members = None
 ensemble_steps = None
 ensemble_seeds = None
+ensemble_seed = None
 fge_lr = None
 cycle_steps = None
 swa_lr = None
 ensemble_grid = None
 
 # %% tags=["remove-cell"]
-# steps = ensemble_steps per member, n_seeds = ensemble_seeds; three members span the plane below
+# steps = ensemble_steps per member, n_seeds = ensemble_seeds repetitions from seed = ensemble_seed;
+# three members span the plane below
 cfg = ensembles.budgeted(config.resolve_cell(globals()), min_members=3)
 ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
-NAMES = {"deep": "deep ensemble", "snapshot": "snapshot", "fge": "FGE", "swa": "SWA iterates"}
+NAMES, TRAJ = ensembles.LABELS, ensembles.TRAJECTORY_METHODS
 
 # %% tags=["remove-cell"]
-thr = wedges_lib.thresholds("ens", min_disagreement=0.005, max_cosine=0.9999, cosine_gap=0.3,
-                            disagreement_ratio=1.2, deep_excess=0.3, trajectory_excess=0.1,
-                            min_barrier=0.05, barrier_ratio=2.0)  # used in ensembles.claim_checks
+claims = verdicts.declare(  # the statistics: ensembles.claim_values, one value per repetition
+    Claim("ens_distinct", "every method builds distinct members",
+          "smallest disagreement of the four methods", ">", 0.005),
+    *(Claim(f"ens_diversity_{m}", f"{NAMES[m]}: members disagree less often than independent ones",
+            f"disagreement({m}) / disagreement(deep)", "<", 1 / 1.2) for m in TRAJ),
+    Claim("ens_slice_deep", "the centroid of three independent members leaves the low-loss set",
+          "centroid − worst member train loss (nats), deep", ">", 0.3),
+    *(Claim(f"ens_slice_{m}", f"{NAMES[m]}: the centroid of three members stays low",
+            f"centroid − worst member train loss (nats), {m}", "<", 0.1) for m in TRAJ),
+    Claim("ens_barrier_deep", "the line between independent members crosses a barrier",
+          "mean pairwise line barrier (nats), deep", ">", 0.05),
+    *(Claim(f"ens_barrier_{m}", f"{NAMES[m]}: the line between members stays lower than deep's",
+            f"barrier({m}) / barrier(deep)", "<", 1 / 2) for m in TRAJ))
+
+# %% tags=["remove-input"]
+verdicts.what_would_count(claims, unit="repetition")
 
 # %% [markdown]
 # ## Experiment
@@ -75,10 +90,10 @@ thr = wedges_lib.thresholds("ens", min_disagreement=0.005, max_cosine=0.9999, co
 # runs (deep); cosine cycles of $S$ steps from one initialisation (snapshot); one $S$-step run, then short cycles
 # of `cycle_steps` steps at `fge_lr` (FGE) or iterates at the constant rate `swa_lr` every `cycle_steps` steps
 # (SWA), both continuing deep member 0. Diversity is measured as in {cite:t}`fort2019deep`: prediction
-# disagreement and the cosine of weight displacements. Every method is repeated `ensemble_seeds` times.
+# disagreement and the cosine of weight displacements. Every method is repeated `ensemble_seeds` times (one
+# vmapped stack per method) from the base seed `ensemble_seed`, new with this protocol, and every check is
+# judged on its statistic measured once per repetition. The methods live in `wedges_lib.ensembles`.
 # :::
-#
-# The methods live in `wedges_lib.ensembles`.
 
 # %%
 ens = ensembles.build_all(cfg, ds)  # FGE and SWA continue deep member 0 (its steps are counted)
@@ -86,19 +101,13 @@ stats = {m: ensembles.summarize(e, ds, n_interp=cfg.n_interp) for m, e in ens.it
 print("gradient steps:", ", ".join(f"{NAMES[m]} {e.grad_steps}" for m, e in ens.items()))
 
 # %% [markdown]
-# For the first repetition, the members × members disagreement (fraction of test inputs on which two members
-# predict different classes) and the training loss on the straight line between the first and the last member:
+# For the first repetition: the members × members disagreement (fraction of test inputs on which two members
+# predict different classes), the training loss on the straight line from the first member to the last, and
+# on the plane through members 0, 1 and 2, on an `ensemble_grid` × `ensemble_grid` grid in true distances from
+# member 0 (`wedges_lib.surfaces.plane_through`).
 
 # %%
 pairs = {m: ensembles.pair_view(e, ds, n_interp=cfg.n_interp) for m, e in ens.items()}
-
-# %% [markdown]
-# **A plane through three members.** For each method, the training loss on the plane through its members 0, 1
-# and 2 (first repetition), on an `ensemble_grid` × `ensemble_grid` grid in true distances from member 0
-# (`wedges_lib.surfaces.plane_through`), and the loss at the centroid of the three — the point a weight average
-# of them would return.
-
-# %%
 planes = {m: ensembles.plane_view(e, ds, n=cfg.ensemble_grid) for m, e in ens.items()}
 
 # %% [markdown]
@@ -129,10 +138,11 @@ plots.curves(ax[0, 0], pairs["deep"]["t"], {NAMES[m]: p["line"] for m, p in pair
              xlabel="t  (first member → last member)", ylabel="train cross-entropy",
              title="the straight line between two members", logy=True)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Training loss (log10, one colour scale for all panels) on the plane through members 0, 1 and 2 of each method (first repetition); the axes are weight-space distances from member 0, each panel at its own extent.", "name": "fig-ensembles-plane"}}
-levels = plots.shared_log_levels([p["plane"]["loss"] for p in planes.values()])
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Training loss (log10, one colour scale for all panels) on the plane through members 0, 1 and 2 of each method (first repetition; none where its run diverged); the axes are weight-space distances from member 0, each panel at its own extent.", "name": "fig-ensembles-plane"}}
+shown = {m: s for m, s in planes.items() if s is not None}  # None: a run diverged, no plane
+levels = plots.shared_log_levels([s["loss"] for s in shown.values()]) if shown else 21
 fig, ax = plots.figure(4, width=2.9, height=2.6)
-for a, (m, s) in zip(ax[0], ((m, p["plane"]) for m, p in planes.items())):
+for a, (m, s) in zip(ax[0], shown.items()):
     pts = {str(k): s["points"][k].tolist() for k in range(3)}
     plots.contour(a, s["xs"], s["ys"], s["loss"], points=pts, levels=levels, title=NAMES[m],
                   xlabel="distance along 0 → 1", ylabel="distance ⊥ to 0 → 1" * (m == "deep"),
@@ -140,45 +150,37 @@ for a, (m, s) in zip(ax[0], ((m, p["plane"]) for m, p in planes.items())):
 
 # %% [markdown]
 # ## Result vs paper
+#
+# Means over repetitions; distance: between members in weight space; centroid: of members 0, 1 and 2.
 
-# %% tags=["remove-cell"]
-mean = {m: ensembles.final_means(s) for m, s in stats.items()}
-for m, s in mean.items():
-    for k in ("acc", "nll", "disagreement", "weight_cosine", "barrier", "gain"):
-        wedges_lib.record(f"ens_{m}_{k}", s[k])
-    for k in ("centroid", "member_loss"):  # the centroid of three members and the worst of them
-        wedges_lib.record(f"ens_{m}_{k}", planes[m][k])
-wedges_lib.record("ens_swa_avg_acc", mean["swa"]["swa_acc"])
+# %% tags=["remove-input"]
 wedges_lib.record("ens_members", cfg.n_members)
 wedges_lib.record("ens_steps", cfg.ensemble_steps)
-
-# %% [markdown]
-# | method | ensemble acc. | NLL | gain over a member | disagreement | weight cosine | line barrier |
-# |---|---|---|---|---|---|---|
-# | deep ensemble | {glue:text}`ens_deep_acc` | {glue:text}`ens_deep_nll` | {glue:text}`ens_deep_gain` | {glue:text}`ens_deep_disagreement` | {glue:text}`ens_deep_weight_cosine` | {glue:text}`ens_deep_barrier` |
-# | snapshot | {glue:text}`ens_snapshot_acc` | {glue:text}`ens_snapshot_nll` | {glue:text}`ens_snapshot_gain` | {glue:text}`ens_snapshot_disagreement` | {glue:text}`ens_snapshot_weight_cosine` | {glue:text}`ens_snapshot_barrier` |
-# | FGE | {glue:text}`ens_fge_acc` | {glue:text}`ens_fge_nll` | {glue:text}`ens_fge_gain` | {glue:text}`ens_fge_disagreement` | {glue:text}`ens_fge_weight_cosine` | {glue:text}`ens_fge_barrier` |
-# | SWA iterates | {glue:text}`ens_swa_acc` | {glue:text}`ens_swa_nll` | {glue:text}`ens_swa_gain` | {glue:text}`ens_swa_disagreement` | {glue:text}`ens_swa_weight_cosine` | {glue:text}`ens_swa_barrier` |
-#
-# All for {glue:text}`ens_members` members, each with a budget of {glue:text}`ens_steps` steps, means over repetitions;
-# accuracy and NLL of the full ensemble on the test set; the weight cosine is that of the members' displacements
-# from their initialisation; the barrier is the mean over member pairs of the largest rise of the training loss
-# above the chord ({numref}`fig-ensembles-line`). The SWA weight average reaches accuracy {glue:text}`ens_swa_avg_acc`
-# ({numref}`fig-ensembles-gain`).
-# Independent members are more diverse than trajectory members ({numref}`fig-ensembles-diversity`):
-# **{glue:text}`ens_diversity_verdict`**;
-# only independent members are separated by a barrier: **{glue:text}`ens_barrier_verdict`**.
-#
-# On the plane through three members ({numref}`fig-ensembles-plane`) the training loss at their centroid is
-# {glue:text}`ens_deep_centroid` for deep members (worst member {glue:text}`ens_deep_member_loss`), against
-# {glue:text}`ens_snapshot_centroid` (snapshot, worst member {glue:text}`ens_snapshot_member_loss`),
-# {glue:text}`ens_fge_centroid` (FGE, {glue:text}`ens_fge_member_loss`) and {glue:text}`ens_swa_centroid`
-# (SWA iterates, {glue:text}`ens_swa_member_loss`). The wedge model predicts that averaging independent members
-# leaves the low-loss set and averaging trajectory members does not: **{glue:text}`ens_slice_verdict`**.
+ensembles.results(stats, ens)  # records ens_{method}_{number} and shows them
 
 # %% tags=["hide-input"]
-for name, (ok, expected, measured) in ensembles.claim_checks(mean, planes, thr).items():
-    wedges_lib.check(f"ens_{name}", ok, expected, measured)
+verdict = ensembles.judge_all(claims, ensembles.claim_values(stats, ens), cfg.scale)
+
+# %% [markdown]
+# Each cell: the verdict, then the statistic's mean [95 % interval] over repetitions; a claim of several parts
+# is reproduced when every part is, not reproduced when none is even partly, partly reproduced otherwise.
+#
+# | claim (per repetition) | deep ensemble | snapshot | FGE | SWA iterates | overall |
+# |---|---|---|---|---|---|
+# | trajectory members disagree less: disagreement(method) / disagreement(deep) < {glue:text}`ens_diversity_fge_threshold` | — | {glue:text}`ens_diversity_snapshot_badge` {glue:text}`ens_diversity_snapshot_summary` | {glue:text}`ens_diversity_fge_badge` {glue:text}`ens_diversity_fge_summary` | {glue:text}`ens_diversity_swa_badge` {glue:text}`ens_diversity_swa_summary` | **{glue:text}`ens_diversity_badge`** |
+# | averaging three members: centroid − worst member loss (nats) > {glue:text}`ens_slice_deep_threshold` for deep, < {glue:text}`ens_slice_fge_threshold` along a trajectory | {glue:text}`ens_slice_deep_badge` {glue:text}`ens_slice_deep_summary` | {glue:text}`ens_slice_snapshot_badge` {glue:text}`ens_slice_snapshot_summary` | {glue:text}`ens_slice_fge_badge` {glue:text}`ens_slice_fge_summary` | {glue:text}`ens_slice_swa_badge` {glue:text}`ens_slice_swa_summary` | **{glue:text}`ens_slice_badge`** |
+# | line barrier: deep's > {glue:text}`ens_barrier_deep_threshold` nats; barrier(method) / barrier(deep) < {glue:text}`ens_barrier_fge_threshold` | {glue:text}`ens_barrier_deep_badge` {glue:text}`ens_barrier_deep_summary` | {glue:text}`ens_barrier_snapshot_badge` {glue:text}`ens_barrier_snapshot_summary` | {glue:text}`ens_barrier_fge_badge` {glue:text}`ens_barrier_fge_summary` | {glue:text}`ens_barrier_swa_badge` {glue:text}`ens_barrier_swa_summary` | **{glue:text}`ens_barrier_badge`** |
+#
+# **Trajectory members are less diverse than independent ones** ({numref}`fig-ensembles-diversity`):
+# {glue:text}`ens_diversity_sentence` **Only independent members are separated by a barrier**
+# ({numref}`fig-ensembles-line`): {glue:text}`ens_barrier_sentence` **Averaging independent members leaves the
+# low-loss set, averaging trajectory members does not** ({numref}`fig-ensembles-plane`):
+# {glue:text}`ens_slice_sentence` Every method builds distinct members: {glue:text}`ens_distinct_badge`
+# ({glue:text}`ens_distinct_summary`). Runs that diverged (their repetition counts as not measured):
+# {glue:text}`ens_diverged`. All for {glue:text}`ens_members` members of {glue:text}`ens_steps` steps each; the
+# SWA weight average reaches accuracy {glue:text}`ens_swa_avg_acc` ({numref}`fig-ensembles-gain`). The weight
+# cosine is reported, not judged: it is that of displacements from each member's own initialisation, so members
+# that share theirs and most of their path score near 1 and independent ones near 0 whatever the landscape.
 
 # %% [markdown]
 # ## Takeaway
@@ -186,13 +188,13 @@ for name, (ok, expected, measured) in ensembles.claim_checks(mean, planes, thr).
 # **What the wedge model says.** In the toy model of {ref}`ch-toy-model` the low-loss set is a union of wedges,
 # each thin in a few directions and long in the rest. A trajectory that has reached one wedge and is kicked by
 # a learning-rate restart (snapshot, FGE) or by constant-rate noise (SWA) moves along that wedge: its members are
-# far apart in weight space yet joined by low straight lines, and since they share the wedge they compute much
-# the same function. Independent initialisations fall onto different wedges: their displacements are nearly
-# orthogonal, the straight line between them leaves the low-loss set and crosses a barrier, and their predictions
-# differ — which is what an ensemble needs. The ordering of diversity above is the picture {cite:t}`fort2019deep`
-# measured on larger networks; whether it becomes a larger gain also depends on how accurate the members are
-# (compare the gain column: snapshot members train with a full schedule per cycle). SWA uses the same geometry the
-# other way round, averaging iterates of one wedge into a single point near its centre.
+# joined by low straight lines and, sharing the wedge, compute much the same function. Independent
+# initialisations fall onto different wedges: the straight line between them leaves the low-loss set and crosses
+# a barrier, and their predictions differ — which is what an ensemble needs. The ordering of diversity is the
+# picture {cite:t}`fort2019deep` measured on larger networks; whether it becomes a larger gain also depends on how
+# accurate the members are (compare the gain column). SWA uses the same geometry the other way round, averaging
+# iterates of one wedge into a single point near its centre.
 #
-# **Try it.** `python -m wedges_lib run book/06_ensembles.py --scale smoke -p fge_lr 0.05 --out runs/fge` —
-# a larger cyclical rate pushes FGE members further along (or off) their wedge.
+# **Try it.** `python -m wedges_lib run book/06_ensembles.py --scale smoke -p fge_lr 0.5 -p swa_lr 0.5 --out
+# runs/fge` — large rates push FGE and SWA members off their wedge (at smoke scale their diversity parts then
+# came out not reproduced when we tried it).

@@ -125,6 +125,8 @@ def test_summary_shapes_and_trajectory_members_closer_in_weights(cfg, smoke_data
     fge = ensembles.fge(cfg, smoke_data, pretrained=deep.members[:, 0], quiet=True)
     s_deep, s_fge = (ensembles.summarize(e, smoke_data, n_interp=5) for e in (deep, fge))
     assert s_deep["acc"].shape == (cfg.n_seeds, cfg.n_members) and s_deep["disagreement"].shape == (cfg.n_seeds,)
+    assert s_deep["distance"].shape == s_deep["centroid"].shape == s_deep["worst"].shape == (cfg.n_seeds,)
+    assert (s_deep["centroid"] - s_deep["worst"] > 0).all()  # the centroid of independent members: higher
     assert (s_fge["weight_cosine"] > s_deep["weight_cosine"] + 0.3).all()
     assert (s_fge["barrier"] < s_deep["barrier"]).all()
 
@@ -142,9 +144,11 @@ def test_bad_arguments_raise_naming_the_parameter(cfg, smoke_data, call, match):
 
 
 def test_budgeted_puts_the_chapter_budget_in_the_training_knobs():
-    cfg = config.resolve_cell({"scale": "smoke", "n_members": None, "ensemble_steps": 7, "ensemble_seeds": 3})
+    cfg = config.resolve_cell({"scale": "smoke", "n_members": None, "ensemble_steps": 7, "ensemble_seeds": 3,
+                               "ensemble_seed": 11})
     b = ensembles.budgeted(cfg, min_members=3)
-    assert (b.steps, b.n_seeds, b.n_members, b.ensemble_steps) == (7, 3, cfg.n_members, 7)
+    assert (b.steps, b.n_seeds, b.seed, b.n_members, b.ensemble_steps) == (7, 3, 11, cfg.n_members, 7)
+    assert ensembles.repetition_seeds(b) == [11, 11 + b.n_members, 11 + 2 * b.n_members]
     with pytest.raises(ValueError, match="'n_members'.*>= 4"):
         ensembles.budgeted(cfg, min_members=4)
 
@@ -170,21 +174,79 @@ def test_centroid_loss_and_the_first_repetition_views(net, smoke_data):
     assert pair["line"][0].item() == pytest.approx(each[0].item(), rel=1e-5)  # t = 0: the first member
     assert pair["line"][-1].item() == pytest.approx(each[-1].item(), rel=1e-5)
     plane = ensembles.plane_view(ens, smoke_data, n=4)
-    assert plane["plane"]["loss"].shape == (4, 4) and plane["centroid"] == pytest.approx(centroid)
+    assert plane["loss"].shape == (4, 4) and plane["points"].shape == (3, 2)
+    ens.diverged[0, 1] = True  # a diverged run: no plane through its frozen member, and no error
+    assert ensembles.plane_view(ens, smoke_data, n=4) is None
 
 
-def test_claim_checks_follow_the_declared_thresholds():
-    mean = {"deep": dict(disagreement=0.3, weight_cosine=0.1, barrier=0.5)}
-    mean |= {m: dict(disagreement=0.1, weight_cosine=0.8, barrier=0.05) for m in ensembles.TRAJECTORY_METHODS}
-    planes = {"deep": dict(centroid=2.0, member_loss=0.5)}
-    planes |= {m: dict(centroid=0.4, member_loss=0.5) for m in ensembles.TRAJECTORY_METHODS}
-    thr = dict(min_disagreement=0.005, max_cosine=0.9999, disagreement_ratio=1.2, cosine_gap=0.3, deep_excess=0.3,
-               trajectory_excess=0.1, min_barrier=0.05, barrier_ratio=2.0)
-    got = ensembles.claim_checks(mean, planes, thr)
-    assert list(got) == ["distinct", "diversity", "slice", "barrier"] and all(ok for ok, _, _ in got.values())
-    assert "> 1.2x" in got["diversity"][1] and "fge: centroid 0.400 vs worst member 0.500" in got["slice"][2]
-    strict = ensembles.claim_checks(mean, planes, thr | dict(disagreement_ratio=5.0, barrier_ratio=20.0))
-    assert not strict["diversity"][0] and not strict["barrier"][0] and strict["slice"][0]
+def _fake(disagreement, barrier, centroid, worst, R=3):
+    """An ensemble's summary with the given per-repetition values (constant over repetitions unless lists)."""
+    t = lambda v: torch.tensor(v if isinstance(v, list) else [v] * R, dtype=torch.float)  # noqa: E731
+    return dict(disagreement=t(disagreement), barrier=t(barrier), centroid=t(centroid), worst=t(worst))
+
+
+def _ens(R=3, K=3):
+    return {m: ensembles.Ensemble(m, None, torch.zeros(R, K, 1), torch.zeros(R, K, 1), 0) for m in ensembles.METHODS}
+
+
+def test_claim_values_are_per_repetition_and_nan_where_a_run_diverged():
+    stats = {"deep": _fake([0.4, 0.5, 0.6], [1.0, 2.0, 4.0], 2.0, 0.5)}
+    stats |= {m: _fake([0.1, 0.1, 0.3], [0.1, 0.1, 0.1], 0.4, 0.5) for m in ensembles.TRAJECTORY_METHODS}
+    ens = _ens()
+    ens["swa"].diverged[2, 1] = True
+    ens["deep"].diverged[1, 0] = True
+    v = ensembles.claim_values(stats, ens)
+    assert set(v) == {"ens_distinct"} | {f"ens_{g}_{m}" for g in ("slice", "barrier") for m in ensembles.METHODS} \
+        | {f"ens_diversity_{m}" for m in ensembles.TRAJECTORY_METHODS}
+    assert v["ens_diversity_fge"] == pytest.approx([0.25, math.nan, 0.5], nan_ok=True)  # deep rep 1 diverged
+    assert v["ens_barrier_snapshot"] == pytest.approx([0.1, math.nan, 0.025], nan_ok=True)
+    assert v["ens_slice_swa"] == pytest.approx([-0.1, -0.1, math.nan], nan_ok=True)  # its own rep 2 only
+    assert v["ens_slice_deep"] == pytest.approx([1.5, math.nan, 1.5], nan_ok=True)
+    assert v["ens_distinct"] == pytest.approx([0.1, math.nan, math.nan], nan_ok=True)
+
+
+def _claims():
+    from wedges_lib.verdicts import Claim
+    traj = ensembles.TRAJECTORY_METHODS
+    return {c.name: c for c in (
+        Claim("ens_distinct", "h", "s", ">", 0.005),
+        *(Claim(f"ens_diversity_{m}", "h", "s", "<", 1 / 1.2) for m in traj),
+        Claim("ens_slice_deep", "h", "s", ">", 0.3), *(Claim(f"ens_slice_{m}", "h", "s", "<", 0.1) for m in traj),
+        Claim("ens_barrier_deep", "h", "s", ">", 0.05),
+        *(Claim(f"ens_barrier_{m}", "h", "s", "<", 0.5) for m in traj))}
+
+
+def test_judge_all_follows_the_declared_thresholds_and_never_raises():
+    deep = _fake([0.40, 0.42, 0.44], [1.0, 1.1, 1.2], [2.0, 2.1, 2.2], 0.5)
+    one_wedge = {m: _fake([0.1, 0.12, 0.11], [0.0, 0.01, 0.0], [0.40, 0.41, 0.42], 0.5)
+                 for m in ensembles.TRAJECTORY_METHODS}
+    v = ensembles.judge_all(_claims(), ensembles.claim_values({"deep": deep} | one_wedge, _ens()), "smoke")
+    assert {g: v[g].state for g in ensembles.GROUPS} == dict.fromkeys(ensembles.GROUPS, "reproduced")
+    # the phenomenon removed: FGE members as diverse as independent ones, far apart across a barrier
+    hopped = one_wedge | {"fge": _fake([0.45, 0.40, 0.47], [1.0, 1.2, 1.1], [2.0, 2.2, 2.1], 0.5)}
+    v = ensembles.judge_all(_claims(), ensembles.claim_values({"deep": deep} | hopped, _ens()), "smoke")
+    assert v["ens_diversity_fge"].state == v["ens_slice_fge"].state == v["ens_barrier_fge"].state == "not reproduced"
+    assert v["ens_diversity"].state == "partly reproduced" and v["ens_diversity_swa"].state == "reproduced"
+    # every run of SWA diverged: not measured, not reproduced, no exception
+    ens = _ens()
+    ens["swa"].diverged[:] = True
+    v = ensembles.judge_all(_claims(), ensembles.claim_values({"deep": deep} | one_wedge, ens), "smoke")
+    assert v["ens_slice_swa"].n == 0 and v["ens_slice_swa"].state == "not reproduced"
+    assert "not measured (runs diverged) for SWA iterates" in ensembles.outcome_sentence(
+        [v[f"ens_slice_{m}"] for m in ensembles.METHODS])
+
+
+def test_a_diverging_method_is_marked_not_raised(cfg, smoke_data):
+    hot = config.Config({**cfg, "swa_lr": 50.0, "fge_lr": 50.0})
+    deep = ensembles.deep_ensemble(cfg, smoke_data, quiet=True)
+    assert not deep.diverged.any() and deep.diverged.shape == (cfg.n_seeds, cfg.n_members)
+    with pytest.warns(UserWarning, match="diverged"):
+        swa = ensembles.swa(hot, smoke_data, pretrained=deep.members[:, 0], quiet=True)
+        fge = ensembles.fge(hot, smoke_data, pretrained=deep.members[:, 0], quiet=True)
+    for e in (swa, fge):
+        assert e.members.shape == deep.members.shape and e.diverged.all(1).any()
+    stats = ensembles.summarize(swa, smoke_data, n_interp=3)
+    assert stats["centroid"].shape == stats["distance"].shape == (cfg.n_seeds,)
 
 
 def test_shared_log_levels_span_every_surface():

@@ -3,7 +3,9 @@
 Every measure takes member probabilities ``probs`` of shape (K, N, C) from :func:`predict` (members
 (K, D) evaluated with ``torch.func`` in one vmapped pass) and returns a per-pair matrix (K, K) or a
 scalar: disagreement, KL and Jensen–Shannon divergences, cosine similarities; plus accuracy, NLL and
-calibration (ECE) of an ensemble's mean prediction. Used by :mod:`wedges_lib.ensembles`.
+calibration (ECE) of an ensemble's mean prediction. In weight space: the cosine of members'
+displacements, the loss barrier on the straight line between members (:func:`linear_barriers`) and the
+loss at their centroid (:func:`centroid_loss`). Used by :mod:`wedges_lib.ensembles`.
 """
 from __future__ import annotations
 
@@ -124,3 +126,36 @@ def offdiag_mean(m: torch.Tensor) -> torch.Tensor:
     K = m.shape[-1]
     mask = ~torch.eye(K, dtype=torch.bool, device=m.device)
     return m[..., mask].mean(-1)
+
+
+@torch.no_grad()
+def linear_barriers(model: nn.Module, members: torch.Tensor, x: torch.Tensor, y: torch.Tensor, *,
+                    n_interp: int = 11) -> torch.Tensor:
+    """Loss barrier of the straight line between each pair of members (K, D) -> (K, K), symmetric, zero diagonal.
+
+    barrier(i, j) = max over t of L((1 − t)θ_i + tθ_j) − ((1 − t)L(θ_i) + tL(θ_j)), on ``n_interp`` points.
+    """
+    if n_interp < 3:
+        raise ValueError(f"parameter 'n_interp': got {n_interp!r}; expected an int >= 3")
+    K = members.shape[0]
+    ts = torch.linspace(0, 1, n_interp, device=members.device)
+    pairs = [(i, j) for i in range(K) for j in range(i + 1, K)]
+    out = torch.zeros(K, K, device=members.device)
+    if not pairs:
+        return out
+    path = torch.cat([params.interpolate(members[i], members[j], ts) for i, j in pairs])
+    losses, _ = params.evaluate(model, path, x, y)
+    losses = losses.reshape(len(pairs), n_interp)
+    chord = (1 - ts) * losses[:, :1] + ts * losses[:, -1:]
+    heights = (losses - chord).amax(-1)
+    for (i, j), h in zip(pairs, heights):
+        out[i, j] = out[j, i] = h
+    return out
+
+
+@torch.no_grad()
+def centroid_loss(model: nn.Module, members: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """The loss on (x, y) of the worst of ``members`` (M, D) and of their centroid — the point a weight average
+    of them returns — evaluated in one pass. Used in :ref:`ch-ensembles`."""
+    loss = params.evaluate(model, torch.cat([members, members.mean(0, keepdim=True)]), x, y)[0]
+    return loss[:-1].max().item(), loss[-1].item()

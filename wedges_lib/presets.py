@@ -266,7 +266,7 @@ _add(
         "ensemble_grid": Param(int, "grid points per axis of chapter 06's plane through three members", low=2)},
     {
         "smoke": dict(ensemble_steps=150, ensemble_seeds=3, ensemble_seed=600, ensemble_grid=11),
-        "cpu": dict(ensemble_steps=1000, ensemble_seeds=3, ensemble_seed=600, ensemble_grid=25),
+        "cpu": dict(ensemble_steps=1000, ensemble_seeds=4, ensemble_seed=600, ensemble_grid=25),
         "paper": dict(ensemble_steps=20000, ensemble_seeds=3, ensemble_seed=600, ensemble_grid=31),
     },
 )
