@@ -479,14 +479,12 @@ def test_checker_reports_each_problem_of_a_broken_book(tmp_path, page):
 # --- verdicts as the reader sees them ---------------------------------------------------------------
 
 def _glued_badges(executed: Path) -> dict[str, str]:
-    """Every ``*_badge`` a chapter glued, from the executed notebooks myst-nb keeps beside the HTML."""
+    """Every ``*_badge`` a chapter glued, from the glue files myst-nb writes beside the executed notebooks."""
     found = {}
-    for nb in executed.rglob("*.ipynb"):
-        for cell in json.loads(nb.read_text()).get("cells", []):
-            for out in cell.get("outputs", []):
-                name = out.get("metadata", {}).get("scrapbook", {}).get("name", "")
-                if name.endswith("_badge"):
-                    found[name] = out["data"]["text/plain"].strip("'\"")
+    for path in executed.rglob("*.glue.json"):
+        for name, out in json.loads(path.read_text()).items():
+            if name.endswith("_badge"):
+                found[name] = out["data"]["text/plain"].strip("'\"")
     return found
 
 
