@@ -123,7 +123,8 @@ def _digest(value: Any, h) -> None:
 
 
 class _Recorder(Config):
-    """A read-only configuration that notes which entries were read."""
+    """A read-only configuration that notes which entries were read (attribute reads go through
+    ``__getitem__``, via :class:`~wedges_lib.config.Config`)."""
 
     def __init__(self, cfg: Mapping, reads: set):
         dict.__init__(self, cfg)
@@ -136,14 +137,6 @@ class _Recorder(Config):
     def get(self, key, default=None):
         self._reads.add(key)
         return dict.get(self, key, default)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(f"no parameter {name!r}; known: {', '.join(sorted(self))}") from None
 
     def _read_all(self):
         self._reads.update(dict.keys(self))

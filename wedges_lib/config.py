@@ -30,6 +30,8 @@ class Config(dict):
         raise TypeError("Config is read-only; pass overrides to resolve() instead")
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy/pickle probing for special methods: not a parameter
+            raise AttributeError(name)
         try:
             return self[name]
         except KeyError:

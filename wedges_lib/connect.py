@@ -29,9 +29,10 @@ import torch
 from torch import nn
 from torch.func import vmap
 
-from . import cache, optimize, params
+from . import cache, optimize, params, verdicts
 from .data import Dataset
-from .surfaces import evaluate_affine
+from .results import record
+from .surfaces import evaluate_affine, plane_through
 from .validation import check_arg
 
 KINDS = ("line", "bezier", "polychain")
@@ -316,8 +317,6 @@ def pair_verdicts(claims: dict, stats: dict[str, list[float]], scale: str) -> di
     """Judge chapter 04's claims on :func:`pair_statistics` (``claims`` from :func:`wedges_lib.verdicts.declare`)
     and combine the parts: 'pairs_line' (height, ratio) and 'pairs_curves' (Bezier, chain, F&J path objective).
     Name -> :class:`~wedges_lib.verdicts.Verdict`, every one recorded. Used in :ref:`ch-pairs`."""
-    from . import verdicts
-
     out = {name: verdicts.judge(claims[name], values, scale, unit="networks" if name == "pairs_monotonic"
                                 else "pairs") for name, values in stats.items()}
     for whole in ("pairs_line", "pairs_curves"):
@@ -383,7 +382,6 @@ def tunnel(model: nn.Module, studies: list[dict | None], theta: torch.Tensor, n:
     """The loss on an n x n grid of the plane through A, C and the Bezier bend B of the first measured pair
     (without one, pair 0 of theta (2P, D) and a point off its line), as :func:`wedges_lib.surfaces.plane_through`
     returns it, plus 'curve' (50, 2), the Bezier curve in the plane's coordinates. Used in :ref:`ch-pairs`."""
-    from .surfaces import plane_through
 
     i = next((i for i, s in enumerate(studies) if s is not None), None)
     a, c = theta[2 * (i or 0)], theta[2 * (i or 0) + 1]
@@ -402,7 +400,6 @@ def record_pairs(cfg, claims: dict, studies: list[dict | None], toy_paths: dict,
     """Record chapter 04's plain numbers (:func:`pair_numbers`, the steps and the count of diverged networks),
     its verdicts (:func:`pair_verdicts`) and the connector's sentence; returns the verdicts. Used in
     :ref:`ch-pairs`."""
-    from .results import record
 
     num = {**pair_numbers(studies, toy_paths), "curve_steps": cfg.curve_steps, "pairs_diverged": int(diverged.sum())}
     for name, value in num.items():

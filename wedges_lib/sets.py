@@ -20,9 +20,11 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import cache, optimize, params
+from . import cache, optimize, params, verdicts
 from .connect import _points_loss
 from .data import Dataset
+from .results import record
+from .surfaces import plane_through
 from .validation import check_arg
 
 STRUCTURES = ("segments", "simplices", "simplex", "complex", "hull")
@@ -304,8 +306,6 @@ def set_statistics(studies: list[dict | None]) -> dict[str, list[float]]:
 def set_verdicts(claims: dict, stats: dict[str, list[float]], scale: str) -> dict:
     """Judge chapter 05's claims on :func:`set_statistics` and combine 'sets_hull' from its two parts.
     Name -> :class:`~wedges_lib.verdicts.Verdict`, every one recorded. Used in :ref:`ch-sets`."""
-    from . import verdicts
-
     out = {name: verdicts.judge(claims[name], values, scale, unit="sets") for name, values in stats.items()}
     out["sets_hull"] = verdicts.combine("sets_hull", [out["sets_hull_height"], out["sets_hull_ratio"]])
     return out
@@ -386,7 +386,6 @@ def sections(model: nn.Module, studies: list[dict | None], theta: torch.Tensor, 
     """The loss on n x n grids of two planes of the first measured set θ_1, θ_2, θ_3 (rows of theta): through
     θ_1, θ_2 and its trained connector θ_c (without a measured set, the first triple's mean), and through the
     three solutions (:func:`wedges_lib.surfaces.plane_through`). Used in :ref:`ch-sets`."""
-    from .surfaces import plane_through
 
     j = next((j for j, st in enumerate(studies) if st is not None), None)
     a, b, c = theta[set_groups(n_sets, 3)[0][j or 0]]
@@ -398,7 +397,6 @@ def record_sets(cfg, claims: dict, studies: list[dict | None], big: dict | None,
                 diverged: torch.Tensor) -> dict:
     """Record chapter 05's plain numbers (:func:`set_numbers`, the toy's, the count of diverged networks), its
     verdicts (:func:`set_verdicts`) and the larger set's sentence; returns the verdicts. Used in :ref:`ch-sets`."""
-    from .results import record
 
     hull, conn = toy_evals["naive hull"], toy_evals["connector"]
     num = {**set_numbers(studies, big, cfg.n_solutions), "sets_diverged": int(diverged.sum()),

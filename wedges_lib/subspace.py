@@ -29,7 +29,7 @@ from torch import nn
 from torch.func import vmap
 from tqdm.auto import tqdm
 
-from . import models, optimize, params, toy, train
+from . import curvature, models, optimize, params, toy, train
 from .config import Config, pick_device
 from .data import Dataset
 from .presets import STEPS
@@ -120,8 +120,6 @@ def goldilocks(model: nn.Module, x: torch.Tensor, y: torch.Tensor, theta: torch.
     error ``ratio_se`` comes from the two estimates' errors (delta method). Fort & Scherlis (2019):
     the ratio is large in the "Goldilocks" shell of radii where random subspaces train well.
     """
-    from . import curvature
-
     f = params.loss_fn(model, x, y)
     out = {k: [] for k in ("trace", "trace_se", "frobenius", "frobenius_se", "ratio", "ratio_se")}
     for r in radii:

@@ -84,15 +84,6 @@ def train(model: nn.Module, data: Dataset, theta0: torch.Tensor, *, seeds: int |
     return TrainResult(model, theta0.detach().clone(), th, out, diverged, diverged_step, traj, settings)
 
 
-TRAINING_PARAMS = ("dataset", "n_train", "model", "width", "optimizer", "lr", "momentum", "l2", "schedule",
-                   "batch_size", "steps", "seed", "device")
-
-
-def training_key(cfg: Config) -> dict:
-    """The parameters that determine :func:`train_config`'s result: the cache key of trained solutions."""
-    return {k: cfg[k] for k in TRAINING_PARAMS}
-
-
 def init(cfg: Config, data: Dataset, seeds: int | Sequence[int]) -> tuple[nn.Module, torch.Tensor]:
     """The architecture ``cfg.model`` at width ``cfg.width`` and its initial theta: (D,) for an int seed, (K, D)
     for K."""

@@ -30,6 +30,7 @@ from .config import Config
 from .data import Dataset
 from .presets import SPECS
 from .validation import check_arg
+from .verdicts import interval
 
 KNOBS = ("lr", "width", "l2")
 QUANTITIES = ("lmax", "trace", "radius_ratio")  # what the sweeps compare at matched loss
@@ -269,16 +270,12 @@ def effects(m: dict[str, dict[str, torch.Tensor]]) -> dict[str, dict[str, torch.
 def direction(effect: torch.Tensor) -> str:
     """'rises' / 'falls' when the whole 95 % interval of the mean effect (K,) is above / below 0, else 'shows no
     clear change' (within the seed noise, or not measured). Used in :ref:`ch-hyperparameters`."""
-    from .verdicts import interval
-
     mean, lo, hi, n = interval(effect.tolist())
     return "rises" if n and lo > 0 else "falls" if n and hi < 0 else "shows no clear change"
 
 
 def factor(effect: torch.Tensor) -> str:
     """A log-ratio effect (K,) as a factor with its 95 % interval over seeds, e.g. '×0.62 [0.51, 0.75]'."""
-    from .verdicts import interval
-
     mean, lo, hi, n = interval(effect.tolist())
     if n == 0:
         return "not measured"

@@ -23,11 +23,6 @@ def check_arg(name: str, value: Any, ok: bool, valid: str) -> None:
         raise ValueError(f"parameter {name!r}: got {value!r}; expected {valid}")
 
 
-def one_of(name: str, value: Any, choices: tuple) -> None:
-    """Raise ValueError unless ``value`` is one of ``choices`` (the message lists them)."""
-    check_arg(name, value, value in choices, f"one of {', '.join(map(repr, choices))}")
-
-
 @dataclass(frozen=True)
 class Param:
     """The spec of one parameter: its type, valid range or choices, and what it means."""

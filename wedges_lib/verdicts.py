@@ -173,9 +173,10 @@ def judge(claim: Claim, values: Sequence[float], scale: str, *, unit: str = "see
     check demo: reproduced — effect = 1 [0.752, 1.25] over 3 seeds (95% interval); holds if > 0
     'reproduced'
     """
+    values = list(values)
     mean, lo, hi, n = interval(values)
     state = _state(claim, mean, lo, hi)
-    dropped = len(list(values)) - n
+    dropped = len(values) - n
     reason = (f"{claim.statistic} = {_fmt(mean)} [{_fmt(lo)}, {_fmt(hi)}] over {n} {unit} "
               f"({LEVEL:.0%} interval){f', {dropped} not measured' if dropped else ''}; "
               f"holds if {claim.holds_if} {claim.threshold:g}")
