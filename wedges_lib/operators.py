@@ -1,0 +1,181 @@
+"""The curvature operators people use beside the Hessian — the generalised Gauss-Newton and the empirical
+Fisher — and curvature per parameter block (layer), all through the estimators of :mod:`wedges_lib.curvature`.
+
+Each operator is the Hessian, at theta0, of a transformed loss, so every estimator there (Lanczos top-k,
+Hutchinson trace, SLQ density) computes it unchanged:
+
+* **GGN** = J^T H_l J (J the Jacobian of the outputs, H_l the Hessian of the loss in the outputs) is the
+  Hessian at theta0 of the loss of the *linearised* network, ``t -> l(f(theta0) + J (t - theta0))`` (the
+  linearisation by ``torch.func.jvp``);
+* **empirical Fisher** = (1/N) sum_n g_n g_n^T (g_n the gradient of example n's loss) is the Hessian at theta0
+  of ``t -> mean_n (g_n . (t - theta0))^2 / 2``, where the N inner products are one ``jvp`` of the per-example
+  losses — so the N x D matrix of per-example gradients is never formed.
+
+A block (a layer's parameters, a slice of theta) is analysed through :func:`restrict`, the loss as a function
+of that block alone, whose Hessian is the diagonal block H_bb; :func:`block_traces` estimates the traces of
+every block from one set of full-length probes (z_b . (H z)_b has mean Tr H_bb).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+from torch.func import jvp
+
+from . import curvature, params
+from .curvature import Estimate
+from .hessian import DatasetLoss, LossFn, hessian_operator
+from .landscape import Landscape
+from .objectives import prediction
+from .validation import check_arg
+
+OPERATORS = ("hessian", "ggn", "ef")
+
+
+def _per_batch(land: Landscape, make: Callable) -> LossFn:
+    """A loss_fn from ``make(batch) -> loss of t on that batch``, weighted over the landscape's batches."""
+    if len(land.batches) == 1:
+        return make(land.batches[0])
+    parts = {id(b): make(b) for b in land.batches}
+    return DatasetLoss(lambda t, b: parts[id(b)](t), tuple(land.batches), tuple(land.weights))
+
+
+def ggn_loss(land: Landscape, theta0: Tensor) -> LossFn:
+    """A loss_fn whose Hessian at theta0 (D,) is the generalised Gauss-Newton matrix of ``land`` at theta0.
+
+    The BatchNorm statistics are those :meth:`Landscape.loss_fn` holds fixed (recomputed at theta0 under
+    ``recompute``). Pass it, with theta0, to any function of :mod:`wedges_lib.curvature`.
+
+    Used in :ref:`ch-your-model`.
+    """
+    theta0 = theta0.detach()
+    stats = land.fixed_statistics(theta0)
+
+    def make(batch):
+        def linearised(t: Tensor) -> Tensor:
+            out0, dout = jvp(lambda s: prediction(land.output(s, batch, stats)), (theta0,), (t - theta0,))
+            return land.objective.loss(out0.detach() + dout, batch)
+        return linearised
+
+    return _per_batch(land, make)
+
+
+def ef_loss(land: Landscape, theta0: Tensor) -> LossFn:
+    """A loss_fn whose Hessian at theta0 (D,) is the empirical Fisher (1/N) sum_n g_n g_n^T of ``land``'s loss.
+
+    Needs an objective with per-example losses (N,). Under ``bn='train'`` each g_n includes the dependence of
+    the batch statistics on theta.
+
+    Used in :ref:`ch-your-model`.
+    """
+    theta0 = theta0.detach()
+    stats = land.fixed_statistics(theta0)
+
+    def make(batch):
+        def per_example(s: Tensor) -> Tensor:
+            return land.objective.losses(land.output(s, batch, stats), batch)
+
+        def fisher(t: Tensor) -> Tensor:
+            _, g_dot = jvp(per_example, (theta0,), (t - theta0,))
+            return 0.5 * g_dot.pow(2).mean()
+        return fisher
+
+    return _per_batch(land, make)
+
+
+def operator_loss(land: Landscape, theta0: Tensor, operator: str = "hessian") -> LossFn:
+    """The loss_fn whose Hessian at theta0 is ``operator``: 'hessian' (the loss itself), 'ggn' or 'ef'.
+
+    Used in :ref:`ch-your-model`.
+    """
+    check_arg("operator", operator, operator in OPERATORS, f"one of {', '.join(OPERATORS)}")
+    if operator == "ggn":
+        return ggn_loss(land, theta0)
+    if operator == "ef":
+        return ef_loss(land, theta0)
+    return land.loss_fn(theta0)
+
+
+# --------------------------------------------------------------------------- blocks
+
+
+def layer_blocks(model: nn.Module) -> dict[str, slice]:
+    """The parameters of each module (a layer), as slices of theta, by module name (in theta's order).
+
+    >>> layer_blocks(nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)))
+    {'0': slice(0, 9, None), '2': slice(9, 13, None)}
+
+    Used in :ref:`ch-your-model`.
+    """
+    lay, blocks, start = params.layout(model), {}, 0
+    for name, size in zip(lay.names, lay.sizes):
+        owner = name.rsplit(".", 1)[0] if "." in name else ""
+        s = blocks.get(owner)
+        check_arg("model", name, s is None or s.stop == start, "a model whose layers' parameters are contiguous")
+        blocks[owner] = slice(start if s is None else s.start, start + size)
+        start += size
+    return blocks
+
+
+def restrict(loss_fn: LossFn, theta: Tensor, block: slice) -> tuple[LossFn, Tensor]:
+    """``loss_fn`` as a function of theta[block] alone (the rest held at theta) and that block's values: the
+    pair to pass to any curvature function for the diagonal block H_bb.
+
+    >>> A = torch.tensor([[2.0, 1.0, 0.0], [1.0, 3.0, 0.0], [0.0, 0.0, 5.0]])
+    >>> f, t = restrict(lambda th: 0.5 * th @ A @ th, torch.zeros(3), slice(0, 2))
+    >>> curvature.trace(f, t, n_probes=4).value
+    5.0
+    """
+    check_arg("block", block, isinstance(block, slice) and len(range(*block.indices(len(theta)))) >= 1,
+              "a non-empty slice of theta")
+    theta = theta.detach()
+
+    def embed(tb: Tensor) -> Tensor:
+        return torch.cat([theta[:block.start or 0], tb, theta[block.stop:]])
+
+    if isinstance(loss_fn, DatasetLoss):
+        inner = loss_fn.loss_on_batch
+        restricted = DatasetLoss(lambda tb, c: inner(embed(tb), c), loss_fn.chunks, loss_fn.weights)
+    else:
+        restricted = lambda tb: loss_fn(embed(tb))  # noqa: E731
+    return restricted, theta[block].clone()
+
+
+def block_top_eigenvalues(loss_fn: LossFn, theta: Tensor, blocks: dict[str, slice], k: int = 1,
+                          **kwargs) -> dict[str, Tensor]:
+    """The k top eigenvalues (k,) of each diagonal block H_bb, by block name (Lanczos on :func:`restrict`);
+    ``kwargs`` go to :func:`wedges_lib.curvature.top_eigenvalues` (tol, max_iter, seed)."""
+    out = {}
+    for name, block in blocks.items():
+        f, tb = restrict(loss_fn, theta, block)
+        out[name] = curvature.top_eigenvalues(f, tb, k=min(k, tb.numel()),
+                                              **{**kwargs, "max_iter": min(kwargs.get("max_iter", 300), tb.numel())})[0]
+    return out
+
+
+def block_traces(loss_fn: LossFn, theta: Tensor, blocks: dict[str, slice], *, n_probes: int = 100,
+                 seed: int = 0, batch: int = 16) -> dict[str, Estimate]:
+    """Tr(H_bb) of every block at once, with standard errors: n_probes Rademacher probes z of full length, one
+    product H z each (``batch`` vmapped at a time), and for block b the samples z_b . (H z)_b, whose mean is
+    Tr(H_bb) (the cross terms have mean 0). Noisier per probe than probing a block alone, but the cost of
+    one trace for all blocks.
+
+    Used in :ref:`ch-your-model`.
+    """
+    check_arg("n_probes", n_probes, isinstance(n_probes, int) and n_probes >= 2, "an int >= 2")
+    check_arg("batch", batch, isinstance(batch, int) and batch >= 1, "an int >= 1")
+    op = hessian_operator(loss_fn, theta)
+    gen = torch.Generator(device=theta.device).manual_seed(seed)
+    samples: dict[str, list[Tensor]] = {name: [] for name in blocks}
+    for start in range(0, n_probes, batch):
+        z = torch.randint(0, 2, (min(batch, n_probes - start), theta.numel()), generator=gen, device=theta.device)
+        z = z.to(theta.dtype).mul_(2).sub_(1)
+        hz = op(z)
+        for name, block in blocks.items():
+            samples[name].append((z[:, block] * hz[:, block]).sum(-1))
+    out = {}
+    for name, s in samples.items():
+        s = torch.cat(s).double()
+        out[name] = Estimate(float(s.mean()), float(s.std() / s.numel() ** 0.5))
+    return out
