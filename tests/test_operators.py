@@ -1,0 +1,126 @@
+"""GGN, empirical Fisher and per-layer curvature (wedges_lib.operators): the matrices the transformed losses give
+equal the dense ones of a tiny net to machine precision, the curvature estimators run on them unchanged, and on
+the curvature benchmark's MLP they agree with curvlinops 3."""
+import numpy as np
+import pytest
+import scipy.sparse.linalg
+import torch
+from torch import nn
+from torch.func import functional_call, grad, hessian, jacrev, vmap
+
+from wedges_lib import curvature, objectives, operators, params
+from wedges_lib.hessian import DatasetLoss, hessian_operator
+from wedges_lib.landscape import Landscape
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A tanh MLP 3-5-4 on 12 examples, float64, with its dense Hessian, GGN and empirical Fisher."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 4)).double()
+    x, y = torch.randn(12, 3, dtype=torch.float64), torch.randint(0, 4, (12,))
+    theta, lay = params.flatten(net), params.layout(net)
+    f = lambda t: functional_call(net, params.unflatten(t, lay), (x,))  # noqa: E731
+    H = hessian(lambda t: nn.functional.cross_entropy(f(t), y))(theta)
+    J = jacrev(f)(theta)  # (N, C, D)
+    Hout = hessian(lambda o: nn.functional.cross_entropy(o, y))(f(theta))  # (N, C, N, C)
+    G = torch.einsum("ncd,ncmk,mke->de", J, Hout, J)
+    per_ex = lambda t, xi, yi: nn.functional.cross_entropy(  # noqa: E731
+        functional_call(net, params.unflatten(t, lay), (xi[None],)), yi[None])
+    g = vmap(grad(per_ex), in_dims=(None, 0, 0))(theta, x, y)
+    return net, x, y, theta, {"hessian": H, "ggn": G, "ef": g.T @ g / len(y)}
+
+
+@pytest.mark.parametrize("n_batches", [1, 3])
+@pytest.mark.parametrize("operator", operators.OPERATORS)
+def test_operator_matrix_equals_the_dense_one(tiny, operator, n_batches):
+    net, x, y, theta, dense = tiny
+    land = Landscape(net, objectives.split(x, y, size=12 // n_batches))
+    loss = operators.operator_loss(land, theta, operator)
+    assert isinstance(loss, DatasetLoss) == (n_batches > 1)
+    M = hessian_operator(loss, theta)(torch.eye(theta.numel(), dtype=theta.dtype))
+    assert torch.allclose(M, dense[operator], atol=1e-12), (M - dense[operator]).abs().max()
+    values, _ = curvature.top_eigenvalues(loss, theta, k=3, tol=1e-10)
+    exact = torch.linalg.eigvalsh(dense[operator]).flip(0)[:3]
+    assert torch.allclose(values, exact, atol=1e-9)
+    tr = curvature.trace(loss, theta, n_probes=400)
+    assert abs(tr.value - float(dense[operator].trace())) < 4 * tr.stderr + 1e-12
+
+
+def test_ggn_and_fisher_are_positive_semidefinite_and_differ_from_the_hessian(tiny):
+    *_, dense = tiny
+    for name in ("ggn", "ef"):
+        assert torch.linalg.eigvalsh(dense[name]).min() > -1e-12
+    assert torch.linalg.eigvalsh(dense["hessian"]).min() < -1e-6  # a tanh net away from a minimum: the test
+    assert (dense["ggn"] - dense["hessian"]).abs().max() > 1e-3  # of GGN != Hessian can fail
+
+
+def test_blocks_are_layers_and_restriction_gives_the_diagonal_block(tiny):
+    net, x, y, theta, dense = tiny
+    blocks = operators.layer_blocks(net)
+    assert blocks == {"0": slice(0, 20), "2": slice(20, 44)}
+    land = Landscape(net, objectives.split(x, y, size=4))
+    for operator in ("hessian", "ggn"):
+        loss = operators.operator_loss(land, theta, operator)
+        tops = operators.block_top_eigenvalues(loss, theta, blocks, k=2, tol=1e-10)
+        for name, s in blocks.items():
+            f, tb = operators.restrict(loss, theta, s)
+            M = hessian_operator(f, tb)(torch.eye(tb.numel(), dtype=tb.dtype))
+            assert torch.allclose(M, dense[operator][s, s], atol=1e-12)
+            assert torch.allclose(tops[name], torch.linalg.eigvalsh(dense[operator][s, s]).flip(0)[:2], atol=1e-9)
+
+
+def test_block_traces_estimate_every_block_from_shared_probes(tiny):
+    net, x, y, theta, dense = tiny
+    blocks = operators.layer_blocks(net)
+    est = operators.block_traces(Landscape(net, [(x, y)]).loss_fn(theta), theta, blocks, n_probes=3000, seed=1)
+    for name, s in blocks.items():
+        exact = float(dense["hessian"][s, s].trace())
+        assert abs(est[name].value - exact) < 4 * est[name].stderr, (name, est[name], exact)
+        assert est[name].stderr < 0.1 * abs(exact)  # not a vacuous pass
+
+
+def test_errors_name_the_parameter(tiny):
+    net, x, y, theta, _ = tiny
+    land = Landscape(net, [(x, y)])
+    with pytest.raises(ValueError, match="parameter 'operator'"):
+        operators.operator_loss(land, theta, "fisher")
+    with pytest.raises(ValueError, match="parameter 'block'"):
+        operators.restrict(land.loss_fn(theta), theta, slice(3, 3))
+
+
+# --------------------------------------------------------------------------- curvlinops
+
+
+@pytest.fixture(scope="module")
+def benchmark_mlp():
+    """The curvature benchmark's problem (benchmarks/curvature.py): MLP 40-256-256-10 at its seeded init, 1000
+    random MNIST-1D-shaped examples, mean cross-entropy, float32."""
+    torch.manual_seed(0)
+    sizes, layers = (40, 256, 256, 10), []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    model = nn.Sequential(*layers[:-1])
+    x, y = torch.randn(1000, 40), torch.randint(0, 10, (1000,))
+    return model, x, y
+
+
+@pytest.mark.parametrize("operator", operators.OPERATORS)
+def test_agrees_with_curvlinops_on_the_benchmark_mlp(benchmark_mlp, operator):
+    curvlinops = pytest.importorskip("curvlinops")
+    model, x, y = benchmark_mlp
+    cls = {"hessian": curvlinops.HessianLinearOperator, "ggn": curvlinops.GGNLinearOperator,
+           "ef": curvlinops.EFLinearOperator}[operator]
+    ps = [p for p in model.parameters()]
+    theirs = cls(model, nn.CrossEntropyLoss(), ps, [(x, y)], check_deterministic=False)
+    theta = params.flatten(model)
+    land = Landscape(model, objectives.split(x, y, size=500))
+    loss = operators.operator_loss(land, theta, operator)
+    V = torch.randn(4, theta.numel(), generator=torch.Generator().manual_seed(0))
+    mine = hessian_operator(loss, theta)(V)
+    ref = torch.stack([theirs @ v for v in V])
+    rel = float((mine - ref).norm() / ref.norm())
+    assert rel < 1e-4, rel
+    top, _ = curvature.top_eigenvalues(loss, theta, k=1, tol=1e-4)
+    ref_top = scipy.sparse.linalg.eigsh(theirs.to_scipy(np.float32), k=1, which="LA", tol=1e-5)[0][-1]
+    assert abs(float(top[0]) - ref_top) < 1e-3 * abs(ref_top), (float(top[0]), ref_top)
