@@ -4,7 +4,9 @@ import pytest
 import torch
 from scipy import stats
 
-from wedges_lib import config, connect, params, sets, train
+from wedges_lib import align, config, connect, params, sets, train, verdicts
+from wedges_lib import set_experiments as sx
+from wedges_lib.verdicts import Claim
 
 
 @pytest.mark.parametrize("k", [2, 3, 5])
@@ -72,47 +74,130 @@ def test_trained_structures_beat_untrained_on_a_smoke_mlp(smoke_data):
         assert trained["acc"].shape == (64,) and int(trained["worst"]) == int(trained["loss"].argmax())
 
 
-# --- chapter 05's sets, statistics and verdicts ---------------------------------------------------------------
+# --- volumes and the worst point of every segment --------------------------------------------------------------
+
+def test_squared_volume_matches_cayley_menger_and_known_volumes():
+    g = torch.Generator().manual_seed(0)
+    for m in (1, 2, 3):
+        v = torch.randn(m + 1, 7, generator=g, dtype=torch.float64)
+        d2 = torch.cdist(v, v) ** 2  # Cayley-Menger: det [[0, 1], [1, D²]] = (-1)^(m+1) 2^m (m!)² V²
+        cm = torch.ones(m + 2, m + 2, dtype=torch.float64)
+        cm[0, 0], cm[1:, 1:] = 0, d2
+        v2 = (-1) ** (m + 1) * torch.linalg.det(cm) / (2 ** m * math.factorial(m) ** 2)
+        assert float(sets.squared_volume(v)) == pytest.approx(float(v2), rel=1e-8)
+    cube = torch.eye(4, 5, dtype=torch.float64)  # the regular tetrahedron conv{e_1..e_4} in R^5, edges √2
+    assert float(sets.squared_volume(cube)) == pytest.approx(4 / 36, rel=1e-10)  # V = sqrt(4) / 3!
+    flat = torch.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])  # collinear: no area
+    assert float(sets.squared_volume(flat)) == pytest.approx(0.0, abs=1e-6)
+    verts = torch.tensor([[0.0, 0, 0], [0, 0, 1], [2, 0, 0], [0, 3, 0]])  # complex over 2 solutions, 2 extras
+    vol = sets.structure_volume(verts, "complex", 2)
+    assert float(vol) == pytest.approx(3.0 + 3.5, rel=1e-6)  # legs 2 and 3; |(2, 0, -1) x (0, 3, -1)| / 2
+
+
+def test_structure_edges_are_the_edges_of_its_simplices():
+    assert sets.structure_edges("segments", 3) == [(0, 3), (1, 3), (2, 3)]
+    assert sorted(sets.structure_edges("simplices", 3)) == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    assert len(sets.structure_edges("complex", 3, 2)) == 3 * 2 + 1  # θ_i - e_a, and e_1 - e_2 once
+    assert len(sets.structure_edges("simplex", 3, 2)) == 10
+
+
+def test_segment_profile_finds_the_known_worst_point_of_each_segment():
+    c = torch.tensor([0.3, 0.5])
+    f = lambda th: 1 - ((th - c) ** 2).sum(-1)  # noqa: E731  a bump: highest where a segment passes nearest c
+    verts = torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]])
+    prof = sets.segment_profile(f, None, None, verts, [(0, 1), (1, 2), (0, 2)], 11)
+    assert prof["loss"].shape == (3, 11) and torch.allclose(prof["t"], torch.linspace(0, 1, 11))
+    # nearest points: (0.3, 0) at t = 0.3; (1, 0.5) at t = 0.5; on the diagonal (0.4, 0.4) at t = 0.4
+    assert torch.allclose(prof["max"], torch.tensor([1 - 0.25, 1 - 0.49, 1 - 0.02]), atol=1e-6)
+    assert torch.allclose(prof["argmax_t"], torch.tensor([0.3, 0.5, 0.4]), atol=1e-6)
+    assert torch.allclose(prof["loss"][:, 0], f(verts[[0, 1, 0]]))  # t = 0 is the edge's first vertex
+    with pytest.raises(ValueError, match="edges"):
+        sets.segment_profile(f, None, None, verts, [(0, 3)], 11)
+
+
+def test_segment_profile_of_a_network_reports_the_lowest_accuracy(three_solutions, smoke_data):
+    model, theta = three_solutions
+    x, y = smoke_data.x_train, smoke_data.y_train
+    prof = sets.segment_profile(model, x, y, theta, sets.structure_edges("hull", 3), 5)
+    loss, acc = params.evaluate(model, theta, x, y)
+    assert torch.allclose(prof["loss"][:, 0], loss[[0, 0, 1]]) and torch.allclose(prof["acc"][:, -1], acc[[1, 2, 2]])
+    assert torch.equal(prof["acc_min"], prof["acc"].amin(1)) and torch.equal(prof["max"], prof["loss"].amax(1))
+    assert bool((prof["max"] > loss.max()).all())  # independent solutions: a barrier on every straight edge
+
+
+def test_volume_regulariser_enlarges_the_complex_at_little_cost(three_solutions, smoke_data):
+    model, theta = three_solutions
+    fits = {lam: sets.train_simplex(model, smoke_data, theta, n_extra=2, steps=60, lr=0.3, volume_reg=lam,
+                                    quiet=True) for lam in (0.0, 0.1)}
+    vol = {lam: float(sets.structure_volume(r.vertices, "complex", 3)) for lam, r in fits.items()}
+    assert vol[0.1] > 2 * vol[0.0]
+    assert fits[0.1].settings["volume_reg"] == 0.1
+    with pytest.raises(ValueError, match="volume_reg"):
+        sets.train_simplex(model, smoke_data, theta, volume_reg=-1.0)
+
+
+# --- chapter 05's sets, statistics and verdicts (set_experiments) ---------------------------------------------
 
 def test_set_groups_are_disjoint_triples_and_a_larger_set_through_the_first():
-    triples, larger = sets.set_groups(3, 5)
+    triples, larger = sx.set_groups(3, 5)
     flat = [i for t in triples for i in t]
     assert len(set(flat)) == 9 and larger[:3] == triples[0] and set(larger[3:]).isdisjoint(flat)
     assert max(larger) == 3 * 3 + 5 - 3 - 1  # exactly the networks chapter 05 trains
-    assert sets.set_groups(2, 3) == ([[0, 1, 2], [3, 4, 5]], [0, 1, 2])
+    assert sx.set_groups(2, 3) == ([[0, 1, 2], [3, 4, 5]], [0, 1, 2])
 
 
-def _fake_set(sol, hull_mean, hull_max, seg_max, seg_mean=0.5):
-    ev = lambda m, w: {"mean": torch.tensor(m), "max": torch.tensor(w), "acc": torch.tensor([0.5])}  # noqa: E731
-    seg = {**ev(seg_mean, max(seg_max)), "segment_max": torch.tensor(seg_max)}
-    return {"solutions_loss": torch.tensor(sol), "evals": {"naive hull": ev(hull_mean, hull_max),
-                                                           "connector (segments)": seg}}
+def _ev(mean, worst):
+    return {"mean": torch.tensor(mean), "max": torch.tensor(worst), "acc": torch.tensor([0.5])}
 
 
-def test_set_statistics_use_the_worst_point_of_any_segment():
-    st = _fake_set([0.1, 0.2, 0.3], hull_mean=1.2, hull_max=2.2, seg_max=[0.3, 0.6, 0.4])
-    s = sets.set_statistics([st, None])
+def _edges(worst, acc_min):
+    return {"max": torch.tensor(worst), "acc_min": torch.tensor(acc_min), "loss": torch.tensor(worst)[:, None]}
+
+
+def _fake_set(sol, hull_mean, hull_max, seg_max, *, seg_acc=(0.9, 0.9, 0.9), ahull=(0.5, 0.6), vols=(10.0, 1.0)):
+    evals = {"naive hull": _ev(hull_mean, hull_max), "aligned hull": _ev(*ahull),
+             "connector (segments)": _ev(0.3, max(seg_max)), "complex (Benton et al.)": _ev(0.3, 0.4)}
+    edges = {"naive hull": _edges([1.0, 2.0, 1.5], [0.3, 0.2, 0.4]), "aligned hull": _edges([0.3, 0.4, 0.5],
+                                                                                            [0.8, 0.9, 0.9]),
+             "connector (segments)": _edges(seg_max, list(seg_acc))}
+    return {"solutions_loss": torch.tensor(sol), "solutions_acc": torch.tensor([0.95, 0.95, 0.95]), "evals": evals,
+            "edges": edges, "fitted": {}, "volumes": {"complex (Benton et al.)": vols[0],
+                                                      "complex, no volume term": vols[1]}}
+
+
+def test_set_statistics_use_the_worst_point_of_every_segment():
+    st = _fake_set([0.1, 0.2, 0.3], hull_mean=1.2, hull_max=2.2, seg_max=[0.3, 0.6, 0.4], seg_acc=(0.9, 0.85, 0.9))
+    s = sx.set_statistics([st, None])
     assert s["sets_hull_height"][0] == pytest.approx(1.0) and s["sets_hull_ratio"][0] == pytest.approx(5.0)
-    assert s["sets_connector"][0] == pytest.approx((0.6 - 0.2) / (2.2 - 0.2))
+    assert s["sets_connector_loss"][0] == pytest.approx((0.6 - 0.2) / (2.0 - 0.2))  # worst straight edge: 2.0
+    assert s["sets_connector_acc"][0] == pytest.approx((0.95 - 0.85) / (0.95 - 0.2))
+    assert s["sets_complex_low"][0] == pytest.approx((0.4 - 0.2) / (2.2 - 0.2))
+    assert s["sets_complex_volume"][0] == pytest.approx(10.0)
+    assert s["sets_aligned_mean"][0] == pytest.approx(0.3 / 1.0)
+    assert s["sets_aligned_worst"][0] == pytest.approx(0.4 / 2.0)
+    assert s["sets_aligned_edges"][0] == pytest.approx(0.3 / 1.8)
     assert all(math.isnan(v[1]) for v in s.values())
 
 
-def test_set_verdicts_and_the_one_larger_set_sentence():
-    from wedges_lib import verdicts
-    from wedges_lib.verdicts import Claim
+def _claims():
+    return verdicts.declare(*(Claim(n, "h", "s", op, t) for n, op, t in (
+        ("sets_hull_height", ">", 0.1), ("sets_hull_ratio", ">", 1), ("sets_connector_loss", "<", 0.2),
+        ("sets_connector_acc", "<", 0.2), ("sets_complex_low", "<", 0.2), ("sets_complex_volume", ">", 2),
+        ("sets_aligned_mean", "<", 0.5), ("sets_aligned_worst", "<", 0.2), ("sets_aligned_edges", "<", 0.2))))
 
-    claims = verdicts.declare(Claim("sets_hull_height", "h", "e", ">", 0.1),
-                              Claim("sets_hull_ratio", "h", "r", ">", 1),
-                              Claim("sets_connector", "h", "w", "<", 0.2))
+
+def test_set_verdicts_and_the_one_larger_set_sentence():
+    claims = _claims()
     low = [_fake_set([0.1, 0.2, 0.3], 1.2 + 0.1 * i, 2.2, [0.3, 0.25 + 0.01 * i, 0.3]) for i in range(3)]
-    v = sets.set_verdicts(claims, sets.set_statistics(low), "smoke")
-    assert v["sets_hull"].state == v["sets_connector"].state == "reproduced"
-    high = [_fake_set([0.1, 0.2, 0.3], 1.2, 2.2, [0.3, 1.9 + 0.01 * i, 0.3], seg_mean=0.3) for i in range(3)]
-    v = sets.set_verdicts(claims, sets.set_statistics(high), "smoke")  # low on average, not at its worst
-    assert v["sets_connector"].state == "not reproduced"
+    v = sx.set_verdicts(claims, sx.set_statistics(low), "smoke")
+    assert v["sets_hull"].state == v["sets_connector"].state == v["sets_complex"].state == "reproduced"
+    assert v["sets_aligned"].state == "partly reproduced"  # the mean drops, the worst points do not
+    high = [_fake_set([0.1, 0.2, 0.3], 1.2, 2.2, [0.3, 1.9 + 0.01 * i, 0.3]) for i in range(3)]
+    v = sx.set_verdicts(claims, sx.set_statistics(high), "smoke")  # low on average, not at its worst
+    assert v["sets_connector_loss"].state == "not reproduced"
     num = {"sets_k": 5, "sets_segk_worst_fraction": 0.5}
-    assert "not below the declared 0.2" in sets.big_set_sentence(num, 0.2)
-    assert "could not be measured" in sets.big_set_sentence({**num, "sets_segk_worst_fraction": math.nan}, 0.2)
+    assert "not below the declared 0.2" in sx.big_set_sentence(num, 0.2)
+    assert "could not be measured" in sx.big_set_sentence({**num, "sets_segk_worst_fraction": math.nan}, 0.2)
 
 
 @pytest.fixture(scope="module")
@@ -122,18 +207,26 @@ def three_solutions(smoke_data):
     return run.model, run.theta
 
 
-def test_set_study_reports_the_worst_point_of_each_segment(three_solutions, smoke_data):
+def test_set_study_scans_every_edge_and_aligns_to_the_first(three_solutions, smoke_data):
     model, theta = three_solutions
-    cfg = config.resolve("smoke", connector_steps=3, n_samples=30)
-    st = sets.set_study(cfg, model, smoke_data, theta, ["connector (segments)"])
-    seg = st["evals"]["connector (segments)"]
-    assert set(st["evals"]) == {"naive hull", "connector (segments)"} and seg["segment_max"].shape == (3,)
-    assert float(seg["segment_max"].max()) == float(seg["max"])  # the structure's worst is on some segment
-    w = sets.structure_weights("segments", 3, 30, seed=cfg.seed)
-    on = w[:, :3].argmax(1) == 1
-    assert float(seg["segment_max"][1]) == float(seg["loss"][on].max())
-    assert torch.allclose(st["solutions_loss"], params.evaluate(model, theta, smoke_data.x_train,
-                                                                smoke_data.y_train)[0])
-    rows = sets.mean_worst_rows([st, None], st)
-    assert set(rows) == {f"{s}: {n}" for s in ("set 1", "larger set") for n in st["evals"]}
-    assert "not measured" in sets.describe([st, None], st)[1]
+    cfg = config.resolve("smoke", connector_steps=3, n_samples=30, n_interp=5)
+    names = ["connector (segments)", "complex (Benton et al.)"]
+    st = sx.set_study(cfg, model, smoke_data, theta, names)
+    assert set(st["evals"]) == set(st["edges"]) == {"naive hull", "aligned hull", *names}
+    seg = st["edges"]["connector (segments)"]
+    assert seg["max"].shape == (3,) and seg["loss"].shape == (3, 5)
+    assert torch.allclose(seg["loss"][:, 0], st["solutions_loss"])  # each segment starts at its solution
+    assert torch.equal(st["aligned"][0], theta[0])  # the reference stays itself ...
+    x, y = smoke_data.x_train, smoke_data.y_train
+    assert torch.allclose(params.evaluate(model, st["aligned"], x, y)[0], st["solutions_loss"], atol=1e-5)  # same fn
+    assert torch.allclose(st["aligned"], align.align_all(model, theta[0], theta, seed=cfg.seed))
+    assert set(st["volumes"]) == {"complex (Benton et al.)"} and st["volumes"]["complex (Benton et al.)"] > 0
+    rows = sx.segment_rows([st, None])
+    assert len(rows) == 3 + 3 + 3 + 7 and rows[0]["structure"] == "naive hull" and rows[0]["edge"] == "θ1 – θ2"
+    assert any(r["edge"] == "θ1 – π(θ2)" for r in rows) and all(r["sets"] == 1 for r in rows)
+    mw = sx.mean_worst_rows([st, None], edges=True)
+    assert len(mw) == len(rows) and all(m <= w for m, w in mw.values())
+    assert set(sx.mean_worst_rows([st])) == set(st["evals"])
+    assert "not measured" in sx.describe([st, None], st)[1]
+    num = sx.set_numbers([st, None], st, 3)
+    assert num["sets_seg3_edge_worst"] == f"{float(seg['max'].max()):.3g}"  # one set: no interval

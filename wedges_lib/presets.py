@@ -14,7 +14,7 @@ from .validation import Param
 
 SCALES = ("smoke", "cpu", "paper")
 DATASETS = ("mnist1d", "cifar10", "cifar100", "fashion_mnist")
-MODELS = ("mlp", "cnn1d", "cifar_cnn", "resnet")
+MODELS = ("mlp", "cnn1d", "cifar_cnn", "resnet", "mlp_invariant")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "step", "cosine")
 DEVICES = ("auto", "cpu", "cuda")
@@ -136,19 +136,24 @@ _add(
                                "('relative': the same angular step)", choices=STEPS),
         "id_fraction": Param(float, "fraction of full-space accuracy that defines the intrinsic dimension",
                              low=0, high=1, low_open=True),
-        "radius_seeds": Param(int, "repetitions in chapter 02 (seeds seed, seed + 1, ...): networks, and toys "
-                              "of the toy block", low=1),
+        "radius_seeds": Param(int, "repetitions in chapter 02 (seeds radius_seed, radius_seed + 1, ...): networks, "
+                              "and toys of the toy block", low=1),
+        "radius_seed": Param(int, "base seed of chapter 02's networks, planes and toys (fresh seeds for the "
+                                  "temperature-controlled verdicts; seeds 0-4 were seen before)", low=0),
+        "goldilocks_dim": Param(int, "d of the random subspace the restricted Goldilocks ratio PᵀHP is taken in",
+                                low=1),
     },
     {
         "smoke": dict(dims=(10, 40, 160), radii=(0.25, 1.0, 8.0), projection="fastfood", subspace_width=0.25,
                       subspace_steps=150, subspace_lr=1.0, subspace_step="relative", id_fraction=0.5,
-                      radius_seeds=3),
+                      radius_seeds=3, radius_seed=200, goldilocks_dim=40),
         "cpu": dict(dims=(200, 800, 3200, 12800), radii=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0), projection="fastfood",
                     subspace_width=0.5, subspace_steps=500, subspace_lr=1.7, subspace_step="relative",
-                    id_fraction=0.8, radius_seeds=5),
+                    id_fraction=0.8, radius_seeds=5, radius_seed=200, goldilocks_dim=800),
         "paper": dict(dims=(250, 1000, 4000, 16000, 64000), radii=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
                       projection="fastfood", subspace_width=1.0, subspace_steps=10000, subspace_lr=1.0,
-                      subspace_step="relative", id_fraction=0.9, radius_seeds=5),
+                      subspace_step="relative", id_fraction=0.9, radius_seeds=5, radius_seed=200,
+                      goldilocks_dim=4000),
     },
 )
 
@@ -211,14 +216,16 @@ _add(
         "n_pairs": Param(int, "independent pairs of solutions in chapter 04 (its repetitions)", low=1),
         "solution_seed": Param(int, "base seed of the networks trained in chapters 04 and 05 (fresh seeds for "
                                     "their verdicts; seeds 0-4 were seen before)", low=0),
+        "align_widths": Param(tuple, "width multipliers of chapter 04's barrier-against-width study (n_pairs pairs "
+                                     "each, before and after alignment; increasing)", low=0, low_open=True),
     },
     {
         "smoke": dict(curve_steps=300, curve_lr=0.3, connector_lr=0.1, pair_grid=15, n_pairs=3,
-                      solution_seed=100),
+                      solution_seed=100, align_widths=(0.125, 0.25, 0.5)),
         "cpu": dict(curve_steps=1000, curve_lr=0.5, connector_lr=0.05, pair_grid=25, n_pairs=3,
-                    solution_seed=100),
+                    solution_seed=100, align_widths=(0.125, 0.25, 0.5, 1.0)),
         "paper": dict(curve_steps=10000, curve_lr=0.05, connector_lr=0.01, pair_grid=31, n_pairs=3,
-                      solution_seed=100),
+                      solution_seed=100, align_widths=(0.25, 0.5, 1.0, 2.0)),
     },
 )
 
@@ -233,11 +240,18 @@ _add(
         "n_samples": Param(int, "points sampled per structure to evaluate it", low=2),
         "set_grid": Param(int, "grid points per axis of the planes through solutions and the connector", low=2),
         "n_sets": Param(int, "independent sets of 3 solutions in chapter 05 (its repetitions)", low=1),
+        "set_seed": Param(int, "base seed of chapter 05's networks (fresh seeds for the per-segment, volume and "
+                               "alignment checks; 100-110 were seen before)", low=0),
+        "set_volume_reg": Param(float, "λ of Benton et al.'s volume regulariser −λ log(Σ vol² + 1e-4) on the complex",
+                                low=0),
     },
     {
-        "smoke": dict(n_solutions=4, connector_steps=300, set_lr=0.3, n_samples=64, set_grid=13, n_sets=3),
-        "cpu": dict(n_solutions=5, connector_steps=1000, set_lr=0.3, n_samples=256, set_grid=21, n_sets=3),
-        "paper": dict(n_solutions=5, connector_steps=10000, set_lr=0.05, n_samples=1024, set_grid=31, n_sets=3),
+        "smoke": dict(n_solutions=4, connector_steps=300, set_lr=0.3, n_samples=64, set_grid=13, n_sets=3,
+                      set_seed=500, set_volume_reg=0.03),
+        "cpu": dict(n_solutions=5, connector_steps=1000, set_lr=0.3, n_samples=256, set_grid=21, n_sets=3,
+                    set_seed=500, set_volume_reg=0.03),
+        "paper": dict(n_solutions=5, connector_steps=10000, set_lr=0.05, n_samples=1024, set_grid=31, n_sets=3,
+                      set_seed=500, set_volume_reg=0.03),
     },
 )
 
@@ -247,12 +261,12 @@ _add(
     {
         "n_members": Param(int, "ensemble members K", low=1),
         "cycle_steps": Param(int, "FGE cycle / SWA collection interval in steps (0 = equal compute with deep)", low=0),
-        "fge_lr": Param(float, "peak learning rate of the FGE cycles", low=0, low_open=True),
-        "swa_lr": Param(float, "constant learning rate of the SWA phase", low=0, low_open=True)},
+        "lr_fractions": Param(tuple, "FGE peak / SWA constant rates swept, as fractions of lr (increasing)",
+                              low=0, low_open=True)},
     {
-        "smoke": dict(n_members=3, cycle_steps=0, fge_lr=0.02, swa_lr=0.02),
-        "cpu": dict(n_members=5, cycle_steps=0, fge_lr=0.01, swa_lr=0.01),
-        "paper": dict(n_members=5, cycle_steps=0, fge_lr=0.01, swa_lr=0.01),
+        "smoke": dict(n_members=3, cycle_steps=0, lr_fractions=(0.2, 1.0)),
+        "cpu": dict(n_members=5, cycle_steps=0, lr_fractions=(0.2, 0.5, 1.0)),
+        "paper": dict(n_members=5, cycle_steps=0, lr_fractions=(0.2, 0.5, 1.0)),
     },
 )
 
@@ -265,8 +279,8 @@ _add(
         "ensemble_seed": Param(int, "base seed of chapter 06's repetitions (replaces 'seed' there)", low=0),
         "ensemble_grid": Param(int, "grid points per axis of chapter 06's plane through three members", low=2)},
     {
-        "smoke": dict(ensemble_steps=150, ensemble_seeds=3, ensemble_seed=600, ensemble_grid=11),
-        "cpu": dict(ensemble_steps=1000, ensemble_seeds=4, ensemble_seed=600, ensemble_grid=25),
-        "paper": dict(ensemble_steps=20000, ensemble_seeds=3, ensemble_seed=600, ensemble_grid=31),
+        "smoke": dict(ensemble_steps=150, ensemble_seeds=3, ensemble_seed=700, ensemble_grid=11),
+        "cpu": dict(ensemble_steps=1000, ensemble_seeds=5, ensemble_seed=700, ensemble_grid=25),
+        "paper": dict(ensemble_steps=20000, ensemble_seeds=5, ensemble_seed=700, ensemble_grid=31),
     },
 )

@@ -9,7 +9,10 @@ solutions first, then the trainable ones — and a sampler of convex weights (n,
 * ``complex`` (Benton et al. 2021): the k simplices conv{θ_i, e_1, ..., e_m} sharing the extra vertices;
 * ``hull``: the naive hull conv{θ_1, ..., θ_k} of the solutions alone (nothing to train).
 
-Training runs through :func:`wedges_lib.optimize.minimize`, the loop of every other trained thing.
+Training runs through :func:`wedges_lib.optimize.minimize`, the loop of every other trained thing. A structure's
+straight edges (:func:`structure_edges`) are scanned on a grid by :func:`segment_profile` (the worst point of
+each), and its simplices' volumes (:func:`structure_simplices`, :func:`squared_volume`) give Benton et al.'s
+volume regulariser. Chapter 05's studies built from these are in :mod:`wedges_lib.set_experiments`.
 """
 from __future__ import annotations
 
@@ -20,11 +23,9 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import cache, optimize, params, verdicts
+from . import optimize, params
 from .connect import _points_loss
 from .data import Dataset
-from .results import record
-from .surfaces import plane_through
 from .validation import check_arg
 
 STRUCTURES = ("segments", "simplices", "simplex", "complex", "hull")
@@ -102,6 +103,87 @@ class SetResult:
         return w.to(self.solutions) @ self.vertices
 
 
+def structure_simplices(kind: str, k: int, n_extra: int = 1) -> list[list[int]]:
+    """The simplices (lists of vertex indices into the vertices (solutions, extras)) a ``kind`` structure is made of.
+
+    >>> structure_simplices("complex", 3, 2)
+    [[0, 3, 4], [1, 3, 4], [2, 3, 4]]
+    >>> structure_simplices("segments", 2)
+    [[0, 2], [1, 2]]
+    """
+    check_arg("kind", kind, kind in STRUCTURES, f"one of {', '.join(STRUCTURES)}")
+    m = {"segments": 1, "simplices": 1, "hull": 0}.get(kind, n_extra)
+    extras = list(range(k, k + m))
+    if kind == "segments":
+        return [[i, k] for i in range(k)]
+    if kind == "simplices":
+        return [[k, i, j] for i in range(k) for j in range(i + 1, k)]
+    if kind == "complex":
+        return [[i, *extras] for i in range(k)]
+    return [list(range(k + m))]  # simplex, hull
+
+
+def structure_edges(kind: str, k: int, n_extra: int = 1) -> list[tuple[int, int]]:
+    """Every straight edge (i, j), i < j, of the simplices of a ``kind`` structure (:func:`structure_simplices`),
+    in order of first appearance: the segments θ_i -> θ_c, the hull's edges θ_i - θ_j, ...
+
+    >>> structure_edges("hull", 3)
+    [(0, 1), (0, 2), (1, 2)]
+    >>> structure_edges("complex", 2, 2)
+    [(0, 2), (0, 3), (2, 3), (1, 2), (1, 3)]
+
+    Used in :ref:`ch-sets`.
+    """
+    out: list[tuple[int, int]] = []
+    for simp in structure_simplices(kind, k, n_extra):
+        out += [e for a, i in enumerate(simp) for j in simp[a + 1:]
+                if (e := (min(i, j), max(i, j))) not in out]
+    return out
+
+
+def squared_volume(vertices: torch.Tensor) -> torch.Tensor:
+    """Squared m-volume () of the simplex conv{v_0, ..., v_m} of vertices (m + 1, D): det(E Eᵀ) / (m!)², E the
+    edges v_i - v_0 — the Cayley–Menger determinant Benton et al. 2021 compute, from the Gram matrix instead.
+
+    >>> squared_volume(torch.tensor([[0.0, 0, 0], [2, 0, 0], [0, 1, 0]])).item()  # a right triangle of area 1
+    1.0
+    """
+    edges = vertices[1:] - vertices[:1]
+    return torch.linalg.det(edges @ edges.T).clamp_min(0) / math.factorial(len(edges)) ** 2
+
+
+def structure_volume(vertices: torch.Tensor, kind: str, k: int) -> torch.Tensor:
+    """Total volume () of a ``kind`` structure over vertices (k + m, D): the sum of its simplices' volumes.
+    Used in :ref:`ch-sets`."""
+    simps = structure_simplices(kind, k, len(vertices) - k)
+    return sum(squared_volume(vertices[s]).sqrt() for s in simps)
+
+
+def segment_profile(f, x: torch.Tensor | None, y: torch.Tensor | None, vertices: torch.Tensor,
+                    edges: list[tuple[int, int]], n_points: int, *, chunk: int = 64) -> dict[str, torch.Tensor]:
+    """The loss (and accuracy, for a network) on a grid of ``n_points`` times t in [0, 1] along every edge (i, j):
+    the points (1 - t) v_i + t v_j of vertices (V, D). 't' (n,), 'loss' (S, n)[, 'acc' (S, n)], and per edge the
+    worst point: 'max' (S,) the highest loss, 'argmax_t' (S,) where it is[, 'acc_min' (S,) the lowest accuracy].
+    ``f`` a network (with x, y) or a batched loss (K, D) -> (K,).
+
+    Used in :ref:`ch-sets`.
+    """
+    check_arg("n_points", n_points, isinstance(n_points, int) and n_points >= 2, "an int >= 2")
+    check_arg("edges", edges, len(edges) >= 1 and all(0 <= i < len(vertices) and 0 <= j < len(vertices)
+                                                      for i, j in edges), f"pairs of indices below {len(vertices)}")
+    t = torch.linspace(0, 1, n_points)
+    a, b = (vertices[[e[c] for e in edges]] for c in (0, 1))
+    pts = (a[:, None] + t.to(a)[None, :, None] * (b - a)[:, None]).reshape(-1, vertices.shape[1])
+    if isinstance(f, nn.Module):
+        check_arg("x", None, x is not None and y is not None, "inputs x and labels y when f is a network")
+        loss, acc = (v.reshape(len(edges), n_points) for v in params.evaluate(f, pts, x, y, chunk=chunk))
+        out = {"loss": loss, "acc": acc, "acc_min": acc.amin(1)}
+    else:
+        with torch.no_grad():
+            out = {"loss": torch.cat([f(p) for p in pts.split(chunk)]).reshape(len(edges), n_points)}
+    return {"t": t, **out, "max": out["loss"].amax(1), "argmax_t": t[out["loss"].argmax(1).cpu()]}
+
+
 def hull_points(solutions: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
     """n uniform samples (n, D) of the naive hull conv{θ_1..θ_k} of solutions (k, D).
 
@@ -128,9 +210,11 @@ def _fit_set(f, data: Dataset | None, solutions: torch.Tensor, extra0: torch.Ten
         w = structure_weights(kind, k, n_samples, n_extra=m, generator=side).to(sols)
         return points_loss(w[:, :k] @ sols + w[:, k:] @ extra[0], None if idx is None else idx[0]).mean()[None]
 
-    def volume(extra: torch.Tensor) -> torch.Tensor:  # Benton et al.: -log of the extras' simplex volume with θ_1
-        edges = extra[0] - sols[0]
-        return -volume_reg * 0.5 * torch.logdet(edges @ edges.T)[None]
+    simplices = structure_simplices(kind, k, m)
+
+    def volume(extra: torch.Tensor) -> torch.Tensor:  # Benton et al.: -λ log(Σ over the simplices of vol² + 1e-4)
+        v = torch.cat([sols, extra[0]])
+        return -volume_reg * torch.log(sum(squared_volume(v[s]) for s in simplices) + 1e-4)[None]
 
     run = optimize.minimize(extra0.detach()[None], loss, n=None if data is None else len(data.y_train), seeds=[seed],
                             optimizer="sgd", lr=lr, momentum=momentum, schedule=schedule, batch_size=batch_size,
@@ -164,8 +248,9 @@ def train_simplex(f, data: Dataset | None, solutions: torch.Tensor, *, n_extra: 
     """Benton et al. 2021: trainable extra vertices (n_extra, D) joined to the fixed solutions (k, D), as the
     simplicial complex of the k simplices conv{θ_i, extras} (``shape='complex'``) or as one simplex over all
     (``'simplex'``); each step descends the mean loss at ``n_samples`` uniform samples. The extras start at the
-    solutions' mean plus Gaussian noise of ``init_scale`` times the solutions' spread; ``volume_reg`` > 0
-    rewards the extras' volume (needs n_extra < D)."""
+    solutions' mean plus Gaussian noise of ``init_scale`` times the solutions' spread; ``volume_reg`` = λ > 0
+    adds Benton et al.'s regulariser −λ log(Σ_s vol_s² + 10⁻⁴) over the structure's simplices s (their code's
+    ``total_volume``, the squared Cayley–Menger volume of each simplex). Used in :ref:`ch-sets`."""
     check_arg("shape", shape, shape in ("complex", "simplex"), "'complex' or 'simplex'")
     check_arg("n_extra", n_extra, isinstance(n_extra, int) and n_extra >= 1, "an int >= 1")
     check_arg("volume_reg", volume_reg, isinstance(volume_reg, (int, float)) and volume_reg >= 0, "a float >= 0")
@@ -196,214 +281,3 @@ def evaluate_structure(f, x: torch.Tensor | None, y: torch.Tensor | None, points
             out = {"loss": torch.cat([f(t) for t in thetas.split(chunk)])}
     worst = int(out["loss"].argmax())
     return {**out, "mean": out["loss"].mean(), "max": out["loss"][worst], "worst": torch.tensor(worst)}
-
-
-# --- chapter 05's structures, fitted from a configuration ---------------------------------------------------
-
-#: name -> (trainer, options): the structures chapter 05 trains on a set of solutions
-FITTED = {
-    "connector (segments)": ("connector", dict(variant="segments")),
-    "connector (triangles)": ("connector", dict(variant="simplices")),
-    "complex (Benton et al.)": ("simplex", dict(n_extra=2))}
-
-
-def _fit_named(cfg, model: nn.Module, data: Dataset, solutions: torch.Tensor, name: str, seed: int) -> dict:
-    trainer, options = FITTED[name]
-    fit = dict(steps=cfg.connector_steps, lr=cfg.set_lr, seed=seed, batch_size=cfg.batch_size, quiet=True)
-    train = train_connector if trainer == "connector" else train_simplex
-    return vars(train(model, data, solutions, **options, **fit))
-
-
-def fit_structures(cfg, model: nn.Module, data: Dataset, solutions: torch.Tensor, names=tuple(FITTED),
-                   seed: int | None = None) -> dict[str, SetResult]:
-    """The structures ``names`` of :data:`FITTED` joining solutions (k, D), each trained ``connector_steps`` SGD
-    steps at ``set_lr`` with minibatches from ``seed`` (default ``cfg.seed``) through the result cache.
-    Used in :ref:`ch-sets`."""
-    seed = cfg.seed if seed is None else seed
-    out = {}
-    for name in names:
-        r = cache.cached("sets-structure", cfg, _fit_named, model=model, data=data, solutions=solutions, name=name,
-                         seed=seed)
-        out[name] = SetResult(r["kind"], r["solutions"], r["extra"], r["history"])
-    return out
-
-
-def set_groups(n_sets: int, k_big: int) -> tuple[list[list[int]], list[int]]:
-    """Which of the 3 n_sets + k_big - 3 trained networks form chapter 05's sets: n_sets disjoint triples, and
-    the larger set of k_big, the first triple plus the networks after the last triple.
-
-    >>> set_groups(3, 5)
-    ([[0, 1, 2], [3, 4, 5], [6, 7, 8]], [0, 1, 2, 9, 10])
-
-    Used in :ref:`ch-sets`.
-    """
-    check_arg("k_big", k_big, isinstance(k_big, int) and k_big >= 3, "an int >= 3")
-    triples = [[3 * j, 3 * j + 1, 3 * j + 2] for j in range(n_sets)]
-    return triples, [0, 1, 2, *range(3 * n_sets, 3 * n_sets + k_big - 3)]
-
-
-def set_study(cfg, model: nn.Module, data: Dataset, solutions: torch.Tensor, names=tuple(FITTED), *,
-              index: int = 0) -> dict:
-    """Everything chapter 05 measures on one set of solutions (k, D): their training losses ('solutions_loss'
-    (k,)), the structures ``names`` ('fitted', name -> :class:`SetResult`, minibatch seed ``cfg.seed + index``)
-    and :func:`evaluate_structure` of each and of the naive hull at ``n_samples`` points ('evals', name -> dict);
-    the connector's segments also get the mean and worst sampled loss of each segment ('segment_mean',
-    'segment_max', (k,)). Used in :ref:`ch-sets`."""
-    x, y, seed, k = data.x_train, data.y_train, cfg.seed + index, len(solutions)
-    fitted = fit_structures(cfg, model, data, solutions, names, seed=seed)
-    evals = {"naive hull": evaluate_structure(model, x, y, lambda n, s: hull_points(solutions, n, s),
-                                              cfg.n_samples, seed)}
-    evals.update({n: evaluate_structure(model, x, y, r.sample, cfg.n_samples, seed) for n, r in fitted.items()})
-    if "connector (segments)" in evals:
-        e = evals["connector (segments)"]
-        seg = structure_weights("segments", k, cfg.n_samples, seed=seed)[:, :k].argmax(1)  # the sample's segment
-        on = seg[None, :] == torch.arange(k)[:, None]  # (k, n): sample j lies on segment i
-        e["segment_mean"] = (on * e["loss"]).sum(1) / on.sum(1)  # NaN for a segment without samples
-        e["segment_max"] = e["loss"].masked_fill(~on, float("-inf")).amax(1)
-    return {"solutions_loss": params.evaluate(model, solutions, x, y)[0], "evals": evals, "fitted": fitted}
-
-
-def set_studies(cfg, model: nn.Module, data: Dataset, sol: dict) -> tuple[list[dict | None], dict | None]:
-    """:func:`set_study` of each of the ``n_sets`` triples of :func:`set_groups` (every structure of
-    :data:`FITTED` on the first, the connector on the others) and of the larger set of ``n_solutions`` (the
-    connector), from ``sol`` = :func:`wedges_lib.solutions.independent`'s dict; a set with a diverged member is
-    None. Used in :ref:`ch-sets`."""
-    triples, larger = set_groups(cfg.n_sets, cfg.n_solutions)
-    theta, bad = sol["theta"], sol["diverged"]
-
-    def study(group: list[int], names, index: int) -> dict | None:
-        return None if bad[group].any() else set_study(cfg, model, data, theta[group], names, index=index)
-
-    only = ["connector (segments)"]
-    studies = [study(g, list(FITTED) if j == 0 else only, j) for j, g in enumerate(triples)]
-    return studies, study(larger, only, len(triples))
-
-
-def _base(study: dict) -> tuple[float, dict]:
-    return float(study["solutions_loss"].mean()), study["evals"]
-
-
-def set_statistics(studies: list[dict | None]) -> dict[str, list[float]]:
-    """Chapter 05's statistics, one value per set, from :func:`set_study` results (None, a diverged member: NaN).
-    Over the solutions' mean loss s: the naive hull's mean excess h - s ('sets_hull_height') and (h - s) / s
-    ('sets_hull_ratio'); the connector's worst sampled point on any segment, as an excess over s, over the naive
-    hull's worst point's excess ('sets_connector'). Used in :ref:`ch-sets`."""
-    out: dict[str, list[float]] = {"sets_hull_height": [], "sets_hull_ratio": [], "sets_connector": []}
-    nan = float("nan")
-    for st in studies:
-        if st is None:
-            for v in out.values():
-                v.append(nan)
-            continue
-        s, ev = _base(st)
-        hull, seg = ev["naive hull"], ev["connector (segments)"]
-        out["sets_hull_height"].append(float(hull["mean"]) - s)
-        out["sets_hull_ratio"].append((float(hull["mean"]) - s) / s)
-        out["sets_connector"].append((float(seg["segment_max"].max()) - s) / (float(hull["max"]) - s))
-    return out
-
-
-def set_verdicts(claims: dict, stats: dict[str, list[float]], scale: str) -> dict:
-    """Judge chapter 05's claims on :func:`set_statistics` and combine 'sets_hull' from its two parts.
-    Name -> :class:`~wedges_lib.verdicts.Verdict`, every one recorded. Used in :ref:`ch-sets`."""
-    out = {name: verdicts.judge(claims[name], values, scale, unit="sets") for name, values in stats.items()}
-    out["sets_hull"] = verdicts.combine("sets_hull", [out["sets_hull_height"], out["sets_hull_ratio"]])
-    return out
-
-
-def set_numbers(studies: list[dict | None], big: dict | None, k_big: int) -> dict[str, float]:
-    """Chapter 05's plain numbers, by recorded name: over the measured sets of 3, the means of the solutions'
-    loss, of each structure's mean and worst sampled loss and of the connector's mean excess as a fraction of
-    the hull's, and the lowest accuracies; the same for the one larger set ``big`` of ``k_big`` (its worst-point
-    fraction too); the triangles and the complex on the first set. Used in :ref:`ch-sets`."""
-    ok = [st for st in studies if st is not None]
-    mean = lambda v: sum(v) / len(v) if v else float("nan")  # noqa: E731
-    num = {"sets_k": k_big, "sets_sol3": mean([_base(st)[0] for st in ok])}
-    for short, name in (("hull3", "naive hull"), ("seg3", "connector (segments)")):
-        num.update({f"sets_{short}_mean": mean([float(st["evals"][name]["mean"]) for st in ok]),
-                    f"sets_{short}_worst": mean([float(st["evals"][name]["max"]) for st in ok]),
-                    f"sets_{short}_accmin": min([float(st["evals"][name]["acc"].min()) for st in ok],
-                                                default=float("nan"))})
-    frac = lambda st, name: ((float(st["evals"][name]["mean"]) - _base(st)[0])  # noqa: E731
-                             / (float(st["evals"]["naive hull"]["mean"]) - _base(st)[0]))
-    num["sets_seg3_fraction"] = mean([frac(st, "connector (segments)") for st in ok])
-    first = studies[0]["evals"] if studies and studies[0] is not None else {}
-    for short, name in (("tri3", "connector (triangles)"), ("cplx3", "complex (Benton et al.)")):
-        e = first.get(name)
-        num.update({f"sets_{short}_mean": float(e["mean"]) if e else float("nan"),
-                    f"sets_{short}_worst": float(e["max"]) if e else float("nan")})
-    s, ev = _base(big) if big is not None else (float("nan"), None)
-    num.update({"sets_solk": s, **{f"sets_{key}": float("nan") for key in (
-        "hullk_mean", "hullk_accmin", "segk_mean", "segk_worst", "segk_fraction", "segk_worst_fraction")}})
-    if ev is not None:
-        hull, seg = ev["naive hull"], ev["connector (segments)"]
-        num.update(sets_hullk_mean=float(hull["mean"]), sets_hullk_accmin=float(hull["acc"].min()),
-                   sets_segk_mean=float(seg["mean"]), sets_segk_worst=float(seg["max"]),
-                   sets_segk_fraction=frac(big, "connector (segments)"),
-                   sets_segk_worst_fraction=set_statistics([big])["sets_connector"][0])
-    return num
-
-
-def big_set_sentence(num: dict, threshold: float) -> str:
-    """The one larger set's outcome against the connector claim's ``threshold``, as a sentence (one set has no
-    interval, so no verdict). Used in :ref:`ch-sets`."""
-    f = num["sets_segk_worst_fraction"]
-    if not math.isfinite(f):
-        return "The larger set could not be measured (a member diverged)."
-    side = "below" if f < threshold else "not below"
-    return (f"For the larger set of {num['sets_k']} its worst point's excess is {f:.3g} of the naive hull's, "
-            f"{side} the declared {threshold:g}: one set, so a number to read beside the verdict, not a verdict.")
-
-
-def _labelled(studies: list[dict | None], big: dict | None) -> list[tuple[str, dict | None]]:
-    return [*((f"set {j + 1}", st) for j, st in enumerate(studies)), ("larger set", big)]
-
-
-def mean_worst_rows(studies: list[dict | None], big: dict | None) -> dict[str, tuple[float, float]]:
-    """'set j: structure' (and 'larger set: ...') -> (mean, worst) sampled loss of every measured evaluation, for
-    :func:`wedges_lib.plots.mean_worst`. Used in :ref:`ch-sets`."""
-    return {f"{label}: {n}": (float(e["mean"]), float(e["max"])) for label, st in _labelled(studies, big)
-            if st is not None for n, e in st["evals"].items()}
-
-
-def describe(studies: list[dict | None], big: dict | None) -> list[str]:
-    """One line per set (and the larger one): mean and worst sampled loss of each structure, and the worst
-    sampled point of each of the connector's segments. Used in :ref:`ch-sets`."""
-    lines = []
-    for label, st in _labelled(studies, big):
-        if st is None:
-            lines.append(f"{label}: not measured (a member diverged)")
-            continue
-        parts = [f"{n} {float(e['mean']):.3f} / {float(e['max']):.3f}" for n, e in st["evals"].items()]
-        seg = st["evals"]["connector (segments)"]["segment_max"]
-        lines.append(f"{label} (k = {len(st['solutions_loss'])}, solutions {float(st['solutions_loss'].mean()):.3f})"
-                     f": mean / worst: {'; '.join(parts)}; worst per segment {[round(float(v), 3) for v in seg]}")
-    return lines
-
-
-def sections(model: nn.Module, studies: list[dict | None], theta: torch.Tensor, n_sets: int, n: int,
-             x: torch.Tensor, y: torch.Tensor) -> tuple[dict, dict]:
-    """The loss on n x n grids of two planes of the first measured set θ_1, θ_2, θ_3 (rows of theta): through
-    θ_1, θ_2 and its trained connector θ_c (without a measured set, the first triple's mean), and through the
-    three solutions (:func:`wedges_lib.surfaces.plane_through`). Used in :ref:`ch-sets`."""
-
-    j = next((j for j, st in enumerate(studies) if st is not None), None)
-    a, b, c = theta[set_groups(n_sets, 3)[0][j or 0]]
-    conn = (a + b + c) / 3 if j is None else studies[j]["fitted"]["connector (segments)"].extra[0]
-    return (plane_through(model, a, b, conn, n=n, x=x, y=y), plane_through(model, a, b, c, n=n, x=x, y=y))
-
-
-def record_sets(cfg, claims: dict, studies: list[dict | None], big: dict | None, toy_evals: dict,
-                diverged: torch.Tensor) -> dict:
-    """Record chapter 05's plain numbers (:func:`set_numbers`, the toy's, the count of diverged networks), its
-    verdicts (:func:`set_verdicts`) and the larger set's sentence; returns the verdicts. Used in :ref:`ch-sets`."""
-
-    hull, conn = toy_evals["naive hull"], toy_evals["connector"]
-    num = {**set_numbers(studies, big, cfg.n_solutions), "sets_diverged": int(diverged.sum()),
-           "sets_toy_hull": float(hull["mean"]), "sets_toy_conn": float(conn["mean"]),
-           "sets_toy_conn_worst": float(conn["max"])}
-    for name, value in num.items():
-        record(name, value)
-    v = set_verdicts(claims, set_statistics(studies), cfg.scale)
-    record("sets_big_sentence", big_set_sentence(num, claims["sets_connector"].threshold))
-    return v
