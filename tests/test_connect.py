@@ -1,4 +1,3 @@
-import math
 
 import pytest
 import torch
@@ -108,72 +107,8 @@ def test_a_non_finite_loss_stops_the_fit_without_raising():
     assert torch.isfinite(fj.history["loss"][:-1]).all()
 
 
-# --- chapter 04's statistics and verdicts ---------------------------------------------------------------------
-
 def test_rise_fraction_is_zero_for_a_descent_and_one_for_a_pure_rise():
     assert connect.rise_fraction(torch.tensor([3.0, 2.0, 2.0, 0.5])) == 0.0
     assert connect.rise_fraction(torch.tensor([0.0, 1.0, 2.0])) == 1.0
     assert connect.rise_fraction(torch.tensor([1.0, 1.0])) == 0.0  # constant: monotone
     assert connect.rise_fraction(torch.tensor([4.0, 0.0, 1.0, 0.0])) == pytest.approx(0.25)
-
-
-def _fake_study(line, curve, init=(3.0, 2.0, 1.0)):
-    """A pair study with the same profile for every curve; losses only (accuracies constant)."""
-    prof = lambda v: {"loss": torch.tensor(v), "acc": torch.full((len(v),), 0.9)}  # noqa: E731
-    return {"line": prof(line), "curves": {name: prof(curve) for name in connect.CURVES},
-            "from_init": [prof(init), prof(init)], "bends": {}}
-
-
-def test_pair_statistics_per_pair_and_nan_when_not_measured():
-    studies = [_fake_study([0.2, 2.2, 0.2], [0.2, 0.4, 0.2]), None,
-               _fake_study([0.1, 0.1, 0.1], [0.1, 0.3, 0.1], init=(1.0, 2.0, 0.0))]
-    s = connect.pair_statistics(studies)
-    assert set(s) == {*connect.PAIR_CLAIMS, "pairs_monotonic"}
-    assert s["pairs_line_height"][0] == pytest.approx(2.0) and s["pairs_line_ratio"][0] == pytest.approx(10.0)
-    assert s["pairs_curves_bezier"][0] == pytest.approx(0.1) and s["pairs_connector"][0] == pytest.approx(0.1)
-    assert all(math.isnan(v[1]) for v in s.values() if len(v) == 3)  # the diverged pair
-    assert math.isnan(s["pairs_curves_chain"][2])  # no barrier on the line: nothing to lower
-    assert len(s["pairs_monotonic"]) == 6 and s["pairs_monotonic"][:2] == [0.0, 0.0]
-    assert math.isnan(s["pairs_monotonic"][2]) and s["pairs_monotonic"][4] == pytest.approx(0.5)
-
-
-def test_pair_verdicts_follow_the_statistics_and_combine_the_parts():
-    from wedges_lib import verdicts
-    from wedges_lib.verdicts import Claim
-
-    ratio = "its barrier ÷ the line's"
-    claims = verdicts.declare(
-        Claim("pairs_line_height", "h", "barrier", ">", 0.05), Claim("pairs_line_ratio", "h", "r", ">", 1),
-        *(Claim(n, "h", ratio, "<", 0.1) for n in ("pairs_curves_bezier", "pairs_curves_chain",
-                                                  "pairs_curves_fjpath")),
-        Claim("pairs_connector", "h", ratio, "<", 0.25), Claim("pairs_monotonic", "h", "r", "<", 0.02))
-    good = [_fake_study([0.2, 2.2 + 0.1 * i, 0.2], [0.2, 0.3, 0.2]) for i in range(3)]
-    v = connect.pair_verdicts(claims, connect.pair_statistics(good), "smoke")
-    assert v["pairs_line"].state == v["pairs_curves"].state == v["pairs_monotonic"].state == "reproduced"
-    assert "removes most of the barrier" in connect.connector_sentence(v)
-    straight = [_fake_study([0.2, 2.2 + 0.1 * i, 0.2], [0.2, 2.0, 0.2], init=(1.0, 2.0, 0.5)) for i in range(3)]
-    v = connect.pair_verdicts(claims, connect.pair_statistics(straight), "smoke")
-    assert v["pairs_curves"].state == v["pairs_connector"].state == v["pairs_monotonic"].state == "not reproduced"
-    assert v["pairs_line"].state == "reproduced"
-    v = connect.pair_verdicts(claims, connect.pair_statistics([None, None]), "smoke")  # nothing measured
-    assert all(x.state == "not reproduced" for x in v.values())
-    assert "No pair could be measured" in connect.connector_sentence(v)
-
-
-def test_stacked_profiles_leave_unmeasured_pairs_nan():
-    st = connect.stacked_profiles([_fake_study([0.2, 2.2, 0.2], [0.2, 0.3, 0.2]), None], 3)
-    assert st["straight line"].shape == (3, 2) and st["init → solution"].shape == (3, 4)
-    assert torch.isnan(st["Bezier"][:, 1]).all() and not torch.isnan(st["Bezier"][:, 0]).any()
-
-
-def test_pair_study_on_two_smoke_networks(two_solutions, smoke_data):
-    model, a, c, theta0 = two_solutions
-    cfg = config.resolve("smoke", curve_steps=3, n_interp=5)
-    s = connect.pair_study(cfg, model, smoke_data, a, c, theta0[0], theta0[1])
-    assert set(s["curves"]) == set(connect.CURVES) and len(s["from_init"]) == 2
-    assert s["line"]["loss"].shape == (5,) and torch.allclose(s["from_init"][0]["loss"][-1], s["line"]["loss"][0])
-    b = s["bends"]["F&J connector"][0] - 0.5 * (a + c)  # moved in the hyperplane orthogonal to c - a only
-    assert abs(float(b @ (c - a))) < 1e-4 * float((c - a).norm() * b.norm())
-    plane = connect.tunnel(model, [None, s], torch.stack([a, c, a, c]), 4, smoke_data.x_train,
-                           smoke_data.y_train)
-    assert plane["loss"].shape == (4, 4) and plane["curve"].shape == (50, 2)

@@ -15,8 +15,9 @@ Supported: an ``nn.Sequential`` chain of Linear / Conv1d / Conv2d layers with el
 pooling, dropout, ``Flatten`` (a convolution's channels become blocks of the next Linear layer's columns),
 an ``Unflatten`` or ``Flatten`` before the first layer, and ``GroupNorm``: a GroupNorm of G groups normalises
 each group of channels together, so its layer's units are only permuted within their groups (which keeps every
-group's statistics). That covers the book's ``mlp``, ``cnn1d`` and ``cifar_cnn``; the ``resnet`` (residual
-blocks share permutations across the skip connections) is refused with a clear error.
+group's statistics); any parameter-free module may follow the output layer. That covers the book's ``mlp``,
+``mlp_invariant``, ``cnn1d`` and ``cifar_cnn``; the ``resnet`` (residual blocks share permutations across the
+skip connections) is refused with a clear error.
 """
 from __future__ import annotations
 
@@ -107,7 +108,7 @@ def spec(model: nn.Module) -> Spec:
         elif isinstance(m, _PASS):
             if prev >= 0 and i < weighted[-1]:
                 acts[prev] = i
-        else:
+        elif i < weighted[-1] or any(True for _ in m.parameters()):  # after the output layer: parameter-free
             check_arg("model", f"{name}: {type(m).__name__}", False, _SUPPORTED)
     named = dict(model.named_parameters())
     missing = sorted(set(named) - set(axes))

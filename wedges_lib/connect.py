@@ -19,6 +19,8 @@ What is optimised, ``f``, is one of
 * a network (``nn.Module``) with ``data`` (a :class:`~wedges_lib.data.Dataset`): minibatch cross-entropy;
 * a callable ``loss_on_batch(theta (D,), xb, yb) -> ()`` with ``data``: vmapped over the curve points;
 * a batched loss ``f(thetas (K, D)) -> (K,)`` with ``data=None`` (e.g. the toy model), no minibatches.
+
+Chapter 04's study of pairs built on these paths is :mod:`wedges_lib.pair_experiments`.
 """
 from __future__ import annotations
 
@@ -29,10 +31,9 @@ import torch
 from torch import nn
 from torch.func import vmap
 
-from . import cache, optimize, params, verdicts
+from . import optimize, params
 from .data import Dataset
-from .results import record
-from .surfaces import evaluate_affine, plane_through
+from .surfaces import evaluate_affine
 from .validation import check_arg
 
 KINDS = ("line", "bezier", "polychain")
@@ -228,51 +229,6 @@ def fj_connector(f, a: torch.Tensor, c: torch.Tensor, *, objective: str = "point
                      desc=f"connector (F&J, {objective})")
 
 
-# --- chapter 04's curves, fitted from a configuration -------------------------------------------------------
-
-#: name -> (path kind, objective): the curves chapter 04 fits between two solutions
-CURVES = {
-    "Bezier": ("bezier", "curve"), "polygonal chain": ("polychain", "curve"),
-    "F&J connector": ("polychain", "point"), "F&J, path objective": ("polychain", "path")}
-
-#: curve name -> the short name in chapter 04's recorded numbers and claims
-SHORT = {"Bezier": "bezier", "polygonal chain": "chain", "F&J connector": "fj", "F&J, path objective": "fjpath"}
-
-
-def _fit_named(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.Tensor, name: str,
-               seed: int) -> torch.Tensor:
-    kind, objective = CURVES[name]
-    fit = dict(data=data, steps=cfg.curve_steps, batch_size=cfg.batch_size, seed=seed, quiet=True)
-    if objective == "curve":
-        return train_curve(model, a, c, kind=kind, lr=cfg.curve_lr, **fit).b
-    lr = cfg.connector_lr if objective == "point" else cfg.curve_lr
-    return fj_connector(model, a, c, objective=objective, lr=lr, **fit).b
-
-
-def fit_curves(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.Tensor,
-               seed: int | None = None) -> dict[str, tuple]:
-    """The curves of :data:`CURVES` between a, c (D,), each fitted for ``curve_steps`` steps (at ``curve_lr``; the
-    F&J connector at ``connector_lr``) with minibatches from ``seed`` (default ``cfg.seed``) through the result
-    cache: name -> (bend b (D,), path kind). Used in :ref:`ch-pairs`."""
-    seed = cfg.seed if seed is None else seed
-    return {name: (cache.cached("pairs-bend", cfg, _fit_named, model=model, data=data, a=a, c=c, name=name,
-                                seed=seed), kind) for name, (kind, _) in CURVES.items()}
-
-
-def pair_study(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.Tensor, a0: torch.Tensor,
-               c0: torch.Tensor, *, index: int = 0) -> dict:
-    """Everything chapter 04 measures on one pair of solutions a, c (D,) trained from a0, c0 (D,): training-set
-    profiles (:func:`profile`, ``n_interp`` points) of the straight line ('line'), of the curves of :data:`CURVES`
-    ('curves', name -> profile; their bends in 'bends', name -> (b, kind)) fitted with minibatch seed
-    ``cfg.seed + index``, and of the two lines a0 -> a, c0 -> c ('from_init'). Used in :ref:`ch-pairs`."""
-    x, y = data.x_train, data.y_train
-    bends = fit_curves(cfg, model, data, a, c, seed=cfg.seed + index)
-    return {"line": profile(model, torch.stack([a, c]), cfg.n_interp, x=x, y=y), "bends": bends,
-            "curves": {name: profile(model, torch.stack([a, b, c]), cfg.n_interp, kind=kind, x=x, y=y)
-                       for name, (b, kind) in bends.items()},
-            "from_init": [profile(model, torch.stack(e), cfg.n_interp, x=x, y=y) for e in ((a0, a), (c0, c))]}
-
-
 def rise_fraction(losses: torch.Tensor) -> float:
     """The largest rise of a profile (T,) (:func:`max_rise`) as a fraction of its range max - min: 0 for a
     monotone descent, 1 when it only rises; 0 for a constant profile.
@@ -282,128 +238,3 @@ def rise_fraction(losses: torch.Tensor) -> float:
     """
     span = float(losses.max() - losses.min())
     return float(max_rise(losses)) / span if span > 0 else 0.0
-
-
-#: chapter 04's claims measured once per pair (the rest, 'pairs_monotonic', once per network)
-PAIR_CLAIMS = ("pairs_line_height", "pairs_line_ratio", "pairs_curves_bezier", "pairs_curves_chain",
-               "pairs_curves_fjpath", "pairs_connector")
-
-
-def pair_statistics(studies: list[dict | None]) -> dict[str, list[float]]:
-    """Chapter 04's statistics, one value per pair (``pairs_monotonic``: per network) from :func:`pair_study`
-    results; a pair that is None (a member diverged) gives NaN, 'not measured'. Claim name -> values: the line's
-    barrier ('pairs_line_height') and that barrier over the ends' mean loss ('pairs_line_ratio'); each curve's
-    barrier as a fraction of the line's ('pairs_curves_*', 'pairs_connector' for the F&J connector; NaN without
-    a barrier on the line); :func:`rise_fraction` of each init -> solution line. Used in :ref:`ch-pairs`."""
-    out: dict[str, list[float]] = {name: [] for name in (*PAIR_CLAIMS, "pairs_monotonic")}
-    nan = float("nan")
-    for s in studies:
-        if s is None:
-            for name in out:
-                out[name] += [nan, nan] if name == "pairs_monotonic" else [nan]
-            continue
-        line = s["line"]["loss"]
-        lb, ends = float(barrier_height(line)), float(0.5 * (line[0] + line[-1]))
-        out["pairs_line_height"].append(lb)
-        out["pairs_line_ratio"].append(lb / ends if ends > 0 else nan)
-        for name, prof in s["curves"].items():
-            key = "pairs_connector" if SHORT[name] == "fj" else f"pairs_curves_{SHORT[name]}"
-            out[key].append(float(barrier_height(prof["loss"])) / lb if lb > 0 else nan)
-        out["pairs_monotonic"] += [rise_fraction(p["loss"]) for p in s["from_init"]]
-    return out
-
-
-def pair_verdicts(claims: dict, stats: dict[str, list[float]], scale: str) -> dict:
-    """Judge chapter 04's claims on :func:`pair_statistics` (``claims`` from :func:`wedges_lib.verdicts.declare`)
-    and combine the parts: 'pairs_line' (height, ratio) and 'pairs_curves' (Bezier, chain, F&J path objective).
-    Name -> :class:`~wedges_lib.verdicts.Verdict`, every one recorded. Used in :ref:`ch-pairs`."""
-    out = {name: verdicts.judge(claims[name], values, scale, unit="networks" if name == "pairs_monotonic"
-                                else "pairs") for name, values in stats.items()}
-    for whole in ("pairs_line", "pairs_curves"):
-        out[whole] = verdicts.combine(whole, [v for n, v in out.items() if n.startswith(whole + "_")])
-    return out
-
-
-def pair_numbers(studies: list[dict | None], toy_paths: dict) -> dict[str, float]:
-    """Every plain number chapter 04 reports, by its recorded name: means over the measured pairs of the ends'
-    loss, the line's barrier and accuracy drop, each curve's barrier as a fraction of the line's and its largest
-    accuracy drop; the smallest fall and largest rise of the init -> solution lines; the toy's two barriers
-    (``toy_paths`` name -> (t, loss)). Used in :ref:`ch-pairs`."""
-    ok = [s for s in studies if s is not None]
-    mean = lambda v: sum(v) / len(v) if v else float("nan")  # noqa: E731
-    lines = [s["line"] for s in ok]
-    inits = [p["loss"] for s in ok for p in s["from_init"]]
-    num = {"pairs_ends_loss": mean([float(0.5 * (p["loss"][0] + p["loss"][-1])) for p in lines]),
-           "pairs_line_barrier": mean([float(barrier_height(p["loss"])) for p in lines]),
-           "pairs_line_acc_drop": mean([float(accuracy_drop(p["acc"])) for p in lines]),
-           "pairs_init_rise": max([float(max_rise(v)) for v in inits], default=float("nan")),
-           "pairs_init_drop": min([float(v[0] - v[-1]) for v in inits], default=float("nan")),
-           "pairs_toy_line": float(barrier_height(toy_paths["straight a → c"][1])),
-           "pairs_toy_via": float(barrier_height(toy_paths["a → b → c (intersection)"][1]))}
-    for name, short in SHORT.items():
-        num[f"pairs_{short}_ratio"] = mean([float(barrier_height(s["curves"][name]["loss"]) /
-                                                  barrier_height(s["line"]["loss"])) for s in ok])
-        num[f"pairs_{short}_acc_drop"] = mean([float(accuracy_drop(s["curves"][name]["acc"])) for s in ok])
-    return num
-
-
-def connector_sentence(v: dict) -> str:
-    """What the F&J connector's verdict means beside its path-trained variant's (``v`` from
-    :func:`pair_verdicts`), as a sentence for the prose. Used in :ref:`ch-pairs`."""
-    fj, path = v["pairs_connector"].state, v["pairs_curves_fjpath"].state
-    if v["pairs_connector"].n == 0:
-        return "No pair could be measured: each had a diverged network."
-    if fj == "reproduced":
-        return ("A bend point found by descending the loss at that point alone, in the hyperplane, removes most of "
-                "the barrier, although nothing in its objective sees the two segments.")
-    if path == "reproduced":
-        return (f"The connector's claim is {fj}: a bend point of low loss, found in the hyperplane, has not made "
-                "both segments low. The variant that descends the whole path under the same constraint meets the "
-                "stricter bound, so the hyperplane is not the limit, the objective is.")
-    return (f"The connector's claim is {fj} and its path-trained variant's {path}: within the hyperplane and "
-            "this budget of steps, neither objective removed the barrier.")
-
-
-def stacked_profiles(studies: list[dict | None], n_interp: int) -> dict[str, torch.Tensor]:
-    """Chapter 04's loss profiles stacked over the pairs for one figure: 'straight line' and each curve of
-    :data:`CURVES` (T, P), 'init → solution' (T, 2P); an unmeasured pair (None) is NaN. Used in :ref:`ch-pairs`."""
-    nan = torch.full((n_interp, 1), float("nan"))
-    cols = {name: [] for name in ("straight line", *CURVES, "init → solution")}
-    for s in studies:
-        cols["straight line"].append(nan if s is None else s["line"]["loss"][:, None])
-        for name in CURVES:
-            cols[name].append(nan if s is None else s["curves"][name]["loss"][:, None])
-        cols["init → solution"] += [nan, nan] if s is None else [p["loss"][:, None] for p in s["from_init"]]
-    return {name: torch.cat(v, 1) for name, v in cols.items()}
-
-
-def tunnel(model: nn.Module, studies: list[dict | None], theta: torch.Tensor, n: int, x: torch.Tensor,
-           y: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The loss on an n x n grid of the plane through A, C and the Bezier bend B of the first measured pair
-    (without one, pair 0 of theta (2P, D) and a point off its line), as :func:`wedges_lib.surfaces.plane_through`
-    returns it, plus 'curve' (50, 2), the Bezier curve in the plane's coordinates. Used in :ref:`ch-pairs`."""
-
-    i = next((i for i, s in enumerate(studies) if s is not None), None)
-    a, c = theta[2 * (i or 0)], theta[2 * (i or 0) + 1]
-    if i is None:  # nothing fitted: any point off the line, a quarter of |c - a| from the midpoint
-        d = c - a
-        r = torch.roll(d, 1) - (torch.roll(d, 1) @ d) / (d @ d) * d
-        b = 0.5 * (a + c) + 0.25 * d.norm() * r / r.norm()
-    else:
-        b = studies[i]["bends"]["Bezier"][0]
-    plane = plane_through(model, a, c, b, n=n, x=x, y=y)
-    pts = curve_points(torch.stack([a, b, c]), torch.linspace(0, 1, 50)) - a
-    return {**plane, "curve": torch.stack([pts @ plane["u"], pts @ plane["v"]], dim=1)}
-
-
-def record_pairs(cfg, claims: dict, studies: list[dict | None], toy_paths: dict, diverged: torch.Tensor) -> dict:
-    """Record chapter 04's plain numbers (:func:`pair_numbers`, the steps and the count of diverged networks),
-    its verdicts (:func:`pair_verdicts`) and the connector's sentence; returns the verdicts. Used in
-    :ref:`ch-pairs`."""
-
-    num = {**pair_numbers(studies, toy_paths), "curve_steps": cfg.curve_steps, "pairs_diverged": int(diverged.sum())}
-    for name, value in num.items():
-        record(name, value)
-    v = pair_verdicts(claims, pair_statistics(studies), cfg.scale)
-    record("pairs_connector_sentence", connector_sentence(v))
-    return v

@@ -1,0 +1,107 @@
+"""wedges_lib.pair_experiments: chapter 04's per-pair study, statistics, verdicts, width study and figures."""
+import math
+
+import pytest
+import torch
+
+from wedges_lib import config, plots, train
+from wedges_lib import pair_experiments as pairs
+
+
+@pytest.fixture(scope="module")
+def two_solutions(smoke_data):
+    cfg = config.resolve("smoke")
+    res = train.train_config(cfg, smoke_data, seeds=[0, 1], quiet=True)
+    return res.model, res.theta[0], res.theta[1], res.theta0
+
+
+def _fake_study(line, curve, init=(3.0, 2.0, 1.0), aligned=None):
+    """A pair study with the same profile for every curve; losses only (accuracies constant)."""
+    prof = lambda v: {"loss": torch.tensor(v), "acc": torch.full((len(v),), 0.9)}  # noqa: E731
+    return {"line": prof(line), "curves": {name: prof(curve) for name in pairs.CURVES},
+            "aligned": {m: prof(aligned or line) for m in ("weight", "activation")},
+            "from_init": [prof(init), prof(init)], "bends": {}}
+
+
+def test_pair_statistics_per_pair_and_nan_when_not_measured():
+    studies = [_fake_study([0.2, 2.2, 0.2], [0.2, 0.4, 0.2], aligned=[0.2, 0.7, 0.2]), None,
+               _fake_study([0.1, 0.1, 0.1], [0.1, 0.3, 0.1], init=(1.0, 2.0, 0.0))]
+    s = pairs.pair_statistics(studies)
+    assert set(s) == {*pairs.PAIR_CLAIMS, "pairs_monotonic"}
+    assert s["pairs_line_height"][0] == pytest.approx(2.0) and s["pairs_line_ratio"][0] == pytest.approx(10.0)
+    assert s["pairs_curves_bezier"][0] == pytest.approx(0.1) and s["pairs_connector"][0] == pytest.approx(0.1)
+    assert s["pairs_align_height"][0] == pytest.approx(0.5) and s["pairs_align_ratio"][0] == pytest.approx(0.25)
+    assert all(math.isnan(v[1]) for v in s.values() if len(v) == 3)  # the diverged pair
+    assert math.isnan(s["pairs_curves_chain"][2])  # no barrier on the line: nothing to lower
+    assert len(s["pairs_monotonic"]) == 6 and s["pairs_monotonic"][:2] == [0.0, 0.0]
+    assert math.isnan(s["pairs_monotonic"][2]) and s["pairs_monotonic"][4] == pytest.approx(0.5)
+
+
+def test_pair_verdicts_follow_the_statistics_and_combine_the_parts():
+    from wedges_lib import verdicts
+    from wedges_lib.verdicts import Claim
+
+    ratio = "its barrier ÷ the line's"
+    claims = verdicts.declare(
+        Claim("pairs_line_height", "h", "barrier", ">", 0.05), Claim("pairs_line_ratio", "h", "r", ">", 1),
+        *(Claim(n, "h", ratio, "<", 0.1) for n in ("pairs_curves_bezier", "pairs_curves_chain",
+                                                  "pairs_curves_fjpath")),
+        Claim("pairs_connector", "h", ratio, "<", 0.25), Claim("pairs_monotonic", "h", "r", "<", 0.02),
+        Claim("pairs_align_ratio", "h", "r", "<", 0.5), Claim("pairs_align_height", "h", "b", ">", 0.05))
+    good = [_fake_study([0.2, 2.2 + 0.1 * i, 0.2], [0.2, 0.3, 0.2]) for i in range(3)]
+    v = pairs.pair_verdicts(claims, pairs.pair_statistics(good), "smoke")
+    assert v["pairs_line"].state == v["pairs_curves"].state == v["pairs_monotonic"].state == "reproduced"
+    assert v["pairs_align_ratio"].state == "not reproduced" and v["pairs_align_height"].state == "reproduced"
+    assert "removes most of the barrier" in pairs.connector_sentence(v)
+    straight = [_fake_study([0.2, 2.2 + 0.1 * i, 0.2], [0.2, 2.0, 0.2], init=(1.0, 2.0, 0.5)) for i in range(3)]
+    v = pairs.pair_verdicts(claims, pairs.pair_statistics(straight), "smoke")
+    assert v["pairs_curves"].state == v["pairs_connector"].state == v["pairs_monotonic"].state == "not reproduced"
+    assert v["pairs_line"].state == "reproduced"
+    v = pairs.pair_verdicts(claims, pairs.pair_statistics([None, None]), "smoke")  # nothing measured
+    assert all(x.state == "not reproduced" for x in v.values())
+    assert "No pair could be measured" in pairs.connector_sentence(v)
+
+
+def test_stacked_profiles_leave_unmeasured_pairs_nan():
+    st = pairs.stacked_profiles([_fake_study([0.2, 2.2, 0.2], [0.2, 0.3, 0.2], aligned=[0.2, 0.5, 0.2]), None], 3)
+    assert st["straight line"].shape == (3, 2) and st["init → solution"].shape == (3, 4)
+    assert st[pairs.ALIGNED][1, 0] == pytest.approx(0.5)
+    assert torch.isnan(st["Bezier"][:, 1]).all() and not torch.isnan(st["Bezier"][:, 0]).any()
+
+
+def test_pair_study_on_two_smoke_networks(two_solutions, smoke_data):
+    model, a, c, theta0 = two_solutions
+    cfg = config.resolve("smoke", curve_steps=3, n_interp=5)
+    s = pairs.pair_study(cfg, model, smoke_data, a, c, theta0[0], theta0[1])
+    assert set(s["curves"]) == set(pairs.CURVES) and len(s["from_init"]) == 2
+    assert s["line"]["loss"].shape == (5,) and torch.allclose(s["from_init"][0]["loss"][-1], s["line"]["loss"][0])
+    b = s["bends"]["F&J connector"][0] - 0.5 * (a + c)  # moved in the hyperplane orthogonal to c - a only
+    assert abs(float(b @ (c - a))) < 1e-4 * float((c - a).norm() * b.norm())
+    plane = pairs.tunnel(model, [None, s], torch.stack([a, c, a, c]), 4, smoke_data.x_train,
+                           smoke_data.y_train)
+    assert plane["loss"].shape == (4, 4) and plane["curve"].shape == (50, 2)
+    for m, prof in s["aligned"].items():  # the aligned C is C's function: the same loss at the end, a lower barrier
+        assert torch.allclose(prof["loss"][[0, -1]], s["line"]["loss"][[0, -1]], atol=1e-5), m
+        assert pairs.barrier_height(prof["loss"]) < pairs.barrier_height(s["line"]["loss"]), m
+    widths = {"widths": torch.tensor([0.5, 1.0]), **{m: torch.rand(2, 3) for m in ("line", "weight", "activation")}}
+    fig, ax = plots.figure(4)
+    pairs.draw_pairs(ax[0], [s, None], plane, widths, 5)
+    assert ax[0, 3].get_xscale() == "log" and len(ax[0, 0].get_lines()) == 2 + len(pairs.CURVES)
+
+
+def test_width_study_trains_pairs_at_each_width_and_judges_the_aligned_slope(smoke_data):
+    from wedges_lib import verdicts
+    from wedges_lib.verdicts import Claim
+
+    cfg = config.resolve("smoke", n_pairs=2, steps=60, solution_seed=300, n_interp=5)
+    w = pairs.width_study(cfg, smoke_data, (0.125, 0.5))
+    assert torch.equal(w["widths"], torch.tensor([0.125, 0.5]))
+    assert all(w[m].shape == (2, 2) and torch.isfinite(w[m]).all() for m in ("line", "weight", "activation"))
+    assert (w["weight"] <= w["line"] + 1e-6).all()  # matching never picks a worse point than the identity here
+    claims = verdicts.declare(Claim("pairs_width", "h", "slope", "<", 0))
+    v = pairs.record_widths(claims, w, "smoke")
+    slopes = pairs.doubling_slope(w["widths"], w["weight"])
+    assert v.n == 2 and v.mean == pytest.approx(float(slopes.mean()), rel=1e-5)
+    assert torch.allclose(slopes, (w["weight"][1] - w["weight"][0]) / 2)  # two widths, two doublings apart
+    bad = pairs.doubling_slope(torch.tensor([1.0, 2.0]), torch.tensor([[1.0, float("nan")], [0.0, 1.0]]))
+    assert bad[0] == -1.0 and torch.isnan(bad[1])

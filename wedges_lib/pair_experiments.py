@@ -1,0 +1,309 @@
+"""Chapter 04's study of pairs of independently trained solutions, from a configuration.
+
+Per pair (:func:`pair_study`): the straight line, the curves of :data:`CURVES` fitted between the two solutions
+(:mod:`wedges_lib.connect`), the line after permutation alignment (:mod:`wedges_lib.align`) and the lines from each
+initialisation; across pairs the chapter's statistics (:func:`pair_statistics`), verdicts and plain numbers; across
+widths the line's barrier before and after alignment (:func:`width_study`); and the chapter's main figure
+(:func:`draw_pairs`).
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import torch
+from torch import nn
+
+from . import align, cache, plots, solutions, verdicts
+from .config import Config
+from .connect import (
+    accuracy_drop,
+    barrier_height,
+    curve_points,
+    fj_connector,
+    max_rise,
+    profile,
+    rise_fraction,
+    train_curve,
+)
+from .data import Dataset
+from .results import record
+from .surfaces import plane_through
+
+#: name -> (path kind, objective): the curves chapter 04 fits between two solutions
+CURVES = {
+    "Bezier": ("bezier", "curve"), "polygonal chain": ("polychain", "curve"),
+    "F&J connector": ("polychain", "point"), "F&J, path objective": ("polychain", "path")}
+
+#: curve name -> the short name in chapter 04's recorded numbers and claims
+SHORT = {"Bezier": "bezier", "polygonal chain": "chain", "F&J connector": "fj", "F&J, path objective": "fjpath"}
+
+
+def _fit_named(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.Tensor, name: str,
+               seed: int) -> torch.Tensor:
+    kind, objective = CURVES[name]
+    fit = dict(data=data, steps=cfg.curve_steps, batch_size=cfg.batch_size, seed=seed, quiet=True)
+    if objective == "curve":
+        return train_curve(model, a, c, kind=kind, lr=cfg.curve_lr, **fit).b
+    lr = cfg.connector_lr if objective == "point" else cfg.curve_lr
+    return fj_connector(model, a, c, objective=objective, lr=lr, **fit).b
+
+
+def fit_curves(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.Tensor,
+               seed: int | None = None) -> dict[str, tuple]:
+    """The curves of :data:`CURVES` between a, c (D,), each fitted for ``curve_steps`` steps (at ``curve_lr``; the
+    F&J connector at ``connector_lr``) with minibatches from ``seed`` (default ``cfg.seed``) through the result
+    cache: name -> (bend b (D,), path kind). Used in :ref:`ch-pairs`."""
+    seed = cfg.seed if seed is None else seed
+    return {name: (cache.cached("pairs-bend", cfg, _fit_named, model=model, data=data, a=a, c=c, name=name,
+                                seed=seed), kind) for name, (kind, _) in CURVES.items()}
+
+
+def pair_study(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.Tensor, a0: torch.Tensor,
+               c0: torch.Tensor, *, index: int = 0) -> dict:
+    """Everything chapter 04 measures on one pair of solutions a, c (D,) trained from a0, c0 (D,): training-set
+    profiles (:func:`~wedges_lib.connect.profile`, ``n_interp`` points) of the straight line ('line'), of the
+    curves of :data:`CURVES` ('curves', name -> profile; their bends in 'bends', name -> (b, kind)) fitted with
+    minibatch seed ``cfg.seed + index``, of the line from a to c aligned to a by each method of :mod:`wedges_lib.align`
+    ('aligned', method -> profile; activations on the training inputs) and of the two lines a0 -> a, c0 -> c
+    ('from_init'). Used in :ref:`ch-pairs`."""
+    x, y = data.x_train, data.y_train
+    bends = fit_curves(cfg, model, data, a, c, seed=cfg.seed + index)
+    aligned = {m: align.align(model, a, c, method=m, x=x) for m in align.METHODS}
+    return {"line": profile(model, torch.stack([a, c]), cfg.n_interp, x=x, y=y), "bends": bends,
+            "aligned": {m: profile(model, torch.stack([a, t]), cfg.n_interp, x=x, y=y) for m, t in aligned.items()},
+            "curves": {name: profile(model, torch.stack([a, b, c]), cfg.n_interp, kind=kind, x=x, y=y)
+                       for name, (b, kind) in bends.items()},
+            "from_init": [profile(model, torch.stack(e), cfg.n_interp, x=x, y=y) for e in ((a0, a), (c0, c))]}
+
+
+def pair_studies(cfg, model: nn.Module, data: Dataset, sol: dict) -> list[dict | None]:
+    """:func:`pair_study` of each pair of networks (2i, 2i + 1) of ``sol`` (as
+    :func:`wedges_lib.solutions.independent` returns them), None for a pair with a diverged member. Used in
+    :ref:`ch-pairs`."""
+    th, th0, bad = sol["theta"], sol["theta0"], sol["diverged"]
+    return [None if bad[i:i + 2].any() else pair_study(cfg, model, data, th[i], th[i + 1], th0[i], th0[i + 1],
+                                                       index=i // 2) for i in range(0, len(th), 2)]
+
+
+#: chapter 04's claims measured once per pair (the rest, 'pairs_monotonic', once per network)
+PAIR_CLAIMS = ("pairs_line_height", "pairs_line_ratio", "pairs_curves_bezier", "pairs_curves_chain",
+               "pairs_curves_fjpath", "pairs_connector", "pairs_align_ratio", "pairs_align_height")
+
+
+def pair_statistics(studies: list[dict | None]) -> dict[str, list[float]]:
+    """Chapter 04's statistics, one value per pair (``pairs_monotonic``: per network) from :func:`pair_study`
+    results; a pair that is None (a member diverged) gives NaN, 'not measured'. Claim name -> values: the line's
+    barrier ('pairs_line_height') and that barrier over the ends' mean loss ('pairs_line_ratio'); each curve's
+    barrier as a fraction of the line's ('pairs_curves_*', 'pairs_connector' for the F&J connector; NaN without
+    a barrier on the line); the line's barrier after weight matching ('pairs_align_height') and as a fraction of
+    the line's before it ('pairs_align_ratio'); :func:`~wedges_lib.connect.rise_fraction` of each init -> solution
+    line. Used in :ref:`ch-pairs`."""
+    out: dict[str, list[float]] = {name: [] for name in (*PAIR_CLAIMS, "pairs_monotonic")}
+    nan = float("nan")
+    for s in studies:
+        if s is None:
+            for name in out:
+                out[name] += [nan, nan] if name == "pairs_monotonic" else [nan]
+            continue
+        line = s["line"]["loss"]
+        lb, ends = float(barrier_height(line)), float(0.5 * (line[0] + line[-1]))
+        out["pairs_line_height"].append(lb)
+        out["pairs_line_ratio"].append(lb / ends if ends > 0 else nan)
+        for name, prof in s["curves"].items():
+            key = "pairs_connector" if SHORT[name] == "fj" else f"pairs_curves_{SHORT[name]}"
+            out[key].append(float(barrier_height(prof["loss"])) / lb if lb > 0 else nan)
+        al = float(barrier_height(s["aligned"]["weight"]["loss"]))
+        out["pairs_align_height"].append(al)
+        out["pairs_align_ratio"].append(al / lb if lb > 0 else nan)
+        out["pairs_monotonic"] += [rise_fraction(p["loss"]) for p in s["from_init"]]
+    return out
+
+
+def pair_verdicts(claims: dict, stats: dict[str, list[float]], scale: str) -> dict:
+    """Judge chapter 04's claims on :func:`pair_statistics` (``claims`` from :func:`wedges_lib.verdicts.declare`)
+    and combine the parts: 'pairs_line' (height, ratio) and 'pairs_curves' (Bezier, chain, F&J path objective).
+    Name -> :class:`~wedges_lib.verdicts.Verdict`, every one recorded. Used in :ref:`ch-pairs`."""
+    out = {name: verdicts.judge(claims[name], values, scale, unit="networks" if name == "pairs_monotonic"
+                                else "pairs") for name, values in stats.items()}
+    for whole in ("pairs_line", "pairs_curves"):
+        out[whole] = verdicts.combine(whole, [v for n, v in out.items() if n.startswith(whole + "_")])
+    return out
+
+
+def pair_numbers(studies: list[dict | None], toy_paths: dict) -> dict[str, float]:
+    """Every plain number chapter 04 reports, by its recorded name: means over the measured pairs of the ends'
+    loss, the line's barrier and accuracy drop, each curve's barrier as a fraction of the line's and its largest
+    accuracy drop; the line's barrier and accuracy drop after each alignment method ('pairs_{method}_barrier',
+    '..._acc_drop'); the smallest fall and largest rise of the init -> solution lines; the toy's two barriers
+    (``toy_paths`` name -> (t, loss)). Used in :ref:`ch-pairs`."""
+    ok = [s for s in studies if s is not None]
+    mean = lambda v: sum(v) / len(v) if v else float("nan")  # noqa: E731
+    lines = [s["line"] for s in ok]
+    inits = [p["loss"] for s in ok for p in s["from_init"]]
+    num = {"pairs_ends_loss": mean([float(0.5 * (p["loss"][0] + p["loss"][-1])) for p in lines]),
+           "pairs_line_barrier": mean([float(barrier_height(p["loss"])) for p in lines]),
+           "pairs_line_acc_drop": mean([float(accuracy_drop(p["acc"])) for p in lines]),
+           "pairs_init_rise": max([float(max_rise(v)) for v in inits], default=float("nan")),
+           "pairs_init_drop": min([float(v[0] - v[-1]) for v in inits], default=float("nan")),
+           "pairs_toy_line": float(barrier_height(toy_paths["straight a → c"][1])),
+           "pairs_toy_via": float(barrier_height(toy_paths["a → b → c (intersection)"][1]))}
+    for name, short in SHORT.items():
+        num[f"pairs_{short}_ratio"] = mean([float(barrier_height(s["curves"][name]["loss"]) /
+                                                  barrier_height(s["line"]["loss"])) for s in ok])
+        num[f"pairs_{short}_acc_drop"] = mean([float(accuracy_drop(s["curves"][name]["acc"])) for s in ok])
+    for m in align.METHODS:
+        num[f"pairs_{m}_barrier"] = mean([float(barrier_height(s["aligned"][m]["loss"])) for s in ok])
+        num[f"pairs_{m}_acc_drop"] = mean([float(accuracy_drop(s["aligned"][m]["acc"])) for s in ok])
+    return num
+
+
+def connector_sentence(v: dict) -> str:
+    """What the F&J connector's verdict means beside its path-trained variant's (``v`` from
+    :func:`pair_verdicts`), as a sentence for the prose. Used in :ref:`ch-pairs`."""
+    fj, path = v["pairs_connector"].state, v["pairs_curves_fjpath"].state
+    if v["pairs_connector"].n == 0:
+        return "No pair could be measured: each had a diverged network."
+    if fj == "reproduced":
+        return ("A bend point found by descending the loss at that point alone, in the hyperplane, removes most of "
+                "the barrier, although nothing in its objective sees the two segments.")
+    if path == "reproduced":
+        return (f"The connector's claim is {fj}: a bend point of low loss, found in the hyperplane, has not made "
+                "both segments low. The variant that descends the whole path under the same constraint meets the "
+                "stricter bound, so the hyperplane is not the limit, the objective is.")
+    return (f"The connector's claim is {fj} and its path-trained variant's {path}: within the hyperplane and "
+            "this budget of steps, neither objective removed the barrier.")
+
+
+#: the name of the straight line after weight matching in chapter 04's figures
+ALIGNED = "line, aligned"
+
+
+def stacked_profiles(studies: list[dict | None], n_interp: int) -> dict[str, torch.Tensor]:
+    """Chapter 04's loss profiles stacked over the pairs for one figure: 'straight line', ALIGNED (the line after
+    weight matching) and each curve of :data:`CURVES` (T, P), 'init → solution' (T, 2P); an unmeasured pair
+    (None) is NaN. Used in :ref:`ch-pairs`."""
+    nan = torch.full((n_interp, 1), float("nan"))
+    cols = {name: [] for name in ("straight line", ALIGNED, *CURVES, "init → solution")}
+    for s in studies:
+        cols["straight line"].append(nan if s is None else s["line"]["loss"][:, None])
+        cols[ALIGNED].append(nan if s is None else s["aligned"]["weight"]["loss"][:, None])
+        for name in CURVES:
+            cols[name].append(nan if s is None else s["curves"][name]["loss"][:, None])
+        cols["init → solution"] += [nan, nan] if s is None else [p["loss"][:, None] for p in s["from_init"]]
+    return {name: torch.cat(v, 1) for name, v in cols.items()}
+
+
+def tunnel(model: nn.Module, studies: list[dict | None], theta: torch.Tensor, n: int, x: torch.Tensor,
+           y: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The loss on an n x n grid of the plane through A, C and the Bezier bend B of the first measured pair
+    (without one, pair 0 of theta (2P, D) and a point off its line), as :func:`wedges_lib.surfaces.plane_through`
+    returns it, plus 'curve' (50, 2), the Bezier curve in the plane's coordinates. Used in :ref:`ch-pairs`."""
+
+    i = next((i for i, s in enumerate(studies) if s is not None), None)
+    a, c = theta[2 * (i or 0)], theta[2 * (i or 0) + 1]
+    if i is None:  # nothing fitted: any point off the line, a quarter of |c - a| from the midpoint
+        d = c - a
+        r = torch.roll(d, 1) - (torch.roll(d, 1) @ d) / (d @ d) * d
+        b = 0.5 * (a + c) + 0.25 * d.norm() * r / r.norm()
+    else:
+        b = studies[i]["bends"]["Bezier"][0]
+    plane = plane_through(model, a, c, b, n=n, x=x, y=y)
+    pts = curve_points(torch.stack([a, b, c]), torch.linspace(0, 1, 50)) - a
+    return {**plane, "curve": torch.stack([pts @ plane["u"], pts @ plane["v"]], dim=1)}
+
+
+def record_pairs(cfg, claims: dict, studies: list[dict | None], toy_paths: dict, diverged: torch.Tensor) -> dict:
+    """Record chapter 04's plain numbers (:func:`pair_numbers`, the steps and the count of diverged networks),
+    its verdicts (:func:`pair_verdicts`) and the connector's sentence; returns the verdicts. Used in
+    :ref:`ch-pairs`."""
+
+    num = {**pair_numbers(studies, toy_paths), "curve_steps": cfg.curve_steps, "pairs_diverged": int(diverged.sum())}
+    for name, value in num.items():
+        record(name, value)
+    v = pair_verdicts(claims, pair_statistics(studies), cfg.scale)
+    record("pairs_connector_sentence", connector_sentence(v))
+    return v
+
+
+def width_study(cfg: Mapping, data: Dataset, widths: Sequence[float]) -> dict[str, torch.Tensor]:
+    """For each width w of ``widths`` (W,), ``n_pairs`` pairs trained as :func:`wedges_lib.solutions.independent`
+    (same seeds, width w) and the training loss's barrier on the line from a to c, raw ('line') and with c aligned
+    to a by each method of :mod:`wedges_lib.align` ('weight', 'activation'), each (W, P) (NaN for a pair with a
+    diverged member), with 'widths' (W,). Used in :ref:`ch-pairs`."""
+    x, y = data.x_train, data.y_train
+    out = {m: torch.full((len(widths), cfg.n_pairs), math.nan) for m in ("line", *align.METHODS)}
+    for i, w in enumerate(widths):
+        model, sol = solutions.independent(Config({**cfg, "width": float(w)}), data, 2 * cfg.n_pairs)
+        for p in range(cfg.n_pairs):
+            if sol["diverged"][2 * p:2 * p + 2].any():
+                continue
+            a, c = sol["theta"][2 * p], sol["theta"][2 * p + 1]
+            ends = {"line": c, **{m: align.align(model, a, c, method=m, x=x) for m in align.METHODS}}
+            for m, t in ends.items():
+                out[m][i, p] = barrier_height(profile(model, torch.stack([a, t]), cfg.n_interp, x=x, y=y)["loss"])
+    return {"widths": torch.tensor([float(w) for w in widths]), **out}
+
+
+def doubling_slope(widths: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Least-squares slope of each column of values (W, P) against log2 of widths (W,): the change per doubling
+    of the width, (P,); NaN for a column with a NaN.
+
+    >>> doubling_slope(torch.tensor([1.0, 2.0, 4.0]), torch.tensor([[3.0], [2.0], [1.0]])).tolist()
+    [-1.0]
+    """
+    u = torch.log2(widths.double())
+    u = u - u.mean()
+    return ((u[:, None] * (values.double() - values.double().mean(0))).sum(0) / (u ** 2).sum()).float()
+
+
+def record_widths(claims: dict, study: dict[str, torch.Tensor], scale: str) -> verdicts.Verdict:
+    """Judge ``claims['pairs_width']`` on the aligned barrier's slope per doubling of the width (weight matching,
+    one value per pair of :func:`width_study`) and record the mean barriers at the narrowest and widest width
+    ('pairs_w_{line,weight,activation}_{narrow,wide}', the widths as 'pairs_w_narrow', 'pairs_w_wide') and each
+    method's mean slope ('pairs_w_{method}_slope'). Used in :ref:`ch-pairs`."""
+    w = study["widths"]
+    record("pairs_w_narrow", float(w[0]))
+    record("pairs_w_wide", float(w[-1]))
+    for m in ("line", *align.METHODS):
+        record(f"pairs_w_{m}_narrow", float(study[m][0].nanmean()))
+        record(f"pairs_w_{m}_wide", float(study[m][-1].nanmean()))
+        record(f"pairs_w_{m}_slope", float(doubling_slope(w, study[m]).nanmean()))
+    return verdicts.judge(claims["pairs_width"], doubling_slope(w, study["weight"]).tolist(), scale, unit="pairs")
+
+
+def draw_pairs(axes, studies: list[dict | None], plane: dict, widths: dict, n_interp: int) -> None:
+    """Chapter 04's main figure on four axes: the loss along the straight line, the aligned line and the curves
+    (:func:`stacked_profiles`, log scale); the plane through A, C and the Bezier bend B (:func:`tunnel`); the lines
+    from the initialisations; the line's barrier against the width, raw and aligned (:func:`width_study`).
+    Used in :ref:`ch-pairs`."""
+    profiles = stacked_profiles(studies, n_interp)
+    from_init = profiles.pop("init → solution")
+    t = torch.linspace(0, 1, n_interp)
+    plots.curves(axes[0], t, profiles, xlabel="t  (A → C)", ylabel="train cross-entropy",
+                 title="straight line and trained curves", logy=True)
+    axes[0].set_ylim(bottom=float(min(v.nan_to_num(1).min() for v in profiles.values())) / 100)
+    axes[0].legend(loc="lower left", fontsize=7)
+    P = plane["points"]
+    plots.contour(axes[1], plane["xs"], plane["ys"], plane["loss"], points=dict(zip("ACB", P)),
+                  xlabel="along C − A  (distance in θ)", ylabel="towards B  (distance in θ)",
+                  title="the plane through A, C, B", cbar_label="train loss")
+    axes[1].plot(P[:2, 0], P[:2, 1], "--", color="black", lw=1.8, label="straight line")
+    plots.paths(axes[1], {"Bezier curve": plane["curve"]})
+    plots.curves(axes[2], t, {"init → solution": from_init}, xlabel="t  (θ₀ → θ*)", logy=True,
+                 ylabel="train cross-entropy", title="init → solution")
+    lines = {"straight line": "line", "weight matching": "weight", "activation matching": "activation"}
+    plots.curves(axes[3], widths["widths"], {k: widths[m] for k, m in lines.items()}, marker="o",
+                 xlabel="width multiplier", ylabel="barrier on the line A → C", title="barrier against width")
+    axes[3].set_xscale("log", base=2)
+
+
+def draw_toy_pair(axes, toy_pair: dict) -> None:
+    """The toy's pair on two axes (``toy_pair`` from :func:`wedges_lib.toy_experiments.pair_study`): the plane
+    through a, c and the wedges' intersection b, and the loss along the line a -> c and the chain through b (zero
+    drawn at 1e-12). Used in :ref:`ch-pairs`."""
+    plots.section(axes[0], toy_pair["section"], names="acb", xlabel="along c − a", ylabel="towards b",
+                  title="toy: the wedges meet at b")
+    paths = {k: v[1].clamp_min(1e-12) for k, v in toy_pair["paths"].items()}
+    plots.curves(axes[1], toy_pair["paths"]["straight a → c"][0], paths, logy=True, ylabel="toy loss",
+                 xlabel="position on path (b at ½)", title="zero loss through b")
