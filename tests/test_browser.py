@@ -180,6 +180,36 @@ _WIDGETS_JS = """() => ({
                 .map(s => s.textContent)})"""
 
 
+# Maths: every Sphinx math node (span.math / div.math) typeset by MathJax into an mjx-container, and no raw TeX
+# (dollars, backslash-parentheses, theta, ...) left in the text a reader sees (code, scripts, MathJax's output
+# excepted).
+_MATHS_JS = """async () => {
+  const main = document.querySelector('main') || document.body;
+  const nodes = main.querySelectorAll('.math');
+  if (!nodes.length) return [];
+  const found = [];
+  const started = await new Promise(done => {
+    const t0 = Date.now();
+    (function wait() {
+      if (window.MathJax && MathJax.startup && MathJax.startup.promise) done(true);
+      else if (Date.now() - t0 > 10000) done(false); else setTimeout(wait, 100);
+    })();
+  });
+  if (!started) return [`maths not typeset: MathJax did not load (${nodes.length} math node(s) left as TeX)`];
+  await MathJax.startup.promise;
+  const raw = Array.from(nodes).filter(n => !n.querySelector('mjx-container'));
+  if (raw.length) found.push(`maths not typeset: ${raw.length} of ${nodes.length} math node(s), first: `
+                             + raw[0].textContent.trim().slice(0, 60));
+  const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+  for (let n; (n = walker.nextNode());) {
+    if (n.parentElement.closest('pre, code, script, style, mjx-container, .highlight, .cell_input')) continue;
+    const m = n.textContent.match(/\\$[^$\\s][^$]*\\$|\\\\[([]|\\\\(theta|mathbb|lVert|frac|mathrm|sum)\\b/);
+    if (m) found.push('raw TeX "' + m[0].slice(0, 40) + '" in: ' + n.textContent.trim().slice(0, 100));
+  }
+  return found;
+}"""
+
+
 def check_page(page, url: str, screenshot: Path | None = None) -> list[str]:
     """Open `url` in a Playwright `page` and return the problems a reader would see (empty when clean)."""
     problems = []
@@ -214,6 +244,7 @@ def check_page(page, url: str, screenshot: Path | None = None) -> list[str]:
         problems += page.evaluate(_REFS_JS)
         problems += _check_links(page)
         problems += _check_widgets(page)
+        problems += page.evaluate(_MATHS_JS)
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=True)
@@ -426,6 +457,8 @@ kernelspec: {name: python3, display_name: Python 3}
 
 Missing citations {cite:p}`nosuchkey2099` and {cite:t}`nosuchkey2099`; a missing figure {numref}`no-such-fig`.
 
+Maths that nothing typesets (no local MathJax in this book, and its CDN unreachable): {math}`\\theta \\in \\mathbb{R}^D`.
+
 <img src="missing.png" alt="missing">
 
 ![blank](blank.png)
@@ -452,7 +485,8 @@ EXPECTED = [("missing image file", "image not loaded: missing.png"), ("its 404",
             ("executed cell's error", "ZeroDivisionError"), ("missing citation", "unresolved citation (empty \"[]\""),
             ("missing textual citation", "unresolved citation (empty \"\""),
             ("missing figure ref", "unresolved reference: no-such-fig"), ("uncaught JS error", "noSuchFunction"),
-            ("widget shown without its state", "1 widget view(s) but no embedded widget state")]
+            ("widget shown without its state", "1 widget view(s) but no embedded widget state"),
+            ("untypeset maths", "maths not typeset: MathJax did not load")]
 
 
 def test_checker_reports_each_problem_of_a_broken_book(tmp_path, page):
@@ -570,3 +604,57 @@ def test_each_verdict_state_renders_in_a_table_and_the_declaration_box(tmp_path,
     assert rows == {"demo_yes": "✔ reproduced", "demo_partly": "◐ partly reproduced",
                     "demo_no": "✘ not reproduced"}, rows
     assert "demo_partly" in box_text and "> 0" in box_text, f"no 'What would count' box: {box_text!r}"
+
+
+# --- maths served with the book, and each chapter's notebook to download ------------------------------
+
+OFFLINE_BOOK = {
+    "_config.yml": """title: offline
+only_build_toc_files: true
+execute:
+  execute_notebooks: force
+sphinx:
+  extra_extensions: [wedges_lib.notebook]
+  config:
+    nb_custom_formats:
+      .py:
+        - wedges_lib.notebook.reads
+        - fmt: py:percent
+parse:
+  myst_enable_extensions: [dollarmath, amsmath]
+""",
+    "_toc.yml": "format: jb-book\nroot: index\nchapters:\n  - file: chapter\n",
+    "index.md": "# Maths\n\nInline $\\theta \\in \\mathbb{R}^D$, and displayed:\n\n$$\\lVert\\theta\\rVert = "
+                "\\sqrt{\\sum_i \\theta_i^2}$$\n",
+    "chapter.py": """# %% [markdown]
+# # A chapter
+#
+# The radius $\\\\lVert\\\\theta\\\\rVert$ of a point.
+# %%
+print(6 * 7)
+""",
+}
+
+
+def test_maths_is_typeset_offline_and_chapters_download_as_notebooks(tmp_path, page):
+    """The book's extension serves MathJax 3 from _static (the network is blocked) and offers each chapter's
+    executed notebook in the download menu."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, text in OFFLINE_BOOK.items():
+        (src / name).write_text(text)
+    build = build_book(src, tmp_path, "-W", "-n")
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    html = tmp_path / "_build" / "html"
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    with serve(html) as url:
+        for name in ("index.html", "chapter.html"):
+            problems = check_page(page, url + name)
+            assert not problems, f"{name}: {problems}"
+            typeset = page.locator("main mjx-container").count()
+            assert typeset >= (2 if name == "index.html" else 1), f"{name}: {typeset} typeset formulas"
+        links = page.locator('a[href$="chapter.ipynb"]')
+        assert links.count() >= 1, "the chapter's download menu has no .ipynb"
+        nb = json.loads(page.request.get(url + "_sources/chapter.ipynb").text())
+        outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    assert any("42" in "".join(o.get("text", "")) for o in outputs), "the downloaded notebook is not the executed one"

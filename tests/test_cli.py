@@ -1,5 +1,6 @@
 """The run CLI end to end: a real papermill execution, and bad input rejected before anything runs."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,17 @@ def test_bad_parameters_fail_fast_with_one_line_and_no_folder(tmp_path, args, ma
 def test_missing_chapter_is_a_clear_error(tmp_path):
     p = cli("run", "book/nope.py", "--out", str(tmp_path / "x"), cwd=tmp_path)
     assert p.returncode == 2 and "does not exist" in p.stderr
+
+
+def test_wedges_data_naming_a_file_fails_in_one_line(tmp_path):
+    (tmp_path / "data").write_text("")
+    p = subprocess.run([sys.executable, "-m", "wedges_lib", "run", str(QUICKSTART), "--scale", "smoke", "--out",
+                        str(tmp_path / "x")], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "WEDGES_DATA": str(tmp_path / "data")})
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and len(lines) == 1, p.stderr
+    assert lines[0].startswith("error: WEDGES_DATA=") and "is a file, not a folder" in lines[0], lines[0]
+    assert not (tmp_path / "x").exists()
 
 
 def test_failed_execution_keeps_notebook_and_is_marked_failed(tmp_path):

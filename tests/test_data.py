@@ -54,3 +54,11 @@ def test_load_moves_to_a_device_parameter():
     assert data.load("mnist1d", 10, "cpu").y_test.device.type == "cpu"
     with pytest.raises(ValueError, match="parameter 'device'.*'tpu'"):
         data.load("mnist1d", 10, "tpu")
+
+
+def test_wedges_data_naming_a_file_is_a_one_line_error(tmp_path, monkeypatch):
+    a_file = tmp_path / "not_a_folder"
+    a_file.write_text("")
+    monkeypatch.setenv("WEDGES_DATA", str(a_file))
+    with pytest.raises(NotADirectoryError, match=r"^WEDGES_DATA=.*not_a_folder is a file, not a folder: set"):
+        data.load("mnist1d")

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             return _sweep(args, sweep)
         overrides = {name: sweep.parse_value(value) for name, value in args.param}
         status = sweep.run_chapter(args.chapter, args.out, scale=args.scale, overrides=overrides, quiet=args.quiet)
-    except ValueError as e:
+    except (ValueError, NotADirectoryError) as e:  # bad parameters, or WEDGES_DATA naming a file
         print(f"error: {e}", file=sys.stderr)
         return 2
     if status["status"] != "complete":

@@ -36,8 +36,12 @@ from .config import Config
 
 
 def cache_dir() -> Path:
-    """Where generated data and cached results live: ``$WEDGES_DATA`` or ``~/.cache/wedges``."""
-    return Path(os.environ.get("WEDGES_DATA", Path.home() / ".cache" / "wedges"))
+    """Where generated data and cached results live: ``$WEDGES_DATA`` or ``~/.cache/wedges`` (a folder)."""
+    path = Path(os.environ.get("WEDGES_DATA", Path.home() / ".cache" / "wedges"))
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"WEDGES_DATA={path} is a file, not a folder: set WEDGES_DATA to a folder (it holds "
+                                 f"the data sets and the result cache) or unset it to use ~/.cache/wedges")
+    return path
 
 
 def save_checked(obj: Any, path: Path) -> None:

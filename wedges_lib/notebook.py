@@ -5,10 +5,14 @@ hidden code cell that holds :func:`wedges_lib.cache.library_fingerprint`. Jupyte
 hashes the code cells, so a change to the library's source re-executes every chapter, as a change to the
 chapter's own code does; the book never shows numbers computed by older library code. Listed as a Sphinx
 extension too (:func:`setup`), it makes the fingerprint a configuration value, so Sphinx re-reads every page
-(and so calls :func:`reads` again) when the library changed even though no chapter file did.
+(and so calls :func:`reads` again) when the library changed even though no chapter file did. The extension also
+serves MathJax 3 with the book (copied from the ``django-static-mathjax`` package into ``_static/mathjax``, so the
+maths is typeset offline, with no CDN) and gives every chapter page a download button for its executed notebook
+(``.ipynb``) beside its ``.py`` source.
 """
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -31,9 +35,59 @@ def reads(text: str, fmt: str | dict | None = None) -> nbformat.NotebookNode:
     return nb
 
 
+MATHJAX_PATH = "mathjax/tex-chtml.js"  # relative to the book's _static folder
+# what MathJax 3's tex-chtml component loads on demand: extensions, fonts, the menu and its accessibility tools
+MATHJAX_PARTS = ("tex-chtml.js", "input", "output/chtml", "ui", "a11y", "adaptors", "sre")
+
+
+def mathjax_source() -> Path:
+    """The folder of MathJax 3's ``es5`` build shipped by the ``django-static-mathjax`` package (import ``mathjax``)."""
+    import mathjax
+
+    es5 = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    if not (es5 / "tex-chtml.js").is_file():
+        raise FileNotFoundError(f"MathJax 3 not found in {es5}: pip install -r requirements.txt "
+                                f"(django-static-mathjax ships it)")
+    return es5
+
+
+def _local_mathjax(app, config) -> None:
+    config.mathjax_path = MATHJAX_PATH  # Sphinx loads it from _static: the book's maths needs no network
+
+
+def _copy_mathjax(app, exc) -> None:
+    if exc is not None or app.builder.format != "html":
+        return
+    src, dest = mathjax_source(), Path(app.outdir) / "_static" / "mathjax"
+    for part in MATHJAX_PARTS:
+        if (src / part).is_dir():
+            shutil.copytree(src / part, dest / part, dirs_exist_ok=True)
+        else:
+            dest.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src / part, dest / part)
+
+
+def _notebook_download(app, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """A chapter page's download menu (sphinx-book-theme) offers the executed notebook as ``.ipynb``."""
+    if context.get("page_source_suffix") not in (getattr(app.config, "nb_custom_formats", None) or {}):
+        return
+    from myst_nb.sphinx_ext import OUTPUT_FOLDER
+
+    executed = Path(app.outdir).parent / OUTPUT_FOLDER / f"{pagename}.ipynb"
+    if executed.is_file():
+        target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(executed, target)
+        context["ipynb_source"] = f"{pagename}.ipynb"
+
+
 def setup(app) -> dict:
-    """Sphinx extension: the library fingerprint as an 'env' config value (a change re-reads every page)."""
+    """Sphinx extension: the library fingerprint as an 'env' config value (a change re-reads every page), MathJax
+    served from the book, and a download button for each chapter's executed notebook."""
     app.add_config_value("wedges_lib_fingerprint", library_fingerprint(), "env")
+    app.connect("config-inited", _local_mathjax)
+    app.connect("build-finished", _copy_mathjax)
+    app.connect("html-page-context", _notebook_download, priority=400)  # before the theme builds its buttons (501)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config, notebook
+from .cache import cache_dir
 from .results import RUN_DIR_ENV, write_json
 
 
@@ -26,6 +27,7 @@ def validate(chapter: str | Path, scale: str | None, overrides: dict[str, Any]) 
     """Check a run's parameters before anything executes; return the resolved configuration."""
     if not Path(chapter).is_file():
         raise ValueError(f"chapter {str(chapter)!r} does not exist")
+    cache_dir()  # WEDGES_DATA naming a file fails here, in one line, not inside the run
     known = notebook.parameters(chapter)
     unknown = [k for k in overrides if k not in known]
     if unknown:
