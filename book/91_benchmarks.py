@@ -61,16 +61,19 @@ ARGS = {
     "curvature": ["--quick", "--no-scipy"] if quick else [],
     "surfaces": ["--quick"] if quick else [],
     "subspace": ["--quick"] if quick else [],
+    "align": ["--quick"] if quick else [],
 }
 TITLES = {"ensemble": "K members trained in one vmapped pass vs one after another",
           "curvature": "Hessian top eigenvalues and trace vs PyHessian",
           "surfaces": "a loss plane vs loss-landscapes",
-          "subspace": "training in a random d-dimensional subspace vs plain training"}
+          "subspace": "training in a random d-dimensional subspace vs plain training",
+          "align": "permutation alignment by weight matching vs rebasin"}
 
 # %% tags=["remove-cell"]
 AGREE = {"ensemble": "vmapped training gives the weights of training one member after another",
          "curvature": "Wedges' top eigenvalues and trace agree with their references",
-         "surfaces": "Wedges' loss plane agrees with loss-landscapes on the same points"}
+         "surfaces": "Wedges' loss plane agrees with loss-landscapes on the same points",
+         "align": "Wedges' weight matching keeps the function and aligns as well as rebasin"}
 claims = verdicts.declare(*(Claim(f"bench_agree_{name}", hypothesis,
                                   "agreement / tolerance, per checked row", "<", 1.0)
                             for name, hypothesis in AGREE.items()))
