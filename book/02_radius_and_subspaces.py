@@ -14,31 +14,30 @@
 # (ch-radius)=
 # # Random subspaces and the radius
 #
-# **Claim.** A network trained only inside a random $d$-dimensional affine subspace
-# $\theta = \theta_0 + Pw$ reaches good accuracy once $d$ exceeds an *intrinsic dimension* far below the parameter
-# count $D$ {cite:p}`li2018intrinsic`. {cite:t}`fort2019large` add that where the subspace is placed matters: the
-# wedges of low loss widen with the radius, so a subspace through a point $\theta_0$ further from the origin meets
-# them more easily, and the intrinsic dimension should fall as $\lVert\theta_0\rVert$ grows.
+# **Claim.** A network trained only inside a random $d$-dimensional affine subspace $\theta = \theta_0 + Pw$
+# reaches good accuracy once $d$ exceeds an *intrinsic dimension* far below the parameter count $D$
+# {cite:p}`li2018intrinsic`. {cite:t}`fort2019large` add that the wedges of low loss widen with the radius, so a
+# subspace through a $\theta_0$ further out meets them more easily: the intrinsic dimension should fall as
+# $\lVert\theta_0\rVert$ grows.
 #
 # **Motivation.** A random plane of a few thousand dimensions in a space of tens of thousands is almost surely
-# orthogonal to any given direction, yet training inside it works. The wedge model explains this by the wedges'
-# $D - n$ long directions, and it makes a testable prediction: the radius of the plane's anchor point should change
-# the answer. {cite:t}`fort2018goldilocks` saw a radius effect of another shape: random subspaces train well only in
-# a *shell* of radii, the "Goldilocks zone", where the Hessian's trace is large compared to its size,
-# $\mathrm{Tr}(H)/\lVert H\rVert_F$. This chapter measures which of the two shapes a network shows.
+# orthogonal to any given direction, yet training inside it works; the wedges' $D - n$ long directions explain
+# this and predict that the anchor's radius matters. {cite:t}`fort2018goldilocks` saw another shape: subspaces
+# train well only in a *shell* of radii where $\mathrm{Tr}(H)/\lVert H\rVert_F$ is large. We measure which
+# shape a network shows, and whether either survives control of the softmax temperature the weights' scale sets.
 
 # %% tags=["remove-cell"]
 import torch
 
 import wedges_lib
-from wedges_lib import cache, config, data, plots, subspace, verdicts
+from wedges_lib import cache, config, data, plots, radius, verdicts
 from wedges_lib.verdicts import Claim
 
 torch.set_num_threads(1)  # on a shared CPU extra threads mostly wait for each other
 
 # %% tags=["parameters", "hide-input"]
 scale = None
-seed = None
+radius_seed = None
 radius_seeds = None
 dataset = None
 n_train = None
@@ -61,6 +60,7 @@ subspace_step = None
 id_fraction = None
 goldilocks_probes = None
 goldilocks_examples = None
+goldilocks_dim = None
 toy_r_min = None
 plane_D = None
 plane_n = None
@@ -76,11 +76,14 @@ cfg = config.resolve_cell(globals())
 ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
 
 # %% tags=["remove-cell"]
+slope = "slope of log d_int against log c (d_int not reached: the largest d)"
+falls = {"": "", "_temperature": ", fitted temperature", "_invariant": ", invariant network",
+         "_absolute": ", absolute step"}
 claims = verdicts.declare(
     Claim("radius_far_near", "at fixed d, subspaces anchored further out reach higher accuracy",
           "test acc. at the largest radius − at the smallest, mean over the swept d", ">", 0.0),
-    Claim("radius_id_slope", "the intrinsic dimension falls as the anchor's radius grows",
-          "slope of log d_int against log c (d_int not reached: the largest d)", "<", 0.0),
+    *[Claim(f"radius_id_slope{k}", "the intrinsic dimension falls as the radius grows" + h, slope,
+            "<", 0.0) for k, h in falls.items()],
     Claim("radius_toy", "in the wedge toy, random planes further out need fewer dimensions",
           "slope of log d₅₀ against log r (d₅₀ not reached: the largest d)", "<", 0.0))
 
@@ -91,110 +94,107 @@ verdicts.what_would_count(claims)
 # ## Experiment
 #
 # :::{admonition} Our protocol
-# The anchor $\theta_0$ is a fresh initialisation scaled by $c$ (`radii`, multiples of the initialisation's own
-# norm); $P$ is a random projection (`projection`; Fastfood by default, unit-norm columns); $w \in \mathbb{R}^d$
-# starts at 0 and is the only thing trained, by Adam with a cosine schedule for `subspace_steps` steps. **The step
-# is comparable across radii**: Adam's step ignores the gradient's scale (which changes by orders of magnitude with
-# $c$), its learning rate on $w$ is `subspace_lr`$/\sqrt d$, so a step moves $\theta$ by about `subspace_lr` at
-# every $d$, and with `subspace_step = "relative"` (our default) by $c$ times that: the same *angular* step
-# $\lVert\Delta\theta\rVert / \lVert\theta_0\rVert$ at every radius. All radii of a seed share the
-# initialisation's direction, the projection and the minibatches, so radii are compared in pairs, seed by seed
-# (`radius_seeds` seeds), all in one vmapped pass per $d$. $d_\text{int}$ is the smallest $d$ whose test accuracy
-# reaches `id_fraction` of the network's full-space accuracy, interpolated in $\log d$; where it is not reached
-# the largest $d$ stands in (a lower bound). A seed with a diverged run is left out of the statistics and counted.
-# At the anchors (before training) we estimate $\mathrm{Tr}(H)$ and $\lVert H\rVert_F^2 = \mathbb{E}\lVert
-# Hv\rVert^2$ with `goldilocks_probes` Hutchinson probes on `goldilocks_examples` training examples.
+# The anchor $\theta_0$ is a fresh initialisation scaled by $c$ (`radii`); $P$ a random projection with unit
+# columns; only $w$ (from 0) is trained, by Adam (cosine schedule, `subspace_steps` steps, learning rate
+# `subspace_lr`$/\sqrt d$): a step moves $\theta$ by about `subspace_lr` at every $d$, and with `subspace_step =
+# "relative"` by $c$ times that (the same *angular* step at every radius). A seed's radii and variants share the
+# direction, projection and minibatches: compared in pairs, in one vmapped pass per $d$. $d_\text{int}$: the
+# smallest $d$ reaching `id_fraction` of the same network's full-space test accuracy (interpolated in $\log d$;
+# not reached: the largest $d$, a lower bound). Variants: **uncontrolled** (the MLP); **temperature** (its logits
+# divided, in training too, by a temperature fitted at each anchor, its logits' std over the $c = 1$ init's);
+# **invariant** (`mlp_invariant`: no biases, normalised logits, a function blind to its weights' scale);
+# **absolute** (the MLP with `subspace_step = "absolute"`). $\mathrm{Tr}(H)/\lVert H\rVert_F$ at the anchors:
+# `goldilocks_probes` Hutchinson probes on `goldilocks_examples` examples, in the full space and restricted to the
+# subspace of dimension `goldilocks_dim` ($P^\top H P$ by Hessian-vector products). **Fresh seeds:** the band
+# first reported here was seen on seeds 0–4; these verdicts use `radius_seeds` seeds from `radius_seed` on.
 # :::
 
 # %%
-res = cache.cached("radius-subspaces", cfg, subspace.radius_experiment, data=ds)
-sw, ref = subspace.SweepResult(**res["sweep"]), res["ref"]  # test accuracy sw.test_acc (R, n, S)
-idim = subspace.sweep_intrinsic_dimension(sw, reference=ref, fraction=cfg.id_fraction)
-print(f"D = {res['D']}; full-space test acc. {ref.tolist()}; diverged {int(sw.diverged.sum())}")
+res = cache.cached("radius-variants", cfg, radius.radius_experiment, data=ds)
+runs = radius.analyse(res, cfg.id_fraction)  # per variant: sweep, d_int, per-seed statistics
+sw, idim = runs["uncontrolled"]["sweep"], runs["uncontrolled"]["idim"]  # test accuracy (R, n, S)
 
 # %% [markdown]
-# **The toy's prediction.** The same on the toy of {ref}`ch-toy-model` (wedges opening from the hole's edge
-# $r_{\min}$; a plane succeeds when descent in it reaches zero loss; $d_{50}$: the smallest $d$ where half the planes
-# through a point at radius $r$ succeed), on `radius_seeds` independent toys (fresh landscape and planes each).
+# **The toy's prediction** ({ref}`ch-toy-model`; wedges open from the hole's edge $r_{\min}$): $d_{50}$, the
+# smallest $d$ where half the planes through a point at radius $r$ reach zero loss, on `radius_seeds` toys.
 
 # %%
-d50 = cache.cached("radius-toy", cfg, subspace.toy_d50)  # (len(plane_radii), toys)
+d50 = cache.cached("radius-toy", cfg, radius.toy_d50)  # (len(plane_radii), toys)
 
 # %% [markdown]
 # ## Figures
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Training in random subspaces of MNIST-1D's MLP, anchored at radius c × the initialisation's norm (mean ± 1 std over seeds). Left: test accuracy against the subspace dimension d, one line per radius; the dashed line is the intrinsic dimension's threshold. Middle: test accuracy at the largest d against the radius, with the full-space accuracy. Right: the intrinsic dimension against the radius (error bars over seeds; triangles: not reached at the largest d).", "name": "fig-radius-subspaces"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The uncontrolled experiment: training in random subspaces of MNIST-1D's MLP anchored at c × the initialisation's norm (mean ± 1 std over seeds). Left: test accuracy against d, one line per radius; dashed: the intrinsic dimension's threshold. Middle: test accuracy at the largest d against c, with the full-space accuracy. Right: d_int against c (triangles: not reached).", "name": "fig-radius-subspaces"}}
 fig, ax = plots.figure(3)
-plots.radius_sweep(ax[0], cfg.radii, cfg.dims, sw.test_acc, ref, idim.mean, idim.std,
-                   idim.threshold.mean(), cfg.id_fraction)
+plots.radius_sweep(ax[0], cfg.radii, cfg.dims, sw.test_acc, res["variants"]["uncontrolled"]["ref"],
+                   idim.mean, idim.std, idim.threshold.mean(), cfg.id_fraction)
 for a, t in zip(ax[0, 1:], (f"accuracy at d = {cfg.dims[-1]} against c", "d_int against c")):
     a.set_title(t)  # titles state no finding: the verdicts below do
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Why. Left: $\\mathrm{Tr}(H)/\\lVert H\\rVert_F$ of the training loss at the anchors (before training; mean ± 1 std over seeds) against the radius; the Goldilocks zone of Fort & Scherlis is where it is large. Middle: the loss at the anchors against the radius (all weights scaled by c: the softmax's temperature changes too). Right: the wedge toy's prediction, the intrinsic dimension d₅₀ of random planes through a point at radius r (mean over the toys).", "name": "fig-radius-why"}}
-fig, ax = plots.figure(3)
-plots.radius_why(ax[0], cfg.radii, res["ratio"], res["init_loss"],
-                 [r / cfg.toy_r_min for r in cfg.plane_radii], d50.nanmean(1))
-for a, t in zip(ax[0], ("Tr(H) / ‖H‖_F at the anchors", "loss at the anchors", "the toy's d₅₀")):
-    a.set_title(t)
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The controls, one line per variant (mean ± 1 std over seeds) against c. Top: d_int (not reached: the largest d), test accuracy at the largest d, training loss at the anchors (the temperature variant's with its fitted temperature). Bottom: Tr(H)/‖H‖_F at the anchors in the full space and restricted to the random subspace (PᵀHP; the absolute variant shares the uncontrolled anchors), and the wedge toy's prediction, d₅₀ against r / r_min.", "name": "fig-radius-controls"}}
+fig, ax = plots.figure(3, 2)
+radius.draw_controls(ax, res, runs, cfg.radii, [r / cfg.toy_r_min for r in cfg.plane_radii], d50)
 
 # %% [markdown]
 # ## Result vs paper
 
 # %% tags=["remove-cell"]
-stat = subspace.radius_statistics(sw, idim)  # per seed (S,)
-toy_slope = subspace.log_slope(cfg.plane_radii, d50.nan_to_num(cfg.plane_dims[-1]))  # per toy
-parts = [verdicts.judge(claims["radius_far_near"], stat["far_near"].tolist(), cfg.scale),
-         verdicts.judge(claims["radius_id_slope"], stat["id_slope"].tolist(), cfg.scale),
-         verdicts.judge(claims["radius_toy"], toy_slope.tolist(), cfg.scale, unit="toys")]
-overall = verdicts.combine("radius", parts)
-m = parts[0].mean  # far vs near, in a word
-word = "higher" if m > 0 else "lower" if m < 0 else "no different" if m == 0 else "not measured"
-wedges_lib.record("radius_far_near_direction", word)
-num = subspace.radius_numbers(res, idim, cfg.radii, d50, cfg.plane_radii)
-for name, value in num.items():
+toy_slope = radius.log_slope(cfg.plane_radii, d50.nan_to_num(cfg.plane_dims[-1]))  # per toy
+st = {v: r["stat"] for v, r in runs.items()}  # per seed (S,)
+far_near = verdicts.judge(claims["radius_far_near"], st["uncontrolled"]["far_near"], cfg.scale)
+slopes = {v: verdicts.judge(claims[f"radius_id_slope{k}"], st[v]["id_slope"].tolist(), cfg.scale)
+          for v, k in zip(radius.VARIANTS, falls)}  # uncontrolled, temperature, invariant, absolute
+slopes["toy"] = verdicts.judge(claims["radius_toy"], toy_slope.tolist(), cfg.scale, unit="toys")
+controlled = verdicts.combine("radius_controlled", [slopes["temperature"], slopes["invariant"]])
+overall = verdicts.combine("radius", [far_near, slopes["uncontrolled"], controlled,
+                                      slopes["absolute"], slopes["toy"]])
+for v, p in slopes.items():
+    wedges_lib.record(f"radius_direction_{v}", radius.direction(p.mean, p.lo, p.hi))
+for name, value in radius.numbers(res, runs, cfg.radii, d50, cfg.plane_radii).items():
     wedges_lib.record(f"radius_{name}", value)
 
 # %% [markdown]
-# **Accuracy at fixed $d$** ({numref}`fig-radius-subspaces`). Averaged over $d$ = {glue:text}`radius_d_first` to
-# {glue:text}`radius_d` and over seeds, subspaces anchored at {glue:text}`radius_largest` × the initialisation's
-# norm reach test accuracy {glue:text}`radius_acc_largest`, those at {glue:text}`radius_smallest` ×
-# {glue:text}`radius_acc_smallest` (full space: {glue:text}`radius_ref_acc`): far is
-# **{glue:text}`radius_far_near_direction`**; seed by seed, far minus near is {glue:text}`radius_far_near_summary`:
-# **{glue:text}`radius_far_near_badge`**. Across all radii the accuracy is {glue:text}`radius_shape`
-# ({glue:text}`radius_acc_best` at {glue:text}`radius_best` ×); diverged subspace runs: {glue:text}`radius_diverged`.
+# **Uncontrolled** ({numref}`fig-radius-subspaces`). Over $d$ = {glue:text}`radius_d_first`–{glue:text}`radius_d`
+# and seeds, test accuracy is {glue:text}`radius_acc_largest` at $c$ = {glue:text}`radius_largest`,
+# {glue:text}`radius_acc_smallest` at {glue:text}`radius_smallest` (full space: {glue:text}`radius_ref_acc`), far
+# minus near {glue:text}`radius_far_near_summary` **{glue:text}`radius_far_near_badge`**, {glue:text}`radius_shape`.
+# The fitted temperature goes from {glue:text}`radius_temp_smallest` to {glue:text}`radius_temp_largest` (a power
+# {glue:text}`radius_temp_power` of $c$); the loss at the anchors: {glue:text}`radius_loss_uncontrolled`.
 #
-# **Intrinsic dimension.** $d_\text{int}$ is {glue:text}`radius_id_smallest` at {glue:text}`radius_smallest` ×,
-# lowest at {glue:text}`radius_low` × ({glue:text}`radius_id_low`) and {glue:text}`radius_id_largest` at
-# {glue:text}`radius_largest` ×. Its slope against the radius, in log–log, is {glue:text}`radius_id_slope_summary`
-# (negative: it falls with $c$): **{glue:text}`radius_id_slope_badge`**.
+# **The intrinsic dimension against the radius, per variant** ({numref}`fig-radius-controls`; mean [95 %
+# interval] over seeds; ≥: some seed did not reach it), and its log–log slope, per seed, beside the toy's:
+
+# %% tags=["remove-input"]
+display(radius.id_table(runs, cfg.radii))  # noqa: F821 (IPython's display)
+radius.slope_table(slopes)
+
+# %% [markdown]
+# Directions: uncontrolled **{glue:text}`radius_direction_uncontrolled`**, temperature
+# **{glue:text}`radius_direction_temperature`**, invariant **{glue:text}`radius_direction_invariant`**, absolute
+# step **{glue:text}`radius_direction_absolute`**; the toy's prediction: **{glue:text}`radius_direction_toy`**.
+# **Once temperature is controlled** (temperature and invariant): **{glue:text}`radius_controlled_badge`**. The
+# invariant network is a control by construction: scaling its weights by $c$ changes nothing, and the relative
+# step scales Adam's steps with them, so every radius is the same run (bit for bit for $c = 2^k$): with no
+# preferred scale the plane through $c\theta_0$ is the plane through $\theta_0$, magnified (its full-space
+# accuracy: {glue:text}`radius_ref_acc_invariant`).
 #
-# **The toy** ({numref}`fig-radius-why`, right). $d_{50}$ goes from {glue:text}`radius_toy_d50_first` at
-# $r$ = {glue:text}`radius_toy_r_first` to {glue:text}`radius_toy_d50_last` at {glue:text}`radius_toy_r_last`
-# (means over toys); its log–log slope is {glue:text}`radius_toy_summary`: **{glue:text}`radius_toy_badge`**.
-#
-# **Claim C2, overall: {glue:text}`radius_badge`** — reproduced when all three parts are, not reproduced when none
-# is even partly, partly reproduced otherwise. For the Goldilocks reading {cite:p}`fort2018goldilocks`:
-# $\mathrm{Tr}(H)/\lVert H\rVert_F$ at the anchors is {glue:text}`radius_ratio_smallest` at
-# {glue:text}`radius_smallest` ×, {glue:text}`radius_ratio_peak` at its peak ({glue:text}`radius_peak` ×),
-# {glue:text}`radius_ratio_largest` at {glue:text}`radius_largest` ×; the anchor's loss is
-# {glue:text}`radius_init_loss_one` at {glue:text}`radius_one` ×, {glue:text}`radius_init_loss_largest` at the largest.
-#
-# :::{admonition} A confound: scale is temperature
-# :class: warning
-# Scaling all weights and biases of an $L$-layer ReLU network by $c$ multiplies its logits by about $c^L$ (here
-# $L = 3$): a far anchor is also a cold, confidently wrong softmax, a near one a hot, nearly uniform one, so the
-# network's radius effect mixes the wedges' width with temperature (the toy has no softmax). Controls (a fitted
-# temperature per anchor, a scale-invariant network) are not run here.
-# :::
+# **Goldilocks** {cite:p}`fort2018goldilocks`. $\mathrm{Tr}(H)/\lVert H\rVert_F$ at the uncontrolled anchors peaks
+# at $c$ = {glue:text}`radius_gold_full_peak_uncontrolled` in the full space ({glue:text}`radius_gold_full_uncontrolled`),
+# at {glue:text}`radius_gold_restricted_peak_uncontrolled` in the subspace ({glue:text}`radius_gold_restricted_uncontrolled`);
+# at fitted temperature: {glue:text}`radius_gold_full_temperature`; {glue:text}`radius_gold_restricted_temperature`.
+# **The toy** ($d_{50}$ {glue:text}`radius_toy_d50_first` at $r$ = {glue:text}`radius_toy_r_first`,
+# {glue:text}`radius_toy_d50_last` at {glue:text}`radius_toy_r_last`): **{glue:text}`radius_toy_badge`**.
+# **Claim C2, overall: {glue:text}`radius_badge`** — reproduced when every part (far vs near, the uncontrolled
+# slope, the controlled ones, the absolute step's, the toy) is, not reproduced when none is even partly.
 
 # %% [markdown]
 # ## Takeaway
 #
-# {cite:t}`fort2019large` predict which way the radius acts: the wedges widen with it, so planes further out need
-# fewer dimensions; the toy ({ref}`ch-toy-model`) isolates that mechanism ({glue:text}`radius_toy_badge`). Whether a
-# network follows is the verdict on the first two parts; where it does not, suspect the confound above first: far
-# out the anchor sits on a plateau of confident wrong answers that a small subspace cannot leave in its steps.
+# {cite:t}`fort2019large` predict that wedges widen with the radius, so planes further out need fewer dimensions;
+# the toy ({ref}`ch-toy-model`) isolates that mechanism, its hole of radius $r_{\min}$ giving it a preferred
+# scale. Scaling a ReLU network's weights by $c$ scales its logits by about $c^L$, so an uncontrolled radius
+# effect mixes the wedges' width with a too-hot or too-cold softmax: an effect that survives the fitted
+# temperature is not temperature; a network with no preferred scale shows none under the relative step.
 #
 # **Try it.** `python -m wedges_lib run book/02_radius_and_subspaces.py -p subspace_step absolute --out runs/abs`
-# gives every radius the same step length, not the same angle (a plane anchored near the origin can then travel
-# outward along itself); `-p radii "[1.0, 1.0, 1.0]"` removes the radius: both network parts come out not reproduced.
+# gives every variant the absolute step; `-p radius_seed 0`: the seeds the band was first seen on.

@@ -1,11 +1,10 @@
 """Tests of wedges_lib.projections (Hadamard transform, projections) and wedges_lib.subspace: subspace training,
-intrinsic dimension."""
+intrinsic dimension, temperature and the restricted Goldilocks ratio."""
 import json
 import math
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 import torch
 
@@ -321,18 +320,6 @@ def test_dim_sweep_and_intrinsic_dimension(setup):
     assert mean[0, 2] > mean[1, 2]
 
 
-def test_config_helpers_smoke(smoke_data):
-    cfg = config.resolve("smoke", dims=(8, 32), radii=(1.0, 4.0), subspace_steps=20, radius_seeds=2)
-    ds = smoke_data
-    model, th = subspace.init(cfg, ds)
-    assert th.shape == (2, params.layout(model).dim)
-    assert torch.allclose(params.radius(th[0]), params.radius(params.flatten(model)))  # seed cfg.seed first
-    sw = subspace.sweep_config(cfg, ds, model, th)
-    assert sw.acc.shape == (2, 2, 2) and sw.settings["step"] == cfg.subspace_step and sw.seeds == (0, 1)
-    ref = subspace.reference_accuracy(cfg, ds, model, th)
-    assert ref["test_acc"].shape == (2,) and (ref["acc"] > 0.3).all()
-
-
 def test_goldilocks_matches_exact_hessian():
     from torch.func import hessian
 
@@ -362,34 +349,6 @@ def test_config_parameters_registered():
         config.resolve("smoke", radii=(1.0, -2.0))
 
 
-# --- chapter 02's experiment and its summaries ------------------------------------------------------
-
-def test_log_slope_is_least_squares_in_log_log_per_column():
-    x = [0.25, 1.0, 4.0, 16.0]
-    y = torch.tensor([[1.0, 2.0, 1.0], [2.0, 1.0, 1.0], [4.0, 0.5, 1.0], [9.0, math.nan, 1.0]])
-    got = subspace.log_slope(x, y)
-    ref = [float(np.polyfit(np.log(x), np.log(y[:, 0].numpy()), 1)[0]), -0.5, 0.0]
-    assert got.tolist() == pytest.approx(ref)  # column 1: its NaN point left out
-    assert subspace.log_slope([1.0, 1.0], torch.ones(2, 1)).isnan().all()  # no spread in x: no slope
-    assert subspace.log_slope(x, torch.full((4, 1), math.nan)).isnan().all()
-
-
-def test_radius_statistics_are_paired_per_seed_and_leave_out_diverged_seeds():
-    acc = torch.tensor([[[0.5, 0.6, 0.2], [0.7, 0.8, 0.2]],  # radius 0.5: (n = 2 dims, S = 3 seeds)
-                        [[0.6, 0.5, 0.3], [0.9, 0.6, 0.4]]])  # radius 4
-    diverged = torch.zeros(2, 2, 3, dtype=torch.bool)
-    diverged[1, 0, 2] = True  # seed 2 diverged once
-    z = torch.zeros(2, 2, 3)
-    sw = subspace.SweepResult((10, 100), (0.5, 4.0), (0, 1, 2), z, z, z, acc, z, diverged)
-    idim = subspace.sweep_intrinsic_dimension(sw, reference=torch.ones(3), fraction=0.65)
-    st = subspace.radius_statistics(sw, idim)
-    assert st["far_near"][:2].tolist() == pytest.approx([0.15, -0.15]) and st["far_near"][2].isnan()
-    assert st["diverged"].tolist() == [0, 0, 1] and st["id_slope"][2].isnan()
-    # seed 0: d_int 10^1.75 at radius 0.5, 10^(7/6) at 4; seed 1: 10^1.25, then not reached (100 stands in)
-    per_octave = math.log(10) / math.log(8.0)
-    assert st["id_slope"][:2].tolist() == pytest.approx([(7 / 6 - 1.75) * per_octave, (2 - 1.25) * per_octave])
-
-
 def test_sweep_intrinsic_dimension_interpolates_a_finished_sweep():
     acc = torch.tensor([[0.2, 0.5, 0.8], [0.7, 0.8, 0.9]]).T[None].expand(2, 3, 2).clone()  # (R, n, S)
     acc[1] = 0.1  # radius 1 never reaches the threshold
@@ -397,53 +356,65 @@ def test_sweep_intrinsic_dimension_interpolates_a_finished_sweep():
     sw = subspace.SweepResult((10, 100, 1000), (1.0, 2.0), (0, 1), z, z, z, acc, z, z.bool())
     idim = subspace.sweep_intrinsic_dimension(sw, reference=torch.tensor([1.0, 1.0]), fraction=0.65)
     assert idim.d_star[0].tolist() == pytest.approx([10 ** 2.5, 10]) and idim.d_star[1].isnan().all()
-    assert idim.mean[1].isnan() and subspace.id_summary(idim, 1) == "not reached (> 1000)"
+    assert idim.mean[1].isnan()
 
 
-def test_radius_experiment_caches_and_feeds_the_chapter_numbers(smoke_data):
-    from wedges_lib import cache, plots
+# --- temperature, steps per radius, the restricted Goldilocks ratio ---------------------------------
 
-    knobs = dict(dims=(8, 32), radii=(0.5, 1.0, 4.0), subspace_steps=20, steps=30, radius_seeds=2,
-                 goldilocks_probes=2, goldilocks_examples=64)
-    names = ("seed", "model", "device", "subspace_width", "optimizer", "lr", "momentum", "l2", "schedule",
-             "batch_size", "projection", "subspace_step", "subspace_lr", *knobs)
-    cfg = config.resolve_cell({**dict.fromkeys(names), "scale": "smoke", **knobs})  # what chapter 02 declares
-    res = cache.cached("test-radius", cfg, subspace.radius_experiment, data=smoke_data)
-    again = cache.cached("test-radius", cfg, subspace.radius_experiment, data=smoke_data)  # from the file
-    assert torch.equal(again["ratio"], res["ratio"]) and again["sweep"]["dims"] == (8, 32)
-    assert res["ref"].shape == (2,) and res["ratio"].shape == res["init_loss"].shape == (3, 2)
-    model, th = subspace.init(cfg, smoke_data)
-    loss = subspace.anchor_loss(model, th, cfg.radii, smoke_data.x_train, smoke_data.y_train)
-    assert torch.equal(loss, res["init_loss"]) and res["D"] == th.shape[1]
-    direct = params.evaluate(model, 4.0 * th[1], smoke_data.x_train, smoke_data.y_train)[0]
-    assert loss[2, 1].item() == pytest.approx(direct.item(), rel=1e-5)
-    sw = subspace.SweepResult(**res["sweep"])
-    idim = subspace.sweep_intrinsic_dimension(sw, reference=res["ref"], fraction=0.5)
-    d50 = torch.tensor([[9.0, 8.0], [4.0, math.nan]])  # a toy's d50 (2 radii, 2 toys)
-    num = subspace.radius_numbers(res, idim, cfg.radii, d50, (1.1, 2.0))
-    assert num["d"] == 32 and num["d_first"] == 8 and num["one"] == 1.0 and num["smallest"] == 0.5
-    assert num["largest"] == 4.0 and num["toy_d50_first"] == 8.5 and num["toy_d50_last"] == 4.0
-    mean = sw.test_acc.double().mean((1, 2))
-    assert num["acc_best"] == pytest.approx(float(mean.max())) and num["best"] == cfg.radii[int(mean.argmax())]
-    assert num["init_loss_largest"] == pytest.approx(float(res["init_loss"][2].mean()))
-    assert num["shape"].startswith("highest ") and num["diverged"] == int(sw.diverged.sum())
-    assert all(isinstance(v, (int, float, str)) for v in num.values())
-    fig, ax = plots.figure(3, 2)
-    plots.radius_sweep(ax[0], cfg.radii, cfg.dims, sw.test_acc, res["ref"], idim.mean, idim.std,
-                       idim.threshold.mean(), 0.5)
-    plots.radius_why(ax[1], cfg.radii, res["ratio"], res["init_loss"], [1.1, 2.0], torch.tensor([9.0, 4.0]))
-    assert [t.get_text() for t in ax[0, 1].get_xticklabels()] == ["0.5", "1", "4"]
+def test_temperature_divides_the_logits_in_training_and_in_the_reported_loss(setup):
+    cfg, ds, model, th = setup
+    proj = fastfood_projection(th.shape[1], 30, seed=1)
+    kw = dict(steps=15, lr=0.01, seeds=[3, 4], quiet=True)
+    plain = subspace_train(model, ds, th, proj, **kw)
+    ones = subspace_train(model, ds, th, proj, temperature=torch.ones(2), **kw)
+    assert torch.allclose(ones.w, plain.w, atol=1e-6) and torch.allclose(ones.loss, plain.loss, rtol=1e-5)
+    hot = subspace_train(model, ds, th, proj, temperature=torch.tensor([1.0, 0.01]), **kw)
+    assert torch.allclose(hot.w[0], plain.w[0], atol=1e-6) and not torch.allclose(hot.w[1], plain.w[1])
+    direct = torch.nn.functional.cross_entropy(params.forward(model, hot.theta[1], ds.x_train) / 0.01, ds.y_train)
+    assert hot.loss[1].item() == pytest.approx(direct.item(), rel=1e-4)
+    assert hot.acc[1].item() == pytest.approx(params.accuracy(model, hot.theta[1], ds.x_train, ds.y_train).item())
 
 
-def test_toy_d50_repeats_the_toy_block_on_fresh_toys():
-    from wedges_lib import toy
+def test_dim_sweep_variants_in_one_pass_equal_separate_sweeps(setup):
+    cfg, ds, model, th = setup
+    kw = dict(seeds=(5, 6), steps=15, lr=0.5, quiet=True)
+    temp = torch.tensor([[1.0, 1.0], [0.2, 0.3]])  # (R, S) for radii (1, 4)
+    both = subspace.dim_sweep(model, ds, th, [20], radii=(1.0, 4.0, 1.0, 4.0, 1.0, 4.0),
+                              step=("relative",) * 4 + ("absolute",) * 2,
+                              temperature=torch.cat([torch.ones(2, 2), temp, torch.ones(2, 2)]), **kw)
+    rel = subspace.dim_sweep(model, ds, th, [20], radii=(1.0, 4.0), step="relative", **kw)
+    tmp = subspace.dim_sweep(model, ds, th, [20], radii=(1.0, 4.0), step="relative", temperature=temp, **kw)
+    ab = subspace.dim_sweep(model, ds, th, [20], radii=(1.0, 4.0), step="absolute", **kw)
+    for i, one in enumerate((rel, tmp, ab)):
+        torch.testing.assert_close(both.loss[2 * i:2 * i + 2], one.loss, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(both.radius[2 * i:2 * i + 2], one.radius, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(rel.radius[1], ab.radius[1])  # the steps differ at radius 4
+    with pytest.raises(ValueError, match="'step'"):
+        subspace.dim_sweep(model, ds, th, [20], radii=(1.0, 4.0), step=("relative",), **kw)
+    with pytest.raises(ValueError, match="'temperature'"):
+        subspace.dim_sweep(model, ds, th, [20], radii=(1.0, 4.0), temperature=torch.ones(2, 3), **kw)
 
-    cfg = config.resolve("smoke", radius_seeds=2, plane_D=40, plane_n=4, plane_K=2, plane_dims=(2, 4, 8, 16),
-                         plane_radii=(1.1, 10.0), plane_seeds=4, plane_steps=30)
-    d50 = subspace.toy_d50(cfg)
-    assert d50.shape == (2, 2)
-    for k in range(2):  # toy k: the chapter's one-toy block with seed cfg.seed + k
-        w = toy.make_wedges(40, 4, 2, kappa=cfg.plane_kappa, r_min=cfg.toy_r_min, r_open=cfg.toy_r_min,
-                            seed=cfg.seed + k)
-        one = toy.hyperplane_success_map(w, cfg.plane_dims, cfg.plane_radii, seeds=4, steps=30, seed=cfg.seed + k)
-        torch.testing.assert_close(d50[:, k], toy.intrinsic_dimension(one, cfg.plane_dims), equal_nan=True)
+
+def test_restricted_goldilocks_equals_dense_projected_hessian():
+    """Tr and ‖·‖_F of PᵀHP (d, d) through Hessian-vector products against the dense P and the exact H,
+    with a temperature."""
+    from torch.func import hessian
+
+    from wedges_lib import models
+
+    torch.manual_seed(0)
+    model = models.mlp(5, 3, hidden=(4,))
+    theta = params.flatten(model)
+    x, y = torch.randn(30, 5), torch.randint(0, 3, (30,))
+    proj = dense_projection(theta.numel(), 6, seed=2)
+    P = projection_matrix(proj)
+    g = subspace.goldilocks(model, x, y, theta, (0.5, 2.0), n_probes=4000, seed=1, temperature=(1.0, 3.0),
+                            projection=proj)
+    for i, (r, t) in enumerate(((0.5, 1.0), (2.0, 3.0))):
+        def f(th, t=t):
+            return torch.nn.functional.cross_entropy(params.forward(model, th, x) / t, y)
+        Hr = P.T @ hessian(f)(r * theta) @ P
+        tr, fro = torch.trace(Hr).item(), Hr.norm().item()
+        assert abs(g["trace"][i] - tr) < 5 * g["trace_se"][i] + 1e-6
+        assert abs(g["frobenius"][i] - fro) < 5 * g["frobenius_se"][i] + 1e-6
+        assert abs(g["ratio"][i] - tr / fro) < 5 * g["ratio_se"][i] + 1e-6

@@ -1,15 +1,16 @@
 """Model families with a width multiplier and a deterministic initialisation from a seed.
 
-``mlp`` and ``cnn1d`` are for MNIST-1D (inputs of shape (40,)); ``cifar_cnn`` and ``resnet`` for
-32x32 images at the paper scale. Normalisation layers are GroupNorm (no running statistics), so a
-model is a pure function of its parameter vector and vmapping over many parameter vectors is exact.
+``mlp``, ``mlp_invariant`` (its scale-invariant twin) and ``cnn1d`` are for MNIST-1D (inputs of shape
+(40,)); ``cifar_cnn`` and ``resnet`` for 32x32 images at the paper scale. Normalisation layers are
+GroupNorm (no running statistics), so a model is a pure function of its parameter vector and vmapping
+over many parameter vectors is exact.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-MODELS = ("mlp", "cnn1d", "cifar_cnn", "resnet")
+MODELS = ("mlp", "cnn1d", "cifar_cnn", "resnet", "mlp_invariant")
 
 
 def _w(base: int, width: float) -> int:
@@ -24,6 +25,33 @@ def mlp(in_dim: int, n_classes: int, width: float = 1.0, hidden: tuple[int, ...]
         layers += [nn.Linear(d, _w(h, width)), nn.ReLU()]
         d = _w(h, width)
     return nn.Sequential(*layers, nn.Linear(d, n_classes))
+
+
+class LogitNorm(nn.Module):
+    """Logits standardised per example (zero mean, unit standard deviation over the classes) times a fixed
+    ``gain``; no eps, so multiplying its input by any c > 0 leaves the output unchanged (bit for bit when c
+    is a power of two)."""
+
+    def __init__(self, gain: float = 2.0):
+        super().__init__()
+        self.gain = gain
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        z = z - z.mean(-1, keepdim=True)
+        return self.gain * z / z.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-30)
+
+
+def mlp_invariant(in_dim: int, n_classes: int, width: float = 1.0, hidden: tuple[int, ...] = (256, 256),
+                  gain: float = 2.0) -> nn.Module:
+    """The MLP with no biases and :class:`LogitNorm` on its logits: f(c·theta) = f(theta) for every c > 0
+    (bias-free ReLU layers are positively homogeneous; the normalisation removes the scale), so the weights'
+    scale sets no softmax temperature: that is ``gain``, fixed."""
+    layers: list[nn.Module] = [nn.Flatten()]
+    d = in_dim
+    for h in hidden:
+        layers += [nn.Linear(d, _w(h, width), bias=False), nn.ReLU()]
+        d = _w(h, width)
+    return nn.Sequential(*layers, nn.Linear(d, n_classes, bias=False), LogitNorm(gain))
 
 
 def cnn1d(length: int, n_classes: int, width: float = 1.0) -> nn.Module:
@@ -93,6 +121,8 @@ def make(name: str, input_shape: tuple[int, ...], n_classes: int, *, width: floa
         torch.manual_seed(seed)
         if name == "mlp":
             return mlp(int(torch.tensor(input_shape).prod()), n_classes, width)
+        if name == "mlp_invariant":
+            return mlp_invariant(int(torch.tensor(input_shape).prod()), n_classes, width)
         if name == "cnn1d":
             return cnn1d(input_shape[0], n_classes, width)
         return (cifar_cnn if name == "cifar_cnn" else resnet)(input_shape[0], n_classes, width)

@@ -255,6 +255,38 @@ _add(
     },
 )
 
+# --- chapter 92 (your own model: a torchvision ResNet-18 with BatchNorm) -------------------------
+
+_add(
+    {
+        "own_data": Param(str, "chapter 92's data: CIFAR-shaped random images or CIFAR-10",
+                          choices=("random", "cifar10")),
+        "own_n_train": Param(int, "chapter 92's training images", low=1),
+        "own_n_test": Param(int, "chapter 92's held-out images (the landscape is evaluated on them)", low=1),
+        "own_steps": Param(int, "SGD steps of each of chapter 92's two runs", low=1),
+        "own_lr": Param(float, "learning rate of chapter 92's runs and Bezier fit", low=0, low_open=True),
+        "own_batch": Param(int, "minibatch size in chapter 92 (training, BatchNorm batches)", low=1),
+        "own_bn_batches": Param(int, "training batches the BatchNorm statistics are recomputed on", low=1),
+        "own_curv_n": Param(int, "images the curvature of chapter 92 is measured on", low=1),
+        "own_topk": Param(int, "top eigenvalues of the Hessian and the GGN in chapter 92", low=1),
+        "own_lanczos": Param(int, "Lanczos iterations at most (chapter 92)", low=2),
+        "own_probes": Param(int, "Hutchinson probes for chapter 92's per-layer traces", low=2),
+        "own_grid": Param(int, "grid points per axis of chapter 92's filter-normalised plane", low=2),
+        "own_points": Param(int, "points along chapter 92's line and Bezier curve", low=3),
+        "own_curve_steps": Param(int, "steps fitting chapter 92's Bezier curve", low=1)},
+    {
+        "smoke": dict(own_data="random", own_n_train=64, own_n_test=16, own_steps=3, own_lr=0.05, own_batch=16,
+                      own_bn_batches=1, own_curv_n=8, own_topk=2, own_lanczos=4, own_probes=2, own_grid=3,
+                      own_points=3, own_curve_steps=2),
+        "cpu": dict(own_data="random", own_n_train=512, own_n_test=64, own_steps=30, own_lr=0.05, own_batch=32,
+                    own_bn_batches=2, own_curv_n=16, own_topk=3, own_lanczos=10, own_probes=6, own_grid=6,
+                    own_points=7, own_curve_steps=20),
+        "paper": dict(own_data="cifar10", own_n_train=50000, own_n_test=2000, own_steps=5000, own_lr=0.05,
+                      own_batch=128, own_bn_batches=20, own_curv_n=1000, own_topk=5, own_lanczos=100,
+                      own_probes=100, own_grid=25, own_points=31, own_curve_steps=2000),
+    },
+)
+
 # --- chapter 06 (ensembles) ----------------------------------------------------------------------
 
 _add(

@@ -16,6 +16,10 @@ presets' choice) further multiplies the step by the radius multiple (s = r / r_i
 *angular* step ‖Δtheta‖ / ‖theta0‖ is the same at every radius. The two answer different questions:
 with absolute steps a plane through a small radius reaches out to larger radii (it contains them),
 so small radii cost little; with relative steps both sides of a shell of radii lose.
+
+A run may also divide the network's logits by a fixed per-run ``temperature`` (chapter 02's control
+for the softmax temperature that the weights' scale sets): it trains, and reports its loss, at that
+temperature (the accuracy does not depend on it). Chapter 02's experiment is :mod:`wedges_lib.radius`.
 """
 from __future__ import annotations
 
@@ -25,12 +29,12 @@ from typing import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
-from torch.func import vmap
+from torch.func import functional_call, vmap
 from tqdm.auto import tqdm
 
-from . import curvature, models, optimize, params, toy, train
-from .config import Config, pick_device
+from . import curvature, optimize, params
 from .data import Dataset
 from .presets import STEPS
 from .projections import Projection, make_projection, stack_projections
@@ -68,17 +72,44 @@ class SubspaceResult:
     settings: dict = field(default_factory=dict)
 
 
+def tempered_loss(model: nn.Module, reduction: str = "mean"):
+    """(theta (D,), temperature (), xb, yb) -> cross-entropy of the logits / temperature on the batch."""
+    lay = params.layout(model)
+    def f(theta, t, xb, yb):
+        return F.cross_entropy(functional_call(model, params.unflatten(theta, lay), (xb,)) / t, yb,
+                               reduction=reduction)
+    return f
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, thetas: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
+             temperature: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`wedges_lib.params.evaluate` of thetas (K, D) -> loss, acc (K,) each, the loss of the logits divided
+    by ``temperature`` (K,) when given (the accuracy does not depend on it)."""
+    loss, acc = params.evaluate(model, thetas, x, y)
+    if temperature is None:
+        return loss, acc
+    chunk, batch = params.default_sizes(thetas.device)
+    f = vmap(tempered_loss(model, "sum"), in_dims=(0, 0, None, None))
+    t = torch.as_tensor(temperature, dtype=thetas.dtype, device=thetas.device).expand(len(thetas))
+    loss = torch.cat([sum(f(th, tt, xb, yb) for xb, yb in zip(x.split(batch), y.split(batch)))
+                      for th, tt in zip(thetas.split(chunk), t.split(chunk))])
+    return loss / len(y), acc
+
+
 def subspace_train(model: nn.Module, data: Dataset, theta0: torch.Tensor, projection: Projection, *,
-                   scale: float | torch.Tensor = 1.0, seeds: int | Sequence[int] = 0, optimizer: str = "adam",
-                   lr: float = 0.03, batch_size: int = 128, steps: int = 500, schedule: str = "cosine",
-                   explode: float = 1e3, quiet: bool = False) -> SubspaceResult:
+                   scale: float | torch.Tensor = 1.0, temperature: float | torch.Tensor | None = None,
+                   seeds: int | Sequence[int] = 0, optimizer: str = "adam", lr: float = 0.03, batch_size: int = 128,
+                   steps: int = 500, schedule: str = "cosine", explode: float = 1e3,
+                   quiet: bool = False) -> SubspaceResult:
     """Train w (d,) or (K, d) from 0 in theta = theta0 + scale · P w, theta0 (D,) or (K, D); only w is optimised.
 
     Members of a stack share ``projection`` (use :func:`~wedges_lib.projections.stack_projections` for one per
-    group) and are independent: member k has its own w, its own minibatch order from ``seeds[k]`` and its own
-    ``scale[k]``. A member whose minibatch loss is not finite or exceeds ``explode`` times its first
-    loss is marked diverged and frozen. The loop is :func:`wedges_lib.optimize.minimize` on w (its
-    minibatch order, optimisers, schedules and divergence rule; SGD uses momentum 0.9).
+    group) and are independent: member k has its own w, its own minibatch order from ``seeds[k]``, its own
+    ``scale[k]`` and its own ``temperature[k]`` (its logits are divided by it; None: 1). A member whose minibatch
+    loss is not finite or exceeds ``explode`` times its first loss is marked diverged and frozen. The loop is
+    :func:`wedges_lib.optimize.minimize` on w (its minibatch order, optimisers, schedules and divergence rule;
+    SGD uses momentum 0.9).
     """
     single = theta0.ndim == 1
     K = 1 if single else theta0.shape[0]
@@ -91,17 +122,20 @@ def subspace_train(model: nn.Module, data: Dataset, theta0: torch.Tensor, projec
     th0 = theta0.detach().reshape(K, -1)
     s = torch.as_tensor(scale, dtype=th0.dtype, device=device).expand(K).reshape(K, 1)
     x, y = data.x_train.to(device), data.y_train.to(device)
-    member_loss = vmap(params.batch_loss(model))
+    t = None if temperature is None else torch.as_tensor(temperature, dtype=th0.dtype, device=device).expand(K)
+    member_loss = vmap(params.batch_loss(model)) if t is None else vmap(tempered_loss(model))
+    args = () if t is None else (t,)
     w0 = torch.zeros(K, projection.d, device=device, dtype=th0.dtype)
-    run = optimize.minimize(w0, lambda w, idx: member_loss(th0 + s * projection(w), x[idx], y[idx]), n=len(y),
+    run = optimize.minimize(w0, lambda w, idx: member_loss(th0 + s * projection(w), *args, x[idx], y[idx]),
+                            n=len(y),
                             seeds=seeds, optimizer=optimizer, lr=lr, momentum=0.9, schedule=schedule,
                             batch_size=batch_size, steps=steps, explode=explode, record_every=steps,
                             record_start=False, quiet=quiet, desc=f"subspace d={projection.d}")
     w = run.p
     with torch.no_grad():
         theta = th0 + s * projection(w)
-    tr_l, tr_a = params.evaluate(model, theta, x, y)
-    te_l, te_a = params.evaluate(model, theta, data.x_test.to(device), data.y_test.to(device))
+    tr_l, tr_a = evaluate(model, theta, x, y, t)
+    te_l, te_a = evaluate(model, theta, data.x_test.to(device), data.y_test.to(device), t)
     out = [w, theta, tr_l, tr_a, te_l, te_a, params.radius(theta), run.diverged, run.diverged_step]
     out = [t[0] for t in out] if single else out
     out.append(run.batch_loss[:, 0] if single else run.batch_loss)
@@ -112,19 +146,35 @@ def subspace_train(model: nn.Module, data: Dataset, theta0: torch.Tensor, projec
 
 # --- curvature against radius (the Goldilocks zone) ----------------------------------------------
 
+def _anchor_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, theta0: torch.Tensor, temperature: float,
+                 projection: Projection | None):
+    """theta (D,) -> loss on (x, y) at logits / temperature; with a projection, w (d,) -> that at theta0 + P w."""
+    f = tempered_loss(model)
+    if projection is None:
+        return lambda theta: f(theta, temperature, x, y)
+    return lambda w: f(theta0 + projection(w), temperature, x, y)
+
+
 def goldilocks(model: nn.Module, x: torch.Tensor, y: torch.Tensor, theta: torch.Tensor, radii: Sequence[float], *,
-               n_probes: int = 32, seed: int = 0) -> dict[str, torch.Tensor]:
+               n_probes: int = 32, seed: int = 0, temperature: Sequence[float] | None = None,
+               projection: Projection | None = None) -> dict[str, torch.Tensor]:
     """Tr(H), ‖H‖_F and Tr(H) / ‖H‖_F of the loss on (x, y) at each radius multiple · theta (D,) -> (R,) each.
+
+    ``temperature`` (R,) divides the logits at each radius. With a ``projection`` P (D -> d) the Hessian is
+    the one restricted to the random subspace, PᵀHP (d, d): that of w -> L(r·theta + P w) at w = 0, as
+    Fort & Scherlis measure it (through Hessian-vector products; P is never formed).
 
     Hutchinson estimates from ``wedges_lib.curvature`` with ``n_probes`` probes; the ratio's standard
     error ``ratio_se`` comes from the two estimates' errors (delta method). Fort & Scherlis (2019):
     the ratio is large in the "Goldilocks" shell of radii where random subspaces train well.
     """
-    f = params.loss_fn(model, x, y)
+    temps = [1.0] * len(radii) if temperature is None else [float(t) for t in temperature]
     out = {k: [] for k in ("trace", "trace_se", "frobenius", "frobenius_se", "ratio", "ratio_se")}
-    for r in radii:
-        t = curvature.trace(f, float(r) * theta, n_probes=n_probes, seed=seed)
-        f2 = curvature.frobenius_norm_sq(f, float(r) * theta, n_probes=n_probes, seed=seed)
+    for r, temp in zip(radii, temps):
+        f = _anchor_loss(model, x, y, float(r) * theta, temp, projection)
+        at = theta.new_zeros(projection.d) if projection is not None else float(r) * theta
+        t = curvature.trace(f, at, n_probes=n_probes, seed=seed)
+        f2 = curvature.frobenius_norm_sq(f, at, n_probes=n_probes, seed=seed)
         fro = math.sqrt(max(f2.value, 0.0))
         ratio = t.value / fro if fro > 0 else float("nan")
         rel = math.hypot(t.stderr / abs(t.value), 0.5 * f2.stderr / f2.value) if t.value and f2.value else float("nan")
@@ -176,8 +226,9 @@ class SweepResult:
 
 def dim_sweep(model: nn.Module, data: Dataset, theta_init: torch.Tensor, dims: Sequence[int], *,
               radii: Sequence[float] = (1.0,), seeds: Sequence[int] | None = None, projection: str = "fastfood",
-              step: str = "relative", optimizer: str = "adam", lr: float = 1.7, batch_size: int = 128,
-              steps: int = 500, schedule: str = "cosine", quiet: bool = False) -> SweepResult:
+              step: str | Sequence[str] = "relative", temperature: torch.Tensor | None = None,
+              optimizer: str = "adam", lr: float = 1.7, batch_size: int = 128, steps: int = 500,
+              schedule: str = "cosine", quiet: bool = False) -> SweepResult:
     """Subspace-train every (radius, d, seed): theta0 = radius · theta_init[seed], theta_init (S, D) fresh inits.
 
     For each d, all radii and seeds train together in one vmapped pass; seed k draws its
@@ -187,29 +238,38 @@ def dim_sweep(model: nn.Module, data: Dataset, theta_init: torch.Tensor, dims: S
     ``lr`` is the length of an Adam step in theta: Adam's learning rate on w is lr / sqrt(d), and
     with unit columns of P a step moves theta by about lr, whatever d and the gradient's scale;
     ``step='relative'`` multiplies it by the radius multiple (the same angular step at every
-    radius), ``step='absolute'`` does not. See the module doc.
+    radius), ``step='absolute'`` does not. See the module doc. ``step`` may also name one step per
+    radius entry, and ``temperature`` (R, S) divides the logits of run (radius i, seed k) by its entry
+    (radii may repeat: several variants of one radius then share a pass, a projection and minibatches).
     """
     check_arg("theta_init", tuple(theta_init.shape), theta_init.ndim == 2, "a stack (S, D) of initialisations")
     check_arg("dims", dims, len(dims) >= 1 and all(isinstance(d, int) and d >= 1 for d in dims), "ints >= 1")
     check_arg("radii", radii, len(radii) >= 1 and all(r > 0 for r in radii), "numbers > 0")
-    check_arg("step", step, step in STEPS, f"one of {', '.join(STEPS)}")
+    R = len(radii)
+    step = (step,) * R if isinstance(step, str) else tuple(step)
+    check_arg("step", step, len(step) == R and all(s in STEPS for s in step),
+              f"one of {', '.join(STEPS)}, or one of them per radius ({R})")
     S, D = theta_init.shape
     seeds = tuple(range(S)) if seeds is None else tuple(seeds)
     check_arg("seeds", seeds, len(seeds) == S, f"{S} seeds, one per row of theta_init")
-    R = len(radii)
     mult = torch.tensor([float(r) for _ in seeds for r in radii], dtype=theta_init.dtype, device=theta_init.device)
     theta0 = theta_init.repeat_interleave(R, 0) * mult[:, None]
-    scale = mult if step == "relative" else torch.ones_like(mult)
+    relative = torch.tensor([st == "relative" for _ in seeds for st in step], device=mult.device)
+    scale = torch.where(relative, mult, torch.ones_like(mult))
+    if temperature is not None:
+        check_arg("temperature", tuple(temperature.shape), tuple(temperature.shape) == (R, S), f"shape ({R}, {S})")
+        temperature = temperature.T.reshape(-1).to(theta_init)
     keys = ("loss", "acc", "test_loss", "test_acc", "radius", "diverged")
     out = {k: [] for k in keys}
     for d in tqdm(dims, disable=quiet, desc="dims", leave=False):
         proj = stack_projections([make_projection(projection, D, d, sd, device=theta_init.device) for sd in seeds], R)
-        res = subspace_train(model, data, theta0, proj, scale=scale, seeds=[sd for sd in seeds for _ in radii],
+        res = subspace_train(model, data, theta0, proj, scale=scale, temperature=temperature,
+                             seeds=[sd for sd in seeds for _ in radii],
                              optimizer=optimizer, lr=lr / math.sqrt(d), batch_size=batch_size, steps=steps,
                              schedule=schedule, quiet=True)
         for k in keys:
             out[k].append(getattr(res, k).detach().cpu().reshape(S, R).T)  # (R, S)
-    settings = dict(projection=projection, step=step, optimizer=optimizer, lr=lr,
+    settings = dict(projection=projection, step=step[0] if len(set(step)) == 1 else step, optimizer=optimizer, lr=lr,
                     batch_size=batch_size, steps=steps, schedule=schedule)
     return SweepResult(tuple(dims), tuple(radii), seeds, **{k: torch.stack(v, 1) for k, v in out.items()},
                        settings=settings)
@@ -304,145 +364,9 @@ def intrinsic_dimension(model: nn.Module, data: Dataset, theta_init: torch.Tenso
     return IntrinsicDimension(d_star, mean, std, thr, sw, refined)
 
 
-# --- from a chapter's config --------------------------------------------------------------------
-
-def init(cfg: Config, data: Dataset, seeds: Sequence[int] | None = None) -> tuple[nn.Module, torch.Tensor]:
-    """The network ``cfg.model`` at width ``cfg.subspace_width`` and one fresh initialisation per seed, (S, D).
-
-    Seeds default to cfg.seed .. cfg.seed + cfg.radius_seeds - 1.
-    """
-    seeds = list(range(cfg.seed, cfg.seed + cfg.radius_seeds)) if seeds is None else list(seeds)
-    device = pick_device(cfg.device)
-    def make(s: int) -> nn.Module:
-        return models.make(cfg.model, data.input_shape, data.n_classes, width=cfg.subspace_width, seed=s)
-
-    return make(seeds[0]).to(device), params.stack([params.flatten(make(s)) for s in seeds]).to(device)
-
-
-def sweep_config(cfg: Config, data: Dataset, model: nn.Module, theta_init: torch.Tensor,
-                 seeds: Sequence[int] | None = None, quiet: bool = False, **overrides) -> SweepResult:
-    """:func:`dim_sweep` over cfg.dims x cfg.radii x seeds with the subspace settings of ``cfg``."""
-    seeds = list(range(cfg.seed, cfg.seed + len(theta_init))) if seeds is None else list(seeds)
-    kw = dict(radii=cfg.radii, projection=cfg.projection, step=cfg.subspace_step, lr=cfg.subspace_lr,
-              steps=cfg.subspace_steps, batch_size=cfg.batch_size)
-    kw.update(overrides)
-    return dim_sweep(model, data, theta_init, list(cfg.dims), seeds=seeds, quiet=quiet, **kw)
-
-
-def reference_accuracy(cfg: Config, data: Dataset, model: nn.Module, theta_init: torch.Tensor,
-                       seeds: Sequence[int] | None = None, quiet: bool = False) -> dict[str, torch.Tensor]:
-    """Full-space training of each theta_init (S, D) with cfg's optimiser: final 'acc' and 'test_acc', (S,) each."""
-    seeds = list(range(cfg.seed, cfg.seed + len(theta_init))) if seeds is None else list(seeds)
-    res = train.train(model, data, theta_init, seeds=seeds, optimizer=cfg.optimizer, lr=cfg.lr,
-                      momentum=cfg.momentum, l2=cfg.l2, schedule=cfg.schedule, batch_size=cfg.batch_size,
-                      steps=cfg.steps, record_every=cfg.steps, quiet=quiet)
-    return {k: res.history[k][-1] for k in ("acc", "test_acc", "loss", "test_loss")}
-
-
-def id_summary(idim: IntrinsicDimension, i: int) -> str:
-    """The intrinsic dimension at radius index i as text: mean ± std over the seeds that reached the threshold."""
-    hit, S = int(torch.isfinite(idim.d_star[i]).sum()), idim.d_star.shape[1]
-    if hit == 0:
-        return f"not reached (> {idim.sweep.dims[-1]})"
-    part = "" if hit == S else f" ({hit} of {S} seeds)"
-    return f"{float(idim.mean[i]):.0f} ± {float(idim.std[i]):.0f}{part}"
-
-
 def sweep_intrinsic_dimension(sweep: SweepResult, *, reference: float | torch.Tensor, fraction: float = 0.9,
                               metric: str = "test_acc") -> IntrinsicDimension:
     """:func:`intrinsic_dimension` of a finished ``sweep``, with no further runs (no bisection).
     Used in :ref:`ch-radius`."""
     return intrinsic_dimension(None, None, None, sweep.dims, reference=reference, fraction=fraction, metric=metric,
                                sweep=sweep)
-
-
-@torch.no_grad()
-def anchor_loss(model: nn.Module, theta_init: torch.Tensor, radii: Sequence[float], x: torch.Tensor,
-                y: torch.Tensor) -> torch.Tensor:
-    """The loss on (x, y) at every anchor radius · theta_init[s]: theta_init (S, D) -> (R, S), one pass.
-    Used in :ref:`ch-radius`."""
-    c = torch.tensor([float(r) for r in radii], dtype=theta_init.dtype, device=theta_init.device)
-    loss = params.evaluate(model, (c[:, None, None] * theta_init).flatten(0, 1), x, y)[0]
-    return loss.reshape(len(c), -1)
-
-
-def radius_experiment(cfg: Config, data: Dataset) -> dict:
-    """Chapter 02's runs, as plain tensors (so they cache): the full-space reference test accuracy 'ref' (S,),
-    the (radius, d, seed) sweep 'sweep' (the fields of a :class:`SweepResult`), Tr(H)/‖H‖_F 'ratio' and the
-    training loss 'init_loss' at every anchor (R, S), and the parameter count 'D'. Used in :ref:`ch-radius`."""
-    model, th = init(cfg, data)  # cfg.radius_seeds initialisations
-    ref = reference_accuracy(cfg, data, model, th, quiet=True)
-    sweep = sweep_config(cfg, data, model, th, quiet=True)
-    x, y = data.x_train[:cfg.goldilocks_examples], data.y_train[:cfg.goldilocks_examples]
-    gold = [goldilocks(model, x, y, t, cfg.radii, n_probes=cfg.goldilocks_probes, seed=cfg.seed + k)
-            for k, t in enumerate(th)]
-    return {"ref": ref["test_acc"], "sweep": vars(sweep), "ratio": torch.stack([g["ratio"] for g in gold], 1),
-            "init_loss": anchor_loss(model, th, cfg.radii, data.x_train.to(th.device), data.y_train.to(th.device)),
-            "D": int(th.shape[1])}
-
-
-def log_slope(x: Sequence[float], y: torch.Tensor) -> torch.Tensor:
-    """Per column, the least-squares slope of log y against log x: x (R,), y (R, S) > 0 -> (S,); NaN where fewer
-    than two points are finite or x has no spread. Used in :ref:`ch-radius`.
-
-    >>> log_slope([1, 2, 4], torch.tensor([[8.0, 1.0], [4.0, 1.0], [2.0, float('nan')]])).tolist()
-    [-1.0, 0.0]
-    """
-    lx = torch.log(torch.tensor([float(v) for v in x], dtype=torch.float64))[:, None].expand(-1, y.shape[-1])
-    ly = torch.log(y.detach().cpu().double().reshape(lx.shape))
-    n = (ok := torch.isfinite(ly)).sum(0)
-    xc = torch.where(ok, lx - (lx * ok).sum(0) / n, 0.0)
-    yc = torch.where(ok, ly - ly.nan_to_num(0, 0, 0).mul(ok).sum(0) / n, 0.0)
-    den = (xc ** 2).sum(0)
-    return torch.where((n >= 2) & (den > 1e-12), (xc * yc).sum(0) / den.clamp_min(1e-12), math.nan)
-
-
-def radius_statistics(sw: SweepResult, idim: IntrinsicDimension) -> dict[str, torch.Tensor]:
-    """Chapter 02's statistics, one value per seed (S,), each paired within the seed (its radii share the
-    initialisation's direction, the projections and the minibatches): 'far_near', the test accuracy at the
-    largest radius minus at the smallest, averaged over the swept d; 'id_slope', the slope of log d_int against
-    log radius (:func:`log_slope`; where d_int was not reached, the largest d swept stands in: a lower bound);
-    'diverged', the count of diverged runs of the seed. A seed with a diverged run is not measured (NaN).
-    Used in :ref:`ch-radius`."""
-    acc, diverged = sw.test_acc.double(), sw.diverged.flatten(0, 1).sum(0)  # (R, n, S), (S,)
-    slope = log_slope(sw.radii, idim.d_star.nan_to_num(float(sw.dims[-1])))
-    return dict(far_near=(acc[-1] - acc[0]).mean(0).masked_fill(diverged > 0, math.nan),
-                id_slope=slope.masked_fill(diverged > 0, math.nan), diverged=diverged)
-
-
-def toy_d50(cfg: Config) -> torch.Tensor:
-    """Chapter 02's toy block, repeated on ``cfg.radius_seeds`` toys (toy k: a fresh wedge landscape and fresh
-    planes from seed ``cfg.seed + k``): the smallest d of ``cfg.plane_dims`` where half of ``cfg.plane_seeds``
-    random planes through a point at each radius of ``cfg.plane_radii`` succeed, (R, toys); NaN where none
-    does. Used in :ref:`ch-radius`."""
-    out = []
-    for s in range(cfg.seed, cfg.seed + cfg.radius_seeds):
-        w = toy.make_wedges(cfg.plane_D, cfg.plane_n, cfg.plane_K, kappa=cfg.plane_kappa, r_min=cfg.toy_r_min,
-                            r_open=cfg.toy_r_min, seed=s)
-        ok = toy.hyperplane_success_map(w, cfg.plane_dims, cfg.plane_radii, seeds=cfg.plane_seeds,
-                                        steps=cfg.plane_steps, seed=s)
-        out.append(toy.intrinsic_dimension(ok, cfg.plane_dims))
-    return torch.stack(out, 1)
-
-
-def radius_numbers(res: dict, idim: IntrinsicDimension, radii: Sequence[float], d50: torch.Tensor,
-                   plane_radii: Sequence[float]) -> dict:
-    """The numbers chapter 02's text quotes, named as recorded (less ``radius_``), from :func:`radius_experiment`'s
-    ``res``, ``idim`` and :func:`toy_d50` (R', toys); accuracies averaged over seeds and d. Used in :ref:`ch-radius`."""
-    ratio, loss, dims, toy_mean = res["ratio"], res["init_loss"], res["sweep"]["dims"], d50.nanmean(1)
-    mean, last = res["sweep"]["test_acc"].double().mean((1, 2)), len(radii) - 1  # (R,): over d and seeds
-    at = dict(smallest=0, best=int(mean.argmax()), largest=last,  # radius indices in the text
-              one=int(torch.tensor([float(r) for r in radii]).log().abs().argmin()),  # nearest the init's norm
-              low=int(idim.mean.nan_to_num(math.inf).argmin()),  # the lowest intrinsic dimension
-              peak=int(ratio.mean(1).argmax()))
-    shape = {0: "at the smallest radius", last: "at the largest radius"}.get(
-        at["best"], f"in between, at c = {radii[at['best']]:g}, lower at both ends (a shell)")
-    num = dict(d_first=dims[0], d=dims[-1], ref_acc=res["ref"].mean(), shape=f"highest {shape}",
-               diverged=int(res["sweep"]["diverged"].sum()), toy_d50_first=toy_mean[0], toy_d50_last=toy_mean[-1],
-               toy_r_first=plane_radii[0], toy_r_last=plane_radii[-1])
-    num |= {k: radii[i] for k, i in at.items()}  # the radius multiples themselves
-    num |= {f"acc_{k}": mean[at[k]] for k in ("best", "smallest", "largest")}
-    num |= {f"id_{k}": id_summary(idim, at[k]) for k in ("smallest", "low", "largest")}
-    num |= {f"ratio_{k}": ratio[at[k]].mean() for k in ("smallest", "peak", "largest")}
-    num |= {f"init_loss_{k}": loss[at[k]].mean() for k in ("one", "largest")}
-    return {k: float(v) if isinstance(v, torch.Tensor) else v for k, v in num.items()}

@@ -1,0 +1,304 @@
+"""Chapter 02's experiment: training in random subspaces anchored at c × an initialisation, with controls for
+the softmax temperature that the weights' scale sets.
+
+Scaling every weight and bias of an L-layer ReLU network by c scales its logits by about c^L, so a radius
+effect in subspace training may be nothing but a too-hot or too-cold softmax. The experiment runs four
+variants side by side on the same initialisations, projections and minibatches (:data:`VARIANTS`):
+
+* ``uncontrolled`` — the network ``cfg.model`` as it is, with the chapter's step (``cfg.subspace_step``);
+* ``temperature`` — the same, its logits divided during training by a temperature fitted at each anchor
+  (:func:`anchor_temperature`: the anchor's logit scale relative to the initialisation's) and held fixed;
+* ``invariant`` — ``mlp_invariant`` (:func:`wedges_lib.models.mlp_invariant`), whose function does not
+  change with the scale of its weights at all;
+* ``absolute`` — the uncontrolled network with ``step = "absolute"`` (the same step length at every radius).
+
+The three variants of ``cfg.model`` share one vmapped pass per d (:func:`wedges_lib.subspace.dim_sweep` with
+repeated radii). Seeds start at ``cfg.radius_seed``. The Goldilocks ratio Tr(H)/‖H‖_F is measured at every
+anchor in the full space and restricted to the random subspace of dimension ``cfg.goldilocks_dim``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from . import models, params, subspace, toy, train, verdicts
+from .config import Config, pick_device
+from .data import Dataset
+from .projections import make_projection
+from .subspace import IntrinsicDimension, SweepResult
+
+VARIANTS = ("uncontrolled", "temperature", "invariant", "absolute")
+INVARIANT_MODEL = "mlp_invariant"
+
+
+def seeds_of(cfg: Config) -> list[int]:
+    """Chapter 02's seeds: cfg.radius_seed .. cfg.radius_seed + cfg.radius_seeds - 1."""
+    return list(range(cfg.radius_seed, cfg.radius_seed + cfg.radius_seeds))
+
+
+def init(cfg: Config, data: Dataset, name: str | None = None,
+         seeds: Sequence[int] | None = None) -> tuple[nn.Module, torch.Tensor]:
+    """The network ``name`` (default ``cfg.model``) at width ``cfg.subspace_width`` and one fresh initialisation
+    per seed (default :func:`seeds_of`), (S, D)."""
+    seeds, device = seeds_of(cfg) if seeds is None else list(seeds), pick_device(cfg.device)
+
+    def make(s: int) -> nn.Module:
+        return models.make(name or cfg.model, data.input_shape, data.n_classes, width=cfg.subspace_width, seed=s)
+
+    return make(seeds[0]).to(device), params.stack([params.flatten(make(s)) for s in seeds]).to(device)
+
+
+def sweep_config(cfg: Config, data: Dataset, model: nn.Module, theta_init: torch.Tensor, quiet: bool = False,
+                 **overrides) -> SweepResult:
+    """:func:`~wedges_lib.subspace.dim_sweep` over cfg.dims x cfg.radii x :func:`seeds_of` with cfg's settings."""
+    kw = dict(radii=cfg.radii, projection=cfg.projection, step=cfg.subspace_step, lr=cfg.subspace_lr,
+              steps=cfg.subspace_steps, batch_size=cfg.batch_size, seeds=seeds_of(cfg)[:len(theta_init)])
+    kw.update(overrides)
+    return subspace.dim_sweep(model, data, theta_init, list(cfg.dims), quiet=quiet, **kw)
+
+
+def reference_accuracy(cfg: Config, data: Dataset, model: nn.Module, theta_init: torch.Tensor,
+                       quiet: bool = False) -> dict[str, torch.Tensor]:
+    """Full-space training of each theta_init (S, D) with cfg's optimiser: final 'acc', 'test_acc', 'loss',
+    'test_loss', (S,) each."""
+    res = train.train(model, data, theta_init, seeds=seeds_of(cfg)[:len(theta_init)], optimizer=cfg.optimizer,
+                      lr=cfg.lr, momentum=cfg.momentum, l2=cfg.l2, schedule=cfg.schedule, batch_size=cfg.batch_size,
+                      steps=cfg.steps, record_every=cfg.steps, quiet=quiet)
+    return {k: res.history[k][-1] for k in ("acc", "test_acc", "loss", "test_loss")}
+
+
+@torch.no_grad()
+def anchor_temperature(model: nn.Module, theta_init: torch.Tensor, radii: Sequence[float],
+                       x: torch.Tensor) -> torch.Tensor:
+    """The temperature fitted at each anchor c · theta_init[s]: the standard deviation of its logits on x over
+    that of theta_init[s]'s own logits, (R, S). Dividing the anchor's logits by it gives them the
+    initialisation's scale; for a network without biases it is exactly c^L (L layers)."""
+    def spread(c: float) -> torch.Tensor:
+        return torch.stack([params.forward(model, c * th, x).std() for th in theta_init])
+
+    one = spread(1.0)
+    return torch.stack([spread(float(c)) / one for c in radii]).double()
+
+
+@torch.no_grad()
+def anchor_loss(model: nn.Module, theta_init: torch.Tensor, radii: Sequence[float], x: torch.Tensor,
+                y: torch.Tensor, temperature: torch.Tensor | None = None) -> torch.Tensor:
+    """The loss on (x, y) at every anchor radius · theta_init[s] (logits / temperature (R, S) when given):
+    theta_init (S, D) -> (R, S)."""
+    c = torch.tensor([float(r) for r in radii], dtype=theta_init.dtype, device=theta_init.device)
+    t = None if temperature is None else temperature.reshape(-1).to(theta_init)
+    loss = subspace.evaluate(model, (c[:, None, None] * theta_init).flatten(0, 1), x, y, t)[0]
+    return loss.reshape(len(c), -1)
+
+
+def goldilocks_ratios(cfg: Config, model: nn.Module, theta_init: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
+                      temperature: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Tr(H)/‖H‖_F at every anchor, (R, S) each: 'full' in the whole space and 'restricted' to the random subspace
+    of dimension cfg.goldilocks_dim that seed s trains in (PᵀHP, :func:`~wedges_lib.subspace.goldilocks`)."""
+    out = {"full": [], "restricted": []}
+    for k, (sd, th) in enumerate(zip(seeds_of(cfg), theta_init)):
+        t = None if temperature is None else temperature[:, k]
+        proj = make_projection(cfg.projection, th.numel(), cfg.goldilocks_dim, sd, device=th.device)
+        for key, p in (("full", None), ("restricted", proj)):
+            g = subspace.goldilocks(model, x, y, th, cfg.radii, n_probes=cfg.goldilocks_probes, seed=sd,
+                                    temperature=t, projection=p)
+            out[key].append(g["ratio"])
+    return {k: torch.stack(v, 1) for k, v in out.items()}
+
+
+def split(sw: SweepResult, n: int) -> list[SweepResult]:
+    """A sweep over n variants' radii concatenated (n·R radii) -> n sweeps over R radii each."""
+    R = len(sw.radii) // n
+    keys = ("loss", "acc", "test_loss", "test_acc", "radius", "diverged")
+    steps = sw.settings["step"]
+    return [SweepResult(sw.dims, sw.radii[v * R:(v + 1) * R], sw.seeds,
+                        **{k: getattr(sw, k)[v * R:(v + 1) * R] for k in keys},
+                        settings=dict(sw.settings, step=steps if isinstance(steps, str) else steps[v * R]))
+            for v in range(n)]
+
+
+def radius_experiment(cfg: Config, data: Dataset) -> dict:
+    """Chapter 02's runs for every variant of :data:`VARIANTS`, as plain tensors (so they cache), each a dict by
+    variant: the full-space reference test accuracy 'ref' (S,), the (radius, d, seed) sweep 'sweep' (the fields
+    of a :class:`~wedges_lib.subspace.SweepResult`), the training loss 'init_loss' at every anchor (R, S), the
+    Goldilocks ratios 'full' and 'restricted' (R, S), the parameter count 'D'; and the fitted 'temperature'
+    (R, S). Used in :ref:`ch-radius`."""
+    model, th = init(cfg, data)
+    imodel, ith = init(cfg, data, INVARIANT_MODEL)
+    x, y = data.x_train.to(th.device), data.y_train.to(th.device)
+    xg, yg = x[:cfg.goldilocks_examples], y[:cfg.goldilocks_examples]
+    temp = anchor_temperature(model, th, cfg.radii, x)
+    ones, R = torch.ones_like(temp), len(cfg.radii)
+    steps = (cfg.subspace_step,) * 2 * R + ("absolute",) * R
+    mixed = sweep_config(cfg, data, model, th, quiet=True, radii=tuple(cfg.radii) * 3, step=steps,
+                         temperature=torch.cat([ones, temp, ones]))
+    sweeps = dict(zip(("uncontrolled", "temperature", "absolute"), split(mixed, 3)))
+    sweeps["invariant"] = sweep_config(cfg, data, imodel, ith, quiet=True)
+    ref = reference_accuracy(cfg, data, model, th, quiet=True)["test_acc"]
+    iref = reference_accuracy(cfg, data, imodel, ith, quiet=True)["test_acc"]
+    gold = {"uncontrolled": goldilocks_ratios(cfg, model, th, xg, yg),
+            "temperature": goldilocks_ratios(cfg, model, th, xg, yg, temp),
+            "invariant": goldilocks_ratios(cfg, imodel, ith, xg, yg)}
+    gold["absolute"] = gold["uncontrolled"]  # the same anchors and subspaces: the step does not enter
+    loss = {"uncontrolled": anchor_loss(model, th, cfg.radii, x, y),
+            "temperature": anchor_loss(model, th, cfg.radii, x, y, temp),
+            "invariant": anchor_loss(imodel, ith, cfg.radii, x, y)}
+    loss["absolute"] = loss["uncontrolled"]
+    out = {v: {"ref": iref if v == "invariant" else ref, "sweep": vars(sweeps[v]), "init_loss": loss[v],
+               "D": int((ith if v == "invariant" else th).shape[1]), **gold[v]} for v in VARIANTS}
+    return {"variants": out, "temperature": temp}
+
+
+# --- statistics and the numbers the chapter quotes ------------------------------------------------
+
+def log_slope(x: Sequence[float], y: torch.Tensor) -> torch.Tensor:
+    """Per column, the least-squares slope of log y against log x: x (R,), y (R, S) > 0 -> (S,); NaN where fewer
+    than two points are finite or x has no spread. Used in :ref:`ch-radius`.
+
+    >>> log_slope([1, 2, 4], torch.tensor([[8.0, 1.0], [4.0, 1.0], [2.0, float('nan')]])).tolist()
+    [-1.0, 0.0]
+    """
+    lx = torch.log(torch.tensor([float(v) for v in x], dtype=torch.float64))[:, None].expand(-1, y.shape[-1])
+    ly = torch.log(y.detach().cpu().double().reshape(lx.shape))
+    n = (ok := torch.isfinite(ly)).sum(0)
+    xc = torch.where(ok, lx - (lx * ok).sum(0) / n, 0.0)
+    yc = torch.where(ok, ly - ly.nan_to_num(0, 0, 0).mul(ok).sum(0) / n, 0.0)
+    den = (xc ** 2).sum(0)
+    return torch.where((n >= 2) & (den > 1e-12), (xc * yc).sum(0) / den.clamp_min(1e-12), math.nan)
+
+
+def radius_statistics(sw: SweepResult, idim: IntrinsicDimension) -> dict[str, torch.Tensor]:
+    """Chapter 02's statistics, one value per seed (S,), each paired within the seed (its radii share the
+    initialisation's direction, the projections and the minibatches): 'far_near', the test accuracy at the
+    largest radius minus at the smallest, averaged over the swept d; 'id_slope', the slope of log d_int against
+    log radius (:func:`log_slope`; where d_int was not reached, the largest d swept stands in: a lower bound);
+    'diverged', the count of diverged runs of the seed. A seed with a diverged run is not measured (NaN).
+    Used in :ref:`ch-radius`."""
+    acc, diverged = sw.test_acc.double(), sw.diverged.flatten(0, 1).sum(0)  # (R, n, S), (S,)
+    slope = log_slope(sw.radii, idim.d_star.nan_to_num(float(sw.dims[-1])))
+    return dict(far_near=(acc[-1] - acc[0]).mean(0).masked_fill(diverged > 0, math.nan),
+                id_slope=slope.masked_fill(diverged > 0, math.nan), diverged=diverged)
+
+
+def analyse(res: dict, fraction: float) -> dict[str, dict]:
+    """Per variant: its :class:`~wedges_lib.subspace.SweepResult` 'sweep', :class:`IntrinsicDimension` 'idim'
+    (at ``fraction`` of its own full-space accuracy) and :func:`radius_statistics` 'stat', from
+    :func:`radius_experiment`'s ``res``. Used in :ref:`ch-radius`."""
+    out = {}
+    for v, r in res["variants"].items():
+        sw = SweepResult(**r["sweep"])
+        idim = subspace.sweep_intrinsic_dimension(sw, reference=r["ref"], fraction=fraction)
+        out[v] = dict(sweep=sw, idim=idim, stat=radius_statistics(sw, idim))
+    return out
+
+
+def id_summary(idim: IntrinsicDimension, i: int) -> str:
+    """The intrinsic dimension at radius index i as text: its mean and 95% interval over seeds, where a seed that
+    did not reach the threshold counts as the largest d swept (a lower bound, marked ≥)."""
+    d, top = idim.d_star[i], float(idim.sweep.dims[-1])
+    m, lo, hi, _ = verdicts.interval(d.nan_to_num(top).tolist())
+    missed = int(d.isnan().sum())
+    low = f"≥ {m:.0f}" if missed else f"{m:.0f}"
+    return low + f" [{max(lo, 0):.0f}, {hi:.0f}]" + (f" ({missed} of {len(d)} not reached)" if missed else "")
+
+
+def id_table(runs: dict[str, dict], radii: Sequence[float]):
+    """d_int per variant (rows) and radius multiple (columns): mean [95% interval] over seeds (pandas).
+    Used in :ref:`ch-radius`."""
+    import pandas as pd
+
+    return pd.DataFrame({f"c = {c:g}": [id_summary(r["idim"], i) for r in runs.values()]
+                         for i, c in enumerate(radii)}, index=list(runs))
+
+
+def direction(mean: float, lo: float, hi: float) -> str:
+    """A slope's direction in words: 'falls' / 'rises' when its interval excludes 0, 'flat' when it is exactly 0,
+    else 'no clear direction'. Used in :ref:`ch-radius`.
+
+    >>> [direction(-1, -2, -0.5), direction(0.3, -0.1, 0.7), direction(0.0, 0.0, 0.0)]
+    ['falls', 'no clear direction', 'flat']
+    """
+    if not math.isfinite(mean):
+        return "not measured"
+    if mean == lo == hi == 0:
+        return "flat"
+    return "falls" if hi < 0 else "rises" if lo > 0 else "no clear direction"
+
+
+def toy_d50(cfg: Config) -> torch.Tensor:
+    """Chapter 02's toy block, repeated on ``cfg.radius_seeds`` toys (toy k: a fresh wedge landscape and fresh
+    planes from seed ``cfg.radius_seed + k``): the smallest d of ``cfg.plane_dims`` where half of
+    ``cfg.plane_seeds`` random planes through a point at each radius of ``cfg.plane_radii`` succeed, (R, toys);
+    NaN where none does. Used in :ref:`ch-radius`."""
+    out = []
+    for s in seeds_of(cfg):
+        w = toy.make_wedges(cfg.plane_D, cfg.plane_n, cfg.plane_K, kappa=cfg.plane_kappa, r_min=cfg.toy_r_min,
+                            r_open=cfg.toy_r_min, seed=s)
+        ok = toy.hyperplane_success_map(w, cfg.plane_dims, cfg.plane_radii, seeds=cfg.plane_seeds,
+                                        steps=cfg.plane_steps, seed=s)
+        out.append(toy.intrinsic_dimension(ok, cfg.plane_dims))
+    return torch.stack(out, 1)
+
+
+def slope_table(parts: dict[str, verdicts.Verdict]):
+    """Per variant (and the toy): the slope of log d_int against log c, mean [95% interval] over seeds, its
+    :func:`direction` and its verdict (pandas). Used in :ref:`ch-radius`."""
+    import pandas as pd
+
+    return pd.DataFrame({"slope of log d_int against log c": [p.summary for p in parts.values()],
+                         "direction": [direction(p.mean, p.lo, p.hi) for p in parts.values()],
+                         "verdict (falls?)": [p.badge for p in parts.values()]}, index=list(parts))
+
+
+def numbers(res: dict, runs: dict[str, dict], radii: Sequence[float], d50: torch.Tensor,
+            plane_radii: Sequence[float]) -> dict:
+    """The numbers chapter 02's text quotes, named as recorded (less ``radius_``), from :func:`radius_experiment`'s
+    ``res``, :func:`analyse`'s ``runs`` and :func:`toy_d50` (R', toys); accuracies averaged over seeds and d.
+    Used in :ref:`ch-radius`."""
+    un, last = res["variants"]["uncontrolled"], len(radii) - 1
+    mean = un["sweep"]["test_acc"].double().mean((1, 2))  # (R,): over d and seeds
+    best, toy_mean, temp = int(mean.argmax()), d50.nanmean(1), res["temperature"].mean(1)
+    shape = {0: "at the smallest radius", last: "at the largest radius"}.get(
+        best, f"in between, at c = {radii[best]:g}, lower at both ends (a shell)")
+    num = dict(d_first=un["sweep"]["dims"][0], d=un["sweep"]["dims"][-1], ref_acc=un["ref"].mean(),
+               ref_acc_invariant=res["variants"]["invariant"]["ref"].mean(), shape=f"highest {shape}",
+               acc_best=mean[best], best=radii[best], acc_smallest=mean[0], acc_largest=mean[last],
+               smallest=radii[0], largest=radii[last], toy_d50_first=toy_mean[0], toy_d50_last=toy_mean[-1],
+               toy_r_first=plane_radii[0], toy_r_last=plane_radii[-1], temp_smallest=temp[0], temp_largest=temp[last],
+               temp_power=log_slope(radii, res["temperature"]).mean())
+    for v, r in res["variants"].items():
+        num[f"diverged_{v}"] = int(r["sweep"]["diverged"].sum())
+        num[f"dint_{v}"] = "; ".join(f"c = {c:g}: {id_summary(runs[v]['idim'], i)}" for i, c in enumerate(radii))
+        for kind in ("full", "restricted"):
+            m = r[kind].mean(1)
+            num[f"gold_{kind}_{v}"] = "; ".join(f"c = {c:g}: {float(x):.3g}" for c, x in zip(radii, m))
+            num[f"gold_{kind}_peak_{v}"] = radii[int(m.nan_to_num(-math.inf).argmax())]
+        num[f"loss_{v}"] = "; ".join(f"c = {c:g}: {float(x):.3g}" for c, x in zip(radii, r["init_loss"].mean(1)))
+    return {k: float(v) if isinstance(v, torch.Tensor) else v for k, v in num.items()}
+
+
+def draw_controls(axes, res: dict, runs: dict[str, dict], radii: Sequence[float], toy_radii: Sequence[float],
+                  toy_d50: torch.Tensor) -> None:
+    """Two rows of three panels, one line per variant (mean ± 1 std over seeds) against the radius multiple c:
+    d_int (not reached: the largest d), the test accuracy at the largest d, the loss at the anchors; the
+    Goldilocks ratio in the full space and restricted to the subspace; and the toy's d₅₀ against r / r_min.
+    Used in :ref:`ch-radius`."""
+    from . import plots
+
+    c, xc, V = torch.tensor([float(r) for r in radii]), "radius c (× init norm)", res["variants"]
+    top = float(runs["uncontrolled"]["sweep"].dims[-1])
+    panels = [({v: runs[v]["idim"].d_star.nan_to_num(top) for v in V}, "d_int", "d_int against c", True),
+              ({v: runs[v]["sweep"].test_acc[:, -1] for v in V}, "test accuracy", f"accuracy at d = {top:g}", False),
+              ({v: V[v]["init_loss"] for v in V}, "cross-entropy at θ₀", "loss at the anchors", True),
+              ({v: V[v]["full"] for v in V if v != "absolute"}, "Tr(H) / ‖H‖$_F$", "Goldilocks, full space", False),
+              ({v: V[v]["restricted"] for v in V if v != "absolute"}, "Tr(PᵀHP) / ‖PᵀHP‖$_F$",
+               "Goldilocks, in the subspace", False)]
+    for ax, (ys, ylabel, title, logy) in zip(axes.flat, panels):
+        plots.curves(ax, c, ys, xlabel=xc, ylabel=ylabel, title=title, logy=logy, marker="o")
+        plots.log_ticks(ax, radii)
+    plots.curves(axes.flat[5], torch.tensor([float(r) for r in toy_radii]), {"toy d₅₀": toy_d50}, marker="o",
+                 xlabel="radius r / r$_{min}$", ylabel="d₅₀ (half the planes succeed)", title="the toy's prediction")
+    plots.log_ticks(axes.flat[5], toy_radii)
