@@ -1,5 +1,7 @@
 """wedges_lib.trajectories: curvature along a trajectory against a dense Hessian, matched-loss
-interpolation against hand-computed answers, and divergence kept visible through a sweep."""
+interpolation against hand-computed answers, one cached study whose shared settings train once, curvature measured
+exactly where the matched values read it, and divergence kept visible through a sweep."""
+
 import math
 
 import matplotlib
@@ -76,8 +78,7 @@ def test_curvature_along_skips_invalid_and_non_finite_points(tiny):
 def _run(loss, diverged=(False,), diverged_step=(-1,), **extra):
     loss = torch.as_tensor(loss, dtype=torch.float64)
     T, K = loss.shape
-    base = dict(step=torch.arange(T) * 10, path=torch.ones(T, dtype=torch.bool), loss=loss,
-                radius=torch.ones(T, K), lmax=torch.ones(T, K),
+    base = dict(step=torch.arange(T) * 10, loss=loss, radius=torch.ones(T, K), lmax=torch.ones(T, K),
                 trace=torch.ones(T, K), trace_se=torch.zeros(T, K), diverged=torch.tensor(diverged),
                 diverged_step=torch.tensor(diverged_step), lr=0.1, width=1.0, l2=0.0, D=10)
     return {**base, **extra}
@@ -103,46 +104,53 @@ def test_matched_reads_every_quantity_at_the_target_loss():
 
 
 def test_run_setting_keeps_divergence_visible(smoke_data):
-    cfg = config.resolve("smoke", hp_seeds=2, hp_steps=20, hp_record_every=10, hp_path_every=10, hp_examples=32,
-                         hp_probes=2)
+    cfg = config.resolve("smoke", hp_seeds=2, hp_steps=20, hp_record_every=10, hp_examples=32, hp_probes=2)
     bad = tj.run_setting(cfg, smoke_data, lr=30.0, width=cfg.width, l2=0.0)
     assert bad["diverged"].all() and tj.member_status(bad) == ["diverged", "diverged"]
-    assert bad["lmax"][1:].isnan().all() and bad["loss"][1:].isnan().all()
-    assert not bad["lmax"][0].isnan().any()  # the initial point was measured
+    assert bad["loss"][1:].isnan().all() and not bad["loss"][0].isnan().any()
+    assert bad["lmax"].isnan().all()  # nothing measured until the band is known
     good = tj.run_setting(cfg, smoke_data, lr=0.1, width=cfg.width, l2=0.0)
     assert good["loss"].shape == good["lmax"].shape == (3, 2) and good["step"].tolist() == [0, 10, 20]
-    assert good["path"].all() and "_trajectory" not in good  # kept only when asked
-    assert tj.member_status(good) == ["trained", "trained"] and not good["lmax"].isnan().any()
-    table = tj.summary({"lr": [good, bad]}, {"lr": tj.loss_band([good, bad])})
+    assert "_trajectory" not in good  # kept only when asked
+    assert tj.member_status(good) == ["trained", "trained"] and tj.trained(good).all()
+    band = tj.loss_band([good, bad])
+    good = {**good, "lmax": torch.full((3, 2), 5.0)}
+    table = tj.summary({"lr": [good, bad]}, band)
     assert table["members"][0] == "2 trained" and table["members"][1].startswith("2 diverged (step ")
+    assert table["λ_max at matched loss"][0] == "5 [5, 5]" and table["λ_max at matched loss"][1] == "—"
     fig, ax = matplotlib.pyplot.subplots(1, 2)
-    paths = tj.knob_paths([good, bad], "lr")
+    paths = tj.knob_paths([good, bad], "lr", band)
     assert [p["all_trained"] for p in paths] == [True, False] and paths[1]["lmax"] is None
-    plots.draw_knob(ax[0], ax[1], paths, tj.loss_band([good, bad]))
+    assert paths[0]["lmax"].tolist() == [5.0] * len(band) and paths[0]["loss"] is band
+    plots.draw_knob(ax[0], ax[1], paths, band)
     labels = ax[1].get_legend_handles_labels()[1]
     assert "diverged" in labels and any("lr 30" in s and "diverged" in s for s in labels)
     assert len(ax[0].get_lines()) == 1  # λ_max only for the run that trained
 
 
-def test_sweep_knob_is_one_cached_computation_per_knob(smoke_data, monkeypatch):
+def test_study_trains_a_shared_setting_once_and_is_one_cached_computation(smoke_data, monkeypatch):
     calls = []
 
     def fake(cfg, data, quiet=True, keep=False, **setting):
-        calls.append(setting)
-        return {**_run([[2.0], [1.0]], **setting), "_model": None, "_trajectory": None}
+        calls.append(tuple(setting[k] for k in tj.KNOBS))
+        final = 0.5 if setting["width"] == 0.5 else 0.2  # the wide run reaches the least: it sets the band
+        return {**_run([[2.0], [1.0], [final]], **setting), "_model": None, "_trajectory": None}
 
     monkeypatch.setattr(tj, "run_setting", fake)
-    cfg = config.resolve("smoke", seed=12345, hp_seed=12345)  # a key no other test caches
-    first = tj.sweep_knob(cfg, smoke_data, "lr", (0.01, 0.02))
-    base = tj.sweep_knob(cfg, smoke_data, "width", (cfg.width,))  # the base (cfg.lr, cfg.width, cfg.l2)
-    assert len(calls) == 3 and [r["lr"] for r in first] == [0.01, 0.02] and base[0]["lr"] == cfg.lr
-    assert all("_trajectory" not in r for r in first)  # dropped before caching
-    tj.sweep_knob(cfg, smoke_data, "lr", (0.01, 0.02))
+    knobs = dict(seed=12345, hp_seed=12345, lr=0.1, width=0.25, l2=0.0, lrs=(0.05, 0.1), widths=(0.25, 0.5),
+                 l2s=(0.0,))  # a key no other test caches
+    cfg = config.resolve("smoke", **knobs)
+    res = tj.study(cfg, smoke_data)
+    assert calls == [(0.05, 0.25, 0.0), (0.1, 0.25, 0.0), (0.1, 0.5, 0.0)]  # the base once, for three sweeps
+    sw = res["sweeps"]
+    assert [r["lr"] for r in sw["lr"]] == [0.05, 0.1] and [r["width"] for r in sw["width"]] == [0.25, 0.5]
+    assert [(r["lr"], r["width"]) for r in sw["l2"]] == [(0.1, 0.25)]
+    assert res["band"][0] == pytest.approx(0.5)  # one band for all sweeps, set by the run that got least far
+    assert all("_trajectory" not in r for runs in sw.values() for r in runs)  # dropped before caching
+    tj.study(cfg, smoke_data)
     assert len(calls) == 3  # loaded from the cache
-    tj.sweep_knob(cfg, smoke_data, "lr", (0.01,))  # another sweep: its band may differ, so it is computed
-    assert len(calls) == 4
-    with pytest.raises(ValueError, match="knob"):
-        tj.sweep_knob(cfg, smoke_data, "momentum", (0.9,))
+    tj.study(config.resolve("smoke", **{**knobs, "lrs": (0.05,)}), smoke_data)  # another band: recomputed
+    assert len(calls) == 6
 
 
 def test_bracketing_marks_the_records_at_loss_interpolates_between():
@@ -155,25 +163,26 @@ def test_bracketing_marks_the_records_at_loss_interpolates_between():
 
 
 def test_band_curvature_is_measured_exactly_where_matched_reads_it(smoke_data):
-    over = dict(hp_seeds=2, hp_steps=60, hp_record_every=10, hp_path_every=30, hp_examples=32, hp_probes=2)
+    over = dict(hp_seeds=2, hp_steps=60, hp_record_every=10, hp_examples=32, hp_probes=2)
     cfg = config.resolve("smoke", **over)
     run = tj.run_setting(cfg, smoke_data, lr=0.1, width=cfg.width, l2=0.0, keep=True)
     model, traj = run["_model"], run["_trajectory"].clone()
-    assert traj.shape[:2] == (7, 2) and run["path"].tolist() == [True, False, False] * 2 + [True]
-    assert run["lmax"][~run["path"]].isnan().all() and not run["lmax"][run["path"]].isnan().any()
+    assert traj.shape[:2] == (7, 2) and run["lmax"].isnan().all()
     band = tj.loss_band([run], n=3)
     tj.add_band_curvature(cfg, smoke_data, run, band)
     assert "_trajectory" not in run and "_model" not in run
     measured = ~run["lmax"].isnan()
-    assert measured.equal(run["path"][:, None] | tj.bracketing(run["loss"], band))
+    assert measured.equal(tj.bracketing(run["loss"], band)) and measured.sum() < measured.numel()
     m = tj.matched([run], band)
     assert not m["lmax"].isnan().any() and not m["trace"].isnan().any()
-    t, k = [int(i) for i in (measured & ~run["path"][:, None]).nonzero()[0]]  # a point measured for the band
+    t, k = [int(i) for i in measured.nonzero()[0]]  # a point measured for the band
     only = torch.zeros(7, 2, dtype=torch.bool)
     only[t, k] = True
     x, y = smoke_data.x_train[:32], smoke_data.y_train[:32]
     direct = tj.curvature_along(model, x, y, traj, n_probes=2, seed=cfg.hp_seed, valid=only)
     assert direct["lmax"][t, k] == run["lmax"][t, k] and direct["trace"][t, k] == run["trace"][t, k]
+    along = tj.along_band(run, band)
+    assert along.shape == (3, 2) and torch.allclose(along.mean(0), m["lmax"][0])
 
 
 def test_loss_band_spans_common_loss_to_its_geometric_mean_with_the_start():
@@ -202,11 +211,11 @@ def test_seed_mean_knob_effect_direction_and_factor():
 
 # the knobs a sweep setting reads, and nothing else: what chapter 03 declares (besides lrs, widths, l2s)
 SETTING_KNOBS = ("hp_seed", "hp_seeds", "model", "device", "optimizer", "momentum", "batch_size", "lr", "width",
-                 "l2", "hp_steps", "hp_record_every", "hp_path_every", "hp_examples", "hp_probes", "hp_schedule")
+                 "l2", "hp_steps", "hp_record_every", "hp_examples", "hp_probes", "hp_schedule")
 
 
 def test_run_setting_reads_only_its_knobs_and_matches_train_config(smoke_data):
-    over = dict(hp_seeds=2, hp_steps=20, hp_record_every=10, hp_path_every=10, hp_examples=32, hp_probes=2)
+    over = dict(hp_seeds=2, hp_steps=20, hp_record_every=10, hp_examples=32, hp_probes=2)
     cfg = config.resolve_cell({**dict.fromkeys(SETTING_KNOBS), "scale": "smoke", **over})
     run = tj.run_setting(cfg, smoke_data, lr=0.2, width=0.5, l2=0.01)  # no steps, schedule... in cfg
     full = config.resolve("smoke", **over, lr=0.2, width=0.5, l2=0.01)
@@ -219,25 +228,23 @@ def test_run_setting_reads_only_its_knobs_and_matches_train_config(smoke_data):
         tj.run_setting(cfg, smoke_data, lr=-1.0, width=0.5, l2=0.0)
 
 
-def test_sweep_knob_key_holds_the_knobs_a_setting_reads(smoke_data, monkeypatch):
-    """Another lrs / widths (not read by a setting) loads from the cache; another hp_probes retrains."""
+def test_study_key_holds_the_knobs_it_reads(smoke_data, monkeypatch):
+    """A knob the study does not read (steps) loads from the cache; another hp_probes retrains."""
     calls = []
     real = train.train_config
     monkeypatch.setattr(train, "train_config", lambda *a, **k: calls.append(1) or real(*a, **k))
-    knobs = dict(hp_seeds=1, hp_steps=10, hp_record_every=10, hp_path_every=10, hp_examples=16, hp_probes=2,
-                 hp_seed=4321)
-    cfg = config.resolve_cell({**dict.fromkeys(SETTING_KNOBS + ("lrs", "widths")), "scale": "smoke", **knobs})
-    tj.sweep_knob(cfg, smoke_data, "lr", (0.15,))  # a setting no other test trains
-    other = config.resolve_cell({**dict.fromkeys(SETTING_KNOBS + ("lrs", "widths")), "scale": "smoke", **knobs,
-                                 "lrs": (0.3, 0.4), "widths": (3.0,)})
-    tj.sweep_knob(other, smoke_data, "lr", (0.15,))
-    assert len(calls) == 1
-    tj.sweep_knob(config.resolve_cell({**dict.fromkeys(SETTING_KNOBS), "scale": "smoke", **knobs,
-                                       "hp_probes": 3}), smoke_data, "lr", (0.15,))
+    knobs = dict(hp_seeds=1, hp_steps=60, hp_record_every=10, hp_examples=16, hp_probes=2, hp_seed=4321,
+                 lrs=(0.15,), widths=(0.25,), l2s=(0.0,), lr=0.1, width=0.25, l2=0.0)
+    res = tj.study(config.resolve("smoke", **knobs), smoke_data)  # settings no other test trains
+    assert len(calls) == 2  # lr 0.15, and the base shared by the width and L2 sweeps
+    assert not res["band"].isnan().any()  # both trained, so the curvature (and hp_probes) was read
+    tj.study(config.resolve("smoke", **knobs, steps=999), smoke_data)
     assert len(calls) == 2
+    tj.study(config.resolve("smoke", **{**knobs, "hp_probes": 3}), smoke_data)
+    assert len(calls) == 4
 
 
-def test_effects_numbers_and_the_relative_plane():
+def test_effects_numbers_overlay_points_and_the_table():
     up = torch.tensor([[1.0, 1.1], [2.0, 2.1], [3.0, 3.1]])
     m = {"lr": {"lmax": up, "trace": 1 / up, "radius_ratio": up * 0 + 1}}
     eff = tj.effects(m)
@@ -247,16 +254,20 @@ def test_effects_numbers_and_the_relative_plane():
     runs = [_run([[2.5, 2.5], [0.1, 0.2]], lr=0.1, trace_se=torch.full((2, 2), 0.5)),
             _run([[2.5, 2.5], [0.1, 0.2]], lr=0.2), _run([[2.5], [3.0]], lr=10.0, diverged=(True,),
                                                           diverged_step=(5,))]
-    num = tj.sweep_numbers({"lr": runs}, {"lr": torch.tensor([0.2, 0.3])}, m)
-    assert num["lr_band"] == "0.2–0.3" and (num["lr_from"], num["lr_to"]) == ("0.1", "10")
+    num = tj.sweep_numbers({"lr": runs}, torch.tensor([0.2, 0.3]), m)
+    assert num["band"] == "0.2–0.3" and (num["lr_from"], num["lr_to"]) == ("0.1", "10")
     assert num["lr_lmax_factor"] == tj.factor(eff["lr"]["lmax"]) and num["lr_radius_ratio_factor"] == "×1 [1, 1]"
+    assert num["lr_lmax_at_from"] == tj.ci(up[0]) and num["lr_lmax_at_to"] == tj.ci(up[2])
     assert num["failed_runs"] == "lr 10 (diverged)" and num["diverged"] == 1
     assert num["trace_se"] == pytest.approx(2 / 10)
-    m["lr"]["radius_ratio"] = torch.tensor([[1.0, 1.2], [math.nan, math.nan], [2.0, 2.4]])
-    pts = tj.relative_plane(m, {"lr": [0.1, 0.2, 0.4]}, "lmax")["lr"]
-    assert pts["values"] == [0.1, 0.4]  # the setting with no trained member is left out
-    assert torch.allclose(pts["x"], torch.tensor([1.0, 2.0])) and pts["y"][0] == 1
-    fig, ax = matplotlib.pyplot.subplots()
-    plots.draw_plane(ax, {"lr": pts, "width": None})
-    assert ax.get_legend_handles_labels()[1] == ["lr sweep, from 0.1"]
-    assert [t.get_text() for t in ax.texts] == ["0.4"]
+    table = tj.effect_table({"lr": runs}, m, {"lr_lmax": "✔ reproduced"})
+    assert len(table) == 3 and table["verdict"].tolist() == ["✔ reproduced", "", ""]
+    # overlay points: the base (lr 0.1, width 1) is in two sweeps and counted once
+    wide = _run([[2.5, 2.5], [0.1, 0.2]], lr=0.1, width=2.0)
+    sweeps = {"lr": runs[:2], "width": [runs[0], wide]}
+    mm = {"lr": {q: up[:2] for q in tj.QUANTITIES}, "width": {q: 2 * up[:2] for q in tj.QUANTITIES}}
+    pts = tj.overlay_points(sweeps, mm)
+    assert pts["groups"] == [{"lr", "width"}, {"lr"}, {"width"}] and pts["label"] == ["base", "lr 0.2", "width × 2"]
+    assert torch.allclose(pts["lmax"], torch.log(torch.stack([up[0], up[1], 2 * up[1]])).double())
+    m["lr"]["lmax"] = torch.tensor([[1.0, -1.0]])  # no log of a negative value
+    assert tj.overlay_points({"lr": runs[:1]}, m)["lmax"][0, 1].isnan()

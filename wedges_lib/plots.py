@@ -180,16 +180,70 @@ def cloud3d(points, groups, *, lines: dict[str, object] | None = None, marks: di
     return fig, ax
 
 
-def live(draw, controls: dict, *, per_row: int = 3):
+def frame_values(control, n: int = 7) -> list:
+    """The values a static slider steps through for an ipywidgets ``control``: ``n`` evenly spaced over a slider's
+    range (on its step) plus its current value, or a dropdown's options.
+
+    >>> import ipywidgets as widgets
+    >>> frame_values(widgets.FloatSlider(1.5, min=1.0, max=10.0, step=0.1), n=4)
+    [1.0, 1.5, 4.0, 7.0, 10.0]
+    >>> frame_values(widgets.Dropdown(options=("linear", "sqrt"), value="sqrt"))
+    ['linear', 'sqrt']
+    """
+    if hasattr(control, "options"):
+        return list(control.options)
+    grid = np.linspace(control.min, control.max, n)
+    values = {control.min + round((v - control.min) / control.step) * control.step for v in grid} | {control.value}
+    cast = int if isinstance(control.value, int) else lambda v: round(float(v), 10)
+    return sorted({cast(v) for v in values})
+
+
+def frames(draw, controls: dict, name: str, n: int = 7):
+    """A slider over :func:`frame_values` of ``controls[name]`` that shows ``draw(**values)`` precomputed at each
+    (the other controls at their values): plain HTML and a line of JavaScript, so it moves in the rendered book,
+    without a kernel. Returns an ``IPython.display.HTML``. Used in :ref:`ch-toy-model` (through :func:`live`)."""
+    import base64
+    import html
+    import io
+    import json
+
+    from IPython.display import HTML
+
+    fixed = {k: w.value for k, w in controls.items()}
+    shots = []
+    for v in frame_values(controls[name], n):
+        draw(**{**fixed, name: v})
+        fig, buf = plt.gcf(), io.BytesIO()
+        fig.savefig(buf, format="png")
+        plt.close(fig)
+        shots.append({"label": f"{v:g}" if isinstance(v, (int, float)) else str(v),
+                      "src": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()})
+    start = next(i for i, v in enumerate(frame_values(controls[name], n)) if v == fixed[name])
+    move = ("var d=this.closest('.wedges-frames'),f=JSON.parse(d.querySelector('script').textContent)[this.value];"
+            "d.querySelector('img').src=f.src;d.querySelector('output').textContent=f.label;")
+    return HTML(f'<div class="wedges-frames"><label>{html.escape(name)} = <output>{shots[start]["label"]}</output> '
+                f'<input type="range" min="0" max="{len(shots) - 1}" step="1" value="{start}" '
+                f'aria-label="{html.escape(name)}" oninput="{html.escape(move)}"></label>'
+                f'<br><img src="{shots[start]["src"]}" alt="the figure at {html.escape(name)} = '
+                f'{shots[start]["label"]}" style="max-width: 100%">'
+                f'<script type="application/json">{json.dumps(shots)}</script></div>')
+
+
+def live(draw, controls: dict, *, per_row: int = 3, frames_of: str | None = None):
     """Sliders that call ``draw(**values)`` on every change and show its figure below them; returns the widget.
 
     The output area starts empty: draw the initial state once yourself, above, so that the page shows it
-    without a kernel (the rendered book embeds the widgets' state, Jupyter makes them live).
+    without a kernel (the rendered book embeds the widgets' state, Jupyter makes them live). ``frames_of`` names
+    a control whose values are also precomputed into a static slider (:func:`frames`), shown above the live ones:
+    that one moves the figure in the rendered book too.
 
     Used in :ref:`ch-toy-model`.
     """
     import ipywidgets as widgets
+    from IPython.display import display
 
+    if frames_of is not None:
+        display(frames(draw, controls, frames_of))
     out = widgets.Output()
 
     def redraw(_change) -> None:
@@ -210,8 +264,9 @@ def toy_pair(axes, secs: dict) -> None:
     """The two pictures of a toy pair of solutions (``toy_experiments.sections``): the plane through a, b and
     their joint c, and the plane through a's start, a and b with the runs. Used in :ref:`ch-toy-model`."""
     section(axes[0], secs["joint"], title="two wedges meet at c")
-    section(axes[1], secs["descent"], names=("θ₀", "a", "b"), chords=False, xlabel="along a − θ₀",
-            ylabel="towards b", runs=secs["runs"], title="descent")
+    start = "0" if secs.get("from_origin") else "θ₀"  # a start already on a wedge: the plane through the origin
+    section(axes[1], secs["descent"], names=(start, "a", "b"), chords=False, xlabel=f"along a − {start}",
+            ylabel="towards b", runs=secs["runs"], title="descent" if start == "θ₀" else "starts already on wedges")
 
 
 def draw_knob(ax_curv, ax_radius, paths: Sequence[dict], band) -> None:
@@ -240,20 +295,28 @@ def draw_knob(ax_curv, ax_radius, paths: Sequence[dict], band) -> None:
     ax_radius.legend(fontsize=7)
 
 
-def draw_plane(ax, points: dict[str, dict | None]) -> None:
-    """One line per knob of points relative to its first setting (``trajectories.relative_plane``: 'x', 'xe',
-    'y', 'ye' (V,), 'values'), with error bars, the values written beside the points (the first in the legend)
-    and grey lines through (1, 1). Used in :ref:`ch-hyperparameters`."""
-    for (knob, p), colour, marker in zip(points.items(), PALETTE, "osD^v"):
-        if p is None:
-            continue
-        ax.errorbar(_np(p["x"]), _np(p["y"]), xerr=_np(p["xe"]), yerr=_np(p["ye"]), color=colour,
-                    marker=marker, ms=4, capsize=2, label=f"{knob} sweep, from {p['values'][0]:g}")
-        for v, xi, yi in zip(p["values"][1:], _np(p["x"])[1:], _np(p["y"])[1:]):
-            ax.annotate(f"{v:g}", (float(xi), float(yi)), textcoords="offset points", xytext=(4, 3),
+def draw_overlay(ax, points: dict) -> None:
+    """Several knobs' points on one log-log plane (``overlay.figure_points``: per group 'x', 'xlo', 'xhi', 'y',
+    'ylo', 'yhi' (n,), 'labels'; 'line' (a, b)): each group in its colour with 95 % interval bars and its labels
+    beside the points, points shared by several sweeps in black, and the line fitted to all points dashed.
+    Used in :ref:`ch-hyperparameters`."""
+    groups = [(k, p) for k, p in points.items() if k != "line"]
+    for (name, p), colour, marker in zip(groups, PALETTE, "osD^v"):
+        colour = "black" if name == "shared" else colour
+        x, y = _np(p["x"]), _np(p["y"])
+        err = lambda m, lo, hi: np.stack([m - _np(lo), _np(hi) - m])  # noqa: E731
+        ax.errorbar(x, y, xerr=err(x, p["xlo"], p["xhi"]), yerr=err(y, p["ylo"], p["yhi"]), color=colour,
+                    marker=marker, ms=4, capsize=2, ls="none", label=name)
+        for s, xi, yi in zip(p["labels"], x, y):
+            ax.annotate(s.split()[-1], (float(xi), float(yi)), textcoords="offset points", xytext=(4, 3),
                         fontsize=7, color=colour)
-    ax.axhline(1, color="grey", lw=0.8)
-    ax.axvline(1, color="grey", lw=0.8)
+    a, b = points["line"]
+    if np.isfinite(a) and np.isfinite(b):
+        xs = np.concatenate([_np(p["x"]) for _, p in groups])
+        grid = np.geomspace(xs.min(), xs.max(), 50)
+        ax.plot(grid, np.exp(a) * grid ** b, "--", color="grey", lw=1, label=f"one curve (slope {b:.2g})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
     ax.legend()
 
 

@@ -1,19 +1,20 @@
-"""Curvature along training trajectories, and sweeps of one training knob (learning rate, width, L2).
+"""Curvature at matched training loss along training trajectories, for sweeps of learning rate, width and L2.
 
 A *setting* is one (lr, width, l2) trained as a stack of ``hp_seeds`` members in one vmapped pass
-(:func:`run_setting`); along each member's trajectory :func:`curvature_along` measures the largest Hessian
-eigenvalue (Lanczos), the Hessian trace (Hutchinson, with its standard error), the radius and the loss. The
-Hessian is that of the data loss only — cross-entropy on a fixed training batch — since an L2 term would add
-l2 to every eigenvalue and l2 * D to the trace.
+(:func:`run_setting`); every ``hp_record_every`` steps the trainer records each member's loss on the whole
+training set and its radius. :func:`study` trains every setting of the three sweeps once (a setting two sweeps
+share, such as the base one, is trained once), fixes **one** loss band for all of them (:func:`loss_band`: the
+stretch of training loss that every trained member of every sweep covers) and only then measures the curvature:
+the largest Hessian eigenvalue (Lanczos) and the trace (Hutchinson, with its standard error) of the data loss
+alone — cross-entropy on a fixed training batch; an L2 term would add l2 to every eigenvalue and l2 * D to the
+trace — at the two records that bracket each loss of the band (:func:`add_band_curvature`, :func:`bracketing`).
 
-Settings are compared at matched training loss (:func:`at_loss`, :func:`matched`), not at matched step: a
-run with a small learning rate has simply not got as far, and its curvature at a given step says more about
-that than about the region it explores. Loss and radius are recorded densely (every ``hp_record_every``
-steps); the curvature is measured along the whole path only every ``hp_path_every`` steps (for the figures)
-and, for the comparison, at the two dense records that bracket each loss of a knob's band
-(:func:`add_band_curvature`), so no match interpolates across more than ``hp_record_every`` steps.
-A knob's effect is the per-seed log ratio of a quantity between its last and first setting
-(:func:`knob_effect`), judged over seeds by :mod:`wedges_lib.verdicts`.
+Settings are compared at matched training loss (:func:`at_loss`, :func:`matched`), never at matched step: a run
+with a small learning rate has simply not got as far. :func:`at_loss` interpolates in log loss between two
+measured records ``hp_record_every`` steps apart. A knob's effect is the per-seed log ratio of a quantity between
+its last and first trained setting (:func:`knob_effect`); whether the three knobs act alike is tested on the
+points of :func:`overlay_points` by :mod:`wedges_lib.overlay`; both are judged over seeds by
+:mod:`wedges_lib.verdicts`.
 
 Shapes: a trajectory is (T, D) for one run or (T, K, D) for K members; per-point results drop D.
 """
@@ -35,6 +36,7 @@ from .verdicts import interval
 KNOBS = ("lr", "width", "l2")
 QUANTITIES = ("lmax", "trace", "radius_ratio")  # what the sweeps compare at matched loss
 STATUSES = ("trained", "diverged", "stuck")
+NAMES = {"lr": "lr", "width": "width ×", "l2": "L2"}
 
 
 def curvature_along(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, trajectory: torch.Tensor, *,
@@ -76,34 +78,28 @@ def member_status(run: dict) -> list[str]:
 
 def run_setting(cfg: Config, data: Dataset, *, lr: float, width: float, l2: float, quiet: bool = True,
                 keep: bool = False) -> dict:
-    """Train ``cfg.hp_seeds`` members (seeds ``cfg.hp_seed`` ...) at (lr, width, l2) for ``cfg.hp_steps`` steps.
+    """Train ``cfg.hp_seeds`` members (seeds ``cfg.hp_seed`` ...) at (lr, width, l2) for ``cfg.hp_steps`` steps,
+    recording every ``cfg.hp_record_every`` steps the loss on the whole training set and the radius.
 
-    Every ``cfg.hp_record_every`` steps the trainer records the training loss on the whole training set and
-    the radius; every ``cfg.hp_path_every`` steps (rows 'path') the top Hessian eigenvalue and the Hutchinson
-    trace (``cfg.hp_probes`` probes) are measured on the first ``cfg.hp_examples`` training examples. Returns
-    plain tensors (so it caches): 'step', 'path' (T,); 'loss', 'test_acc', 'radius', 'lmax', 'trace',
-    'trace_se' (T, K) (curvature NaN where not measured); 'diverged', 'diverged_step' (K,); 'lr', 'width',
-    'l2', 'D'. Points after a divergence are NaN. ``keep`` adds the network '_model' and its '_trajectory'
-    (T, K, D), which :func:`add_band_curvature` needs and then drops.
+    Returns plain tensors (so it caches): 'step' (T,); 'loss', 'test_acc', 'radius', and 'lmax', 'trace',
+    'trace_se' (T, K) (all NaN until :func:`add_band_curvature` measures them); 'diverged', 'diverged_step' (K,);
+    'lr', 'width', 'l2', 'D'. The loss after a member diverged is NaN. ``keep`` adds the network '_model' and
+    its '_trajectory' (T, K, D), which :func:`add_band_curvature` needs and then drops.
     """
     lr, width, l2 = (SPECS[k].check(k, v) for k, v in (("lr", lr), ("width", width), ("l2", l2)))
-    check_arg("hp_path_every", cfg.hp_path_every, cfg.hp_path_every % cfg.hp_record_every == 0,
-              f"a multiple of hp_record_every = {cfg.hp_record_every}")
     # exactly the knobs this reads (so a cache key holds exactly these), the sweep's in place of the base ones
     c = Config(seed=cfg.hp_seed, model=cfg.model, width=width, device=cfg.device, optimizer=cfg.optimizer, lr=lr,
                momentum=cfg.momentum, l2=l2, schedule=cfg.hp_schedule, batch_size=cfg.batch_size,
                steps=cfg.hp_steps, record_every=cfg.hp_record_every)
     seeds = list(range(cfg.hp_seed, cfg.hp_seed + cfg.hp_seeds))
-    res = train.train_config(c, data, seeds=seeds, keep_trajectory=True, quiet=quiet)
+    res = train.train_config(c, data, seeds=seeds, keep_trajectory=keep, quiet=quiet)
     h, steps = res.history, res.history["step"]
     valid = ~(res.diverged[None, :] & (steps[:, None] >= res.diverged_step[None, :]))
-    path = steps % cfg.hp_path_every == 0
-    curv = _curvature(cfg, data, res.model, res.trajectory, valid & path[:, None], quiet)
-    loss = h["loss"].double().masked_fill(~valid, math.nan)
-    out = dict(step=steps, path=path, loss=loss, test_acc=h["test_acc"].double(), radius=h["radius"].double(),
-               lmax=curv["lmax"], trace=curv["trace"], trace_se=curv["trace_se"], diverged=res.diverged,
-               diverged_step=res.diverged_step, lr=float(lr), width=float(width), l2=float(l2),
-               D=int(res.theta.shape[-1]))
+    nan = torch.full(h["loss"].shape, math.nan, dtype=torch.float64)
+    out = dict(step=steps, loss=h["loss"].double().masked_fill(~valid, math.nan), test_acc=h["test_acc"].double(),
+               radius=h["radius"].double(), lmax=nan, trace=nan.clone(), trace_se=nan.clone(),
+               diverged=res.diverged, diverged_step=res.diverged_step, lr=float(lr), width=float(width),
+               l2=float(l2), D=int(res.theta.shape[-1]))
     return {**out, "_model": res.model, "_trajectory": res.trajectory} if keep else out
 
 
@@ -147,23 +143,28 @@ def add_band_curvature(cfg: Config, data: Dataset, run: dict, targets: torch.Ten
     return run
 
 
-def sweep_knob(cfg: Config, data: Dataset, knob: str, values: Sequence[float] | None = None) -> list[dict]:
-    """One :func:`run_setting` per value of ``knob`` ('lr', 'width' or 'l2'; default values: ``cfg.lrs`` ...),
-    the other two knobs at the base ``cfg.lr``, ``cfg.width``, ``cfg.l2``, with the curvature measured along each
-    path and around the knob's :func:`loss_band` (:func:`add_band_curvature`). The sweep is one
-    :func:`wedges_lib.cache.cached` computation (the band depends on all its runs).
+def study(cfg: Config, data: Dataset) -> dict:
+    """The three sweeps of chapter 03, one :func:`wedges_lib.cache.cached` computation: for each knob ('lr',
+    'width', 'l2') one :func:`run_setting` per value in ``cfg.lrs``, ``cfg.widths``, ``cfg.l2s``, the other two
+    knobs at the base ``cfg.lr``, ``cfg.width``, ``cfg.l2`` (a setting met twice is trained once); then one
+    :func:`loss_band` over all of them, and the curvature at the records bracketing it
+    (:func:`add_band_curvature`). Returns 'sweeps' {knob: [run, ...]} and 'band' (n,).
     Used in :ref:`ch-hyperparameters`."""
-    check_arg("knob", knob, knob in KNOBS, f"one of {', '.join(KNOBS)}")
-    values = cfg[f"{knob}s"] if values is None else tuple(values)
-    return cache.cached("hp_sweep", cfg, _sweep, data=data, knob=knob, values=tuple(float(v) for v in values))
+    values = {k: tuple(float(v) for v in cfg[f"{k}s"]) for k in KNOBS}
+    return cache.cached("hp_study", cfg, _study, data=data, values=values)
 
 
-def _sweep(cfg: Config, data: Dataset, knob: str, values: tuple) -> list[dict]:
-    """The computation :func:`sweep_knob` caches."""
+def _study(cfg: Config, data: Dataset, values: dict) -> dict:
+    """The computation :func:`study` caches."""
     base = {k: cfg[k] for k in KNOBS}
-    runs = [run_setting(cfg, data, **{**base, knob: v}, keep=True) for v in values]
-    band = loss_band(runs)
-    return [add_band_curvature(cfg, data, r, band) for r in runs]
+    runs: dict[tuple, dict] = {}
+    keys = {knob: [tuple({**base, knob: v}[k] for k in KNOBS) for v in values[knob]] for knob in KNOBS}
+    for key in dict.fromkeys(key for ks in keys.values() for key in ks):
+        runs[key] = run_setting(cfg, data, **dict(zip(KNOBS, key)), keep=True)
+    band = loss_band(list(runs.values()))
+    for run in runs.values():
+        add_band_curvature(cfg, data, run, band)
+    return {"sweeps": {knob: [runs[key] for key in ks] for knob, ks in keys.items()}, "band": band}
 
 
 def at_loss(loss: torch.Tensor, values: torch.Tensor, targets: Sequence[float] | torch.Tensor) -> torch.Tensor:
@@ -282,89 +283,124 @@ def factor(effect: torch.Tensor) -> str:
     return f"×{math.exp(mean):.3g}" + (f" [{math.exp(lo):.3g}, {math.exp(hi):.3g}]" if n > 1 else "")
 
 
-def summary(sweeps: dict[str, list[dict]], bands: dict[str, torch.Tensor]):
-    """A table (pandas DataFrame), one row per setting: its members' fate, final loss and radius, and the
-    mean ± standard error over trained members of λ_max, trace and r/r0 over the knob's loss band.
-    Used in :ref:`ch-hyperparameters`."""
+def trained(run: dict) -> torch.Tensor:
+    """Which members of ``run`` trained (neither diverged nor stuck): bool (K,)."""
+    return torch.tensor([s == "trained" for s in member_status(run)])
+
+
+def along_band(run: dict, band: torch.Tensor, key: str = "lmax") -> torch.Tensor:
+    """``run[key]`` (or 'radius_ratio') where each member's loss reaches each loss of ``band``: (n, K), NaN for
+    members that did not train."""
+    v = run["radius"] / run["radius"][0] if key == "radius_ratio" else run[key]
+    return at_loss(run["loss"], v, band).masked_fill(~trained(run)[None, :], math.nan)
+
+
+def ci(x: torch.Tensor, digits: int = 3) -> str:
+    """The mean of the finite values of x and its 95 % interval over them, e.g. '5.2 [4.9, 5.5]' ('—' if none).
+    Used in :ref:`ch-hyperparameters`.
+
+    >>> ci(torch.tensor([1.0, 2.0, 3.0, float('nan')]))
+    '2 [-0.484, 4.48]'
+    """
+    mean, lo, hi, n = interval(x.flatten().tolist())
+    return "—" if n == 0 else f"{mean:.{digits}g}" + (f" [{lo:.{digits}g}, {hi:.{digits}g}]" if n > 1 else "")
+
+
+def summary(sweeps: dict[str, list[dict]], band: torch.Tensor):
+    """A table (pandas DataFrame), one row per setting of every sweep: its members' fate, final loss and r/r0, and
+    the mean [95 % interval over trained members] of λ_max, trace and r/r0 at matched loss (:func:`matched` over
+    ``band``). Used in :ref:`ch-hyperparameters`."""
     import pandas as pd
 
     rows = []
     for knob, runs in sweeps.items():
-        m = matched(runs, bands[knob])
-        stats = {k: seed_mean(m[k]) for k in ("lmax", "trace", "radius_ratio")}
+        m = matched(runs, band)
         for i, r in enumerate(runs):
             st = member_status(r)
             fate = ", ".join(f"{st.count(s)} {s}" for s in STATUSES if st.count(s))
             if "diverged" in st:
                 fate += f" (step {int(r['diverged_step'][r['diverged']].min())})"
             row = {"knob": knob, "value": r[knob], "members": fate, "final loss": float(r["loss"][-1].nanmean()),
-                   "final radius": float(r["radius"][-1].mean()),
-                   "loss band": f"{float(bands[knob][0]):.2g}–{float(bands[knob][-1]):.2g}"}
+                   "final r/r0": float((r["radius"][-1] / r["radius"][0]).mean())}
             for k, name in (("lmax", "λ_max"), ("trace", "trace"), ("radius_ratio", "r/r0")):
-                mu, se = float(stats[k][0][i]), float(stats[k][1][i])
-                row[f"{name} in band"] = "—" if math.isnan(mu) else f"{mu:.3g} ± {se:.2g}"
+                row[f"{name} at matched loss"] = ci(m[k][i])
             rows.append(row)
     return pd.DataFrame(rows)
 
 
-def sweep_numbers(sweeps: dict[str, list[dict]], bands: dict[str, torch.Tensor],
+def sweep_numbers(sweeps: dict[str, list[dict]], band: torch.Tensor,
                   m: dict[str, dict[str, torch.Tensor]]) -> dict[str, str | float | int]:
-    """The numbers the text of the knob sweeps quotes: per knob its loss band '{knob}_band', the two settings
-    compared '{knob}_from', '{knob}_to', and per quantity the effect as a factor '{knob}_{q}_factor'
-    (:func:`factor`); the runs that did not train 'failed_runs' (text), the count of diverged members
-    'diverged' and the mean standard error of the trace 'trace_se'. Used in :ref:`ch-hyperparameters`."""
-    out: dict[str, str | float | int] = {}
+    """The numbers the text of the sweeps quotes: the loss 'band'; per knob the two settings compared
+    '{knob}_from', '{knob}_to', per quantity the effect as a factor '{knob}_{q}_factor' (:func:`factor`) and
+    each compared setting's value '{knob}_{q}_at_from', '{knob}_{q}_at_to' (:func:`ci`); the runs that did not
+    train 'failed_runs' (text), the count of diverged members 'diverged' and the mean standard error of the
+    trace 'trace_se'. Used in :ref:`ch-hyperparameters`."""
+    out: dict[str, str | float | int] = {"band": f"{band[0]:.2g}–{band[-1]:.2g}"}
     for knob, runs in sweeps.items():
         pair = compared(m[knob]["lmax"])
-        out[f"{knob}_band"] = f"{bands[knob][0]:.2g}–{bands[knob][-1]:.2g}"
         out[f"{knob}_from"], out[f"{knob}_to"] = (f"{runs[i][knob]:g}" for i in pair) if pair else ("—", "—")
         for q in QUANTITIES:
             out[f"{knob}_{q}_factor"] = factor(knob_effect(m[knob][q]))
-    fates = [f"{k} {r[k]:g} ({s})" for k, runs in sweeps.items() for r in runs
-             for s in sorted(set(member_status(r)) - {"trained"})]
+            for end, i in zip(("from", "to"), pair or (None, None)):
+                out[f"{knob}_{q}_at_{end}"] = ci(m[knob][q][i]) if i is not None else "—"
+    seen = {id(r): (k, r) for k, runs in sweeps.items() for r in runs}.values()  # a shared setting once
+    fates = [f"{k} {r[k]:g} ({s})" for k, r in seen for s in sorted(set(member_status(r)) - {"trained"})]
     out["failed_runs"] = ", ".join(fates) or "none"
-    out["diverged"] = sum(int(r["diverged"].sum()) for runs in sweeps.values() for r in runs)
-    out["trace_se"] = float(torch.cat([r["trace_se"].flatten() for runs in sweeps.values() for r in runs]).nanmean())
+    out["diverged"] = sum(int(r["diverged"].sum()) for _, r in seen)
+    out["trace_se"] = float(torch.cat([r["trace_se"].flatten() for _, r in seen]).nanmean())
     return out
 
 
-def knob_paths(runs: Sequence[dict], knob: str) -> list[dict]:
+def knob_paths(runs: Sequence[dict], knob: str, band: torch.Tensor) -> list[dict]:
     """What :func:`wedges_lib.plots.draw_knob` draws of one knob's sweep, as plain tensors, one dict per run:
-    'name' (the value, and the fate of members that did not train), 'all_trained'; 'loss', 'lmax' seed means
-    over trained members at the 'path' records (None if none trained); 'step', 'radius_ratio' (T,) (r/r0, mean
-    over all members); 'ratio_range' (low, high) of r/r0 over trained members (None); 'diverged_steps' (list).
-    Used in :ref:`ch-hyperparameters`."""
-    names = {"lr": "lr", "width": "width ×", "l2": "L2"}
+    'name' (the value, and the fate of members that did not train), 'all_trained'; 'loss' (the ``band``) and
+    'lmax' (seed means over trained members at those losses, :func:`along_band`; None if none trained);
+    'step', 'radius_ratio' (T,) (r/r0, mean over all members); 'ratio_range' (low, high) of r/r0 over trained
+    members (None); 'diverged_steps' (list). Used in :ref:`ch-hyperparameters`."""
     out = []
     for r in runs:
-        st = member_status(r)
-        ok = torch.tensor([s == "trained" for s in st])
+        st, ok = member_status(r), trained(r)
         ratio = r["radius"] / r["radius"][0]
         fate = "" if ok.all() else f" ({', '.join(sorted(set(st) - {'trained'}))})"
-        trained, path = bool(ok.any()), r["path"]
-        out.append(dict(name=f"{names[knob]} {r[knob]:g}{fate}", all_trained=bool(ok.all()),
-                        loss=r["loss"][path][:, ok].mean(1) if trained else None,
-                        lmax=r["lmax"][path][:, ok].mean(1) if trained else None,
+        any_ok = bool(ok.any())
+        out.append(dict(name=f"{NAMES[knob]} {r[knob]:g}{fate}", all_trained=bool(ok.all()), loss=band,
+                        lmax=along_band(r, band)[:, ok].mean(1) if any_ok else None,
                         step=r["step"], radius_ratio=ratio.mean(1),
-                        ratio_range=(float(ratio[:, ok].min()), float(ratio[:, ok].max())) if trained else None,
+                        ratio_range=(float(ratio[:, ok].min()), float(ratio[:, ok].max())) if any_ok else None,
                         diverged_steps=r["diverged_step"][r["diverged"]].tolist()))
     return out
 
 
-def relative_plane(m: dict[str, dict[str, torch.Tensor]], values: dict[str, Sequence[float]],
-                   key: str = "lmax") -> dict[str, dict | None]:
-    """Per knob, its trained settings as points (r/r0, ``key``) over the knob's loss band, both relative to the
-    sweep's first trained setting (so each sweep starts at (1, 1)): 'x', 'xe', 'y', 'ye' (seed mean and standard
-    error, (V',)) and the knob 'values' of those settings; None for a knob where no setting trained. ``m`` is
-    :func:`matched` per knob, ``values`` the knob values per knob. Used in :ref:`ch-hyperparameters`."""
-    out: dict[str, dict | None] = {}
-    for knob, mk in m.items():
-        (x, xe), (y, ye) = seed_mean(mk["radius_ratio"]), seed_mean(mk[key])
-        ok = ~xe.isnan() & ~ye.isnan()
-        if not ok.any():
-            out[knob] = None
-            continue
-        x0, y0 = x[ok][0], y[ok][0]
-        out[knob] = dict(x=x[ok] / x0, xe=xe[ok] / x0, y=y[ok] / y0, ye=ye[ok] / y0,
-                         values=[v for v, o in zip(values[knob], ok) if o])
+def overlay_points(sweeps: dict[str, list[dict]], m: dict[str, dict[str, torch.Tensor]]) -> dict:
+    """Every distinct setting of the sweeps once, as the points :mod:`wedges_lib.overlay` tests: 'groups' (the
+    knobs whose sweep holds it), 'label' (e.g. 'lr 0.1'; the base setting 'base'), and per quantity of
+    ``QUANTITIES`` its log at matched loss, (P, K) (NaN for members that did not train, or values <= 0).
+    ``m`` is :func:`matched` per knob. Used in :ref:`ch-hyperparameters`."""
+    found: dict[tuple, dict] = {}
+    for knob, runs in sweeps.items():
+        for i, r in enumerate(runs):
+            key = tuple(r[k] for k in KNOBS)
+            p = found.setdefault(key, dict(groups=set(), label=f"{NAMES[knob]} {r[knob]:g}",
+                                           **{q: m[knob][q][i] for q in QUANTITIES}))
+            p["groups"].add(knob)
+    pts = list(found.values())
+    out = dict(groups=[p["groups"] for p in pts],
+               label=["base" if len(p["groups"]) > 1 else p["label"] for p in pts])
+    for q in QUANTITIES:
+        v = torch.stack([p[q].double() for p in pts])
+        out[q] = v.where(v > 0, math.nan).log()
     return out
+
+
+def effect_table(sweeps: dict[str, list[dict]], m: dict[str, dict[str, torch.Tensor]], badges: dict[str, str]):
+    """A table (pandas DataFrame), one row per knob and quantity of ``QUANTITIES``: the two settings compared,
+    the quantity at matched loss at each (:func:`ci`), the effect as a factor (:func:`factor`) and the verdict's
+    badge, ``badges['{knob}_{q}']`` ('' where none). Used in :ref:`ch-hyperparameters`."""
+    import pandas as pd
+
+    num = sweep_numbers(sweeps, torch.ones(1), m)
+    names = {"lmax": "λ_max", "trace": "Tr(H)", "radius_ratio": "r/r₀"}
+    return pd.DataFrame([{"knob": k, "from → to": f"{num[f'{k}_from']} → {num[f'{k}_to']}", "quantity": names[q],
+                          "at the first": num[f"{k}_{q}_at_from"], "at the last": num[f"{k}_{q}_at_to"],
+                          "factor [95 %]": num[f"{k}_{q}_factor"], "verdict": badges.get(f"{k}_{q}", "")}
+                         for k in sweeps for q in QUANTITIES])
