@@ -74,3 +74,15 @@ def test_slopes_and_the_figure_points():
     legend = ax.get_legend_handles_labels()[1]
     assert any(s.startswith("one curve (slope -0.5") for s in legend) and ax.get_xscale() == "log"
     assert {"shared", "lr", "width", "l2"} <= set(legend)
+
+
+def test_figure_points_leave_out_unmeasured_points_and_still_draw_the_line():
+    x = XS[:, None].repeat(1, 2)
+    y = 1.0 - x
+    x[1], y[1] = math.nan, math.nan  # a setting where every member diverged
+    pts = overlay.figure_points(x, y, GROUPS, [str(i) for i in range(7)])
+    assert pts["lr"]["labels"] == ["2"] and pts["line"] == pytest.approx((1.0, -1.0))
+    fig, ax = matplotlib.pyplot.subplots()
+    plots.draw_overlay(ax, pts)
+    line = [ln for ln in ax.get_lines() if ln.get_label().startswith("one curve")][0]
+    assert torch.isfinite(torch.tensor(line.get_ydata())).all()

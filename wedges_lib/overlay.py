@@ -116,14 +116,17 @@ def point_intervals(v: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 def figure_points(x: torch.Tensor, y: torch.Tensor, groups: Sequence[set], labels: Sequence[str]) -> dict:
-    """What :func:`wedges_lib.plots.draw_overlay` draws of log-valued points x, y (P, K): per group — each knob
-    for its own points, 'shared' for points in several sweeps — 'x', 'xlo', 'xhi', 'y', 'ylo', 'yhi' (n,), the
-    seed means and 95 % intervals back in linear units (exp), and 'labels'; under 'line' the (a, b) of the line
-    fitted to all points' seed means (log y = a + b log x). Used in :ref:`ch-hyperparameters`."""
+    """What :func:`wedges_lib.plots.draw_overlay` draws of log-valued points x, y (P, K) (those measured on at
+    least one seed): per group — each knob for its own points, 'shared' for points in several sweeps — 'x',
+    'xlo', 'xhi', 'y', 'ylo', 'yhi' (n,), the seed means and 95 % intervals back in linear units (exp), and
+    'labels'; under 'line' the (a, b) of the line fitted to all points' seed means (log y = a + b log x).
+    Used in :ref:`ch-hyperparameters`."""
     _check(x, y, groups)
     px, py = point_intervals(x), point_intervals(y)
     out: dict = {}
     for i, g in enumerate(groups):
+        if not (math.isfinite(px["mean"][i]) and math.isfinite(py["mean"][i])):
+            continue  # no seed measured: nothing to draw
         name = next(iter(g)) if len(g) == 1 else "shared"
         d = out.setdefault(name, {k: [] for k in ("x", "xlo", "xhi", "y", "ylo", "yhi", "labels")})
         for k, src in (("x", px["mean"]), ("xlo", px["lo"]), ("xhi", px["hi"]), ("y", py["mean"]),

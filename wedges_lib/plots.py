@@ -311,12 +311,17 @@ def draw_overlay(ax, points: dict) -> None:
             ax.annotate(s.split()[-1], (float(xi), float(yi)), textcoords="offset points", xytext=(4, 3),
                         fontsize=7, color=colour)
     a, b = points["line"]
-    if np.isfinite(a) and np.isfinite(b):
-        xs = np.concatenate([_np(p["x"]) for _, p in groups])
-        grid = np.geomspace(xs.min(), xs.max(), 50)
+    xs = np.concatenate([_np(p["x"]) for _, p in groups])
+    if np.isfinite(a) and np.isfinite(b) and np.isfinite(xs).any():
+        grid = np.geomspace(np.nanmin(xs), np.nanmax(xs), 50)
         ax.plot(grid, np.exp(a) * grid ** b, "--", color="grey", lw=1, label=f"one curve (slope {b:.2g})")
+    from matplotlib.ticker import FuncFormatter
+
     ax.set_xscale("log")
     ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):  # plain numbers, not powers of ten, on these short log ranges
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+        axis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
     ax.legend()
 
 
