@@ -102,11 +102,11 @@ verdicts.what_would_count(claims)
 # trained setting as a point (log r/r₀, log curvature), seed by seed: for each knob a straight line is fitted to
 # the other two knobs' points, and the overlay statistic is the rms residual of each knob's own points from
 # it, over the seed noise (a point's standard deviation over seeds, pooled over points) — about 1 to 1.5 when
-# one curve holds and the points scatter only by seed noise ({mod}`wedges_lib.overlay`). The
-# directions tested are our reading of the wedge model: what keeps $\theta$ closer to where it started, or to
-# the origin — a smaller learning rate, a wider network in the standard parameterisation, a stronger penalty —
-# finds narrower wedges, hence sharper ground. This protocol (one band, dense records, the overlay) is new, so
-# it runs on **fresh seeds** (`hp_seed`), not those today's earlier version was seen on.
+# one curve holds and the points scatter only by seed noise ({mod}`wedges_lib.overlay`). The directions
+# tested are our reading of the wedge model: what keeps $\theta$ closer to where it started, or to the origin —
+# a smaller learning rate, a wider network in the standard parameterisation, a stronger penalty — finds narrower
+# wedges, hence sharper ground. This protocol (one band, dense records, the overlay, L2 strengths small enough to
+# train into the band) is new, so it runs on **fresh seeds** (`hp_seed`), not those its predecessor was seen on.
 # :::
 
 # %%
