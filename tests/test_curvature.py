@@ -214,3 +214,63 @@ def test_float32_network_reaches_default_tolerance(problem):
         values, _ = C.top_eigenvalues(f32, theta, 3)
     expected = problem["eigenvalues"].flip(0)[:3].float()
     assert ((values - expected).abs() / expected).max() < 1e-4
+
+
+def test_deflated_trace_covers_the_exact_trace_95_percent(problem):
+    """Coverage of the standard error: over 200 seeds the exact trace lies within 2 s.e. ~95% of the time
+    (binomial s.d. 1.5%), and the deflated estimator needs fewer products than Hutchinson for one s.e."""
+    f, theta, exact = problem["loss_fn"], problem["theta"], problem["H"].trace().item()
+    seeds = range(200)
+    deflated = [C.trace_deflated(f, theta, k=20, n_probes=30, seed=s, batch=30) for s in seeds]
+    z = torch.tensor([(e.value - exact) / e.stderr for e in deflated])
+    coverage = (z.abs() <= 2).double().mean().item()
+    assert 0.90 <= coverage <= 0.99, f"coverage of ±2 s.e. {coverage:.3f}, expected ~0.95"
+    assert abs(z.mean().item()) < 0.25, f"mean standardised error {z.mean():.3f}: biased"
+    assert all(e.products == 50 and e.n_probes == 30 for e in deflated)
+    plain = [C.trace(f, theta, n_probes=50, seed=s, batch=50) for s in range(20)]
+    se_plain = sum(e.stderr for e in plain) / len(plain)
+    se_deflated = sum(e.stderr for e in deflated[:20]) / 20  # expected ratio ~0.7 (dense spectrum: 0.70)
+    assert se_deflated < 0.8 * se_plain, f"deflated s.e. {se_deflated:.4f} vs Hutchinson {se_plain:.4f}"
+
+
+def test_deflated_trace_reaches_a_target_standard_error(problem):
+    f, theta, exact = problem["loss_fn"], problem["theta"], problem["H"].trace().item()
+    target = 0.01 * abs(exact)
+    est = C.trace_deflated(f, theta, k=10, n_probes=20, target_stderr=target, seed=3)
+    assert est.stderr <= target and est.n_probes >= 20 and est.products == 10 + est.n_probes
+    assert abs(est.value - exact) < 4 * est.stderr
+    plain = C.trace_deflated(f, theta, k=0, n_probes=20, target_stderr=target, seed=3)
+    assert plain.deflated == 0.0 and plain.products == plain.n_probes
+    assert plain.products > 2 * est.products, f"Hutchinson {plain.products} vs deflated {est.products} products"
+    full = C.trace_deflated(f, theta, k=theta.numel(), n_probes=2)  # Q spans R^D: the trace is exact
+    assert abs(full.value - exact) < 1e-8 and full.stderr < 1e-8
+    with pytest.raises(ValueError, match="k must be"):
+        C.trace_deflated(f, theta, k=theta.numel() + 1)
+    with pytest.raises(ValueError, match="target_stderr must be"):
+        C.trace_deflated(f, theta, target_stderr=0.0)
+
+
+def test_value_stop_reaches_the_eigenvalue_accuracy_in_fewer_products(problem):
+    f, theta, dense = problem["loss_fn"], problem["theta"], problem["eigenvalues"]
+    counts = {}
+    for stop in ("residual", "value"):
+        op = C.hessian_operator(f, theta)
+        n = [0]
+
+        def counted(loss_fn, t, n=n, op=op):
+            def apply(V):
+                n[0] += 1
+                return op(V)
+            return apply
+
+        original, C.hessian_operator = C.hessian_operator, counted
+        try:
+            values, _ = C.top_eigenvalues(f, theta, 3, tol=1e-6, stop=stop)
+        finally:
+            C.hessian_operator = original
+        rel = ((values - dense.flip(0)[:3]).abs() / dense.flip(0)[:3]).max()
+        assert rel < 1e-6, f"stop={stop}: relative error {rel:.2e}"
+        counts[stop] = n[0]
+    assert counts["value"] < counts["residual"], counts
+    with pytest.raises(ValueError, match="stop must be"):
+        C.top_eigenvalues(f, theta, 1, stop="values")
