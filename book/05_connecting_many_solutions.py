@@ -150,8 +150,8 @@ for axis, plane, nm, title in zip(ax[0], planes, names, titles):
                   cbar_label="train loss")
     plots.paths(axis, {title: P[path]})
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Left: the mean and worst sampled loss of each structure, averaged over the sets (log scale). Middle: the mean and worst point of every straight edge, averaged over the sets. Right: the toy wedge model: loss at points sampled on the naive hull of three solutions on different wedges and on the segments to the trained connector.", "name": "fig-sets-summary"}}
-fig, ax = plots.figure(3, width=4.6)
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Left: the mean and worst sampled loss of each structure, averaged over the sets (log scale). Middle: the mean and worst point of every straight edge of the hulls, the connector and the regularised complex, averaged over the sets. Right: the toy wedge model: loss at points sampled on the naive hull of three solutions on different wedges and on the segments to the trained connector.", "name": "fig-sets-summary"}}
+fig, ax = plots.figure(3, width=4.6, height=4)
 plots.mean_worst(ax[0, 0], sx.mean_worst_rows(studies), xlabel="train loss", title="sampled points")
 plots.mean_worst(ax[0, 1], sx.mean_worst_rows(studies, edges=True), xlabel="train loss",
                  title="every straight edge")

@@ -225,7 +225,7 @@ def test_set_study_scans_every_edge_and_aligns_to_the_first(three_solutions, smo
     assert len(rows) == 3 + 3 + 3 + 7 and rows[0]["structure"] == "naive hull" and rows[0]["edge"] == "θ1 – θ2"
     assert any(r["edge"] == "θ1 – π(θ2)" for r in rows) and all(r["sets"] == 1 for r in rows)
     mw = sx.mean_worst_rows([st, None], edges=True)
-    assert len(mw) == len(rows) and all(m <= w for m, w in mw.values())
+    assert len(mw) == len(rows) and all(m <= w for m, w in mw.values()) and "aligned: θ1 – π(θ2)" in mw
     assert set(sx.mean_worst_rows([st])) == set(st["evals"])
     assert "not measured" in sx.describe([st, None], st)[1]
     num = sx.set_numbers([st, None], st, 3)

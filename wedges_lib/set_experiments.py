@@ -265,13 +265,19 @@ def _labelled(studies: list[dict | None], big: dict | None) -> list[tuple[str, d
     return [*((f"set {j + 1}", st) for j, st in enumerate(studies)), ("larger set", big)]
 
 
+#: the structures whose edges :func:`mean_worst_rows` draws, by their label there
+EDGE_PLOT = {"naive hull": "hull", "aligned hull": "aligned", "connector (segments)": "connector",
+             "complex (Benton et al.)": "complex"}
+
+
 def mean_worst_rows(studies: list[dict | None], *, edges: bool = False) -> dict[str, tuple[float, float]]:
-    """structure (or, with ``edges``, 'structure: edge') -> (mean, worst) loss of its sampled points (of the edge's
-    grid), each averaged over the sets that measured it, for :func:`wedges_lib.plots.mean_worst`.
-    Used in :ref:`ch-sets`."""
+    """structure (or, with ``edges``, 'label: edge' for the structures of :data:`EDGE_PLOT`) -> (mean, worst) loss
+    of its sampled points (of the edge's grid), each averaged over the sets that measured it, for
+    :func:`wedges_lib.plots.mean_worst`. Used in :ref:`ch-sets`."""
     avg = lambda v: sum(v) / len(v)  # noqa: E731
     if edges:
-        return {f"{name}: {edge}": (avg(mean), avg(worst)) for name, edge, worst, _, mean in _edge_values(studies)}
+        return {f"{EDGE_PLOT[name]}: {edge}": (avg(mean), avg(worst))
+                for name, edge, worst, _, mean in _edge_values(studies) if name in EDGE_PLOT}
     ok = [st for st in studies if st is not None]
     rows = {}
     for name in (ok[0]["evals"] if ok else ()):
