@@ -174,11 +174,11 @@ verdict = toy_experiments.judge_toy(claims, runs, hypers, slab_runs, cfg.scale)
 # Wedges widen with the radius, so a random hyperplane further out meets one with fewer dimensions
 # {cite:p}`li2018intrinsic,fort2018goldilocks`; constant slabs do not. The later chapters test this on networks.
 #
-# **Try it.** In Jupyter, move the sliders below (the figure shows their initial state), or rerun the chapter:
-# `python -m wedges_lib run book/01_toy_model.py --scale cpu -p plane_kappa 0.0 --out runs/flat` removes the
-# width growth, and the opening-wedge parts of the hyperplane check are not reproduced, as they should not be.
+# **Try it.** Move the radius slider below (precomputed: it works here), the live sliders in Jupyter, or rerun:
+# `python -m wedges_lib run book/01_toy_model.py --scale cpu -p plane_kappa 0.0 --out runs/flat` removes the width
+# growth, and the opening-wedge parts of the hyperplane check are not reproduced, as they should not be.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The explorer's initial state: the plane through two solutions a, b and their joint c (left) and the plane through a's start, a and b with the runs (right). In Jupyter the sliders below redraw it.", "name": "fig-toy-explorer"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The explorer's initial state: the plane through two solutions a, b and their joint c (left) and the plane through a's start, a and b with the runs (right). Below, a slider over precomputed radii moves it in this page; in Jupyter the live sliders redraw it.", "name": "fig-toy-explorer"}}
 def explore(D, n, K, law, radius):
     """A toy of these sizes; runs from random points at ``radius``; the two sections of a pair."""
     n = min(n, (D - 1) // 2)  # n < D / 2: wedges intersect
@@ -197,4 +197,4 @@ sliders = dict(  # ranges that redraw in < 1 s
 explore(**{k: w.value for k, w in sliders.items()})  # the initial state, drawn for the page
 
 # %% tags=["hide-input"]
-plots.live(explore, sliders)
+plots.live(explore, sliders, frames_of="radius")  # a static radius slider, then the live ones

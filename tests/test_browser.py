@@ -429,6 +429,26 @@ def test_toy_model_embeds_widget_state(page, book, book_url):
     assert json.loads(states.first.text_content()).get("state"), f"{WIDGET_PAGE}: the embedded widget state is empty"
 
 
+def test_toy_explorer_moves_in_the_static_page(page, book, book_url):
+    """The toy chapter's precomputed slider (plots.frames) changes the picture with no kernel behind the page."""
+    if not (book[0] / WIDGET_PAGE).is_file():
+        pytest.skip(f"{WIDGET_PAGE} is not in the book yet")
+    page.goto(book_url + WIDGET_PAGE)
+    box = page.locator(".wedges-frames")
+    assert box.count() == 1, f"{WIDGET_PAGE}: {box.count()} static sliders (expected the explorer's one)"
+    slider, img, label = box.locator('input[type="range"]'), box.locator("img"), box.locator("output")
+    img.scroll_into_view_if_needed()
+    before = (img.get_attribute("src"), label.text_content(), img.screenshot())
+    last = int(slider.get_attribute("max"))
+    slider.fill(str(last if int(slider.input_value()) != last else 0))  # sets the value, fires 'input'
+    page.wait_for_timeout(200)
+    after = (img.get_attribute("src"), label.text_content(), img.screenshot())
+    assert after[1] != before[1], f"the slider's label did not change ({before[1]!r})"
+    assert after[0] != before[0], "the slider moved but the figure's image stayed the same"
+    assert after[2] != before[2], "the slider moved but the picture on screen did not change"
+    assert _blank_fraction(after[2]) >= BLANK_FRACTION, "the new frame is blank"
+
+
 # --- the checker on a deliberately broken book -----------------------------------------------------
 
 BROKEN_BOOK = {

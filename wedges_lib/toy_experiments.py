@@ -161,10 +161,14 @@ def sections(model: WedgeModel, a: torch.Tensor, b: torch.Tensor, c: torch.Tenso
              n: int) -> dict:
     """The two pictures of a pair of solutions: the plane through a, b and their joint c, and the plane through
     a's start (``paths[0, 0]``), a and b with both runs (``paths`` (T, 2, D)) projected on it; n points a side.
-    Used in :ref:`ch-toy-model`."""
+    A start already on a wedge (far out, where wedges are wide) is its own solution: then the second plane goes
+    through the origin, a and b (``from_origin`` is True). Used in :ref:`ch-toy-model`."""
     s0 = paths[0, 0]
+    from_origin = bool(torch.linalg.vector_norm(s0 - a) <= 1e-6 * torch.linalg.vector_norm(a))
+    if from_origin:
+        s0 = torch.zeros_like(a)
     return dict(joint=plane_section(model, a, b, c, n=n), descent=plane_section(model, s0, a, b, n=n),
-                runs=plane_coords(s0, a, b, paths))
+                runs=plane_coords(s0, a, b, paths), from_origin=from_origin)
 
 
 def _worst_ratio(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
