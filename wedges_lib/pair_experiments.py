@@ -260,9 +260,12 @@ def doubling_slope(widths: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
 def record_widths(claims: dict, study: dict[str, torch.Tensor], scale: str) -> verdicts.Verdict:
     """Judge ``claims['pairs_width']`` on the aligned barrier's slope per doubling of the width (weight matching,
     one value per pair of :func:`width_study`) and record the mean barriers at the narrowest and widest width
-    ('pairs_w_{line,weight,activation}_{narrow,wide}', the widths as 'pairs_w_narrow', 'pairs_w_wide') and each
-    method's mean slope ('pairs_w_{method}_slope'). Used in :ref:`ch-pairs`."""
+    ('pairs_w_{line,weight,activation}_{narrow,wide}', the widths as 'pairs_w_narrow', 'pairs_w_wide'), each
+    method's mean slope ('pairs_w_{method}_slope') and the whole table of means ('pairs_w_means': 'widths' and
+    each method -> one mean per width). Used in :ref:`ch-pairs`."""
     w = study["widths"]
+    methods = ("line", *align.METHODS)
+    record("pairs_w_means", {"widths": w.tolist(), **{m: study[m].nanmean(1).tolist() for m in methods}})
     record("pairs_w_narrow", float(w[0]))
     record("pairs_w_wide", float(w[-1]))
     for m in ("line", *align.METHODS):
