@@ -175,7 +175,7 @@ def cached(name: str, cfg: Mapping, compute: Callable[..., Any], /, **inputs: An
     reads are recorded and only those enter the key (see the module doc for the whole key). ``inputs`` are
     any further values it needs (tensors, a dataset, a curve's name). ``$WEDGES_NO_CACHE=1`` recomputes.
 
-    Used in :ref:`ch-radius`.
+    Used in :ref:`ch-radius` and :ref:`ch-your-model`.
     """
     if not name or "/" in name:
         raise ValueError(f"parameter 'name': got {name!r}; expected a non-empty name without '/'")

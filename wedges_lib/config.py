@@ -75,7 +75,7 @@ def resolve_cell(namespace: dict[str, Any]) -> Config:
     declare fails at once instead of silently taking the preset.
 
     Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`, :ref:`ch-pairs`,
-    :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
+    :ref:`ch-sets`, :ref:`ch-ensembles`, :ref:`ch-benchmarks` and :ref:`ch-your-model`.
     """
     declared = [k for k in SPECS if k in namespace and k != "scale"]
     cfg = resolve(namespace.get("scale"), **{k: namespace[k] for k in declared})
@@ -83,7 +83,7 @@ def resolve_cell(namespace: dict[str, Any]) -> Config:
 
 
 def pick_device(device: str = "auto"):
-    """The torch device for a ``device`` parameter: 'auto' means cuda when available."""
+    """The torch device for a ``device`` parameter: 'auto' means cuda when available. Used in :ref:`ch-your-model`."""
     import torch
 
     if isinstance(device, str):

@@ -31,7 +31,7 @@ def figure(ncols: int = 1, nrows: int = 1, *, width: float = 3.4, height: float 
     """A figure with ``nrows x ncols`` axes of about ``width x height`` inches each; returns (fig, axes).
 
     Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`, :ref:`ch-pairs`,
-    :ref:`ch-sets` and :ref:`ch-ensembles`.
+    :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-your-model`.
     """
     return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, **kw)
 
@@ -51,7 +51,7 @@ def curves(ax, x, ys: dict[str, object], *, xlabel: str, ylabel: str, title: str
            logy: bool = False, marker: str | None = None) -> None:
     """One line per entry of ``ys`` (label -> values (T,) or (T, S) for S seeds: mean with a ±1 std band).
 
-    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-pairs` and :ref:`ch-ensembles`.
+    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-pairs`, :ref:`ch-ensembles` and :ref:`ch-your-model`.
     """
     x = _np(x)
     for (name, y), colour in zip(ys.items(), PALETTE * 4):
@@ -76,7 +76,7 @@ def contour(ax, xs, ys, Z, *, points: dict[str, Sequence[float]] | None = None,
     ``levels``: a count, or the level values themselves (in log10 units when ``log``) to share one colour
     scale across panels; values outside them take the end colours.
 
-    Used in :ref:`ch-pairs`, :ref:`ch-sets` and :ref:`ch-ensembles`.
+    Used in :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-your-model`.
     """
     Z = _np(Z)
     Zp = np.log10(np.clip(Z, 1e-4, None)) if log else Z

@@ -43,7 +43,7 @@ def record(name: str, value: Any, *, display: bool = False) -> Any:
     """Keep one of a chapter's key numbers: glued for the book's text, and written to the run's metrics.json.
 
     Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`, :ref:`ch-pairs`,
-    :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
+    :ref:`ch-sets`, :ref:`ch-ensembles`, :ref:`ch-benchmarks` and :ref:`ch-your-model`.
     """
     value = _plain(value)
     run_dir = os.environ.get(RUN_DIR_ENV)

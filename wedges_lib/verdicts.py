@@ -36,7 +36,7 @@ class Claim:
     '<') ``threshold``, judged on its value per seed.
 
     Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
-    :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
+    :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles`, :ref:`ch-benchmarks` and :ref:`ch-your-model`.
     """
 
     name: str
@@ -83,7 +83,7 @@ def declare(*claims: Claim) -> dict[str, Claim]:
     ``{name}_threshold``) and the claims are returned by name. Show them with :func:`what_would_count`.
 
     Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
-    :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
+    :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles`, :ref:`ch-benchmarks` and :ref:`ch-your-model`.
     """
     names = [c.name for c in claims]
     check_arg("claims", names, len(set(names)) == len(names), "claims with distinct names")
@@ -97,7 +97,7 @@ def what_would_count(claims: dict[str, Claim] | Iterable[Claim], unit: str = "se
     one repetition (a seed, a pair, a set, ...).
 
     Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
-    :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
+    :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles`, :ref:`ch-benchmarks` and :ref:`ch-your-model`.
     """
     from IPython.display import Markdown
 
@@ -166,7 +166,7 @@ def judge(claim: Claim, values: Sequence[float], scale: str, *, unit: str = "see
 
     ``scale`` and ``unit`` (what one value is: 'seeds', 'pairs', ...) go into the recorded summary.
     Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
-    :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
+    :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles`, :ref:`ch-benchmarks` and :ref:`ch-your-model`.
 
     >>> c = Claim("demo", "the effect is positive", "effect", ">", 0.0)
     >>> judge(c, [1.0, 1.1, 0.9], "smoke").state
