@@ -85,8 +85,8 @@ def eval_view(model: nn.Module) -> nn.Module:
 
 
 def buffer_names(model: nn.Module) -> list[str]:
-    """The running-statistics buffers that :func:`statistics` fills: ``'<module>.running_mean'`` and
-    ``'<module>.running_var'`` for every BatchNorm module."""
+    """The running-statistics buffers that :meth:`wedges_lib.landscape.Landscape.statistics` fills:
+    ``'<module>.running_mean'`` and ``'<module>.running_var'`` for every BatchNorm module."""
     return [f"{n}.{b}" for n in bn_modules(model) for b in ("running_mean", "running_var")]
 
 

@@ -44,8 +44,8 @@ def _per_batch(land: Landscape, make: Callable) -> LossFn:
 def ggn_loss(land: Landscape, theta0: Tensor) -> LossFn:
     """A loss_fn whose Hessian at theta0 (D,) is the generalised Gauss-Newton matrix of ``land`` at theta0.
 
-    The BatchNorm statistics are those :meth:`Landscape.loss_fn` holds fixed (recomputed at theta0 under
-    ``recompute``). Pass it, with theta0, to any function of :mod:`wedges_lib.curvature`.
+    The BatchNorm statistics are those :meth:`~wedges_lib.landscape.Landscape.loss_fn` holds fixed
+    (recomputed at theta0 under ``recompute``). Pass it, with theta0, to any function of :mod:`wedges_lib.curvature`.
 
     Used in :ref:`ch-your-model`.
     """

@@ -117,8 +117,8 @@ def update_bn_check(land: Landscape, paths: dict[str, tuple[torch.Tensor, dict]]
     (:func:`update_bn_losses` on ``land``'s batches and bn_batches).
 
     ``paths`` maps a name to (control points (2, D) for a line or (3, D) for a Bezier curve, the profile
-    evaluated on it with ``'t'`` and ``'loss'``). Returns, over all points, |Wedges - update_bn| /
-    (1e-4 (1 + |update_bn|)) per point, and the largest absolute difference.
+    evaluated on it with ``'t'`` and ``'loss'``). Returns, over all points,
+    ``|Wedges - update_bn| / (1e-4 (1 + |update_bn|))`` per point, and the largest absolute difference.
 
     Used in :ref:`ch-your-model`.
     """
