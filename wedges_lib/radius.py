@@ -3,7 +3,7 @@ the softmax temperature that the weights' scale sets.
 
 Scaling every weight and bias of an L-layer ReLU network by c scales its logits by about c^L, so a radius
 effect in subspace training may be nothing but a too-hot or too-cold softmax. The experiment runs four
-variants side by side on the same initialisations, projections and minibatches (:data:`VARIANTS`):
+variants side by side on the same initialisations, projections and minibatches (``VARIANTS``):
 
 * ``uncontrolled`` — the network ``cfg.model`` as it is, with the chapter's step (``cfg.subspace_step``);
 * ``temperature`` — the same, its logits divided during training by a temperature fitted at each anchor
@@ -57,7 +57,7 @@ def sweep_config(cfg: Config, data: Dataset, model: nn.Module, theta_init: torch
     kw = dict(radii=cfg.radii, projection=cfg.projection, step=cfg.subspace_step, lr=cfg.subspace_lr,
               steps=cfg.subspace_steps, batch_size=cfg.batch_size, seeds=seeds_of(cfg)[:len(theta_init)])
     kw.update(overrides)
-    return subspace.dim_sweep(model, data, theta_init, list(cfg.dims), quiet=quiet, **kw)
+    return subspace.dim_sweep(model, data, theta_init, list(kw.pop("dims", cfg.dims)), quiet=quiet, **kw)
 
 
 def reference_accuracy(cfg: Config, data: Dataset, model: nn.Module, theta_init: torch.Tensor,
@@ -121,7 +121,7 @@ def split(sw: SweepResult, n: int) -> list[SweepResult]:
 
 
 def radius_experiment(cfg: Config, data: Dataset) -> dict:
-    """Chapter 02's runs for every variant of :data:`VARIANTS`, as plain tensors (so they cache), each a dict by
+    """Chapter 02's runs for every variant of ``VARIANTS``, as plain tensors (so they cache), each a dict by
     variant: the full-space reference test accuracy 'ref' (S,), the (radius, d, seed) sweep 'sweep' (the fields
     of a :class:`~wedges_lib.subspace.SweepResult`), the training loss 'init_loss' at every anchor (R, S), the
     Goldilocks ratios 'full' and 'restricted' (R, S), the parameter count 'D'; and the fitted 'temperature'
@@ -184,9 +184,9 @@ def radius_statistics(sw: SweepResult, idim: IntrinsicDimension) -> dict[str, to
 
 
 def analyse(res: dict, fraction: float) -> dict[str, dict]:
-    """Per variant: its :class:`~wedges_lib.subspace.SweepResult` 'sweep', :class:`IntrinsicDimension` 'idim'
-    (at ``fraction`` of its own full-space accuracy) and :func:`radius_statistics` 'stat', from
-    :func:`radius_experiment`'s ``res``. Used in :ref:`ch-radius`."""
+    """Per variant: its :class:`~wedges_lib.subspace.SweepResult` 'sweep', its
+    :class:`~wedges_lib.subspace.IntrinsicDimension` 'idim' (at ``fraction`` of its own full-space accuracy) and
+    :func:`radius_statistics` 'stat', from :func:`radius_experiment`'s ``res``. Used in :ref:`ch-radius`."""
     out = {}
     for v, r in res["variants"].items():
         sw = SweepResult(**r["sweep"])

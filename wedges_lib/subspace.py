@@ -85,16 +85,24 @@ def tempered_loss(model: nn.Module, reduction: str = "mean"):
 def evaluate(model: nn.Module, thetas: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
              temperature: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`wedges_lib.params.evaluate` of thetas (K, D) -> loss, acc (K,) each, the loss of the logits divided
-    by ``temperature`` (K,) when given (the accuracy does not depend on it)."""
-    loss, acc = params.evaluate(model, thetas, x, y)
+    by ``temperature`` (K,) when given (the accuracy does not depend on it); one pass over the data."""
     if temperature is None:
-        return loss, acc
+        return params.evaluate(model, thetas, x, y)
     chunk, batch = params.default_sizes(thetas.device)
-    f = vmap(tempered_loss(model, "sum"), in_dims=(0, 0, None, None))
+    lay = params.layout(model)
+
+    def sums(theta, t, xb, yb):
+        logits = functional_call(model, params.unflatten(theta, lay), (xb,))
+        return F.cross_entropy(logits / t, yb, reduction="sum"), (logits.argmax(-1) == yb).sum()
+
+    f = vmap(sums, in_dims=(0, 0, None, None))
     t = torch.as_tensor(temperature, dtype=thetas.dtype, device=thetas.device).expand(len(thetas))
-    loss = torch.cat([sum(f(th, tt, xb, yb) for xb, yb in zip(x.split(batch), y.split(batch)))
-                      for th, tt in zip(thetas.split(chunk), t.split(chunk))])
-    return loss / len(y), acc
+    loss, correct = [], []
+    for th, tt in zip(thetas.split(chunk), t.split(chunk)):
+        parts = [f(th, tt, xb, yb) for xb, yb in zip(x.split(batch), y.split(batch))]
+        loss.append(sum(p[0] for p in parts))
+        correct.append(sum(p[1] for p in parts))
+    return torch.cat(loss) / len(y), torch.cat(correct).to(thetas.dtype) / len(y)
 
 
 def subspace_train(model: nn.Module, data: Dataset, theta0: torch.Tensor, projection: Projection, *,
