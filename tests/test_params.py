@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch import nn
 
 from wedges_lib import models, params
 
@@ -48,3 +49,42 @@ def test_interpolate_endpoints():
     a, b = torch.zeros(3), torch.ones(3)
     pts = params.interpolate(a, b, torch.tensor([0.0, 0.25, 1.0]))
     assert torch.equal(pts[0], a) and torch.equal(pts[-1], b) and torch.allclose(pts[1], torch.full((3,), 0.25))
+
+
+def test_linear_plan_covers_linear_stacks_only():
+    plan = params.linear_plan(models.make("mlp", (40,), 10, width=0.25, seed=0))
+    assert plan is not None and plan.flatten and [s[0] for s in plan.steps] == ["linear", "act", "linear", "act",
+                                                                                 "linear"]
+    tanh = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3, bias=False))
+    assert params.linear_plan(tanh) is not None
+    assert params.linear_plan(models.make("cnn1d", (1, 40), 10, width=0.25, seed=0)) is None
+    assert params.linear_plan(nn.Sequential(nn.Linear(5, 7), nn.Dropout(), nn.Linear(7, 3))) is None
+    assert params.linear_plan(nn.Sequential(nn.Linear(5, 7), nn.ReLU())) is None  # ends in an activation
+    with pytest.raises(ValueError, match="'path'"):
+        params.stacked_loss(models.make("cnn1d", (1, 40), 10, width=0.25, seed=0), path="bmm")
+    with pytest.raises(ValueError, match="'path'"):
+        params.stacked_loss(tanh, path="bmm2")
+
+
+@pytest.mark.parametrize("make", [lambda: models.make("mlp", (40,), 10, width=0.25, seed=0),
+                                  lambda: torch.nn.Sequential(torch.nn.Linear(40, 9), torch.nn.GELU(),
+                                                              torch.nn.Linear(9, 10, bias=False))])
+def test_bmm_path_equals_vmap_path(make):
+    """Losses, their gradients and evaluate() agree between the bmm and vmap paths (per member, shared data)."""
+    net = make()
+    g = torch.Generator().manual_seed(0)
+    thetas = params.flatten(net) + 0.1 * torch.randn(4, params.layout(net).dim, generator=g)
+    xb, yb = torch.randn(4, 16, 40, generator=g), torch.randint(0, 10, (4, 16), generator=g)
+    grads = {}
+    for path in ("bmm", "vmap"):
+        th = thetas.clone().requires_grad_(True)
+        loss = params.stacked_loss(net, path)(th, xb, yb)
+        grads[path] = (loss, torch.autograd.grad(loss.sum(), th)[0])
+    torch.testing.assert_close(grads["bmm"][0], grads["vmap"][0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grads["bmm"][1], grads["vmap"][1], rtol=1e-4, atol=1e-6)
+    x, y = torch.randn(50, 40, generator=g), torch.randint(0, 10, (50,), generator=g)
+    a = params.evaluate(net, thetas, x, y, chunk=3, batch=16, path="bmm")
+    b = params.evaluate(net, thetas, x, y, chunk=3, batch=16, path="vmap")
+    torch.testing.assert_close(a[0], b[0], rtol=1e-5, atol=1e-6)
+    assert torch.equal(a[1], b[1])
+    assert not torch.allclose(a[0][0], a[0][1])  # the members differ: a real comparison

@@ -135,3 +135,15 @@ def test_same_numbers_as_a_plain_loop():
             opt.step()
             sched.step()
         assert torch.allclose(r.theta[k], theta.detach(), rtol=0, atol=1e-12), f"member {k}"
+
+
+def test_bmm_path_gives_the_members_of_solo_vmap_runs(cfg, smoke_data):
+    """The default path for an MLP stack (bmm) trains each member as a solo run on the vmap path does."""
+    assert params.linear_plan(train.init(cfg, smoke_data, 0)[0]) is not None
+    kw = dict(schedule="cosine", l2=1e-3, lr=0.1)
+    ens = train.train_config(cfg, smoke_data, seeds=[0, 1, 2], path="bmm", **kw)
+    for k in range(3):
+        alone = train.train_config(cfg, smoke_data, seeds=k, path="vmap", **kw)
+        moved = (alone.theta - alone.theta0).abs().max()
+        assert (ens.theta[k] - alone.theta).abs().max() < 1e-4 * moved + 1e-6, f"member {k}"
+        torch.testing.assert_close(ens.history["loss"][:, k], alone.history["loss"], rtol=1e-4, atol=1e-5)

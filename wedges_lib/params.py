@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
 
+from .validation import check_arg
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -97,6 +99,96 @@ def loss_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[tor
     return lambda theta: f(theta, x, y)
 
 
+# ---------------------------------------------------------------- the bmm path for stacks of Linear networks
+
+ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.ELU, nn.Softplus, nn.Identity)
+
+
+@dataclass(frozen=True)
+class LinearPlan:
+    """How to evaluate a stack of K parameter vectors of a network made of Linear layers and element-wise
+    activations with batched matrix products instead of ``vmap``: per step either ``("linear", weight
+    offset, out, in, bias offset or -1)`` or ``("act", module)``; ``flatten``: the input is flattened first."""
+
+    steps: tuple
+    flatten: bool
+
+
+def linear_plan(model: nn.Module) -> LinearPlan | None:
+    """The :class:`LinearPlan` of ``model`` when it is an ``nn.Sequential`` of (a leading ``Flatten``,) ``Linear``
+    layers and element-wise activations (:data:`ELEMENTWISE`) with no buffers; None for any other model."""
+    if not isinstance(model, nn.Sequential) or any(True for _ in model.buffers()):
+        return None
+    lay = layout(model)
+    offsets = dict(zip(lay.names, [sum(lay.sizes[:i]) for i in range(len(lay.sizes))]))
+    steps, flatten, seen_linear = [], False, False
+    for i, m in enumerate(model):
+        if isinstance(m, nn.Flatten) and not seen_linear and m.start_dim == 1 and m.end_dim == -1:
+            flatten = True
+        elif type(m) is nn.Linear:
+            bias = offsets.get(f"{i}.bias", -1)
+            steps.append(("linear", offsets[f"{i}.weight"], m.out_features, m.in_features, bias))
+            seen_linear = True
+        elif isinstance(m, ELEMENTWISE) and seen_linear:
+            steps.append(("act", m))
+        else:
+            return None
+    return LinearPlan(tuple(steps), flatten) if seen_linear and steps[-1][0] == "linear" else None
+
+
+def stacked_forward(plan: LinearPlan, thetas: torch.Tensor, x: torch.Tensor, *, shared: bool = False,
+                    first: torch.Tensor | None = None) -> torch.Tensor:
+    """Logits (K, B, C) of the K networks thetas (K, D) on inputs x: (K, B, ...) one batch per member, or with
+    ``shared`` one batch (B, ...) for all (the first layer is then one matrix product for all K). ``first``
+    (K, B, out) replaces the first layer's pre-activations (e.g. computed affinely on a plane). Differentiable:
+    autograd gives the gradient through ``torch.baddbmm``."""
+    K, lead = thetas.shape[0], 1 if shared else 2
+    h = x.reshape(*x.shape[:lead], -1) if plan.flatten else x
+    check_arg("x", tuple(x.shape), h.ndim == lead + 1, "(K, B, in), or (B, in) when shared")
+    for j, step in enumerate(plan.steps):
+        if step[0] == "act":
+            h = step[1](h)
+            continue
+        _, ow, n_out, n_in, ob = step
+        if j == 0 and first is not None:
+            h = first
+            continue
+        W = thetas[:, ow:ow + n_out * n_in].view(K, n_out, n_in)
+        b = thetas[:, ob:ob + n_out] if ob >= 0 else None
+        if h.ndim == 2:  # shared input: one (B, in) @ (in, K * out) product
+            h = (h @ W.reshape(K * n_out, n_in).T).view(-1, K, n_out).transpose(0, 1)
+            h = h + b[:, None, :] if b is not None else h
+        elif b is not None:
+            h = torch.baddbmm(b[:, None, :], h, W.transpose(1, 2))
+        else:
+            h = torch.bmm(h, W.transpose(1, 2))
+    return h
+
+
+def stacked_loss(model: nn.Module, path: str = "auto") -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor],
+                                                                   torch.Tensor]:
+    """(thetas (K, D), xb (K, B, ...), yb (K, B)) -> each member's mean cross-entropy (K,) on its own minibatch.
+
+    ``path="bmm"`` (the default ``"auto"`` where :func:`linear_plan` applies) batches the K members' matrix
+    products (``torch.baddbmm``); ``"vmap"`` vmaps :func:`batch_loss`. Both give the same numbers up to float
+    rounding."""
+    plan = linear_plan(model) if path in ("auto", "bmm") else None
+    if path == "bmm" and plan is None:
+        raise ValueError("parameter 'path': 'bmm' needs a Sequential of Linear layers and element-wise "
+                         "activations; use 'auto' or 'vmap'")
+    if path not in ("auto", "bmm", "vmap"):
+        raise ValueError(f"parameter 'path': got {path!r}; expected one of auto, bmm, vmap")
+    if plan is None:
+        return vmap(batch_loss(model))
+
+    def loss(thetas, xb, yb):
+        logits = stacked_forward(plan, thetas, xb)
+        K, B, C = logits.shape
+        return F.cross_entropy(logits.reshape(K * B, C), yb.reshape(-1), reduction="none").view(K, B).mean(1)
+
+    return loss
+
+
 def default_sizes(device) -> tuple[int, int]:
     """(chunk, batch): parameter vectors per vmapped pass and examples per data batch, by device.
 
@@ -109,12 +201,14 @@ def default_sizes(device) -> tuple[int, int]:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, thetas: torch.Tensor, x: torch.Tensor, y: torch.Tensor, *,
-             chunk: int | None = None, batch: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+             chunk: int | None = None, batch: int | None = None,
+             path: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
     """Mean loss and accuracy of each parameter vector on the whole (x, y).
 
     ``thetas`` is (D,) -> two scalars, or (K, D) -> two (K,) tensors. Vectors are vmapped ``chunk``
     at a time and the data is streamed ``batch`` examples at a time, which bounds memory; None takes
-    :func:`default_sizes` for the device.
+    :func:`default_sizes` for the device. ``path``: as in :func:`stacked_loss` (``"bmm"`` where the model
+    allows it, by default).
 
     Used in :ref:`ch-quickstart` and :ref:`ch-sets`.
     """
@@ -129,6 +223,14 @@ def evaluate(model: nn.Module, thetas: torch.Tensor, x: torch.Tensor, y: torch.T
         return F.cross_entropy(logits, yb, reduction="sum"), (logits.argmax(-1) == yb).sum()
 
     per_point = vmap(sums, in_dims=(0, None, None))
+    stacked_loss(model, path)  # checks path
+    plan = linear_plan(model) if path != "vmap" else None
+    if plan is not None:
+        def per_point(th, xb, yb):  # noqa: F811  (the bmm path: one product per layer for the chunk)
+            logits = stacked_forward(plan, th, xb, shared=True)
+            K, B, C = logits.shape
+            ce = F.cross_entropy(logits.reshape(K * B, C), yb.repeat(K), reduction="none").view(K, B)
+            return ce.sum(1), (logits.argmax(-1) == yb).sum(1)
     losses, correct = [], []
     for th in thetas.split(chunk):
         l_sum = torch.zeros(len(th), device=th.device)

@@ -15,7 +15,6 @@ from typing import Sequence
 
 import torch
 from torch import nn
-from torch.func import vmap
 
 from . import models, optimize, params
 from .config import Config, pick_device
@@ -50,10 +49,13 @@ class TrainResult:
 def train(model: nn.Module, data: Dataset, theta0: torch.Tensor, *, seeds: int | Sequence[int] = 0,
           optimizer: str = "sgd", lr: float = 0.1, momentum: float = 0.9, l2: float = 0.0,
           schedule: str = "constant", batch_size: int = 128, steps: int = 1000, record_every: int = 100,
-          keep_trajectory: bool = False, explode: float = 1e3, quiet: bool = False) -> TrainResult:
+          keep_trajectory: bool = False, explode: float = 1e3, quiet: bool = False,
+          path: str = "auto") -> TrainResult:
     """Train theta0 (D,) or a stack (K, D) on ``data`` with ``model``'s architecture; see the module doc.
 
-    ``seeds`` (an int for one run, K ints for a stack) fixes each member's minibatch order.
+    ``seeds`` (an int for one run, K ints for a stack) fixes each member's minibatch order. ``path``: how the
+    members' losses are batched (:func:`wedges_lib.params.stacked_loss`): ``"auto"`` takes batched matrix
+    products for networks of Linear layers and element-wise activations, ``vmap`` otherwise.
     """
     single = theta0.ndim == 1
     seeds = [seeds] if isinstance(seeds, int) else list(seeds)
@@ -62,10 +64,11 @@ def train(model: nn.Module, data: Dataset, theta0: torch.Tensor, *, seeds: int |
     device = theta0.device
     x, y = data.x_train.to(device), data.y_train.to(device)
     x_test, y_test = data.x_test.to(device), data.y_test.to(device)
-    member_loss = vmap(params.batch_loss(model))
+    member_loss = params.stacked_loss(model, path)
 
     def measure(th: torch.Tensor) -> dict[str, torch.Tensor]:
-        (tr_l, tr_a), (te_l, te_a) = params.evaluate(model, th, x, y), params.evaluate(model, th, x_test, y_test)
+        (tr_l, tr_a) = params.evaluate(model, th, x, y, path=path)
+        (te_l, te_a) = params.evaluate(model, th, x_test, y_test, path=path)
         return dict(loss=tr_l, acc=tr_a, test_loss=te_l, test_acc=te_a, radius=params.radius(th))
 
     run = optimize.minimize(theta0.detach().reshape(K, -1), lambda th, idx: member_loss(th, x[idx], y[idx]),
