@@ -121,10 +121,9 @@ slope = {q: overlay.slopes(x, pts[q]) for q in CURV}
 display(trajectories.summary(sweeps, band))
 
 # %% [markdown]
-# The table lists every setting at matched loss (mean [95 % interval] over trained seeds), including those that
-# diverged (the trainer froze them) or got stuck at chance; the learning-rate sweep ends with a value chosen to
-# diverge, to show how that is reported. Such runs stay in the figures (dotted, with a red cross where they
-# diverged) and out of the comparisons.
+# The table lists every setting at matched loss (mean [95 % interval] over trained seeds), with those that diverged
+# (the trainer froze them) or got stuck; the lr sweep ends with a value chosen to diverge. Such runs stay in the
+# figures (dotted, a red cross where they diverged) and out of the comparisons.
 #
 # ## Figures
 
@@ -158,6 +157,8 @@ for name, value in trajectories.sweep_numbers(sweeps, band, m).items():
     wedges_lib.record(f"hp_{name}", value)
 for q in CURV:
     wedges_lib.record(f"hp_slope_{q}", trajectories.ci(slope[q]))
+    off = overlay.knob_residuals(x, pts[q], pts["groups"]).items()
+    wedges_lib.record(f"hp_off_{q}", ", ".join(f"{k} {trajectories.factor(r)}" for k, r in off))
 for name in ("hp_probes", "hp_record_every", "hp_seeds"):
     wedges_lib.record(name, cfg[name])
 badges = {v.name.removeprefix("hp_"): v.badge for vs in knob_v.values() for v in vs}
@@ -166,8 +167,7 @@ display(trajectories.effect_table(sweeps, m, badges))
 # %% [markdown]
 # Each knob is judged on its curvature at matched loss (band {glue:text}`hp_band`; {numref}`fig-hp-paths`,
 # {numref}`fig-hp-overlay`) from its smallest to its largest value that trained, on $\lambda_{\max}$ and on the
-# trace, each over {glue:text}`hp_seeds` seeds (the table above; r/r₀ is reported without a verdict). L2 is
-# judged on curvature, not on its radius, which the penalty pulls in by construction.
+# trace, over {glue:text}`hp_seeds` seeds (table above; r/r₀ without a verdict): L2 too is judged on curvature.
 #
 # - **Learning rate**: {glue:text}`hp_lr_summary` — **{glue:text}`hp_lr_badge`**. The known reference is the
 #   edge of stability, $\lambda_{\max}$ near $2/\text{lr}$ {cite:p}`cohen2021gradient,jastrzebski2020break`.
@@ -175,13 +175,14 @@ display(trajectories.effect_table(sweeps, m, badges))
 # - **L2**: {glue:text}`hp_l2_summary` — **{glue:text}`hp_l2_badge`**.
 # - **Alike** (overlay statistic, below 2 holds): {glue:text}`hp_alike_summary` —
 #   **{glue:text}`hp_alike_badge`**. The slope of one line through all points, log curvature against
-#   log r/r₀, is {glue:text}`hp_slope_lmax` for λ_max and {glue:text}`hp_slope_trace` for the trace.
+#   log r/r₀, is {glue:text}`hp_slope_lmax` for λ_max and {glue:text}`hp_slope_trace` for the trace; each knob's
+#   own points sit off the line of the other two by (rms, as a factor) {glue:text}`hp_off_lmax` in λ_max and
+#   {glue:text}`hp_off_trace` in the trace.
 #
 # **Claim C3, overall: {glue:text}`hp_badge`** — reproduced when every part is, not reproduced when none is even
-# partly, partly reproduced otherwise. Matches interpolate across {glue:text}`hp_record_every` steps at most; a
-# trace estimate with {glue:text}`hp_probes` probes has a standard error of {glue:text}`hp_trace_se` on average;
-# runs that did not train: {glue:text}`hp_failed_runs` ({glue:text}`hp_diverged` diverged members, left out of
-# the comparisons).
+# partly, partly otherwise. Matches interpolate across {glue:text}`hp_record_every` steps at most; a trace estimate
+# with {glue:text}`hp_probes` probes has a standard error of {glue:text}`hp_trace_se` on average; runs that did
+# not train: {glue:text}`hp_failed_runs` ({glue:text}`hp_diverged` diverged members, out of the comparisons).
 
 # %% [markdown]
 # ## Takeaway
@@ -194,7 +195,6 @@ display(trajectories.effect_table(sweeps, m, badges))
 # second, simpler reason to flatten the path (stability bounds $\lambda_{\max}$ by about $2/\text{lr}$), and L2
 # differs in kind: it reshapes the objective itself, not only the path through the data loss.
 #
-# **Try it.** Sweep other values without opening the chapter, e.g.
-# `python -m wedges_lib run book/03_hyperparameters.py --scale cpu -p lrs "(0.02, 0.05, 0.1)" --out runs/lr`,
-# or use a cosine schedule (`-p hp_schedule cosine`) to see how annealing sharpens every run at the end;
-# `-p lrs "(0.1, 0.1)"` removes the learning-rate effect, and its verdict comes out not reproduced.
+# **Try it.** Sweep other values without opening the chapter, e.g. `python -m wedges_lib run
+# book/03_hyperparameters.py --scale cpu -p lrs "(0.02, 0.05, 0.1)" --out runs/lr`, or a cosine schedule
+# (`-p hp_schedule cosine`); `-p lrs "(0.1, 0.1)"` removes the learning-rate effect: not reproduced.

@@ -33,6 +33,9 @@ def test_held_out_residuals_use_only_the_other_knobs():
     fit = [0, 3, 4, 5, 6]  # lr's line: the base, width's and L2's points
     sol = torch.linalg.lstsq(torch.stack([torch.ones(5), XS[fit]], 1), y[fit, None]).solution.flatten()
     assert res[1:3].tolist() == pytest.approx((y[1:3] - sol[0] - sol[1] * XS[1:3]).tolist())
+    per_knob = overlay.knob_residuals(XS[:, None], y[:, None], GROUPS)
+    assert sorted(per_knob) == ["l2", "lr", "width"] and per_knob["l2"].tolist() == pytest.approx([0.5])
+    assert per_knob["lr"].tolist() == pytest.approx([float(res[1:3].pow(2).mean().sqrt())])
     with pytest.raises(ValueError, match="groups"):
         overlay.held_out_residuals(XS[:, None], y[:, None], GROUPS[:3])
 

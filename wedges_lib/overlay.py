@@ -66,6 +66,25 @@ def held_out_residuals(x: torch.Tensor, y: torch.Tensor, groups: Sequence[set]) 
     return out
 
 
+def knob_residuals(x: torch.Tensor, y: torch.Tensor, groups: Sequence[set]) -> dict[str, torch.Tensor]:
+    """Per knob, per seed, the rms of its points' :func:`held_out_residuals` (K,): how far that knob's points lie
+    from the line the other knobs trace (in y's units; NaN for a knob with no point of its own).
+    Used in :ref:`ch-hyperparameters`.
+
+    >>> x = torch.tensor([[0.0], [1.0], [2.0], [3.0]])
+    >>> knob_residuals(x, torch.tensor([[0.0], [1.5], [2.0], [3.0]]), [{"a", "b"}, {"a"}, {"b"}, {"b"}])["a"]
+    tensor([0.5000], dtype=torch.float64)
+    """
+    res = held_out_residuals(x, y, groups)
+    out = {}
+    for knob in sorted(set().union(*groups)):
+        own = [i for i, g in enumerate(groups) if g == {knob}]
+        r = res[own]
+        ok = torch.isfinite(r).sum(0)
+        out[knob] = (r.nan_to_num(0) ** 2).sum(0).div(ok.clamp_min(1)).sqrt().masked_fill(ok == 0, math.nan)
+    return out
+
+
 def seed_noise(y: torch.Tensor) -> float:
     """The standard deviation of a point over seeds, pooled over points: y (P, K) -> the root of the mean, over
     the points measured on at least two seeds, of the unbiased variance over seeds (NaN if there is none).
