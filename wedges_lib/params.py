@@ -108,10 +108,12 @@ ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.
 class LinearPlan:
     """How to evaluate a stack of K parameter vectors of a network made of Linear layers and element-wise
     activations with batched matrix products instead of ``vmap``: per step either ``("linear", weight
-    offset, out, in, bias offset or -1)`` or ``("act", module)``; ``flatten``: the input is flattened first."""
+    index, out, in, bias index or -1)`` (indices into the layout's parameters) or ``("act", module)``;
+    ``flatten``: the input is flattened first."""
 
     steps: tuple
     flatten: bool
+    sizes: tuple[int, ...] = ()  # the layout's sizes: theta is split into its parameters once
 
 
 def linear_plan(model: nn.Module) -> LinearPlan | None:
@@ -120,20 +122,38 @@ def linear_plan(model: nn.Module) -> LinearPlan | None:
     if not isinstance(model, nn.Sequential) or any(True for _ in model.buffers()):
         return None
     lay = layout(model)
-    offsets = dict(zip(lay.names, [sum(lay.sizes[:i]) for i in range(len(lay.sizes))]))
+    index = {name: i for i, name in enumerate(lay.names)}
     steps, flatten, seen_linear = [], False, False
     for i, m in enumerate(model):
         if isinstance(m, nn.Flatten) and not seen_linear and m.start_dim == 1 and m.end_dim == -1:
             flatten = True
         elif type(m) is nn.Linear:
-            bias = offsets.get(f"{i}.bias", -1)
-            steps.append(("linear", offsets[f"{i}.weight"], m.out_features, m.in_features, bias))
+            steps.append(("linear", index[f"{i}.weight"], m.out_features, m.in_features, index.get(f"{i}.bias", -1)))
             seen_linear = True
         elif isinstance(m, ELEMENTWISE) and seen_linear:
             steps.append(("act", m))
         else:
             return None
-    return LinearPlan(tuple(steps), flatten) if seen_linear and steps[-1][0] == "linear" else None
+    return LinearPlan(tuple(steps), flatten, lay.sizes) if seen_linear and steps[-1][0] == "linear" else None
+
+
+class _StackedLinear(torch.autograd.Function):
+    """h (K, B, in) @ W (K, out, in)^T + b (K, out): a backward whose weight gradient comes out (K, out, in),
+    contiguous, as one bmm (autograd's own would be transposed and copied), and no input gradient for data."""
+
+    @staticmethod
+    def forward(ctx, h, W, b):
+        ctx.save_for_backward(h, W)
+        ctx.has_bias = b is not None
+        out = torch.bmm(h, W.transpose(1, 2))
+        return out.add_(b[:, None, :]) if b is not None else out
+
+    @staticmethod
+    def backward(ctx, g):
+        h, W = ctx.saved_tensors
+        gh = torch.bmm(g, W) if ctx.needs_input_grad[0] else None
+        gW = torch.bmm(g.transpose(1, 2), h)
+        return gh, gW, (g.sum(1) if ctx.has_bias else None)
 
 
 def stacked_forward(plan: LinearPlan, thetas: torch.Tensor, x: torch.Tensor, *, shared: bool = False,
@@ -141,10 +161,11 @@ def stacked_forward(plan: LinearPlan, thetas: torch.Tensor, x: torch.Tensor, *, 
     """Logits (K, B, C) of the K networks thetas (K, D) on inputs x: (K, B, ...) one batch per member, or with
     ``shared`` one batch (B, ...) for all (the first layer is then one matrix product for all K). ``first``
     (K, B, out) replaces the first layer's pre-activations (e.g. computed affinely on a plane). Differentiable:
-    autograd gives the gradient through ``torch.baddbmm``."""
+    autograd gives the gradient, each layer's as two ``torch.bmm``."""
     K, lead = thetas.shape[0], 1 if shared else 2
     h = x.reshape(*x.shape[:lead], -1) if plan.flatten else x
     check_arg("x", tuple(x.shape), h.ndim == lead + 1, "(K, B, in), or (B, in) when shared")
+    parts = thetas.split(plan.sizes, dim=1)  # one split: its backward is one concatenation
     for j, step in enumerate(plan.steps):
         if step[0] == "act":
             h = step[1](h)
@@ -153,15 +174,13 @@ def stacked_forward(plan: LinearPlan, thetas: torch.Tensor, x: torch.Tensor, *, 
         if j == 0 and first is not None:
             h = first
             continue
-        W = thetas[:, ow:ow + n_out * n_in].view(K, n_out, n_in)
-        b = thetas[:, ob:ob + n_out] if ob >= 0 else None
+        W = parts[ow].view(K, n_out, n_in)
+        b = parts[ob] if ob >= 0 else None
         if h.ndim == 2:  # shared input: one (B, in) @ (in, K * out) product
             h = (h @ W.reshape(K * n_out, n_in).T).view(-1, K, n_out).transpose(0, 1)
             h = h + b[:, None, :] if b is not None else h
-        elif b is not None:
-            h = torch.baddbmm(b[:, None, :], h, W.transpose(1, 2))
         else:
-            h = torch.bmm(h, W.transpose(1, 2))
+            h = _StackedLinear.apply(h, W, b)
     return h
 
 
