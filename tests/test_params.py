@@ -57,11 +57,11 @@ def test_linear_plan_covers_linear_stacks_only():
                                                                                  "linear"]
     tanh = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3, bias=False))
     assert params.linear_plan(tanh) is not None
-    assert params.linear_plan(models.make("cnn1d", (1, 40), 10, width=0.25, seed=0)) is None
+    assert params.linear_plan(models.make("cnn1d", (40,), 10, width=0.25, seed=0)) is None
     assert params.linear_plan(nn.Sequential(nn.Linear(5, 7), nn.Dropout(), nn.Linear(7, 3))) is None
     assert params.linear_plan(nn.Sequential(nn.Linear(5, 7), nn.ReLU())) is None  # ends in an activation
     with pytest.raises(ValueError, match="'path'"):
-        params.stacked_loss(models.make("cnn1d", (1, 40), 10, width=0.25, seed=0), path="bmm")
+        params.stacked_loss(models.make("cnn1d", (40,), 10, width=0.25, seed=0), path="bmm")
     with pytest.raises(ValueError, match="'path'"):
         params.stacked_loss(tanh, path="bmm2")
 
