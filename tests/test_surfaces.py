@@ -103,3 +103,26 @@ def test_random_line_is_centred_and_moves_only_weights(net, smoke_data):
     assert torch.equal(d, surfaces.random_directions(theta, 1, lay=params.layout(net))[0])
     moved = [name for name, v in params.unflatten(d, params.layout(net)).items() if v.abs().sum() > 0]
     assert moved == [n for n in params.layout(net).names if n.endswith("weight")]
+
+
+@pytest.mark.parametrize("make", [lambda: models.make("mlp", (40,), 10, width=0.25, seed=0),
+                                  lambda: torch.nn.Sequential(torch.nn.Linear(40, 9), torch.nn.Tanh(),
+                                                              torch.nn.Linear(9, 10, bias=False)),
+                                  lambda: models.make("cnn1d", (40,), 10, width=0.25, seed=0)])
+def test_affine_first_layer_and_bmm_paths_equal_vmap(make, smoke_data):
+    """The three evaluation paths give the same grid, with directions that move the biases too."""
+    net = make()
+    x, y = smoke_data.x_train[:300], smoke_data.y_train[:300]
+    theta = params.flatten(net)
+    g = torch.Generator().manual_seed(2)
+    dirs = 0.3 * torch.randn(2, theta.numel(), generator=g) * theta.abs().mean()
+    coords = torch.randn(11, 2, generator=g)
+    ref = surfaces.evaluate_affine(net, theta, dirs, coords, x=x, y=y, chunk=4, batch=128, path="vmap")
+    paths = ("auto", "bmm") if params.linear_plan(net) is not None else ("auto",)
+    for path in paths:
+        res = surfaces.evaluate_affine(net, theta, dirs, coords, x=x, y=y, chunk=4, batch=128, path=path)
+        torch.testing.assert_close(res["loss"], ref["loss"], rtol=1e-5, atol=1e-6)
+        assert (res["acc"] - ref["acc"]).abs().max() <= 1 / 300 + 1e-7  # an argmax tie may flip
+    assert ref["loss"].std() > 1e-3  # the points differ: a real comparison
+    with pytest.raises(ValueError, match="'path'"):
+        surfaces.evaluate_affine(net, theta, dirs, coords, x=x, y=y, path="loop")
