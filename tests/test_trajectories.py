@@ -189,6 +189,8 @@ def test_loss_band_spans_common_loss_to_its_geometric_mean_with_the_start():
     runs = [_run([[2.5, 2.5], [0.1, 0.05]]), _run([[2.5], [0.02]])]
     band = tj.loss_band(runs, n=3)
     assert torch.allclose(band, torch.tensor([0.1, math.sqrt(0.05), 0.5], dtype=torch.float64))
+    low = [_run([[2.5], [0.213]])]  # 10 ** log10(0.213) rounds below 0.213: the band starts at it exactly
+    assert tj.loss_band(low, n=3)[0] == 0.213 and not tj.matched(low, tj.loss_band(low, n=3))["lmax"].isnan().any()
 
 
 def test_seed_mean_knob_effect_direction_and_factor():

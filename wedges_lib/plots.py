@@ -286,6 +286,10 @@ def draw_knob(ax_curv, ax_radius, paths: Sequence[dict], band) -> None:
         crosses += list(p["diverged_steps"])
     ax_curv.axvspan(float(np.min(_np(band))), float(np.max(_np(band))), color="grey", alpha=0.15, lw=0)
     ax_curv.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    for fmt in (ax_curv.xaxis.set_major_formatter, ax_curv.xaxis.set_minor_formatter):  # 0.8, not 8×10⁻¹
+        fmt(FuncFormatter(lambda v, _: f"{v:.3g}"))
     ax_curv.invert_xaxis()
     ax_curv.legend(fontsize=7)
     if top > 0:

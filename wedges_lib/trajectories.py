@@ -209,7 +209,9 @@ def loss_band(runs: Sequence[dict], n: int = 5) -> torch.Tensor:
     if math.isnan(low):
         return torch.full((n,), math.nan, dtype=torch.float64)
     start = float(torch.cat([r["loss"][0].reshape(-1) for r in runs]).nanmean())
-    return torch.logspace(math.log10(low), math.log10(math.sqrt(low * max(start, low))), n, dtype=torch.float64)
+    band = torch.logspace(math.log10(low), math.log10(math.sqrt(low * max(start, low))), n, dtype=torch.float64)
+    band[0] = low  # exactly: 10 ** log10(low) may round below it, a loss the run that set it never reached
+    return band
 
 
 MATCHED = ("lmax", "trace", "trace_se", "radius", "radius_ratio", "step")
