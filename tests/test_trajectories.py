@@ -193,11 +193,8 @@ def test_loss_band_spans_common_loss_to_its_geometric_mean_with_the_start():
     assert tj.loss_band(low, n=3)[0] == 0.213 and not tj.matched(low, tj.loss_band(low, n=3))["lmax"].isnan().any()
 
 
-def test_seed_mean_knob_effect_direction_and_factor():
+def test_knob_effect_direction_and_factor():
     x = torch.tensor([[1.0, 1.2, 0.8], [2.0, 2.1, 1.9], [3.0, 3.3, 2.7], [math.nan, math.nan, 5.0]])
-    mean, se = tj.seed_mean(x)
-    assert torch.allclose(mean[:3], torch.tensor([1.0, 2.0, 3.0])) and se[0] == pytest.approx(0.2 / math.sqrt(3))
-    assert math.isnan(se[3])  # one member: no error bar
     assert tj.compared(x) == (0, 3)  # the last setting with any measured member
     eff = tj.knob_effect(x)  # seeds 0, 1 not measured at the last setting
     assert eff[:2].isnan().all() and eff[2].item() == pytest.approx(math.log(5.0 / 0.8))

@@ -232,15 +232,6 @@ def matched(runs: Sequence[dict], targets: float | Sequence[float] | torch.Tenso
     return {k: torch.stack(v) for k, v in out.items()}
 
 
-def seed_mean(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean over members and its standard error (std / sqrt(count)), ignoring NaN: x (V, K) -> two (V,)."""
-    ok = ~x.isnan()
-    count = ok.sum(1)
-    mean = x.nan_to_num(0).sum(1) / count
-    var = ((x - mean[:, None]).nan_to_num(0) ** 2).sum(1) / (count - 1).clamp_min(1)
-    return mean, (var / count).sqrt().masked_fill(count < 2, math.nan)
-
-
 def compared(x: torch.Tensor) -> tuple[int, int] | None:
     """The two settings (row indices of x (V, K)) a knob's effect compares: the first and the last with at least
     one measured member; None when fewer than two have one."""
