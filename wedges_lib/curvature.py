@@ -36,6 +36,7 @@ from .hessian import (
 
 __all__ = [
     "DatasetLoss",
+    "DeflatedEstimate",
     "Estimate",
     "dataset_loss",
     "density_on_grid",
@@ -176,7 +177,8 @@ def top_eigenvalues(
 
     ``stop="value"`` stops instead when each value's error estimate min(r, r² / gap) is at most ``tol * |l|``
     (r the residual norm, gap the distance to the nearest other Ritz value): the eigenvalue to that
-    accuracy, in fewer products, with eigenvectors accurate to about r / gap only.
+    accuracy, in fewer products, with eigenvectors accurate to about r / gap only. Like any gap estimate from
+    Ritz values it trusts that no eigenvalue is missing yet: use it for one value or well-separated ones.
 
     On a quadratic loss the Hessian is its matrix everywhere:
 
@@ -283,9 +285,9 @@ def trace_deflated(loss_fn: LossFn, theta: Tensor, *, k: int = 20, n_probes: int
     diagonal, q_i^T H q_i) is computed exactly, and Hutchinson with Rademacher probes projected off Q
     estimates the rest, Tr((I - P) H (I - P)) with P = Q^T Q. The split is exact for any orthonormal Q,
     so the estimate is unbiased and its standard error is the probes' sample std / sqrt(n): the
-    Krylov part adds no error. The variance is 2 ||(I-P) H (I-P)||_F^2 at most instead of 2 ||H||_F^2:
-    on a network's Hessian, whose outliers hold most of ||H||_F, that is many times smaller (a
-    deflated Hutch++, Meyer et al. 2021).
+    Krylov part adds no error. The variance is about 2 ||(I-P) H (I-P)||_F^2 instead of 2 ||H||_F^2 (a
+    deflated Hutch++, Meyer et al. 2021): several times smaller where a few outlier eigenvalues hold much
+    of ||H||_F (a trained network), little smaller on a broad bulk (a network at initialisation).
 
     ``n_probes`` probes (at least 2), or with ``target_stderr`` as many as the standard error needs:
     after the first ``n_probes`` (the pilot) the sample variance fixes the total, drawn in one go, and
