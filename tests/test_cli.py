@@ -61,6 +61,27 @@ def test_wedges_data_naming_a_file_fails_in_one_line(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+def test_data_set_and_model_come_from_the_command_line(tmp_path):
+    """`-p model cnn1d` runs on the default data; `-p dataset cifar10 -p model mlp` runs until the data is missing,
+    and fails saying how to get it; an image model on sequences fails before anything runs."""
+    env = {**os.environ, "WEDGES_OFFLINE": "1"}  # no download attempt in a test
+
+    def run(out, *params):
+        return subprocess.run([sys.executable, "-m", "wedges_lib", "run", str(QUICKSTART), "--scale", "smoke",
+                               *params, "--out", str(tmp_path / out), "--quiet"], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=600, env=env)
+
+    p = run("cnn", "-p", "model", "cnn1d")
+    assert p.returncode == 0, p.stderr
+    assert json.loads((tmp_path / "cnn" / "params.json").read_text())["model"] == "cnn1d"
+    p = run("cifar", "-p", "dataset", "cifar10", "-p", "model", "mlp")
+    assert p.returncode == 1 and "FileNotFoundError: cifar10 not found under" in p.stderr, p.stderr
+    assert "download=True" in p.stderr and "WEDGES_DATA" in p.stderr, p.stderr
+    p = run("resnet", "-p", "model", "resnet")
+    assert p.returncode == 2 and "parameters 'dataset' and 'model': model 'resnet' takes images" in p.stderr, p.stderr
+    assert not (tmp_path / "resnet").exists()
+
+
 def test_failed_execution_keeps_notebook_and_is_marked_failed(tmp_path):
     chapter = tmp_path / "broken.py"
     chapter.write_text('# %% tags=["parameters"]\nscale = None\n\n# %%\nraise RuntimeError("boom")\n')

@@ -95,3 +95,25 @@ def test_chapters_are_thin(chapter):
     assert not wide, f"{chapter.name}: code lines over {CODE_WIDTH} characters: {wide}"
     assert '# %% tags=["parameters", "hide-input"]' in lines, "the parameters cell is tagged hide-input"
     assert "config.resolve_cell(globals())" in chapter.read_text()
+
+
+@pytest.mark.parametrize("dataset, model", [("mnist1d", "resnet"), ("mnist1d", "cifar_cnn"), ("cifar10", "cnn1d"),
+                                            ("fashion_mnist", "cifar_cnn")])
+def test_a_model_that_cannot_take_the_data_fails_before_anything_runs(dataset, model):
+    with pytest.raises(ValueError, match=rf"parameters 'dataset' and 'model': model '{model}' takes .*dataset "
+                                         rf"'{dataset}' is .*use a model among"):
+        config.resolve("smoke", dataset=dataset, model=model)
+
+
+@pytest.mark.parametrize("dataset, model", [("mnist1d", "cnn1d"), ("cifar10", "mlp"), ("cifar100", "resnet"),
+                                            ("fashion_mnist", "resnet"), ("cifar10", "cifar_cnn")])
+def test_every_pair_the_table_allows_builds_and_runs(dataset, model):
+    """config's table agrees with models.make: what it lets through builds and takes the data's input shape."""
+    import torch
+
+    from wedges_lib import models
+
+    cfg = config.resolve("smoke", dataset=dataset, model=model)
+    shape = {"mnist1d": (40,), "fashion_mnist": (1, 28, 28)}.get(dataset, (3, 32, 32))
+    net = models.make(cfg.model, shape, 10, width=0.25)
+    assert net(torch.zeros(2, *shape)).shape == (2, 10)

@@ -44,7 +44,45 @@ def test_bad_names_and_sizes_are_rejected():
 
 def test_paper_datasets_offline_give_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("WEDGES_DATA", str(tmp_path))
+    monkeypatch.setenv("WEDGES_OFFLINE", "1")  # never reach for the network in a test
     with pytest.raises(FileNotFoundError, match=r"cifar10 not found.*download=True.*WEDGES_DATA"):
+        data.load("cifar10")
+    assert not data.online("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz")
+
+
+def write_cifar10(folder, n_train: int = 40, n_test: int = 20, seed: int = 0):
+    """A small CIFAR-10 in torchvision's on-disk layout (cifar-10-batches-py: five train batches, a test batch and
+    batches.meta, pickled dicts of uint8 rows (N, 3072) and labels), with random images; returns the test images."""
+    import pickle
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = folder / "cifar-10-batches-py"
+    out.mkdir(parents=True)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for i, name in enumerate(names):
+        n = n_test if name == "test_batch" else n_train // 5
+        x = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+        batch = {"batch_label": name, "data": x, "labels": [int(v) for v in rng.integers(0, 10, n)],
+                 "filenames": [f"{name}_{j}.png" for j in range(n)]}
+        (out / name).write_bytes(pickle.dumps(batch))
+    labels = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    (out / "batches.meta").write_bytes(pickle.dumps({"label_names": labels, "num_cases_per_batch": n_train // 5}))
+    return x
+
+
+def test_cifar10_in_torchvisions_layout_is_read(tmp_path, monkeypatch):
+    monkeypatch.setenv("WEDGES_DATA", str(tmp_path))
+    monkeypatch.setenv("WEDGES_OFFLINE", "1")
+    test_rows = write_cifar10(tmp_path / "cifar10")
+    ds = data.load("cifar10", device="cpu")
+    assert ds.x_train.shape == (40, 3, 32, 32) and ds.x_test.shape == (20, 3, 32, 32) and ds.n_classes == 10
+    assert abs(float(ds.x_train.mean())) < 1e-5  # normalised per channel
+    assert torch.corrcoef(torch.stack([torch.as_tensor(test_rows[-1], dtype=torch.float32),
+                                       ds.x_test[-1].flatten()]))[0, 1] > 0.99
+    (tmp_path / "cifar10" / "cifar-10-batches-py" / "test_batch").write_bytes(b"not a pickle")
+    with pytest.raises(FileNotFoundError, match="damaged.*delete the folder"):
         data.load("cifar10")
 
 

@@ -10,11 +10,18 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .presets import DEVICES, PRESETS, SCALES, SPECS
+from .presets import DATASETS, DEVICES, MODELS, PRESETS, SCALES, SPECS
 from .validation import Param, check_arg
 
 __all__ = ["SCALES", "SPECS", "PRESETS", "Param", "Config", "resolve", "default_scale", "pick_device",
-           "check_names", "check_arg", "resolve_cell"]
+           "check_names", "check_arg", "resolve_cell", "check_model_data"]
+
+# What each data set's inputs are, and the data sets each model is built for (a model not listed, like the MLPs,
+# flattens any input). cifar_cnn's head assumes 32 x 32 images.
+DATA_KIND = {"mnist1d": "sequences (40,)", "cifar10": "images (3, 32, 32)", "cifar100": "images (3, 32, 32)",
+             "fashion_mnist": "images (1, 28, 28)"}
+MODEL_DATA = {"cnn1d": ("mnist1d",), "cifar_cnn": ("cifar10", "cifar100"),
+              "resnet": ("cifar10", "cifar100", "fashion_mnist")}
 
 
 def default_scale() -> str:
@@ -46,6 +53,24 @@ def check_names(names) -> None:
         raise ValueError(f"unknown parameter {unknown[0]!r}; valid parameters: {', '.join(sorted(SPECS))}")
 
 
+def check_model_data(dataset: str, model: str) -> None:
+    """Raise ValueError, naming both parameters, when ``model`` cannot take ``dataset``'s inputs.
+
+    >>> check_model_data("cifar10", "resnet")
+    >>> check_model_data("mnist1d", "resnet")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    ValueError: parameters 'dataset' and 'model': model 'resnet' takes images; dataset 'mnist1d' is sequences (40,)...
+    """
+    fits = MODEL_DATA.get(model, DATASETS)
+    if dataset not in fits:
+        kind = DATA_KIND[fits[0]].split(" ")[0]
+        ok = [m for m in MODELS if dataset in MODEL_DATA.get(m, DATASETS)]
+        raise ValueError(f"parameters 'dataset' and 'model': model {model!r} takes {kind}; dataset {dataset!r} is "
+                         f"{DATA_KIND[dataset]}. With dataset {dataset!r} use a model among {', '.join(ok)}; model "
+                         f"{model!r} takes dataset {', '.join(fits)}")
+
+
 def resolve(scale: str | None = None, **overrides: Any) -> Config:
     """Preset of ``scale`` (default :func:`default_scale`) with non-None ``overrides`` applied, validated.
 
@@ -57,13 +82,15 @@ def resolve(scale: str | None = None, **overrides: Any) -> Config:
         ...
     ValueError: parameter 'lr': got -1.0; expected a float > 0
 
-    Chapters call it through :func:`resolve_cell`.
+    ``dataset`` and ``model`` are checked together (:func:`check_model_data`). Chapters call it through
+    :func:`resolve_cell`.
     """
     scale = default_scale() if scale is None else SPECS["scale"].check("scale", scale)
     check_names(overrides)
     values = dict(PRESETS[scale])
     values.update({k: SPECS[k].check(k, v) for k, v in overrides.items() if v is not None})
     values["scale"] = scale
+    check_model_data(values["dataset"], values["model"])  # before anything runs: an image model on sequences fails
     return Config(values)
 
 

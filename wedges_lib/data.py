@@ -1,5 +1,9 @@
 """Datasets as tensors: MNIST-1D generated locally (the default), CIFAR / Fashion-MNIST for the paper scale.
 
+CIFAR-10/100 and Fashion-MNIST are read from torchvision's on-disk layout under ``$WEDGES_DATA/<name>``; when absent
+they are downloaded by torchvision (with its progress bar) if its server is reachable, else the error says where
+to put them.
+
 MNIST-1D (Greydanus 2020) is produced by the ``mnist1d`` package's generator — never its download —
 and cached on disk under ``$WEDGES_DATA`` (default ``~/.cache/wedges``). Every cache file carries a
 SHA-256 of its contents (``wedges_lib.cache``); a corrupt or truncated file is rebuilt, never used.
@@ -7,7 +11,11 @@ SHA-256 of its contents (``wedges_lib.cache``); a corrupt or truncated file is r
 from __future__ import annotations
 
 import os
+import pickle
 import random
+import socket
+import urllib.error
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,21 +85,68 @@ _TORCHVISION = {  # name -> (torchvision class, folder, n_classes)
 }
 
 
-def torchvision_dataset(name: str, root: str | os.PathLike | None = None, download: bool = False) -> Dataset:
-    """CIFAR-10/100 or Fashion-MNIST as normalised tensors, from ``root`` (default ``cache_dir()/name``)."""
+def _reader(cls):
+    """torchvision's class for a data set, checking that its files exist instead of their MD5 sums: torchvision
+    downloads and lays out the files, and data made locally in the same layout (the tests' synthetic CIFAR-10) reads
+    the same way; a damaged file fails when it is read. Fashion-MNIST's class checks only existence already."""
+    if not hasattr(cls, "train_list"):
+        return cls
+
+    class Reader(cls):
+        def _check_integrity(self) -> bool:
+            files = [f for f, _ in (*self.train_list, *self.test_list)] + [self.meta["filename"]]
+            return all((Path(self.root) / self.base_folder / f).is_file() for f in files)
+
+        def _load_meta(self) -> None:
+            with open(Path(self.root) / self.base_folder / self.meta["filename"], "rb") as f:
+                self.classes = pickle.load(f, encoding="latin1")[self.meta["key"]]
+            self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+
+    Reader.__name__ = Reader.__qualname__ = cls.__name__
+    return Reader
+
+
+def online(url: str, timeout: float = 5.0) -> bool:
+    """Whether ``url``'s host answers on port 443 within ``timeout`` s; False at once when ``$WEDGES_OFFLINE`` is
+    set (the tests and CI set it: they never reach for the network)."""
+    if os.environ.get("WEDGES_OFFLINE"):
+        return False
+    try:
+        socket.create_connection((urllib.parse.urlsplit(url).hostname, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def torchvision_dataset(name: str, root: str | os.PathLike | None = None, download: bool | None = None) -> Dataset:
+    """CIFAR-10/100 or Fashion-MNIST as normalised tensors, from ``root`` (default ``cache_dir()/name``).
+
+    ``download``: None (the default) lets torchvision download the data set, with its progress bar, when it is not
+    on disk and its server is reachable (:func:`online`); True always asks torchvision; False never. Without the
+    data, and offline, the error says where to put it.
+    """
     import torchvision
 
     cls_name, folder, n_classes = _TORCHVISION[name]
     root = Path(root) if root is not None else cache_dir() / name
-    cls = getattr(torchvision.datasets, cls_name)
+    cls = _reader(getattr(torchvision.datasets, cls_name))
+    url = getattr(cls, "url", None) or cls.mirrors[0]
+    if download is None:
+        download = not (root / folder).is_dir() and online(url)
+    how = (f"Fetch it on a machine with internet access with `python -c \"import wedges_lib.data as d; "
+           f"d.torchvision_dataset('{name}', download=True)\"` (or torchvision.datasets.{cls_name}(root, "
+           f"download=True)) and copy {root} here, or set WEDGES_DATA to the folder that holds {name}/")
     try:
-        train, test = cls(root, train=True, download=download), cls(root, train=False, download=download)
-    except RuntimeError as e:  # torchvision: "Dataset not found or corrupted"
-        raise FileNotFoundError(
-            f"{name} not found under {root} (expected the folder {root / folder}). Fetch it on a machine with "
-            f"internet access with `python -c \"import wedges_lib.data as d; d.torchvision_dataset('{name}', "
-            f"download=True)\"` (or torchvision.datasets.{cls_name}(root, download=True)) and copy {root} here, "
-            f"or set WEDGES_DATA to the folder that holds {name}/") from e
+        if download:
+            cls(root, train=True, download=True)  # torchvision's download, with its progress bar
+        train, test = cls(root, train=True), cls(root, train=False)
+    except (RuntimeError, urllib.error.URLError, OSError) as e:  # torchvision: "Dataset not found or corrupted"
+        tried = f" (the download from {url} failed: {e})" if download else ""
+        raise FileNotFoundError(f"{name} not found under {root} (expected the folder {root / folder}){tried}. "
+                                f"{how}") from e
+    except (pickle.UnpicklingError, EOFError, ValueError, KeyError) as e:
+        raise FileNotFoundError(f"{name} under {root / folder} is damaged ({type(e).__name__}: {e}); delete the "
+                                f"folder to download it again. {how}") from e
 
     def tensors(ds):
         x = torch.as_tensor(np.asarray(ds.data), dtype=torch.float32) / 255.0

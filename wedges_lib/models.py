@@ -113,8 +113,8 @@ def make(name: str, input_shape: tuple[int, ...], n_classes: int, *, width: floa
         raise ValueError(f"parameter 'model': got {name!r}; expected one of {', '.join(MODELS)}")
     if not width > 0:
         raise ValueError(f"parameter 'width': got {width!r}; expected a float > 0")
-    image = len(input_shape) == 3
-    if image != (name in ("cifar_cnn", "resnet")):
+    image = len(input_shape) == 3  # the MLPs flatten any input; the convolutional nets take one kind
+    if (name == "cnn1d" and len(input_shape) != 1) or (name in ("cifar_cnn", "resnet") and not image):
         kind = "images (C, H, W)" if name in ("cifar_cnn", "resnet") else "sequences (L,)"
         raise ValueError(f"parameter 'model': {name!r} takes {kind}, but the data has input shape {input_shape}")
     with torch.random.fork_rng(devices=[]):
