@@ -79,7 +79,7 @@ def profile(f, points: torch.Tensor, ts: torch.Tensor | int = 31, *, kind: str =
     ``points`` is (2, D) for the straight line a -> c or (3, D) = (a, b, c) for a ``kind`` path; ``f`` is a
     network or a batched loss (K, D) -> (K,), as in :mod:`wedges_lib.surfaces`. The points are vmapped.
 
-    Used in :ref:`ch-pairs`.
+    Used in :ref:`ch-pairs` and :ref:`ch-your-model`.
     """
     if isinstance(ts, int):
         check_arg("ts", ts, ts >= 2, "an int >= 2 or a tensor (T,)")
@@ -95,6 +95,8 @@ def barrier_height(losses: torch.Tensor) -> torch.Tensor:
 
     >>> barrier_height(torch.tensor([1.0, 3.0, 0.5])).item()  # 3 - (1 + 0.5) / 2
     2.25
+
+    Used in :ref:`ch-pairs` and :ref:`ch-your-model`.
     """
     return losses.amax(dim=-1) - 0.5 * (losses[..., 0] + losses[..., -1])
 
@@ -205,7 +207,8 @@ def train_curve(f, a: torch.Tensor, c: torch.Tensor, *, kind: str = "bezier", da
     """Fit the bend b (D,) of a ``kind`` ('bezier' / 'polychain') path between fixed a, c (D,) (Garipov et al.).
 
     Each step draws ``n_t`` t ~ U[0, 1] and one minibatch of ``batch_size`` (from ``seed``) and descends the
-    mean loss at those curve points; b starts at ``init`` (default: the midpoint of a-c).
+    mean loss at those curve points; b starts at ``init`` (default: the midpoint of a-c). Used in :ref:`ch-pairs`
+    and :ref:`ch-your-model`.
     """
     return _fit_bend(f, a, c, kind=kind, fixed_t=None, project=False, data=data, steps=steps, lr=lr,
                      optimizer=optimizer, momentum=momentum, schedule=schedule, batch_size=batch_size, n_t=n_t,
