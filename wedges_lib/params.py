@@ -184,13 +184,62 @@ def stacked_forward(plan: LinearPlan, thetas: torch.Tensor, x: torch.Tensor, *, 
     return h
 
 
+def _relu_loss_and_grad(plan: LinearPlan, thetas: torch.Tensor, xb: torch.Tensor,
+                        yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each member's mean cross-entropy (K,) and its gradient (K, D), written out for Linear / ReLU stacks:
+    two bmm per layer backwards, no autograd graph (the fewest kernels: what a busy 2-core CPU needs)."""
+    K, B = yb.shape
+    parts = thetas.split(plan.sizes, dim=1)
+    lins = [s for s in plan.steps if s[0] == "linear"]
+    hs, pres = [xb.reshape(K, B, -1) if plan.flatten else xb], []
+    for i, (_, iw, n_out, n_in, ib) in enumerate(lins):
+        a = torch.bmm(hs[-1], parts[iw].view(K, n_out, n_in).transpose(1, 2))
+        pres.append(a.add_(parts[ib][:, None, :]) if ib >= 0 else a)
+        if i < len(lins) - 1:
+            hs.append(torch.relu(a))
+    logp = torch.log_softmax(pres[-1], -1)
+    loss = -logp.gather(-1, yb[..., None]).squeeze(-1).mean(1)
+    g = logp.exp_()  # d(mean CE)/d logits = (softmax - onehot) / B
+    g.scatter_add_(-1, yb[..., None], torch.full((K, B, 1), -1.0, dtype=g.dtype, device=g.device)).div_(B)
+    grads: list = [None] * len(plan.sizes)
+    for i in range(len(lins) - 1, -1, -1):
+        _, iw, n_out, n_in, ib = lins[i]
+        grads[iw] = torch.bmm(g.transpose(1, 2), hs[i]).reshape(K, -1)
+        if ib >= 0:
+            grads[ib] = g.sum(1)
+        if i:
+            g = torch.bmm(g, parts[iw].view(K, n_out, n_in)).mul_(pres[i - 1] > 0)
+    return loss, torch.cat(grads, dim=1)
+
+
+class _ReluStackLoss(torch.autograd.Function):
+    """Per-member mean cross-entropy whose backward is :func:`_relu_loss_and_grad`'s gradient (first order)."""
+
+    @staticmethod
+    def forward(ctx, thetas, plan, xb, yb):
+        loss, grads = _relu_loss_and_grad(plan, thetas, xb, yb)
+        ctx.save_for_backward(grads)
+        return loss
+
+    @staticmethod
+    def backward(ctx, g):
+        (grads,) = ctx.saved_tensors
+        return g[:, None] * grads, None, None, None
+
+
+def _is_relu_chain(plan: LinearPlan) -> bool:
+    kinds = [s[0] if s[0] == "linear" else type(s[1]) for s in plan.steps]
+    return kinds[::2] == ["linear"] * len(kinds[::2]) and all(k is nn.ReLU for k in kinds[1::2])
+
+
 def stacked_loss(model: nn.Module, path: str = "auto") -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor],
                                                                    torch.Tensor]:
     """(thetas (K, D), xb (K, B, ...), yb (K, B)) -> each member's mean cross-entropy (K,) on its own minibatch.
 
     ``path="bmm"`` (the default ``"auto"`` where :func:`linear_plan` applies) batches the K members' matrix
-    products (``torch.baddbmm``); ``"vmap"`` vmaps :func:`batch_loss`. Both give the same numbers up to float
-    rounding."""
+    products (``torch.bmm``; for Linear / ReLU chains with the gradient written out, so the loss can be
+    differentiated once, not twice); ``"vmap"`` vmaps :func:`batch_loss`. Both give the same numbers up to
+    float rounding."""
     plan = linear_plan(model) if path in ("auto", "bmm") else None
     if path == "bmm" and plan is None:
         raise ValueError("parameter 'path': 'bmm' needs a Sequential of Linear layers and element-wise "
@@ -199,6 +248,8 @@ def stacked_loss(model: nn.Module, path: str = "auto") -> Callable[[torch.Tensor
         raise ValueError(f"parameter 'path': got {path!r}; expected one of auto, bmm, vmap")
     if plan is None:
         return vmap(batch_loss(model))
+    if _is_relu_chain(plan):  # Linear, ReLU, ..., Linear: the gradient written out (first order only)
+        return lambda thetas, xb, yb: _ReluStackLoss.apply(thetas, plan, xb, yb)
 
     def loss(thetas, xb, yb):
         logits = stacked_forward(plan, thetas, xb)
