@@ -8,7 +8,8 @@ from the ``nn.Sequential`` chain (:func:`wedges_lib.align.spec`).
 * Pairs: two networks trained from seeds 0 and 1 (same data, same SGD settings), the MLP 40-256-256-10 and
   the 1D CNN of ``wedges_lib.models`` (``--quick``: width 0.25, fewer steps, 1000 examples).
 * Timing: ``rebasin.PermutationCoordinateDescent(model_a, model_b, x[:8]).rebasin()`` (its tracing included)
-  against ``wedges_lib.align.weight_matching(model, theta_a, theta_b)``, alternated ``--repeats`` times.
+  against ``wedges_lib.align.weight_matching(model, theta_a, theta_b)``, after one untimed warm-up call of
+  each, alternated ``--repeats`` times.
 * Answers: the training loss's barrier on the straight line from A to the aligned B (31 points), before and
   after each alignment; Wedges' aligned barrier must not exceed rebasin's by more than 5 % of the raw barrier
   (the two descend in different layer orders, so their local optima may differ), and each aligned B must compute
@@ -68,8 +69,10 @@ def main(argv=None) -> None:
         run = train.train_config(cfg, ds, seeds=[0, 1], quiet=True)
         model, (ta, tb) = run.model, run.theta
         sample = x[:8]
+        align.weight_matching(model, ta, tb)  # warm-up (imports, first-call costs), not timed
         wedges_b = timer.run((name, "wedges"), lambda: align.weight_matching(model, ta, tb))
         try:
+            rebasin_align(model, ta, tb, sample)  # warm-up: rebasin and torchview imported here, not timed
             peer_b = timer.run((name, "peer"), lambda: rebasin_align(model, ta, tb, sample))
         except Exception as e:  # a peer that cannot handle the model: said in the row, reported, not fatal
             print(f"| {name} | rebasin failed: {type(e).__name__}: {str(e)[:200]} |")
