@@ -124,3 +124,30 @@ def test_agrees_with_curvlinops_on_the_benchmark_mlp(benchmark_mlp, operator):
     top, _ = curvature.top_eigenvalues(loss, theta, k=1, tol=1e-4)
     ref_top = scipy.sparse.linalg.eigsh(theirs.to_scipy(np.float32), k=1, which="LA", tol=1e-5)[0][-1]
     assert abs(float(top[0]) - ref_top) < 1e-3 * abs(ref_top), (float(top[0]), ref_top)
+
+
+def test_curvature_of_a_batchnorm_net_holds_the_recomputed_statistics_fixed():
+    """Under bn='recompute' the Hessian and GGN at theta are those of the plain model after update_bn, in eval
+    mode; under bn='train' the Hessian differentiates through the batch statistics too (another matrix)."""
+    import copy
+
+    from torch.optim.swa_utils import update_bn
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Tanh(), nn.Linear(4, 3)).double()
+    x, y = torch.randn(16, 3, dtype=torch.float64), torch.randint(0, 3, (16,))
+    theta, lay = params.flatten(net), params.layout(net)
+    ref = copy.deepcopy(net)
+    update_bn([(x[:8], y[:8]), (x[8:], y[8:])], ref)
+    ref.eval()
+    buffers = dict(ref.named_buffers())
+    f = lambda t: functional_call(ref, {**params.unflatten(t, lay), **buffers}, (x,))  # noqa: E731
+    H = hessian(lambda t: nn.functional.cross_entropy(f(t), y))(theta)
+    J = jacrev(f)(theta)
+    Hout = hessian(lambda o: nn.functional.cross_entropy(o, y))(f(theta))
+    G = torch.einsum("ncd,ncmk,mke->de", J, Hout, J)
+    land = Landscape(net, [(x, y)], bn_batches=objectives.split(x, y, size=8))
+    eye = torch.eye(theta.numel(), dtype=theta.dtype)
+    assert torch.allclose(hessian_operator(land.loss_fn(theta), theta)(eye), H, atol=1e-10)
+    assert torch.allclose(hessian_operator(operators.ggn_loss(land, theta), theta)(eye), G, atol=1e-10)
+    H_train = hessian_operator(Landscape(net, [(x, y)], bn="train").loss_fn(theta), theta)(eye)
+    assert (H_train - H).abs().max() > 1e-4
