@@ -47,7 +47,10 @@ class Row:
     ratio goal ``">= x"`` (x a number or a fraction such as ``1/3``) or a note saying the row has none
     (``"none (diagnostic)"``, ``"dense P: 7 GB"``). ``agreement`` is how far Wedges' answer is from the
     reference, described by ``agreement_is`` and allowed up to ``tolerance`` (all three or none);
-    ``peer_agreement`` is the same measure for the peer's answer, where there is one.
+    ``peer_agreement`` is the same measure for the peer's answer, where there is one. ``ratio_lo`` and
+    ``ratio_hi`` are the smallest and largest of the per-round ratios (the methods interleaved; ``wedges`` and
+    ``peer_value`` are medians), and ``peak_fraction`` the fraction of the machine's matmul FLOP/s
+    (:func:`matmul_peak`) that Wedges' path reaches, where its FLOPs are counted.
     """
 
     task: str
@@ -60,12 +63,16 @@ class Row:
     agreement_is: str | None = None
     tolerance: float | None = None
     peer_agreement: float | None = None
+    ratio_lo: float | None = None
+    ratio_hi: float | None = None
+    peak_fraction: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("task", "unit", "peer", "goal"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise ValueError(f"Row.{name} must be a non-empty string, not {getattr(self, name)!r}")
-        for name in ("wedges", "peer_value", "agreement", "tolerance", "peer_agreement"):
+        for name in ("wedges", "peer_value", "agreement", "tolerance", "peer_agreement", "ratio_lo", "ratio_hi",
+                     "peak_fraction"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, float(value))  # numpy / torch scalars -> float
@@ -225,6 +232,31 @@ def interleave(fns: dict[Any, Callable[[], Any]], repeats: int,
             if after is not None:
                 after(name, out)
     return timer.timings
+
+
+def ratios(peer: Timing, wedges: Timing) -> dict[str, float]:
+    """The median of each method's runs and the spread of the per-round ratios peer / Wedges, as Row fields."""
+    per_round = [p / w for p, w in zip(peer.wall, wedges.wall) if w > 0]
+    return dict(wedges=wedges.median(), peer_value=peer.median(), ratio_lo=min(per_round, default=math.nan),
+                ratio_hi=max(per_round, default=math.nan))
+
+
+_PEAK: dict[str, float] = {}
+
+
+def matmul_peak(device: str = "cpu", n: int | None = None, repeat: int = 5) -> float:
+    """The machine's matmul FLOP/s: an n x n float32 ``torch.matmul`` (n = 2048 on a CPU, 4096 on a GPU) with
+    torch's current thread count, best of ``repeat``; measured once per process and device."""
+    import torch
+
+    key = f"{device}:{torch.get_num_threads()}"
+    if key not in _PEAK:
+        n = n or (4096 if device != "cpu" else 2048)
+        a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+        a @ b
+        best = min(timed(lambda: a @ b)[1] for _ in range(repeat))
+        _PEAK[key] = 2 * n**3 / best
+    return _PEAK[key]
 
 
 # ---------------------------------------------------------------- memory

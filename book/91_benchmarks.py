@@ -63,8 +63,9 @@ ARGS = {
     "subspace": ["--quick"] if quick else [],
     "align": ["--quick"] if quick else [],
 }
-TITLES = {"ensemble": "K members trained in one vmapped pass vs one after another",
-          "curvature": "Hessian top eigenvalues and trace vs PyHessian",
+TITLES = {"ensemble": "K members trained in one batched pass vs one after another",
+          "curvature": "Hessian top eigenvalues, and trace at equal standard error, vs PyHessian and "
+                       "curvlinops",
           "surfaces": "a loss plane vs loss-landscapes",
           "subspace": "training in a random d-dimensional subspace vs plain training",
           "align": "permutation alignment by weight matching vs rebasin"}
@@ -121,10 +122,15 @@ def table(name: str):
     ratio = "ratio peer / Wedges"
     df = df.rename(columns={"wedges": "Wedges", "peer_value": "peer's", "ratio": ratio,
                             "peer_agreement": "peer's agreement"})
-    cols = ["task", "unit", "Wedges", "peer", "peer's", ratio, "goal", "goal met"]
-    cols += [c for c in ("agreement", "peer's agreement") if c in df]
+    if "ratio_lo" in df:  # the range of the per-round ratios (timings: medians of interleaved rounds)
+        df["ratio range"] = [f"{lo:.2f}–{hi:.2f}" if lo == lo else ""
+                             for lo, hi in zip(df.ratio_lo, df.ratio_hi)]
+    df = df.rename(columns={"peak_fraction": "of matmul peak"})
+    cols = ["task", "unit", "Wedges", "peer", "peer's", ratio, "ratio range", "goal", "goal met",
+            "of matmul peak"]
+    cols = [c for c in cols if c in df] + [c for c in ("agreement", "peer's agreement") if c in df]
     fmt = {"Wedges": "{:.3g}", "peer's": "{:.3g}", ratio: "{:.2f}", "agreement": "{:.1e}",
-           "peer's agreement": "{:.1e}"}
+           "peer's agreement": "{:.1e}", "of matmul peak": "{:.0%}"}
     described = list(dict.fromkeys(r.agreement_is for r in rows[name] if r.agreement_is))
     caption = TITLES[name] + (f" (agreement: {'; '.join(described)})" if described else "")
     return df[cols].style.format(fmt, na_rep="").hide(axis="index").set_caption(caption)
