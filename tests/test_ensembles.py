@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from wedges_lib import config, diversity, ensembles, params, train
+from wedges_lib import config, diversity, ensemble_claims, ensembles, params, train
 
 
 @pytest.fixture(scope="module")
@@ -117,25 +117,54 @@ def test_methods_spend_equal_compute_and_return_members(cfg, smoke_data):
         assert ens.members.shape == (R, K, D) and torch.isfinite(ens.members).all()
         assert torch.equal(ens.origins[:, 1], theta0)  # trajectory members share their run's init
         assert abs(ens.grad_steps - deep.grad_steps) < K, f"{method} spent {ens.grad_steps} steps"
+        assert ens.path.shape[0] == 1 and ens.path.shape[-1] == D and ens.lr == pytest.approx(cfg.lr)
     assert torch.allclose(ens.swa[:, -1], ens.members.mean(1), atol=1e-5)
+    # SWA's members are its recorded path every cycle; deep's path ends at its members, one run per member
+    per = (ens.path.shape[1] - 1) // K
+    assert torch.equal(ens.members[0].cpu(), ens.path[0, per::per])
+    assert deep.path.shape[:1] == (K,) and torch.equal(deep.path[:, -1], deep.members[0].cpu())
 
 
-def test_summary_shapes_and_trajectory_members_closer_in_weights(cfg, smoke_data):
+def test_summary_shapes_and_trajectory_members_closer_to_the_common_reference(cfg, smoke_data):
     deep = ensembles.deep_ensemble(cfg, smoke_data, quiet=True)
-    fge = ensembles.fge(cfg, smoke_data, pretrained=deep.members[:, 0], quiet=True)
-    s_deep, s_fge = (ensembles.summarize(e, smoke_data, n_interp=5) for e in (deep, fge))
-    assert s_deep["acc"].shape == (cfg.n_seeds, cfg.n_members) and s_deep["disagreement"].shape == (cfg.n_seeds,)
-    assert s_deep["distance"].shape == s_deep["centroid"].shape == s_deep["worst"].shape == (cfg.n_seeds,)
+    ref = deep.members[:, 0]
+    fge = ensembles.fge(cfg, smoke_data, pretrained=ref, lr_fraction=0.2, quiet=True)
+    s_deep, s_fge = (ensembles.summarize(e, smoke_data, n_interp=5, reference=ref) for e in (deep, fge))
+    assert s_deep["acc"].shape == s_deep["member_nll"].shape == (cfg.n_seeds, cfg.n_members)
+    assert s_deep["distance"].shape == s_deep["centroid"].shape == s_deep["ref_cosine"].shape == (cfg.n_seeds,)
     assert (s_deep["centroid"] - s_deep["worst"] > 0).all()  # the centroid of independent members: higher
-    assert (s_fge["weight_cosine"] > s_deep["weight_cosine"] + 0.3).all()
+    assert (s_fge["ref_distance"] < 0.5 * s_deep["ref_distance"]).all()
     assert (s_fge["barrier"] < s_deep["barrier"]).all()
+    # deep member 0 is the reference itself: left out, so the mean runs over members 1..K-1
+    others = (deep.members[0, 1:] - ref[0]).norm(dim=1).mean()
+    assert s_deep["ref_distance"][0].item() == pytest.approx(others.item(), rel=1e-5)
+    assert fge.lr == pytest.approx(0.2 * cfg.lr)
+
+
+def test_displacements_from_a_common_reference_exact():
+    model = torch.nn.Linear(2, 3)
+    D = sum(p.numel() for p in model.parameters())
+    ref, d = torch.randn(D), torch.randn(D)
+    e = torch.randn(D)
+    e -= (e @ d) / (d @ d) * d  # orthogonal to d
+    members = torch.stack([ref, ref + d, ref + 2 * d, ref + e])  # member 0 coincides with the reference
+    x = torch.randn(20, 2)
+    probs = diversity.predict(model, members, x)
+    out = ensembles._from_reference(model, members, ref, probs, x)
+    dist = torch.stack([d.norm(), 2 * d.norm(), e.norm()]).mean()
+    assert out["ref_distance"].item() == pytest.approx(dist.item(), rel=1e-5)
+    assert out["ref_cosine"].item() == pytest.approx(1 / 3, abs=1e-5)  # pairs (d, 2d), (d, e), (2d, e)
+    labels = probs.argmax(-1)
+    expected = (labels[1:] != labels[0]).float().mean()
+    assert out["ref_disagreement"].item() == pytest.approx(expected.item())
 
 
 @pytest.mark.parametrize("call, match", [
     (lambda c, d: ensembles.build("bagging", c, d), "'method'.*deep, snapshot, fge, swa"),
     (lambda c, d: ensembles.fge(c, d, pretrained=torch.zeros(3)), "'pretrained'"),
     (lambda c, d: ensembles.fge(config.resolve("smoke", n_members=1, steps=1), d), "'cycle_steps'"),
-    (lambda c, d: config.resolve("smoke", fge_lr=-1.0), "'fge_lr'"),
+    (lambda c, d: config.resolve("smoke", lr_fractions=(0.5, -1.0)), "'lr_fractions'"),
+    (lambda c, d: ensembles.build_all(config.Config({**c, "lr_fractions": (1.0, 0.5)}), d), "'lr_fractions'"),
     (lambda c, d: diversity.ece(torch.ones(2, 2) / 2, torch.zeros(2, dtype=torch.long), n_bins=0), "'n_bins'"),
 ])
 def test_bad_arguments_raise_naming_the_parameter(cfg, smoke_data, call, match):
@@ -153,12 +182,22 @@ def test_budgeted_puts_the_chapter_budget_in_the_training_knobs():
         ensembles.budgeted(cfg, min_members=4)
 
 
-def test_final_means_and_gain():
+def test_final_means_and_gains():
     stats = {"acc": torch.tensor([[0.5, 0.7], [0.6, 0.9]]), "member_acc": torch.tensor([[0.5, 0.6], [0.6, 0.7]]),
-             "barrier": torch.tensor([0.2, 0.4])}
+             "nll": torch.tensor([[1.0, 0.8], [1.0, 0.6]]), "member_nll": torch.tensor([[1.0, 1.0], [1.0, 1.2]]),
+             "barrier": torch.tensor([0.2, float("nan")])}
     m = ensembles.final_means(stats)
-    assert m["acc"] == pytest.approx(0.8) and m["barrier"] == pytest.approx(0.3)
-    assert m["gain"] == pytest.approx(0.8 - 0.6)
+    assert m["acc"] == pytest.approx(0.8) and m["barrier"] == pytest.approx(0.2)  # NaN: not measured
+    assert m["gain_acc"] == pytest.approx(0.8 - 0.6) and m["gain_nll"] == pytest.approx((0.2 + 0.5) / 2)
+
+
+def test_tuned_rate_has_the_lowest_ensemble_nll_and_select_flattens():
+    nll = lambda *v: dict(nll=torch.tensor([[9.0, x] for x in v]))  # noqa: E731
+    sweep = {"fge": {0.2: nll(1.0, 1.2), 0.5: nll(0.9, float("nan")), 1.0: nll(1.0, 1.0)},
+             "swa": {0.2: nll(float("nan"), float("nan")), 1.0: nll(3.0, 3.0)}}
+    assert ensemble_claims.tuned(sweep) == {"fge": 0.5, "swa": 1.0}  # NaN repetitions ignored; all-NaN never wins
+    ens = {"deep": "D", "fge": {0.2: "a", 1.0: "b"}}
+    assert ensemble_claims.select(ens, {"fge": 1.0}) == {"deep": "D", "fge": "b"}
 
 
 def test_centroid_loss_and_the_first_repetition_views(net, smoke_data):
@@ -179,10 +218,14 @@ def test_centroid_loss_and_the_first_repetition_views(net, smoke_data):
     assert ensembles.plane_view(ens, smoke_data, n=4) is None
 
 
-def _fake(disagreement, barrier, centroid, worst, R=3):
-    """An ensemble's summary with the given per-repetition values (constant over repetitions unless lists)."""
+def _fake(disagreement, barrier, centroid, worst, R=3, distance=1.0, gain=0.1):
+    """An ensemble's summary with the given per-repetition values (constant over repetitions unless lists);
+    its members' accuracy 0.5, the ensemble's 0.5 + gain; members' NLL 1, the ensemble's 1 − gain."""
     t = lambda v: torch.tensor(v if isinstance(v, list) else [v] * R, dtype=torch.float)  # noqa: E731
-    return dict(disagreement=t(disagreement), barrier=t(barrier), centroid=t(centroid), worst=t(worst))
+    per = lambda v: t(v)[:, None].expand(-1, 2).clone()  # noqa: E731
+    return dict(disagreement=t(disagreement), barrier=t(barrier), centroid=t(centroid), worst=t(worst),
+                ref_distance=t(distance), member_acc=per(0.5), acc=per(0.5) + per(gain), member_nll=per(1.0),
+                nll=per(1.0) - per(gain))
 
 
 def _ens(R=3, K=3):
@@ -195,14 +238,34 @@ def test_claim_values_are_per_repetition_and_nan_where_a_run_diverged():
     ens = _ens()
     ens["swa"].diverged[2, 1] = True
     ens["deep"].diverged[1, 0] = True
-    v = ensembles.claim_values(stats, ens)
+    v = ensemble_claims.claim_values(stats, ens)
+    traj = ensembles.TRAJECTORY_METHODS
     assert set(v) == {"ens_distinct"} | {f"ens_{g}_{m}" for g in ("slice", "barrier") for m in ensembles.METHODS} \
-        | {f"ens_diversity_{m}" for m in ensembles.TRAJECTORY_METHODS}
+        | {f"ens_{g}_{m}" for g in ("diversity", "weight", "gain_acc", "gain_nll") for m in traj}
     assert v["ens_diversity_fge"] == pytest.approx([0.25, math.nan, 0.5], nan_ok=True)  # deep rep 1 diverged
     assert v["ens_barrier_snapshot"] == pytest.approx([0.1, math.nan, 0.025], nan_ok=True)
     assert v["ens_slice_swa"] == pytest.approx([-0.1, -0.1, math.nan], nan_ok=True)  # its own rep 2 only
     assert v["ens_slice_deep"] == pytest.approx([1.5, math.nan, 1.5], nan_ok=True)
     assert v["ens_distinct"] == pytest.approx([0.1, math.nan, math.nan], nan_ok=True)
+    assert v["ens_gain_acc_fge"] == pytest.approx([0.0, math.nan, 0.0], nan_ok=True)  # equal gains
+
+
+def test_gain_and_weight_claims_follow_their_definitions():
+    deep = _fake(0.4, 1.0, 2.0, 0.5, distance=20.0, gain=[0.05, 0.06, 0.04])
+    fge = _fake(0.1, 0.0, 0.4, 0.5, distance=[2.0, 4.0, 5.0], gain=0.01)
+    stats = {"deep": deep} | dict.fromkeys(ensembles.TRAJECTORY_METHODS, fge)
+    v = ensemble_claims.claim_values(stats, _ens())
+    assert v["ens_weight_fge"] == pytest.approx([0.1, 0.2, 0.25])
+    assert v["ens_gain_acc_swa"] == pytest.approx([0.04, 0.05, 0.03], abs=1e-6)
+    assert v["ens_gain_nll_snapshot"] == pytest.approx([0.04, 0.05, 0.03], abs=1e-6)
+    verdict = ensemble_claims.judge_all(_claims(), v, "smoke")
+    assert verdict["ens_gain"].state == verdict["ens_weight"].state == "reproduced"
+    # the ordering reversed: the trajectory gains more than deep
+    stats["fge"] = _fake(0.1, 0.0, 0.4, 0.5, distance=2.0, gain=0.2)
+    verdict = ensemble_claims.judge_all(_claims(), ensemble_claims.claim_values(stats, _ens()), "smoke")
+    assert verdict["ens_gain_acc_fge"].state == verdict["ens_gain_nll_fge"].state == "not reproduced"
+    assert verdict["ens_gain"].state == "partly reproduced"
+    assert ensemble_claims.outcome_sentence([verdict["ens_gain_acc_fge"]], "ens_gain") == "Not seen for FGE (accuracy)."
 
 
 def _claims():
@@ -213,36 +276,37 @@ def _claims():
         *(Claim(f"ens_diversity_{m}", "h", "s", "<", 1 / 1.2) for m in traj),
         Claim("ens_slice_deep", "h", "s", ">", 0.3), *(Claim(f"ens_slice_{m}", "h", "s", "<", 0.1) for m in traj),
         Claim("ens_barrier_deep", "h", "s", ">", 0.05),
-        *(Claim(f"ens_barrier_{m}", "h", "s", "<", 0.5) for m in traj))}
+        *(Claim(f"ens_barrier_{m}", "h", "s", "<", 0.5) for m in traj),
+        *(Claim(f"ens_weight_{m}", "h", "s", "<", 0.5) for m in traj),
+        *(Claim(f"ens_gain_{k}_{m}", "h", "s", ">", 0.0) for m in traj for k in ("acc", "nll")))}
 
 
 def test_judge_all_follows_the_declared_thresholds_and_never_raises():
-    deep = _fake([0.40, 0.42, 0.44], [1.0, 1.1, 1.2], [2.0, 2.1, 2.2], 0.5)
-    one_wedge = {m: _fake([0.1, 0.12, 0.11], [0.0, 0.01, 0.0], [0.40, 0.41, 0.42], 0.5)
+    deep = _fake([0.40, 0.42, 0.44], [1.0, 1.1, 1.2], [2.0, 2.1, 2.2], 0.5, distance=20.0, gain=[0.2, 0.21, 0.19])
+    one_wedge = {m: _fake([0.1, 0.12, 0.11], [0.0, 0.01, 0.0], [0.40, 0.41, 0.42], 0.5, distance=[2.0, 3.0, 2.5])
                  for m in ensembles.TRAJECTORY_METHODS}
-    v = ensembles.judge_all(_claims(), ensembles.claim_values({"deep": deep} | one_wedge, _ens()), "smoke")
-    assert {g: v[g].state for g in ensembles.GROUPS} == dict.fromkeys(ensembles.GROUPS, "reproduced")
+    v = ensemble_claims.judge_all(_claims(), ensemble_claims.claim_values({"deep": deep} | one_wedge, _ens()), "smoke")
+    assert {g: v[g].state for g in ensemble_claims.GROUPS} == dict.fromkeys(ensemble_claims.GROUPS, "reproduced")
     # the phenomenon removed: FGE members as diverse as independent ones, far apart across a barrier
     hopped = one_wedge | {"fge": _fake([0.45, 0.40, 0.47], [1.0, 1.2, 1.1], [2.0, 2.2, 2.1], 0.5)}
-    v = ensembles.judge_all(_claims(), ensembles.claim_values({"deep": deep} | hopped, _ens()), "smoke")
+    v = ensemble_claims.judge_all(_claims(), ensemble_claims.claim_values({"deep": deep} | hopped, _ens()), "smoke")
     assert v["ens_diversity_fge"].state == v["ens_slice_fge"].state == v["ens_barrier_fge"].state == "not reproduced"
     assert v["ens_diversity"].state == "partly reproduced" and v["ens_diversity_swa"].state == "reproduced"
     # every run of SWA diverged: not measured, not reproduced, no exception
     ens = _ens()
     ens["swa"].diverged[:] = True
-    v = ensembles.judge_all(_claims(), ensembles.claim_values({"deep": deep} | one_wedge, ens), "smoke")
+    v = ensemble_claims.judge_all(_claims(), ensemble_claims.claim_values({"deep": deep} | one_wedge, ens), "smoke")
     assert v["ens_slice_swa"].n == 0 and v["ens_slice_swa"].state == "not reproduced"
-    assert "not measured (runs diverged) for SWA iterates" in ensembles.outcome_sentence(
-        [v[f"ens_slice_{m}"] for m in ensembles.METHODS])
+    assert "not measured (runs diverged) for SWA iterates" in ensemble_claims.outcome_sentence(
+        [v[f"ens_slice_{m}"] for m in ensembles.METHODS], "ens_slice")
 
 
 def test_a_diverging_method_is_marked_not_raised(cfg, smoke_data):
-    hot = config.Config({**cfg, "swa_lr": 50.0, "fge_lr": 50.0})
     deep = ensembles.deep_ensemble(cfg, smoke_data, quiet=True)
     assert not deep.diverged.any() and deep.diverged.shape == (cfg.n_seeds, cfg.n_members)
     with pytest.warns(UserWarning, match="diverged"):
-        swa = ensembles.swa(hot, smoke_data, pretrained=deep.members[:, 0], quiet=True)
-        fge = ensembles.fge(hot, smoke_data, pretrained=deep.members[:, 0], quiet=True)
+        swa = ensembles.swa(cfg, smoke_data, pretrained=deep.members[:, 0], lr_fraction=500.0, quiet=True)
+        fge = ensembles.fge(cfg, smoke_data, pretrained=deep.members[:, 0], lr_fraction=500.0, quiet=True)
     for e in (swa, fge):
         assert e.members.shape == deep.members.shape and e.diverged.all(1).any()
     stats = ensembles.summarize(swa, smoke_data, n_interp=3)
@@ -254,3 +318,41 @@ def test_shared_log_levels_span_every_surface():
 
     levels = plots.shared_log_levels([torch.tensor([[0.1, 1.0]]), torch.tensor([[1e-6, 100.0]])], n=5)
     assert levels.tolist() == pytest.approx([-4.0, -2.5, -1.0, 0.5, 2.0])  # clipped below at 1e-4
+
+
+def test_aligned_deep_undoes_a_permutation_of_the_reference(net, smoke_data):
+    from wedges_lib import align
+
+    model, thetas = net
+    theta = thetas[0]
+    copy = align.permute(model, theta, align.random_perms(model, seed=3))
+    assert (copy - theta).norm() > 1.0  # a different point, the same function
+    deep = ensembles.Ensemble("deep", model, torch.stack([theta, copy, thetas[1]])[None], thetas[None], 0)
+    out = ensemble_claims.aligned_deep(deep, smoke_data, n_interp=5)
+    plain = (thetas[1] - theta).norm().item()
+    assert out["ref_distance"].shape == out["barrier"].shape == (1,)
+    assert out["ref_distance"][0].item() == pytest.approx(align.weight_matching(model, theta, thetas[1]).sub(
+        theta).norm().item() / 2, rel=1e-4)  # the copy aligns back onto the reference: distance 0
+    assert out["ref_distance"][0].item() < plain / 2 + 1e-3
+
+
+def test_draw_figures_take_the_summaries(cfg, smoke_data):
+    from wedges_lib import plots
+
+    stats = {m: dict(acc=torch.rand(2, 3), nll=torch.rand(2, 3)) for m in ("deep", "fge")}
+    stats["swa"] = dict(acc=torch.rand(2, 3), nll=torch.rand(2, 3), swa_acc=torch.rand(2, 3))
+    fig, ax = plots.figure(2)
+    ensemble_claims.draw_gains(ax[0], stats)
+    assert len(ax[0, 0].lines) == 4 and ax[0, 1].get_ylabel() == "test NLL (nats)"
+
+
+def test_accuracy_plane_places_the_reference_at_zero_disagreement(net, smoke_data):
+    model, thetas = net
+    deep = ensembles.Ensemble("deep", model, thetas[None], thetas[None], 0, path=thetas[:, None].expand(3, 2, -1))
+    fge = ensembles.Ensemble("fge", model, thetas[None, [0, 0]], thetas[None, [0, 0]], 0)
+    plane = ensemble_claims.accuracy_plane({"deep": deep, "fge": {0.5: fge}}, smoke_data, thetas[0])
+    acc0 = diversity.accuracy(diversity.predict(model, thetas[:1], smoke_data.x_test)[0], smoke_data.y_test)
+    assert plane["ref"] == pytest.approx(acc0.item())
+    assert plane["deep"]["members"][0].tolist() == pytest.approx([0.0, acc0.item()])
+    assert plane["deep"]["paths"].shape == (3, 2, 2) and plane["fge@0.5"]["paths"] is None
+    assert (plane["deep"]["members"][1:, 0] > 0).all()  # other initialisations predict differently

@@ -9,11 +9,14 @@ so with S = ``steps`` every method spends K·S steps per ensemble:
 - ``snapshot`` (Huang et al. 2017): one initialisation, K cosine cycles of S steps that restart at
   ``lr``; a member at the end of each cycle — K·S.
 - ``fge`` (Garipov et al. 2018): a pretrained solution (one S-step run, the same run as deep member
-  0), then K cosine cycles of ``cycle_steps`` steps that restart at ``fge_lr``; a member at the end
+  0), then K cosine cycles of ``cycle_steps`` steps that restart at a peak rate; a member at the end
   (the learning-rate minimum) of each cycle — S + K·cycle_steps.
-- ``swa`` (Izmailov et al. 2018): the same pretrained solution, then K·cycle_steps steps at the
-  constant rate ``swa_lr``, an iterate every ``cycle_steps`` steps; the members are these iterates
-  and the SWA solution is their weight average (``torch.optim.swa_utils.AveragedModel``).
+- ``swa`` (Izmailov et al. 2018): the same pretrained solution, then K·cycle_steps steps at a
+  constant rate, an iterate every ``cycle_steps`` steps; the members are these iterates and the
+  SWA solution is their weight average (``torch.optim.swa_utils.AveragedModel``).
+
+FGE's peak rate and SWA's constant rate are swept (:func:`build_all`): ``lr_fractions``·``lr``, up to
+the base rate ``lr`` itself, which deep members and snapshot cycles start from.
 
 ``cycle_steps = 0`` means (K − 1)·S // K, which makes FGE and SWA cost K·S too (up to rounding);
 ``Ensemble.grad_steps`` is the count actually spent. Cycles reuse :func:`wedges_lib.train.train`
@@ -21,9 +24,9 @@ so with S = ``steps`` every method spends K·S steps per ensemble:
 is repeated ``n_seeds`` times for error bars; the repetitions are one vmapped stack. A run that
 diverges is frozen by the training loop and marked in ``Ensemble.diverged``; nothing raises.
 
-The diversity measures are :mod:`wedges_lib.diversity`. :func:`claim_values` turns the measures into
-the statistics of the chapter's claims, one value per repetition, which :func:`judge_all` judges with
-:mod:`wedges_lib.verdicts`.
+The diversity measures are :mod:`wedges_lib.diversity`; :func:`summarize` applies them per repetition,
+including displacements from a reference point common to every method. :mod:`wedges_lib.ensemble_claims`
+turns them into the statistics of the chapter's claims.
 """
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from . import params, surfaces, train, verdicts
+from . import params, surfaces, train
 from .config import Config
 from .data import Dataset
 from .diversity import (
@@ -54,9 +57,10 @@ from .diversity import (
     prediction_cosine,
     weight_cosine,
 )
-from .results import record
 
 METHODS = ("deep", "snapshot", "fge", "swa")
+TRAJECTORY_METHODS = ("snapshot", "fge", "swa")
+LABELS = {"deep": "deep ensemble", "snapshot": "snapshot", "fge": "FGE", "swa": "SWA iterates"}
 
 
 @dataclass
@@ -66,7 +70,9 @@ class Ensemble:
     ``origins`` (R, K, D) is the initialisation of the run each member comes from (shared by all
     members of a trajectory method); ``swa`` (R, K, D), SWA only, row m = weight average of members
     0..m; ``grad_steps`` the gradient steps one repetition cost; ``diverged`` (R, K) marks members
-    whose run (or an earlier cycle of it) diverged — all False when not given.
+    whose run (or an earlier cycle of it) diverged — all False when not given; ``lr`` the peak
+    learning rate of the method's own phase; ``path`` (P, T, D) the first repetition's runs recorded
+    densely (P = K independent runs for deep, one trajectory otherwise), when recorded.
     """
 
     method: str
@@ -76,6 +82,8 @@ class Ensemble:
     grad_steps: int
     swa: torch.Tensor | None = None
     diverged: torch.Tensor | None = None
+    lr: float = math.nan
+    path: torch.Tensor | None = None
 
     def __post_init__(self):
         if self.diverged is None:
@@ -83,6 +91,9 @@ class Ensemble:
 
 
 # ---------------------------------------------------------------- building ensembles
+
+PATH_POINTS = 10  # records per independent run (deep) for the first repetition's path
+
 
 def repetition_seeds(cfg: Config) -> list[int]:
     """The base seed of each of the ``n_seeds`` repetitions: cfg.seed + r·K (deep member k adds k)."""
@@ -98,18 +109,24 @@ def cycle_length(cfg: Config) -> int:
     return c
 
 
+def _every(steps: int, points: int) -> int:
+    """The largest record interval <= steps / points that divides ``steps`` (at least 1)."""
+    return next(d for d in range(max(1, steps // points), 0, -1) if steps % d == 0)
+
+
 def _run(cfg: Config, data: Dataset, model: nn.Module, theta: torch.Tensor, seeds: list[int],
-         quiet: bool, **overrides) -> tuple[torch.Tensor, torch.Tensor]:
-    """Train the stack theta (R, D) with cfg's optimiser settings and ``overrides``: the final (R, D) and
-    which runs diverged (R,) bool."""
+         quiet: bool, points: int = 1, **overrides) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Train the stack theta (R, D) with cfg's optimiser settings and ``overrides``: the final (R, D), which
+    runs diverged (R,) bool, and the first run's path (T, D) recorded at ``points`` + 1 points (start, end)."""
     kw = dict(optimizer=cfg.optimizer, lr=cfg.lr, momentum=cfg.momentum, l2=cfg.l2, schedule=cfg.schedule,
               batch_size=cfg.batch_size, steps=cfg.steps)
     kw.update(overrides)
-    r = train.train(model, data, theta, seeds=seeds, record_every=kw["steps"], quiet=quiet, **kw)
+    r = train.train(model, data, theta, seeds=seeds, record_every=_every(kw["steps"], points), quiet=quiet,
+                    keep_trajectory=True, **kw)
     if r.any_diverged:
         warnings.warn(f"{int(r.diverged.sum())} of {len(seeds)} runs diverged (frozen at their last finite "
                       f"point); lower the learning rate ({kw['lr']})", stacklevel=3)
-    return r.theta, r.diverged.reshape(-1).cpu()
+    return r.theta, r.diverged.reshape(-1).cpu(), r.trajectory[:, 0]
 
 
 def _pretrained(cfg: Config, data: Dataset, pretrained: torch.Tensor | None, quiet: bool):
@@ -117,7 +134,7 @@ def _pretrained(cfg: Config, data: Dataset, pretrained: torch.Tensor | None, qui
     seeds = repetition_seeds(cfg)
     model, theta0 = train.init(cfg, data, seeds)
     if pretrained is None:
-        return model, theta0, *_run(cfg, data, model, theta0, seeds, quiet)
+        return model, theta0, *_run(cfg, data, model, theta0, seeds, quiet)[:2]
     if pretrained.shape != theta0.shape:
         raise ValueError(f"parameter 'pretrained': got shape {tuple(pretrained.shape)}; expected "
                          f"{tuple(theta0.shape)} (n_seeds, D), e.g. deep_ensemble(cfg, data).members[:, 0]")
@@ -128,6 +145,11 @@ def _cycle_seeds(seeds: list[int], cycle: int) -> list[int]:
     return [s * 1000 + cycle + 1 for s in seeds]
 
 
+def _chain(paths: list[torch.Tensor]) -> torch.Tensor:
+    """Consecutive runs' paths (T_i, D) as one (1, T, D), each run's start (the previous end) dropped."""
+    return torch.cat([paths[0], *(p[1:] for p in paths[1:])])[None]
+
+
 def deep_ensemble(cfg: Config, data: Dataset, *, quiet: bool = False) -> Ensemble:
     """K independently initialised members per repetition, all R·K trained in one vmapped pass.
 
@@ -136,44 +158,54 @@ def deep_ensemble(cfg: Config, data: Dataset, *, quiet: bool = False) -> Ensembl
     K = cfg.n_members
     seeds = [b + k for b in repetition_seeds(cfg) for k in range(K)]
     model, theta0 = train.init(cfg, data, seeds)
-    theta, diverged = _run(cfg, data, model, theta0, seeds, quiet)
+    r = train.train(model, data, theta0, seeds=seeds, optimizer=cfg.optimizer, lr=cfg.lr, momentum=cfg.momentum,
+                    l2=cfg.l2, schedule=cfg.schedule, batch_size=cfg.batch_size, steps=cfg.steps,
+                    record_every=_every(cfg.steps, PATH_POINTS), keep_trajectory=True, quiet=quiet)
+    if r.any_diverged:
+        warnings.warn(f"{int(r.diverged.sum())} of {len(seeds)} deep members diverged; lower lr ({cfg.lr})",
+                      stacklevel=2)
     shape = (cfg.n_seeds, K, -1)
-    return Ensemble("deep", model, theta.reshape(shape), theta0.reshape(shape), K * cfg.steps,
-                    diverged=diverged.reshape(cfg.n_seeds, K))
+    return Ensemble("deep", model, r.theta.reshape(shape), theta0.reshape(shape), K * cfg.steps,
+                    diverged=r.diverged.reshape(cfg.n_seeds, K).cpu(), lr=cfg.lr,
+                    path=r.trajectory[:, :K].transpose(0, 1).clone())
 
 
 def snapshot_ensemble(cfg: Config, data: Dataset, *, quiet: bool = False) -> Ensemble:
     """K cosine cycles of ``steps`` steps from one initialisation, restarting at ``lr``; a member per cycle end."""
     seeds = repetition_seeds(cfg)
     model, theta0 = train.init(cfg, data, seeds)
-    theta, members, bad = theta0, [], [torch.zeros(len(seeds), dtype=torch.bool)]
+    theta, members, bad, paths = theta0, [], [torch.zeros(len(seeds), dtype=torch.bool)], []
     for c in range(cfg.n_members):
-        theta, d = _run(cfg, data, model, theta, seeds if c == 0 else _cycle_seeds(seeds, c), quiet,
-                        schedule="cosine")
+        theta, d, p = _run(cfg, data, model, theta, seeds if c == 0 else _cycle_seeds(seeds, c), quiet,
+                           points=4, schedule="cosine")
         members.append(theta)
         bad.append(bad[-1] | d)
+        paths.append(p)
     members = torch.stack(members, dim=1)
     return Ensemble("snapshot", model, members, theta0[:, None].expand_as(members).clone(),
-                    cfg.n_members * cfg.steps, diverged=torch.stack(bad[1:], dim=1))
+                    cfg.n_members * cfg.steps, diverged=torch.stack(bad[1:], dim=1), lr=cfg.lr, path=_chain(paths))
 
 
-def fge(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None, quiet: bool = False) -> Ensemble:
-    """Fast geometric ensembling: K cosine cycles of ``cycle_length(cfg)`` steps at peak ``fge_lr``.
+def fge(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None, lr_fraction: float = 1.0,
+        quiet: bool = False) -> Ensemble:
+    """Fast geometric ensembling: K cosine cycles of ``cycle_length(cfg)`` steps at peak ``lr_fraction``·``lr``.
 
     They start from ``pretrained`` (R, D) — the S-step solution of each repetition, trained here when None
     (it is deep member 0: ``deep_ensemble(cfg, data).members[:, 0]``); its steps are counted either way.
     """
     model, theta0, theta, d = _pretrained(cfg, data, pretrained, quiet)
-    seeds, steps = repetition_seeds(cfg), cycle_length(cfg)
-    members, bad = [], [d]
+    seeds, steps, lr = repetition_seeds(cfg), cycle_length(cfg), lr_fraction * cfg.lr
+    members, bad, paths = [], [d], []
     for c in range(cfg.n_members):
-        theta, d = _run(cfg, data, model, theta, _cycle_seeds(seeds, c), quiet, lr=cfg.fge_lr,
-                        schedule="cosine", steps=steps)
+        theta, d, p = _run(cfg, data, model, theta, _cycle_seeds(seeds, c), quiet, points=4, lr=lr,
+                           schedule="cosine", steps=steps)
         members.append(theta)
         bad.append(bad[-1] | d)
+        paths.append(p)
     members = torch.stack(members, dim=1)
     return Ensemble("fge", model, members, theta0[:, None].expand_as(members).clone(),
-                    cfg.steps + cfg.n_members * steps, diverged=torch.stack(bad[1:], dim=1))
+                    cfg.steps + cfg.n_members * steps, diverged=torch.stack(bad[1:], dim=1), lr=lr,
+                    path=_chain(paths))
 
 
 def swa_average(members: torch.Tensor) -> torch.Tensor:
@@ -189,9 +221,9 @@ def swa_average(members: torch.Tensor) -> torch.Tensor:
     return torch.stack(out, dim=-2)
 
 
-def swa(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None,
+def swa(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None, lr_fraction: float = 1.0,
         bn_update: Callable[[nn.Module, torch.Tensor], None] | None = None, quiet: bool = False) -> Ensemble:
-    """Stochastic weight averaging: K iterates ``cycle_length(cfg)`` steps apart at constant ``swa_lr``.
+    """Stochastic weight averaging: K iterates ``cycle_length(cfg)`` steps apart at constant ``lr_fraction``·``lr``.
 
     The phase is one uninterrupted run (momentum kept) from ``pretrained`` (R, D), trained here when
     None (see :func:`fge`), at a constant rate — what ``SWALR`` settles to; its annealing is not used
@@ -205,22 +237,24 @@ def swa(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None,
     if any(True for _ in model.buffers()) and bn_update is None:
         raise ValueError(f"parameter 'bn_update': model {cfg.model!r} has buffers (BatchNorm statistics?) "
                          "that SWA must recompute; pass bn_update(model, theta)")
-    seeds, steps, K = repetition_seeds(cfg), cycle_length(cfg), cfg.n_members
-    r = train.train(model, data, theta, seeds=_cycle_seeds(seeds, 0), optimizer=cfg.optimizer, lr=cfg.swa_lr,
+    seeds, steps, K, lr = repetition_seeds(cfg), cycle_length(cfg), cfg.n_members, lr_fraction * cfg.lr
+    every = _every(steps, 4)
+    r = train.train(model, data, theta, seeds=_cycle_seeds(seeds, 0), optimizer=cfg.optimizer, lr=lr,
                     momentum=cfg.momentum, l2=cfg.l2, schedule="constant", batch_size=cfg.batch_size,
-                    steps=K * steps, record_every=steps, keep_trajectory=True, quiet=quiet)
+                    steps=K * steps, record_every=every, keep_trajectory=True, quiet=quiet)
     if r.any_diverged:
-        warnings.warn(f"SWA phase diverged in {int(r.diverged.sum())} runs; lower swa_lr ({cfg.swa_lr})", stacklevel=2)
-    traj = r.trajectory  # (K + 1, R, D), shorter when every run diverged and the loop stopped: pad with
-    traj = torch.cat([traj, r.theta.cpu()[None].expand(K + 1 - len(traj), -1, -1)])  # where they froze
-    members = traj[1:].transpose(0, 1).to(theta)  # (R, K, D): the iterates after 1..K intervals
+        warnings.warn(f"SWA phase diverged in {int(r.diverged.sum())} runs; lower its rate ({lr})", stacklevel=2)
+    per, T = steps // every, K * steps // every + 1
+    traj = r.trajectory  # (T, R, D), shorter when every run diverged and the loop stopped: pad with
+    traj = torch.cat([traj, r.theta.cpu()[None].expand(T - len(traj), -1, -1)])  # where they froze
+    members = traj[per::per].transpose(0, 1).to(theta)  # (R, K, D): the iterates after 1..K intervals
     averages = swa_average(members)
     if bn_update is not None:
         for th in averages[:, -1]:
             bn_update(model, th)
     diverged = (pre_diverged | r.diverged.reshape(-1).cpu())[:, None].expand(-1, K).clone()
     return Ensemble("swa", model, members, theta0[:, None].expand_as(members).clone(), cfg.steps + K * steps,
-                    averages, diverged)
+                    averages, diverged, lr, traj[:, 0][None].clone())
 
 
 def build(method: str, cfg: Config, data: Dataset, **kwargs) -> Ensemble:
@@ -234,16 +268,21 @@ def build(method: str, cfg: Config, data: Dataset, **kwargs) -> Ensemble:
     return funcs[method](cfg, data, **kwargs)
 
 
-def build_all(cfg: Config, data: Dataset, *, quiet: bool = True) -> dict[str, Ensemble]:
-    """Every method of ``METHODS`` for ``cfg`` at equal compute, FGE and SWA continuing deep member 0 (whose
-    steps they count, and whose divergence they inherit). Used in :ref:`ch-ensembles`."""
-    out = {"deep": deep_ensemble(cfg, data, quiet=quiet)}
+def build_all(cfg: Config, data: Dataset, *, quiet: bool = True) -> dict[str, Ensemble | dict[float, Ensemble]]:
+    """Every method of ``METHODS`` for ``cfg`` at equal compute: 'deep' and 'snapshot' an :class:`Ensemble`,
+    'fge' and 'swa' a dict {fraction: Ensemble}, one per rate ``lr_fractions``·``lr`` of the sweep, each
+    continuing deep member 0 (whose steps they count, and whose divergence they inherit).
+    Used in :ref:`ch-ensembles`."""
+    fracs = cfg.lr_fractions
+    if list(fracs) != sorted(set(fracs)):
+        raise ValueError(f"parameter 'lr_fractions': got {fracs!r}; expected distinct increasing fractions of lr")
+    out: dict = {"deep": deep_ensemble(cfg, data, quiet=quiet)}
+    out["snapshot"] = snapshot_ensemble(cfg, data, quiet=quiet)
     start = out["deep"].members[:, 0]
-    for method in METHODS[1:]:
-        out[method] = build(method, cfg, data, quiet=quiet, **({} if method == "snapshot" else
-                                                               {"pretrained": start}))
-        if method != "snapshot":
-            out[method].diverged |= out["deep"].diverged[:, :1]
+    for method in ("fge", "swa"):
+        out[method] = {f: build(method, cfg, data, quiet=quiet, pretrained=start, lr_fraction=f) for f in fracs}
+        for e in out[method].values():
+            e.diverged |= out["deep"].diverged[:, :1]
     return out
 
 
@@ -256,16 +295,20 @@ def budgeted(cfg: Config, *, min_members: int = 1) -> Config:
     return Config({**cfg, "steps": cfg.ensemble_steps, "n_seeds": cfg.ensemble_seeds, "seed": cfg.ensemble_seed})
 
 
-def summarize(ens: Ensemble, data: Dataset, *, n_interp: int = 0, n_bins: int = 15) -> dict[str, torch.Tensor]:
+def summarize(ens: Ensemble, data: Dataset, *, n_interp: int = 0, n_bins: int = 15,
+              reference: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Per-repetition accuracy / NLL / ECE vs size and mean pairwise diversity of ``ens`` on the test set.
 
-    Returns 'acc', 'nll', 'ece' (R, K) for the first m members' ensemble; 'member_acc' (R, K);
-    'disagreement', 'kl', 'js', 'prediction_cosine', 'weight_cosine' (R,) as off-diagonal means
-    (weight cosine of displacements from each member's initialisation), 'distance' (R,) the mean
+    Returns 'acc', 'nll', 'ece' (R, K) for the first m members' ensemble; 'member_acc', 'member_nll' (R, K);
+    'disagreement', 'kl', 'js', 'prediction_cosine' (R,) as off-diagonal means, 'distance' (R,) the mean
     pairwise weight-space distance; 'barrier' (R,), the mean linear-path barrier of the *training*
     loss, when ``n_interp`` >= 3; 'centroid' and 'worst' (R,), the training loss at the centroid of
     members 0, 1, 2 and at the worst of them (:func:`wedges_lib.diversity.centroid_loss`), when K >= 3;
-    for SWA also 'swa_acc', 'swa_nll', 'swa_ece' (R, K) of the averaged weights.
+    for SWA also 'swa_acc', 'swa_nll', 'swa_ece' (R, K) of the averaged weights. With a common
+    ``reference`` (R, D) (one point per repetition, the same for every method): 'ref_distance' (R,) the mean
+    distance of the members from it, 'ref_cosine' (R,) the mean cosine between two members' displacements
+    from it, 'ref_disagreement' (R,) the members' mean disagreement with its predictions — over the members
+    that do not coincide with it (distance > 1e-3·‖reference‖).
 
     Used in :ref:`ch-ensembles`.
     """
@@ -277,11 +320,13 @@ def summarize(ens: Ensemble, data: Dataset, *, n_interp: int = 0, n_bins: int = 
         probs = predict(ens.model, ens.members[r], x)
         stats = dict(ensemble_curve(probs, y, n_bins))
         stats["member_acc"] = torch.stack([accuracy(p, y) for p in probs])
+        stats["member_nll"] = torch.stack([nll(p, y) for p in probs])
         for name, m in (("disagreement", disagreement(probs)), ("kl", kl_matrix(probs)), ("js", js_matrix(probs)),
                         ("prediction_cosine", prediction_cosine(probs)),
-                        ("weight_cosine", weight_cosine(ens.members[r], ens.origins[r])),
                         ("distance", torch.cdist(ens.members[r], ens.members[r]))):
             stats[name] = offdiag_mean(m)
+        if reference is not None:
+            stats |= _from_reference(ens.model, ens.members[r], reference[r].to(device), probs, x)
         if n_interp >= 3:
             stats["barrier"] = offdiag_mean(linear_barriers(ens.model, ens.members[r], x_tr, y_tr,
                                                             n_interp=n_interp))
@@ -297,12 +342,35 @@ def summarize(ens: Ensemble, data: Dataset, *, n_interp: int = 0, n_bins: int = 
     return {k: torch.stack(v) for k, v in rows.items()}
 
 
-def final_means(stats: dict[str, torch.Tensor]) -> dict[str, float]:
-    """Each statistic of :func:`summarize` as one number: the mean over repetitions, at the full ensemble size
-    for the per-size ones (R, K); plus 'gain', the full ensemble's accuracy minus the mean member accuracy.
-    Used in :ref:`ch-ensembles`."""
-    out = {k: v.mean(0)[-1].item() if v.dim() > 1 else v.mean().item() for k, v in stats.items()}
-    return out | {"gain": out["acc"] - stats["member_acc"].mean().item()}
+def _from_reference(model: nn.Module, members: torch.Tensor, ref: torch.Tensor, probs: torch.Tensor,
+                    x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Displacement statistics of members (K, D) from a common reference point ref (D,) (see summarize)."""
+    dist = (members - ref).norm(dim=1)
+    away = dist > 1e-3 * ref.norm()
+    ref_labels = predict(model, ref[None], x)[0].argmax(-1)
+    dis = (probs[away].argmax(-1) != ref_labels).float().mean(-1)
+    cos = weight_cosine(members[away], ref) if int(away.sum()) >= 2 else torch.full((2, 2), math.nan)
+    return dict(ref_distance=dist[away].mean(), ref_cosine=offdiag_mean(cos), ref_disagreement=dis.mean())
+
+
+def gains(stats: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """What adding members gained, per repetition (R,), from :func:`summarize`'s statistics: 'gain_acc' the full
+    ensemble's test accuracy minus its mean member's, 'gain_nll' the mean member's test NLL minus the ensemble's.
+
+    >>> g = gains(dict(acc=torch.tensor([[0.5, 0.7]]), member_acc=torch.tensor([[0.5, 0.6]]),
+    ...                nll=torch.tensor([[1.0, 0.5]]), member_nll=torch.tensor([[1.0, 0.9]])))
+    >>> [round(v.item(), 3) for v in (g["gain_acc"][0], g["gain_nll"][0])]
+    [0.15, 0.45]
+    """
+    return dict(gain_acc=stats["acc"][:, -1] - stats["member_acc"].mean(1),
+                gain_nll=stats["member_nll"].mean(1) - stats["nll"][:, -1])
+
+
+def final_means(stats: Mapping[str, torch.Tensor]) -> dict[str, float]:
+    """Each statistic of :func:`summarize` (and of :func:`gains`) as one number: the mean over repetitions, at
+    the full ensemble size for the per-size ones (R, K). Used in :ref:`ch-ensembles`."""
+    stats = {**stats, **gains(stats)}
+    return {k: v.nanmean(0)[-1].item() if v.dim() > 1 else v.nanmean().item() for k, v in stats.items()}
 
 
 @torch.no_grad()
@@ -326,105 +394,3 @@ def plane_view(ens: Ensemble, data: Dataset, *, n: int = 25) -> dict | None:
     three, device = ens.members[0, :3], ens.members.device
     x, y = data.x_train.to(device), data.y_train.to(device)
     return surfaces.plane_through(ens.model, *three, n=n, x=x, y=y)
-
-
-TRAJECTORY_METHODS = ("snapshot", "fge", "swa")
-LABELS = {"deep": "deep ensemble", "snapshot": "snapshot", "fge": "FGE", "swa": "SWA iterates"}
-GROUPS = ("ens_diversity", "ens_slice", "ens_barrier")  # claims of several parts, one per method
-
-
-def claim_values(stats: Mapping[str, Mapping[str, torch.Tensor]],
-                 ens: Mapping[str, Ensemble]) -> dict[str, list[float]]:
-    """The statistic of each of the chapter's claims, one value per repetition (NaN where a run it rests on
-    diverged), from :func:`summarize` per method (``stats``) and the ensembles (``ens``, for divergence):
-
-    'ens_distinct' the smallest of the four methods' disagreements; 'ens_diversity_M' disagreement(M) /
-    disagreement(deep); 'ens_slice_M' centroid − worst member loss of members 0, 1, 2; 'ens_barrier_deep'
-    the barrier between deep members and 'ens_barrier_M' barrier(M) / barrier(deep), for each trajectory
-    method M. Used in :ref:`ch-ensembles`.
-
-    >>> one = dict(disagreement=torch.tensor([0.4, 0.2]), centroid=torch.tensor([2.0, 1.0]),
-    ...            worst=torch.tensor([0.5, 0.5]), barrier=torch.tensor([1.0, 0.5]))
-    >>> stats = {m: one for m in METHODS}
-    >>> ens = {m: Ensemble(m, None, torch.zeros(2, 3, 1), torch.zeros(2, 3, 1), 0) for m in METHODS}
-    >>> ens["fge"].diverged[1, 2] = True  # repetition 1 of FGE diverged
-    >>> v = claim_values(stats, ens)
-    >>> v["ens_diversity_fge"], v["ens_slice_deep"], v["ens_distinct"]
-    ([1.0, nan], [1.5, 0.5], [0.4000000059604645, nan])
-    """
-    bad = {m: e.diverged.any(1) for m, e in ens.items()}
-    any_bad = torch.stack(list(bad.values())).any(0)
-
-    def rep(t: torch.Tensor, mask: torch.Tensor) -> list[float]:
-        return torch.where(mask, torch.full_like(t, math.nan), t).tolist()
-
-    s = {m: {k: v.float() for k, v in st.items()} for m, st in stats.items()}
-    excess = {m: st["centroid"] - st["worst"] for m, st in s.items()}
-    out = {"ens_distinct": rep(torch.stack([st["disagreement"] for st in s.values()]).amin(0), any_bad),
-           "ens_slice_deep": rep(excess["deep"], bad["deep"]),
-           "ens_barrier_deep": rep(s["deep"]["barrier"], bad["deep"])}
-    for m in TRAJECTORY_METHODS:
-        both = bad[m] | bad["deep"]
-        out[f"ens_diversity_{m}"] = rep(s[m]["disagreement"] / s["deep"]["disagreement"], both)
-        out[f"ens_slice_{m}"] = rep(excess[m], bad[m])
-        out[f"ens_barrier_{m}"] = rep(s[m]["barrier"] / s["deep"]["barrier"], both)
-    return out
-
-
-def outcome_sentence(parts: list[verdicts.Verdict]) -> str:
-    """The parts of a claim grouped by state, in words, labelled by the part names' method suffix.
-
-    >>> v = [verdicts.Verdict(f"x_{m}", s, 0.0, 0.0, 0.0, n, "") for m, s, n in (("fge", "reproduced", 3),
-    ...      ("snapshot", "reproduced", 3), ("swa", "partly reproduced", 3), ("deep", "not reproduced", 0))]
-    >>> print(outcome_sentence(v))  # doctest: +NORMALIZE_WHITESPACE
-    Clear of the seed noise for FGE and snapshot; inside the seed noise for SWA iterates;
-    not measured (runs diverged) for deep ensemble.
-    """
-    words = {"reproduced": "clear of the seed noise for", "partly reproduced": "inside the seed noise for",
-             "not reproduced": "not seen for", "": "not measured (runs diverged) for"}
-    out = []
-    for state, phrase in words.items():
-        names = [LABELS.get(p.name.rsplit("_", 1)[-1], p.name) for p in parts
-                 if (p.state if p.n else "") == state]
-        if names:
-            out.append(f"{phrase} {', '.join(names[:-1]) + ' and ' if len(names) > 1 else ''}{names[-1]}")
-    text = "; ".join(out)
-    return text[:1].upper() + text[1:] + "."
-
-
-def judge_all(claims: Mapping[str, verdicts.Claim], values: Mapping[str, list[float]],
-              scale: str) -> dict[str, verdicts.Verdict]:
-    """Judge every claim (in declared order) on its values per repetition (:func:`claim_values`), then each
-    claim of several parts (``GROUPS``) with :func:`wedges_lib.verdicts.combine`; records '{group}_sentence',
-    the parts by state in words (:func:`outcome_sentence`). Never raises for an outcome.
-    Used in :ref:`ch-ensembles`."""
-    out = {n: verdicts.judge(c, values[n], scale, unit="repetitions") for n, c in claims.items()}
-    for group in GROUPS:
-        parts = [v for n, v in out.items() if n.startswith(group + "_")]
-        out[group] = verdicts.combine(group, parts)
-        record(f"{group}_sentence", outcome_sentence(parts))
-    return out
-
-
-def results(stats: Mapping[str, Mapping[str, torch.Tensor]], ens: Mapping[str, Ensemble]):
-    """The methods side by side, as a styled pandas table, each number recorded as 'ens_{method}_{key}': the
-    full ensemble's test accuracy 'acc' and 'nll', its 'gain' in accuracy over a member, 'disagreement',
-    'weight_cosine', 'distance', 'barrier', the training loss at the centroid of members 0, 1, 2
-    ('centroid') and of the worst of them ('worst'), all means over the repetitions; 'diverged' repetitions
-    (also their total, 'ens_diverged'), and the SWA average's accuracy 'ens_swa_avg_acc'.
-    Used in :ref:`ch-ensembles`."""
-    import pandas as pd
-
-    keys = {"acc": "ensemble acc.", "nll": "NLL", "gain": "gain over a member", "disagreement": "disagreement",
-            "weight_cosine": "weight cosine", "distance": "distance", "barrier": "line barrier",
-            "centroid": "centroid loss", "worst": "worst member loss", "diverged": "diverged"}
-    rows = {}
-    for m, st in stats.items():
-        mean = final_means(st) | {"diverged": int(ens[m].diverged.any(1).sum())}
-        for k in keys:
-            record(f"ens_{m}_{k}", mean[k])
-        rows[LABELS[m]] = {label: mean[k] for k, label in keys.items()}
-    record("ens_diverged", sum(r["diverged"] for r in rows.values()))
-    if "swa" in stats:
-        record("ens_swa_avg_acc", final_means(stats["swa"])["swa_acc"])
-    return pd.DataFrame(rows).T.style.format("{:.3g}")
