@@ -37,7 +37,6 @@ dataset = None
 n_train = None
 device = None
 model = None
-width = None
 optimizer = None
 lr = None
 momentum = None
@@ -52,9 +51,10 @@ ensemble_seed = None
 lr_fractions = None
 cycle_steps = None
 ensemble_grid = None
+ensemble_width = None
 
 # %% tags=["remove-cell"]
-# steps = ensemble_steps per member, n_seeds = ensemble_seeds repetitions from seed = ensemble_seed
+# steps = ensemble_steps, n_seeds = ensemble_seeds from seed = ensemble_seed, width = ensemble_width
 cfg = ensembles.budgeted(config.resolve_cell(globals()), min_members=3)
 ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
 NAMES, TRAJ = ensembles.LABELS, ensembles.TRAJECTORY_METHODS

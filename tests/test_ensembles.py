@@ -174,9 +174,10 @@ def test_bad_arguments_raise_naming_the_parameter(cfg, smoke_data, call, match):
 
 def test_budgeted_puts_the_chapter_budget_in_the_training_knobs():
     cfg = config.resolve_cell({"scale": "smoke", "n_members": None, "ensemble_steps": 7, "ensemble_seeds": 3,
-                               "ensemble_seed": 11})
+                               "ensemble_seed": 11, "ensemble_width": 0.5})
     b = ensembles.budgeted(cfg, min_members=3)
     assert (b.steps, b.n_seeds, b.seed, b.n_members, b.ensemble_steps) == (7, 3, 11, cfg.n_members, 7)
+    assert b.width == 0.5
     assert ensembles.repetition_seeds(b) == [11, 11 + b.n_members, 11 + 2 * b.n_members]
     with pytest.raises(ValueError, match="'n_members'.*>= 4"):
         ensembles.budgeted(cfg, min_members=4)

@@ -307,10 +307,14 @@ _add(
         "ensemble_steps": Param(int, "steps S per member in chapter 06 (replaces 'steps' there)", low=1),
         "ensemble_seeds": Param(int, "repetitions of each method in chapter 06 (replaces 'n_seeds' there)", low=1),
         "ensemble_seed": Param(int, "base seed of chapter 06's repetitions (replaces 'seed' there)", low=0),
-        "ensemble_grid": Param(int, "grid points per axis of chapter 06's plane through three members", low=2)},
+        "ensemble_grid": Param(int, "grid points per axis of chapter 06's plane through three members", low=2),
+        "ensemble_width": Param(float, "width multiplier in chapter 06 (replaces 'width' there)", low=0,
+                                low_open=True)},
     {
-        "smoke": dict(ensemble_steps=150, ensemble_seeds=3, ensemble_seed=700, ensemble_grid=11),
-        "cpu": dict(ensemble_steps=1000, ensemble_seeds=5, ensemble_seed=700, ensemble_grid=25),
-        "paper": dict(ensemble_steps=20000, ensemble_seeds=5, ensemble_seed=700, ensemble_grid=31),
+        "smoke": dict(ensemble_steps=150, ensemble_seeds=3, ensemble_seed=700, ensemble_grid=11,
+                      ensemble_width=0.25),
+        "cpu": dict(ensemble_steps=800, ensemble_seeds=5, ensemble_seed=700, ensemble_grid=25, ensemble_width=0.5),
+        "paper": dict(ensemble_steps=20000, ensemble_seeds=5, ensemble_seed=700, ensemble_grid=31,
+                      ensemble_width=1.0),
     },
 )
