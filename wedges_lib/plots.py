@@ -315,7 +315,7 @@ def draw_overlay(ax, points: dict) -> None:
             ax.annotate(s.split()[-1], (float(xi), float(yi)), textcoords="offset points", xytext=(4, 3),
                         fontsize=7, color=colour)
     a, b = points["line"]
-    xs = np.concatenate([_np(p["x"]) for _, p in groups])
+    xs = np.concatenate([_np(p["x"]) for _, p in groups] + [np.empty(0)])  # no group: no point reached the band
     if np.isfinite(a) and np.isfinite(b) and np.isfinite(xs).any():
         grid = np.geomspace(np.nanmin(xs), np.nanmax(xs), 50)
         ax.plot(grid, np.exp(a) * grid ** b, "--", color="grey", lw=1, label=f"one curve (slope {b:.2g})")
