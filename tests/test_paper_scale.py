@@ -40,6 +40,7 @@ SHRINK = dict(
     curve_steps=4, pair_grid=3, n_pairs=2, align_widths=(0.25, 0.5),
     n_solutions=3, connector_steps=4, n_samples=4, set_grid=3, n_sets=2,
     n_members=3, ensemble_steps=8, ensemble_seeds=2, ensemble_grid=3, ensemble_width=0.25,
+    lr_fractions=(1.0,),
     own_n_train=32, own_n_test=8, own_steps=2, own_batch=8, own_bn_batches=1, own_curv_n=4, own_topk=1,
     own_lanczos=2, own_probes=2, own_grid=2, own_points=3, own_curve_steps=1,  # a ResNet-18: the smoke sizes
 )
