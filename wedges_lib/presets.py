@@ -166,7 +166,7 @@ _add(
     },
     {
         "smoke": dict(goldilocks_probes=16, goldilocks_examples=1000),
-        "cpu": dict(goldilocks_probes=32, goldilocks_examples=1000),
+        "cpu": dict(goldilocks_probes=16, goldilocks_examples=1000),
         "paper": dict(goldilocks_probes=64, goldilocks_examples=2000),
     },
 )
