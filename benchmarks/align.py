@@ -26,7 +26,7 @@ import copy
 
 import torch
 
-from common import Row, Timer, apply_threads, parser, write_rows
+from common import Row, Timer, apply_threads, parser, ratios, write_rows
 from wedges_lib import align, config, connect, data, params, train
 
 PEER = "rebasin 0.0.47 PermutationCoordinateDescent"
@@ -89,12 +89,12 @@ def main(argv=None) -> None:
         print(f"|   | aligned B's logits minus B's: max |diff| Wedges {fn_w:.1e}, rebasin {fn_p:.1e} | | | | |")
         broken = f"; rebasin's aligned B is another function (logits off by {fn_p:.3g})" if fn_p > TOL_FN else ""
         rows.append(Row(task=f"weight matching, trained {name} pair (barrier {raw:.3g} → Wedges {ours:.3g}, "
-                             f"rebasin {theirs:.3g}{broken})", unit="s", wedges=w.median(), peer=PEER,
-                        peer_value=p.median(), goal=">= 1", agreement=(ours - theirs) / raw,
+                             f"rebasin {theirs:.3g}{broken})", unit="s", **ratios(p, w), peer=PEER,
+                        goal=">= 1", agreement=(ours - theirs) / raw,
                         agreement_is="Wedges' aligned barrier minus rebasin's, over the raw barrier",
                         tolerance=TOL_BARRIER))
-        rows.append(Row(task=f"{name} pair: the aligned B computes B's function", unit="s", wedges=w.median(),
-                        peer=PEER, peer_value=p.median(), goal="none (diagnostic)", agreement=fn_w,
+        rows.append(Row(task=f"{name} pair: the aligned B computes B's function", unit="s", **ratios(p, w),
+                        peer=PEER, goal="none (diagnostic)", agreement=fn_w,
                         agreement_is="largest |logit difference| from B on the training inputs", tolerance=TOL_FN,
                         peer_agreement=fn_p))
     # a network and a random permutation of itself: both must find the identity back
