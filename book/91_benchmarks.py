@@ -25,7 +25,8 @@
 # Read every **ratio** as the peer's figure divided by Wedges' (above 1: Wedges is faster or smaller). The
 # **goal** is the ratio asked of Wedges when the feature was built; **agreement** says how close Wedges' answer
 # is to the reference, so that a speed-up never comes from computing something else. Timings depend on the
-# machine and its load: the numbers below are this build's, not a promise.
+# machine and its load: the numbers below are this build's, not a promise. Each timing is the median of
+# rounds that alternate the methods; **ratio range** is the smallest and largest ratio of one round.
 
 # %% tags=["remove-cell"]
 import math
@@ -64,8 +65,8 @@ ARGS = {
     "align": ["--quick"] if quick else [],
 }
 TITLES = {"ensemble": "K members trained in one batched pass vs one after another",
-          "curvature": "Hessian top eigenvalues, and trace at equal standard error, vs PyHessian and "
-                       "curvlinops",
+          "curvature": "Hessian top eigenvalues, and trace at equal standard error, vs PyHessian "
+                       "and curvlinops",
           "surfaces": "a loss plane vs loss-landscapes",
           "subspace": "training in a random d-dimensional subspace vs plain training",
           "align": "permutation alignment by weight matching vs rebasin"}
@@ -121,16 +122,15 @@ def table(name: str):
     df = pd.DataFrame([dict(r.to_dict(), **{"goal met": r.goal_met}) for r in rows[name]])
     ratio = "ratio peer / Wedges"
     df = df.rename(columns={"wedges": "Wedges", "peer_value": "peer's", "ratio": ratio,
-                            "peer_agreement": "peer's agreement"})
-    if "ratio_lo" in df:  # the range of the per-round ratios (timings: medians of interleaved rounds)
-        df["ratio range"] = [f"{lo:.2f}–{hi:.2f}" if lo == lo else ""
-                             for lo, hi in zip(df.ratio_lo, df.ratio_hi)]
-    df = df.rename(columns={"peak_fraction": "of matmul peak"})
+                            "peer_agreement": "peer's agreement", "peak_fraction": "of peak"})
+    if "ratio_lo" in df:  # the range of the per-round ratios (timings: medians of rounds)
+        df["ratio range"] = [f"{a:.2f}–{b:.2f}" if a == a else ""
+                             for a, b in zip(df.ratio_lo, df.ratio_hi)]
     cols = ["task", "unit", "Wedges", "peer", "peer's", ratio, "ratio range", "goal", "goal met",
-            "of matmul peak"]
+            "of peak"]
     cols = [c for c in cols if c in df] + [c for c in ("agreement", "peer's agreement") if c in df]
     fmt = {"Wedges": "{:.3g}", "peer's": "{:.3g}", ratio: "{:.2f}", "agreement": "{:.1e}",
-           "peer's agreement": "{:.1e}", "of matmul peak": "{:.0%}"}
+           "peer's agreement": "{:.1e}", "of peak": "{:.0%}"}
     described = list(dict.fromkeys(r.agreement_is for r in rows[name] if r.agreement_is))
     caption = TITLES[name] + (f" (agreement: {'; '.join(described)})" if described else "")
     return df[cols].style.format(fmt, na_rep="").hide(axis="index").set_caption(caption)
@@ -190,9 +190,11 @@ overall = verdicts.combine("bench_agree", [agreement_verdict(name) for name in A
 #
 # Vectorising over parameter vectors pays most where a peer loops in Python over small pieces of work: many
 # grid points of a plane, many ensemble members, many Lanczos vectors. Where the work per call is already one
-# large matrix product (a Hutchinson probe of a big network), there is little left to gain on a CPU. On a GPU,
-# where a small network leaves most of the device idle, batching matters more; see {ref}`ch-reproducing` for running
-# the chapters there.
+# large matrix product (a Hutchinson probe of a big network), the gain must come from fewer of them: deflating
+# the Lanczos space pays where a few eigenvalues hold much of the Hessian (a trained network), little on the
+# broad spectrum of a network at initialisation; "of peak" (of the machine's matmul FLOP/s) says how close.
+# On a GPU, where a small network leaves most of the device idle, batching matters more; see
+# {ref}`ch-reproducing` for running the chapters there.
 #
 # **Try it.** `python benchmarks/curvature.py --threads 2`, or build this page at full size:
 # `python -m wedges_lib run book/91_benchmarks.py --scale cpu --out runs/bench`.

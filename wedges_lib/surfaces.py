@@ -52,13 +52,14 @@ def _affine_first_layer(plan: params.LinearPlan, f: nn.Module, origin: torch.Ten
 
     P = len(coords)
     loss, correct = torch.zeros(P, device=origin.device), torch.zeros(P, device=origin.device)
-    for xb, yb in zip(x.split(batch), y.split(batch)):
-        xb = xb.reshape(len(xb), -1) if plan.flatten else xb
-        A = torch.stack([first(origin, xb)] + [first(d, xb) for d in directions])  # (m + 1, B, out)
-        for start in range(0, P, chunk):
-            c = coords[start:start + chunk]
-            pre = A[0] + (c @ A[1:].flatten(1)).view(len(c), *A.shape[1:])
-            logits = params.stacked_forward(plan, origin[None] + c @ directions, xb, shared=True, first=pre)
+    x = x.reshape(len(x), -1) if plan.flatten else x
+    A = [torch.stack([first(origin, xb)] + [first(d, xb) for d in directions]) for xb in x.split(batch)]
+    for start in range(0, P, chunk):
+        c = coords[start:start + chunk]
+        thetas = origin[None] + c @ directions  # (chunk, D), built once for all data batches
+        for Ab, yb in zip(A, y.split(batch)):  # Ab (m + 1, B, out): the first layer at origin and along each d
+            pre = Ab[0] + (c @ Ab[1:].flatten(1)).view(len(c), *Ab.shape[1:])
+            logits = params.stacked_forward(plan, thetas, Ab[0], shared=True, first=pre)
             ce = torch.nn.functional.cross_entropy(logits.flatten(0, 1), yb.repeat(len(c)), reduction="none")
             loss[start:start + len(c)] += ce.view(len(c), -1).sum(1)
             correct[start:start + len(c)] += (logits.argmax(-1) == yb).sum(1)
