@@ -37,6 +37,7 @@ class LogitNorm(nn.Module):
         self.gain = gain
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Logits z (N, C) -> gain · (z − mean) / std over the classes, (N, C)."""
         z = z - z.mean(-1, keepdim=True)
         return self.gain * z / z.pow(2).mean(-1, keepdim=True).sqrt().clamp_min(1e-30)
 
