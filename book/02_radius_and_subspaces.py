@@ -181,7 +181,7 @@ radius.slope_table(slopes)
 # **Goldilocks** {cite:p}`fort2018goldilocks`. $\mathrm{Tr}(H)/\lVert H\rVert_F$ at the uncontrolled anchors peaks
 # at $c$ = {glue:text}`radius_gold_full_peak_uncontrolled` in the full space ({glue:text}`radius_gold_full_uncontrolled`),
 # at {glue:text}`radius_gold_restricted_peak_uncontrolled` in the subspace ({glue:text}`radius_gold_restricted_uncontrolled`);
-# at fitted temperature: {glue:text}`radius_gold_full_temperature`; {glue:text}`radius_gold_restricted_temperature`.
+# at fitted temperature, full: {glue:text}`radius_gold_full_temperature`; subspace: {glue:text}`radius_gold_restricted_temperature`.
 # **The toy** ($d_{50}$ {glue:text}`radius_toy_d50_first` at $r$ = {glue:text}`radius_toy_r_first`,
 # {glue:text}`radius_toy_d50_last` at {glue:text}`radius_toy_r_last`): **{glue:text}`radius_toy_badge`**.
 # **Claim C2, overall: {glue:text}`radius_badge`** — reproduced when every part (far vs near, the uncontrolled
