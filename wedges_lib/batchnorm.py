@@ -45,7 +45,7 @@ def bn_modules(model: nn.Module) -> dict[str, nn.Module]:
 
 
 def check_policy(model: nn.Module, bn: str | None) -> str | None:
-    """``bn`` checked against ``model``: one of :data:`POLICIES`; None is allowed only for a model without
+    """``bn`` checked against ``model``: one of ``POLICIES``; None is allowed only for a model without
     running statistics. Every evaluator of parameter points calls this first.
 
     >>> net = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))

@@ -4,7 +4,7 @@ A **batch** is a tensor (inputs only), a tuple or list ``(x, y, ...)`` of tensor
 HuggingFace models take them); examples lie along dim 0 of every tensor. An :class:`Objective` says
 
 * how to call the model on a batch: ``inputs(batch) -> (args, kwargs)``; by default a tuple's first entry is
-  the input, and a dict's entries other than its targets (:data:`TARGET_KEYS`) are keyword arguments;
+  the input, and a dict's entries other than its targets (``TARGET_KEYS``) are keyword arguments;
 * how to score the output: ``per_example(output, batch) -> (N,)`` losses, whose mean is the loss. A scalar
   is accepted too (the mean itself); only the empirical Fisher needs per-example losses.
 
@@ -46,7 +46,7 @@ def _kind(batch: Batch) -> str:
 
 def model_inputs(batch: Batch) -> tuple[tuple, dict]:
     """(args, kwargs) to call a model with on ``batch``: a tensor itself, a tuple's first entry, a dict's
-    entries except its targets (:data:`TARGET_KEYS`)."""
+    entries except its targets (``TARGET_KEYS``)."""
     kind = _kind(batch)
     if kind == "tensor":
         return (batch,), {}
@@ -56,7 +56,7 @@ def model_inputs(batch: Batch) -> tuple[tuple, dict]:
 
 
 def targets(batch: Batch) -> Tensor:
-    """The targets of ``batch``: a tuple's second entry, or a dict's first key among :data:`TARGET_KEYS`."""
+    """The targets of ``batch``: a tuple's second entry, or a dict's first key among ``TARGET_KEYS``."""
     kind = _kind(batch)
     if kind == "tuple" and len(batch) >= 2:
         return batch[1]
