@@ -176,10 +176,10 @@ verdict = ensemble_claims.judge_all(claims, values, cfg.scale)
 # **Trajectory members are less diverse than independent ones** ({numref}`fig-ensembles-fhl`):
 # {glue:text}`ens_diversity_sentence` **Only independent members are separated by a barrier**:
 # {glue:text}`ens_barrier_sentence` **Averaging independent members leaves the low-loss set, averaging
-# trajectory members does not** ({numref}`fig-ensembles-plane`): {glue:text}`ens_slice_sentence` **Trajectory
-# members stay near the common reference**: {glue:text}`ens_weight_sentence` (cosine of two members'
-# displacements from it: deep {glue:text}`ens_deep_ref_cosine`, FGE {glue:text}`ens_fge_ref_cosine`). **Adding
-# independent members gains more** ({numref}`fig-ensembles-gain`; gains with intervals in the table above):
+# trajectory members does not** ({numref}`fig-ensembles-plane`): {glue:text}`ens_slice_sentence` **Do trajectory
+# members stay nearer the common reference?** {glue:text}`ens_weight_sentence` (cosine of two members'
+# displacements from it: deep {glue:text}`ens_deep_ref_cosine`, FGE {glue:text}`ens_fge_ref_cosine`). **Do
+# independent members gain more?** ({numref}`fig-ensembles-gain`; gains with intervals in the table above):
 # {glue:text}`ens_gain_sentence` Every method builds distinct members: {glue:text}`ens_distinct_badge`
 # ({glue:text}`ens_distinct_summary`). Diverged runs: {glue:text}`ens_diverged`. All for
 # {glue:text}`ens_members` members of {glue:text}`ens_steps` steps; SWA average accuracy {glue:text}`ens_swa_avg_acc`.
