@@ -132,6 +132,9 @@ def main(argv=None) -> None:
                                                                              **kw).theta,
         "train.train, one pass, path='vmap'": lambda: train.train(model, ds, theta0, seeds=seeds, path="vmap",
                                                                   **kw).theta,
+        "train.train, one after another, path='vmap' (the loop before the bmm path)":
+            lambda: torch.stack([train.train(model, ds, theta0[k], seeds=k, path="vmap", **kw).theta
+                                 for k in range(K)]),
     }
     if args.prototype:
         paths["prototype 'bmm' (hand-written backward), one pass"] = lambda: bmm_train(model, ds, theta0, seeds,
@@ -141,14 +144,14 @@ def main(argv=None) -> None:
     timings = interleave(paths, args.repeats)  # rounds over the paths; medians and per-round ratios count
     alone = timings[seq].result
     moved = (alone - theta0).abs().max().item()
-    print(f"{'path':52s} {'wall s':>7s} {'cpu s':>7s} {'x seq':>6s} {'x range':>11s} {'%peak':>6s} "
+    print(f"{'path':76s} {'wall s':>7s} {'cpu s':>7s} {'x seq':>6s} {'x range':>11s} {'%peak':>6s} "
           f"{'max|Δθ| vs seq':>15s}")
     rows = []
     for name, t in timings.items():
         r = ratios(timings[seq], t)
         frac = flops / t.median() / peak
         err = (t.result - alone).abs().max().item()
-        print(f"{name:52s} {t.median():7.2f} {t.median('cpu'):7.2f} {r['peer_value'] / r['wedges']:6.2f} "
+        print(f"{name:76s} {t.median():7.2f} {t.median('cpu'):7.2f} {r['peer_value'] / r['wedges']:6.2f} "
               f"{r['ratio_lo']:5.2f}-{r['ratio_hi']:<5.2f} {100 * frac:6.1f} {err:15.2e}")
         if name != seq:
             rows.append(Row(task=f"K={K} MLPs, {args.steps} steps: {name}", unit="s", peer=seq,
