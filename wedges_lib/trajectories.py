@@ -269,7 +269,9 @@ def direction(effect: torch.Tensor) -> str:
 
 
 def factor(effect: torch.Tensor) -> str:
-    """A log-ratio effect (K,) as a factor with its 95 % interval over seeds, e.g. '×0.62 [0.51, 0.75]'."""
+    """A log-ratio effect (K,) as a factor with its 95 % interval over seeds, e.g. '×0.62 [0.51, 0.75]'.
+
+    Used in :ref:`ch-hyperparameters`."""
     mean, lo, hi, n = interval(effect.tolist())
     if n == 0:
         return "not measured"
