@@ -189,6 +189,8 @@ def top_eigenvalues(
     ([3.0, 1.0], [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
     >>> top_eigenvalues(loss, torch.zeros(3), k=2, which="LM")[0].round(decimals=4).tolist()
     [3.0, -2.0]
+
+    Used in :ref:`ch-your-model`.
     """
     D = _check_theta(theta)
     _check_positive_int("k", k)

@@ -118,7 +118,7 @@ class LinearPlan:
 
 def linear_plan(model: nn.Module) -> LinearPlan | None:
     """The :class:`LinearPlan` of ``model`` when it is an ``nn.Sequential`` of (a leading ``Flatten``,) ``Linear``
-    layers and element-wise activations (:data:`ELEMENTWISE`) with no buffers; None for any other model."""
+    layers and element-wise activations (``ELEMENTWISE``) with no buffers; None for any other model."""
     if not isinstance(model, nn.Sequential) or any(True for _ in model.buffers()):
         return None
     lay = layout(model)

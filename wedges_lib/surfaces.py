@@ -124,6 +124,8 @@ def line(f: Target, a: torch.Tensor, b: torch.Tensor, ts: torch.Tensor | int = 3
     """f along a + t (b - a) for a, b (D,) and ts (T,) (an int: T points in [0, 1]).
 
     Returns 't' (T,), 'distance' (T,) = t ‖b - a‖, 'loss' (T,) and, for a network, 'acc' (T,).
+
+    Used in :ref:`ch-your-model`.
     """
     if isinstance(ts, int):
         check_arg("ts", ts, ts >= 2, "an int >= 2 or a tensor (T,)")
@@ -242,6 +244,8 @@ def random_plane(f: Target, theta: torch.Tensor, *, distance: float = 1.0, n: in
 
     ``lay`` defaults to f's layout when f is a network. Returns :func:`plane`'s keys plus 'directions' (2, D).
     The directions are not orthogonalised (in high D they nearly are); coordinates are in units of them.
+
+    Used in :ref:`ch-your-model`.
     """
     check_arg("n", n, isinstance(n, int) and n >= 2, "an int >= 2")
     lay = params.layout(f) if lay is None and isinstance(f, nn.Module) else lay
