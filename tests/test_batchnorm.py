@@ -150,6 +150,20 @@ def test_a_bn_model_without_policy_fails_naming_the_policy():
     assert Landscape(plain, [(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long))], bn=None).bn is None
 
 
+def test_the_plain_evaluators_refuse_a_bn_model_naming_the_policy(cnn_pair):
+    """Every evaluator that has no ``bn`` parameter (params, and surfaces or curvature through it) refuses a
+    network with running statistics instead of silently using whatever its buffers hold."""
+    model, a, b, train, _ = cnn_pair
+    x, y = train[0]
+    message = r"parameter 'bn': got None.*'recompute'.*Landscape"
+    for call in (lambda: params.evaluate(model, torch.stack([a, b]), x, y),
+                 lambda: params.loss(model, a, x, y),
+                 lambda: params.forward(model, a, x),
+                 lambda: surfaces.line(model, a, b, 3, x=x, y=y)):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
 def test_recompute_needs_its_statistics_when_evaluating_one_point(cnn_pair):
     a, ta, _, train, _ = cnn_pair
     with pytest.raises(ValueError, match="parameter 'stats'"):

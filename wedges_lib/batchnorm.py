@@ -65,7 +65,8 @@ def check_policy(model: nn.Module, bn: str | None) -> str | None:
     if names:
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         raise ValueError(f"parameter 'bn': got None; the model has BatchNorm running statistics ({shown}), so "
-                         f"every evaluated point needs a policy: {VALID}")
+                         f"every evaluated point needs a policy: {VALID}; evaluate it through "
+                         f"wedges_lib.landscape.Landscape(model, batches, bn=...)")
     return None
 
 

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
 
+from .batchnorm import check_policy
 from .validation import check_arg
 
 
@@ -71,8 +72,22 @@ def stack(thetas: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.stack(list(thetas))
 
 
+def _stateless(model: nn.Module) -> nn.Module:
+    """``model``, checked to be a function of its parameters alone: a network with BatchNorm running
+    statistics needs a policy, so it is evaluated through :class:`wedges_lib.landscape.Landscape` (``bn=``).
+
+    >>> _stateless(nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3)))
+    Traceback (most recent call last):
+    ...
+    ValueError: parameter 'bn': got None; the model has BatchNorm running statistics (1), so every ...
+    """
+    check_policy(model, None)
+    return model
+
+
 def forward(model: nn.Module, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Logits (N, C) of the network with parameters theta (D,) on inputs x (N, ...)."""
+    _stateless(model)
     return functional_call(model, unflatten(theta, layout(model)), (x,))
 
 
@@ -89,7 +104,7 @@ def accuracy(model: nn.Module, theta: torch.Tensor, x: torch.Tensor, y: torch.Te
 def batch_loss(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
     """(theta (D,), xb, yb) -> mean cross-entropy () of the network on the minibatch: the one minibatch loss
     that training loops ``vmap`` (over stacked thetas, or over curve points with a shared batch)."""
-    lay = layout(model)
+    lay = layout(_stateless(model))
     return lambda theta, xb, yb: F.cross_entropy(functional_call(model, unflatten(theta, lay), (xb,)), yb)
 
 
@@ -282,6 +297,7 @@ def evaluate(model: nn.Module, thetas: torch.Tensor, x: torch.Tensor, y: torch.T
 
     Used in :ref:`ch-quickstart` and :ref:`ch-sets`.
     """
+    _stateless(model)
     dc, db = default_sizes(thetas.device)
     chunk, batch = chunk or dc, batch or db
     single = thetas.ndim == 1
