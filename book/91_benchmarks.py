@@ -18,9 +18,10 @@
 # benchmarks in `benchmarks/` on the machine that builds the book and sets Wedges against a peer doing the same
 # job: training an ensemble one member after another; PyHessian {cite:p}`yao2020pyhessian` for Hessian
 # eigenvalues and traces; loss-landscapes for a filter-normalised random plane {cite:p}`li2018visualizing`;
-# plain training for the cost of training in a random subspace {cite:p}`li2018intrinsic`. Each benchmark is a
-# script one can run alone (`python benchmarks/NAME.py --help`); here each runs in a fresh process, one after
-# another, and writes its rows to a JSON file that this page reads.
+# plain training for the cost of training in a random subspace {cite:p}`li2018intrinsic`; rebasin for permutation
+# alignment by weight matching {cite:p}`ainsworth2023git`. Each benchmark is a script one can run alone
+# (`python benchmarks/NAME.py --help`); here each runs in a fresh process, one after another, and writes its
+# rows to a JSON file that this page reads.
 #
 # Read every **ratio** as the peer's figure divided by Wedges' (above 1: Wedges is faster or smaller). The
 # **goal** is the ratio asked of Wedges when the feature was built; **agreement** says how close Wedges' answer
@@ -39,6 +40,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from IPython.display import display
 from tqdm.auto import tqdm
 
 import wedges_lib
@@ -137,16 +139,8 @@ def table(name: str):
 
 
 # %% tags=["remove-input"]
-table("ensemble")
-
-# %% tags=["remove-input"]
-table("curvature")
-
-# %% tags=["remove-input"]
-table("surfaces")
-
-# %% tags=["remove-input"]
-table("subspace")
+for name in ARGS:
+    display(table(name))
 
 # %% tags=["remove-cell"]
 flat = [(n, r) for n, rs in rows.items() for r in rs]
@@ -164,8 +158,9 @@ wedges_lib.record("bench_scale", cfg.scale)
 # Every answer must agree with its reference: **{glue:text}`bench_agree_badge`** — ensemble
 # {glue:text}`bench_agree_ensemble_badge` ({glue:text}`bench_agree_ensemble_summary`); curvature
 # {glue:text}`bench_agree_curvature_badge` ({glue:text}`bench_agree_curvature_summary`); surfaces
-# {glue:text}`bench_agree_surfaces_badge` ({glue:text}`bench_agree_surfaces_summary`). The overall verdict
-# follows the same rule over the three benchmarks.
+# {glue:text}`bench_agree_surfaces_badge` ({glue:text}`bench_agree_surfaces_summary`); alignment
+# {glue:text}`bench_agree_align_badge` ({glue:text}`bench_agree_align_summary`). The overall verdict
+# follows the same rule over the four benchmarks.
 
 # %% tags=["hide-input"]
 def agreement_verdict(name: str) -> verdicts.Verdict:
