@@ -11,6 +11,7 @@ from torch.optim.swa_utils import update_bn
 
 from wedges_lib import batchnorm, connect, objectives, params, surfaces
 from wedges_lib.landscape import Landscape
+from wedges_lib.your_model import update_bn_losses as reference  # plain PyTorch + update_bn
 
 TOL = 2e-5  # float32: the recomputed statistics differ from update_bn's only in summation order
 
@@ -26,19 +27,6 @@ def bn_cnn(seed: int) -> nn.Module:
 def data(n: int, size: int, classes: int, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     return torch.randn(n, 3, size, size, generator=g), torch.randint(0, classes, (n,), generator=g)
-
-
-def reference(model: nn.Module, thetas: torch.Tensor, batches, bn_batches) -> torch.Tensor:
-    """Plain PyTorch: load each theta, update_bn on the training batches, mean eval-mode loss over batches."""
-    n = sum(len(y) for _, y in batches)
-    out = []
-    for theta in thetas:
-        m = params.load_into(copy.deepcopy(model), theta)
-        update_bn(bn_batches, m)
-        m.eval()
-        with torch.no_grad():
-            out.append(sum(len(y) / n * nn.functional.cross_entropy(m(x), y) for x, y in batches))
-    return torch.stack(out)
 
 
 @pytest.fixture(scope="module")

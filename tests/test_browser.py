@@ -606,14 +606,19 @@ for name, values in (("yes", [1.0, 1.1, 0.9]), ("partly", [0.5, -0.3, 0.4]), ("n
 }
 
 
-def test_each_verdict_state_renders_in_a_table_and_the_declaration_box(tmp_path, page):
-    """The rendering path of all three states: judged in a chapter, glued into a table on another page."""
+def build_small_book(files: dict[str, str], tmp_path: Path) -> None:
+    """Write a small book's files into tmp_path/src and build it (warnings are errors) into tmp_path/_build."""
     src = tmp_path / "src"
     src.mkdir()
-    for name, text in THREE_VERDICTS.items():
+    for name, text in files.items():
         (src / name).write_text(text)
     build = build_book(src, tmp_path, "-W", "-n")
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+
+
+def test_each_verdict_state_renders_in_a_table_and_the_declaration_box(tmp_path, page):
+    """The rendering path of all three states: judged in a chapter, glued into a table on another page."""
+    build_small_book(THREE_VERDICTS, tmp_path)
     with serve(tmp_path / "_build" / "html") as url:
         problems = check_page(page, url + "index.html")
         rows = {r["names"][0]: r["cells"][-1] for r in page.evaluate(_VERDICT_ROWS_JS) if r["names"]}
@@ -659,12 +664,7 @@ print(6 * 7)
 def test_maths_is_typeset_offline_and_chapters_download_as_notebooks(tmp_path, page):
     """The book's extension serves MathJax 3 from _static (the network is blocked) and offers each chapter's
     executed notebook in the download menu."""
-    src = tmp_path / "src"
-    src.mkdir()
-    for name, text in OFFLINE_BOOK.items():
-        (src / name).write_text(text)
-    build = build_book(src, tmp_path, "-W", "-n")
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    build_small_book(OFFLINE_BOOK, tmp_path)
     html = tmp_path / "_build" / "html"
     assert (html / "_static" / "mathjax" / "tex-chtml.js").is_file()
     with serve(html) as url:
