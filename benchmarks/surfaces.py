@@ -112,8 +112,8 @@ def main(argv=None) -> None:
     if not args.quick:  # profile: points per pass and examples per batch, on loss-landscapes' points (one run)
         print("\nevaluate_affine on the plane's points, one run each (s): path / chunk / batch")
         for path in ("auto", "bmm", "vmap"):
-            for chunk in (8, 16, 32, 64):
-                for batch in (256, 1000):
+            for chunk in (4, 8, 16, 32):
+                for batch in (128, 256, 1000):
                     _, wall, _ = timed(on_points(path, chunk, batch))
                     work = flops_affine if path == "auto" else flops_ll
                     print(f"  {path:5s} chunk {chunk:3d} batch {batch:5d}: {wall:6.3f} s, "

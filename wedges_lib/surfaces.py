@@ -37,32 +37,31 @@ NORMALIZATIONS = ("filter", "model", "none")
 
 
 
-def _affine_first_layer(plan: params.LinearPlan, f: nn.Module, origin: torch.Tensor, directions: torch.Tensor,
-                        coords: torch.Tensor, x: torch.Tensor, y: torch.Tensor, chunk: int,
-                        batch: int) -> dict[str, torch.Tensor]:
-    """evaluate_affine's bmm path for a network of Linear layers: on the points origin + c @ directions the first
-    layer's pre-activations are W0 x + b0 + sum_i c_i (Di x + ei), so they come from m + 1 products per data
-    batch instead of one per point; the other layers are batched products (params.stacked_forward)."""
-    _, iw, n_out, n_in, ib = plan.steps[0]
-
-    def first(v: torch.Tensor, xb: torch.Tensor) -> torch.Tensor:  # the first layer of parameters v (D,) on xb
-        parts = v.split(plan.sizes)
-        out = xb @ parts[iw].view(n_out, n_in).T
-        return out + parts[ib] if ib >= 0 else out
-
+def _affine_layers(plan: params.LinearPlan, origin: torch.Tensor, directions: torch.Tensor, coords: torch.Tensor,
+                   x: torch.Tensor, y: torch.Tensor, chunk: int, batch: int) -> dict[str, torch.Tensor]:
+    """evaluate_affine's path for a network of Linear layers. Every layer's weights on the points origin +
+    c @ directions are origin's plus c times the directions', so a chunk's weights come from one product per
+    layer; and the first layer's pre-activations are
+    W0 x + b0 + sum_i c_i (Di x + ei), from m + 1 products per data batch for the whole plane instead of one
+    per point. The other layers are one fused batched product each (:func:`wedges_lib.params.forward_from`)."""
+    through = params.plan_layers(plan, torch.cat([origin[None], directions]))  # origin's and each d's layers
+    shapes = [w.shape[1:] for w, _ in through]
+    basis = [(w.flatten(1), None if b is None else b.flatten(1)) for w, b in through]
+    x = x.flatten(1) if plan.flatten else x
+    firsts = [params.forward_from(plan, through, xb.expand(len(through[0][0]), *xb.shape), stop=1).flatten(1)
+              for xb in x.split(batch)]
     P = len(coords)
     loss, correct = torch.zeros(P, device=origin.device), torch.zeros(P, device=origin.device)
-    x = x.reshape(len(x), -1) if plan.flatten else x
-    A = [torch.stack([first(origin, xb)] + [first(d, xb) for d in directions]) for xb in x.split(batch)]
     for start in range(0, P, chunk):
         c = coords[start:start + chunk]
-        thetas = origin[None] + c @ directions  # (chunk, D), built once for all data batches
-        for Ab, yb in zip(A, y.split(batch)):  # Ab (m + 1, B, out): the first layer at origin and along each d
-            pre = Ab[0] + (c @ Ab[1:].flatten(1)).view(len(c), *Ab.shape[1:])
-            logits = params.stacked_forward(plan, thetas, Ab[0], shared=True, first=pre)
-            ce = torch.nn.functional.cross_entropy(logits.flatten(0, 1), yb.repeat(len(c)), reduction="none")
-            loss[start:start + len(c)] += ce.view(len(c), -1).sum(1)
-            correct[start:start + len(c)] += (logits.argmax(-1) == yb).sum(1)
+        layers = [None] + [(torch.addmm(w[:1], c, w[1:]).view(len(c), *shape),  # the first layer: below
+                            None if b is None else torch.addmm(b[:1], c, b[1:])[:, None])
+                           for (w, b), shape in zip(basis[1:], shapes[1:])]
+        for A, yb in zip(firsts, y.split(batch)):  # A (m + 1, B * out): the first layer at origin and along each d
+            pre = torch.addmm(A[:1], c, A[1:]).view(len(c), len(yb), -1)
+            l_sum, c_sum = params.ce_sums(params.forward_from(plan, layers, pre, start=1), yb)
+            loss[start:start + len(c)] += l_sum
+            correct[start:start + len(c)] += c_sum
     return {"loss": loss / len(y), "acc": correct / len(y)}
 
 
@@ -97,8 +96,8 @@ def evaluate_affine(f: Target, origin: torch.Tensor, directions: torch.Tensor, c
     plan = params.linear_plan(f) if is_net and path == "auto" else None
     if plan is not None:
         with torch.no_grad():
-            return _affine_first_layer(plan, f, origin, directions, coords, x.to(origin.device),
-                                       y.to(origin.device), chunk, batch)
+            return _affine_layers(plan, origin, directions, coords, x.to(origin.device), y.to(origin.device),
+                                  chunk, batch)
     with torch.no_grad():
         for c in coords.split(chunk):
             thetas = origin[None] + c @ directions
