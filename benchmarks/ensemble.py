@@ -6,12 +6,14 @@
 
 The cpu-preset MLP (40-256-256-10) on MNIST-1D, batch 128, SGD with momentum 0.9, lr 0.05 cosine:
 ``wedges_lib.train.train`` on a (K, D) stack — by default on its bmm path (``params.stacked_loss``: the K
-members' layers as ``torch.baddbmm``, autograd for the backward) — vs ``train.train`` on each (D,) theta with
-the same seeds and steps, and vs the stack on the ``vmap`` path (``path="vmap"``, a diagnostic). Prints median
-wall and CPU seconds over interleaved rounds, the speed ratio and its range over the rounds, how far the
-members agree (max abs difference; float reassociation makes it grow with steps but stay far below the
-weights' scale), and the fraction of the machine's matmul peak (``common.matmul_peak``) each path reaches,
-counting 3 × 2 × D × batch FLOPs per member and step (forward + backward).
+members' layers as ``torch.bmm``, the gradient of a Linear / ReLU chain written out) — vs ``train.train`` on
+each (D,) theta (the same path with K = 1) with the same seeds and steps, and vs the stack on the ``vmap`` path
+(``path="vmap"``, a diagnostic). Prints median wall and CPU seconds over interleaved rounds, the speed ratio
+and its range over the rounds, how far the members agree (max abs difference; float reassociation makes it
+grow with steps but stay far below the weights' scale), and the fraction of the machine's matmul peak
+(``common.matmul_peak``) each path reaches, counting 3 × 2 × D × batch FLOPs per member and step (forward +
+backward). The speed ratio is the one-pass path's fraction of peak over the one-after-another path's: where a
+lone member reaches a fraction f of the peak (small products, per-step overhead), no batching can beat 1 / f.
 
 On a machine shared with other jobs, read the CPU seconds at --threads 1: wall time is then unreliable.
 On a GPU (``--device cuda``) every timing ends with ``torch.cuda.synchronize()`` and the peak is that of a
