@@ -141,7 +141,7 @@ fig, ax = plots.figure(2, width=4.2, height=3.4)
 for a, (q, name) in enumerate(CURV.items()):
     plots.draw_overlay(ax[0, a], overlay.figure_points(x, pts[q], pts["groups"], pts["label"]))
     plots.label(ax[0, a], "r / r₀ at matched loss", f"{name} at matched loss",
-                f"{name}: overlay statistic {trajectories.ci(alike[q], 2)}")
+                f"{name}: overlay statistic {verdicts.interval_text(alike[q], 2, missing='—')}")
 
 # %% [markdown]
 # ## Result vs paper
@@ -156,7 +156,7 @@ overall = verdicts.combine("hp", parts)
 for name, value in trajectories.sweep_numbers(sweeps, band, m).items():
     wedges_lib.record(f"hp_{name}", value)
 for q in CURV:
-    wedges_lib.record(f"hp_slope_{q}", trajectories.ci(slope[q]))
+    wedges_lib.record(f"hp_slope_{q}", verdicts.interval_text(slope[q], missing="—"))
     off = overlay.knob_residuals(x, pts[q], pts["groups"]).items()
     wedges_lib.record(f"hp_off_{q}", ", ".join(f"{k} {trajectories.factor(r)}" for k, r in off))
 for name in ("hp_probes", "hp_record_every", "hp_seeds"):

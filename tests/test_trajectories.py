@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.func import hessian
 
-from wedges_lib import config, models, params, plots, train
+from wedges_lib import config, models, params, plots, train, verdicts
 from wedges_lib import trajectories as tj
 
 matplotlib.use("Agg")
@@ -256,7 +256,8 @@ def test_effects_numbers_overlay_points_and_the_table():
     num = tj.sweep_numbers({"lr": runs}, torch.tensor([0.2, 0.3]), m)
     assert num["band"] == "0.2–0.3" and (num["lr_from"], num["lr_to"]) == ("0.1", "10")
     assert num["lr_lmax_factor"] == tj.factor(eff["lr"]["lmax"]) and num["lr_radius_ratio_factor"] == "×1 [1, 1]"
-    assert num["lr_lmax_at_from"] == tj.ci(up[0]) and num["lr_lmax_at_to"] == tj.ci(up[2])
+    assert num["lr_lmax_at_from"] == verdicts.interval_text(up[0], missing="—")
+    assert num["lr_lmax_at_to"] == verdicts.interval_text(up[2], missing="—")
     assert num["failed_runs"] == "lr 10 (diverged)" and num["diverged"] == 1
     assert num["trace_se"] == pytest.approx(2 / 10)
     table = tj.effect_table({"lr": runs}, m, {"lr_lmax": "✔ reproduced"})

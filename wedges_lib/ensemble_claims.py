@@ -73,11 +73,6 @@ def aligned_deep(deep: Ensemble, data: Dataset, *, n_interp: int) -> dict[str, t
     return {k: torch.stack(v).float() for k, v in out.items()}
 
 
-def _ci(values: torch.Tensor) -> tuple[float, str]:
-    mean, lo, hi, _ = verdicts.interval(values.tolist())
-    return mean, f"{mean:.3g} [{lo:.3g}, {hi:.3g}]"
-
-
 def sweep_table(sweep: Mapping[str, Mapping[float, Mapping[str, torch.Tensor]]],
                 deep: Mapping[str, torch.Tensor], base_lr: float):
     """The rate sweep as a styled table: per swept method and rate, mean [95 % interval] over repetitions of the
@@ -95,9 +90,8 @@ def sweep_table(sweep: Mapping[str, Mapping[float, Mapping[str, torch.Tensor]]],
             record(f"ens_sweep_{m}_{i}_lr", f * base_lr)
             row = {}
             for k, v in cols.items():
-                mean, text = _ci(v)
-                record(f"ens_sweep_{m}_{i}_{k}", mean)
-                row[k] = text
+                record(f"ens_sweep_{m}_{i}_{k}", verdicts.interval(v.tolist())[0])
+                row[k] = verdicts.interval_text(v)
             rows[(LABELS[m], f"{f:g} × lr = {f * base_lr:.3g}")] = row
     names = dict(disagreement="disagreement", ratio="÷ deep's", member_acc="member acc.", acc="ensemble acc.",
                  nll="ensemble NLL", gain_acc="acc. gain", ref_distance="distance from reference")
@@ -222,7 +216,7 @@ def results(stats: Mapping[str, Mapping[str, torch.Tensor]], ens: Mapping[str, E
             record(f"ens_{m}_{k}", mean[k])
         shown = {k: f"{v:.3g}" for k, v in mean.items()}
         for k, v in gains(st).items():
-            shown[k] = record(f"ens_{m}_{k}_summary", _ci(v)[1])
+            shown[k] = record(f"ens_{m}_{k}_summary", verdicts.interval_text(v))
         rows[LABELS[m]] = {label: shown[k] for k, label in keys.items()}
     record("ens_diverged", diverged)
     if "swa" in stats:

@@ -30,6 +30,7 @@ from .sets import (
 )
 from .surfaces import plane_through
 from .validation import check_arg
+from .verdicts import interval_text
 
 #: name -> (trainer, options): the structures chapter 05 trains on a set of solutions; ``volume_reg=True`` takes
 #: the knob ``set_volume_reg`` (Benton et al.'s λ)
@@ -181,16 +182,6 @@ def set_verdicts(claims: dict, stats: dict[str, list[float]], scale: str) -> dic
     for name, parts in COMBINED.items():
         out[name] = verdicts.combine(name, [out[p] for p in parts])
     return out
-
-
-def interval_text(values) -> str:
-    """'mean [lo, hi]' of the finite values (a 95 % Student-t interval over them), or 'n/a'.
-
-    >>> interval_text([1.0, 2.0, 3.0])
-    '2 [-0.484, 4.48]'
-    """
-    m, lo, hi, n = verdicts.interval([float(v) for v in values])
-    return "n/a" if n == 0 else f"{m:.3g}" if n == 1 else f"{m:.3g} [{lo:.3g}, {hi:.3g}]"
 
 
 def _labels(name: str, k: int, n_extra: int) -> list[str]:

@@ -31,7 +31,7 @@ from .config import Config
 from .data import Dataset
 from .presets import SPECS
 from .validation import check_arg
-from .verdicts import interval
+from .verdicts import interval, interval_text
 
 KNOBS = ("lr", "width", "l2")
 QUANTITIES = ("lmax", "trace", "radius_ratio")  # what the sweeps compare at matched loss
@@ -290,17 +290,6 @@ def along_band(run: dict, band: torch.Tensor, key: str = "lmax") -> torch.Tensor
     return at_loss(run["loss"], v, band).masked_fill(~trained(run)[None, :], math.nan)
 
 
-def ci(x: torch.Tensor, digits: int = 3) -> str:
-    """The mean of the finite values of x and its 95 % interval over them, e.g. '5.2 [4.9, 5.5]' ('—' if none).
-    Used in :ref:`ch-hyperparameters`.
-
-    >>> ci(torch.tensor([1.0, 2.0, 3.0, float('nan')]))
-    '2 [-0.484, 4.48]'
-    """
-    mean, lo, hi, n = interval(x.flatten().tolist())
-    return "—" if n == 0 else f"{mean:.{digits}g}" + (f" [{lo:.{digits}g}, {hi:.{digits}g}]" if n > 1 else "")
-
-
 def summary(sweeps: dict[str, list[dict]], band: torch.Tensor):
     """A table (pandas DataFrame), one row per setting of every sweep: its members' fate, final loss and r/r0, and
     the mean [95 % interval over trained members] of λ_max, trace and r/r0 at matched loss (:func:`matched` over
@@ -318,7 +307,7 @@ def summary(sweeps: dict[str, list[dict]], band: torch.Tensor):
             row = {"knob": knob, "value": r[knob], "members": fate, "final loss": float(r["loss"][-1].nanmean()),
                    "final r/r0": float((r["radius"][-1] / r["radius"][0]).mean())}
             for k, name in (("lmax", "λ_max"), ("trace", "trace"), ("radius_ratio", "r/r0")):
-                row[f"{name} at matched loss"] = ci(m[k][i])
+                row[f"{name} at matched loss"] = interval_text(m[k][i], missing="—")
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -327,9 +316,10 @@ def sweep_numbers(sweeps: dict[str, list[dict]], band: torch.Tensor,
                   m: dict[str, dict[str, torch.Tensor]]) -> dict[str, str | float | int]:
     """The numbers the text of the sweeps quotes: the loss 'band'; per knob the two settings compared
     '{knob}_from', '{knob}_to', per quantity the effect as a factor '{knob}_{q}_factor' (:func:`factor`) and
-    each compared setting's value '{knob}_{q}_at_from', '{knob}_{q}_at_to' (:func:`ci`); the runs that did not
-    train 'failed_runs' (text), the count of diverged members 'diverged' and the mean standard error of the
-    trace 'trace_se'. Used in :ref:`ch-hyperparameters`."""
+    each compared setting's value '{knob}_{q}_at_from', '{knob}_{q}_at_to'
+    (:func:`wedges_lib.verdicts.interval_text`); the runs that did not train 'failed_runs' (text), the count
+    of diverged members 'diverged' and the mean standard error of the trace 'trace_se'.
+    Used in :ref:`ch-hyperparameters`."""
     out: dict[str, str | float | int] = {"band": f"{band[0]:.2g}–{band[-1]:.2g}"}
     for knob, runs in sweeps.items():
         pair = compared(m[knob]["lmax"])
@@ -337,7 +327,8 @@ def sweep_numbers(sweeps: dict[str, list[dict]], band: torch.Tensor,
         for q in QUANTITIES:
             out[f"{knob}_{q}_factor"] = factor(knob_effect(m[knob][q]))
             for end, i in zip(("from", "to"), pair or (None, None)):
-                out[f"{knob}_{q}_at_{end}"] = ci(m[knob][q][i]) if i is not None else "—"
+                out[f"{knob}_{q}_at_{end}"] = (interval_text(m[knob][q][i], missing="—") if i is not None
+                                                 else "—")
     seen = {id(r): (k, r) for k, runs in sweeps.items() for r in runs}.values()  # a shared setting once
     fates = [f"{k} {r[k]:g} ({s})" for k, r in seen for s in sorted(set(member_status(r)) - {"trained"})]
     out["failed_runs"] = ", ".join(fates) or "none"
@@ -389,8 +380,9 @@ def overlay_points(sweeps: dict[str, list[dict]], m: dict[str, dict[str, torch.T
 
 def effect_table(sweeps: dict[str, list[dict]], m: dict[str, dict[str, torch.Tensor]], badges: dict[str, str]):
     """A table (pandas DataFrame), one row per knob and quantity of ``QUANTITIES``: the two settings compared,
-    the quantity at matched loss at each (:func:`ci`), the effect as a factor (:func:`factor`) and the verdict's
-    badge, ``badges['{knob}_{q}']`` ('' where none). Used in :ref:`ch-hyperparameters`."""
+    the quantity at matched loss at each (:func:`wedges_lib.verdicts.interval_text`), the effect as a factor
+    (:func:`factor`) and the verdict's badge, ``badges['{knob}_{q}']`` ('' where none).
+    Used in :ref:`ch-hyperparameters`."""
     import pandas as pd
 
     num = sweep_numbers(sweeps, torch.ones(1), m)

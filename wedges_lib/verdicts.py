@@ -140,6 +140,20 @@ def interval(values: Sequence[float], level: float = LEVEL) -> tuple[float, floa
     return mean, mean - half, mean + half, n
 
 
+def interval_text(values, digits: int = 3, missing: str = "n/a") -> str:
+    """'mean [lo, hi]' of the finite ``values`` (a sequence or a tensor) over their :func:`interval`; the mean
+    alone for one value, ``missing`` for none. The one way the book writes a mean and its interval.
+
+    >>> interval_text([1.0, 2.0, 3.0, float("nan")])
+    '2 [-0.484, 4.48]'
+
+    Used in :ref:`ch-hyperparameters`.
+    """
+    values = values.flatten().tolist() if hasattr(values, "flatten") else values
+    mean, lo, hi, n = interval([float(v) for v in values])
+    return missing if n == 0 else f"{mean:.{digits}g}" + (f" [{lo:.{digits}g}, {hi:.{digits}g}]" if n > 1 else "")
+
+
 def _state(claim: Claim, mean: float, lo: float, hi: float) -> str:
     if not math.isfinite(mean):
         return "not reproduced"
