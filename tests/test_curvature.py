@@ -147,6 +147,20 @@ def test_trace_within_three_standard_errors_and_error_shrinks(problem):
     assert C.trace(f, theta, n_probes=100, seed=9, batch=100) != small
 
 
+def test_probe_batch_by_device_and_size_leaves_the_estimate_unchanged(problem):
+    f, theta = problem["loss_fn"], problem["theta"]
+    assert C.probe_batch(torch.zeros(C.SMALL_D - 1)) == C.PROBE_BATCH
+    assert C.probe_batch(torch.zeros(C.SMALL_D)) == 1
+    assert C.probe_batch(torch.zeros(C.SMALL_D), batch=7) == 7
+    with pytest.raises(ValueError, match="batch must be"):
+        C.probe_batch(theta, batch=0)
+    # the probes come from one stream whatever the batch: the same estimate, up to float rounding
+    one, many = (C.trace(f, theta, n_probes=40, seed=3, batch=b) for b in (1, 16))
+    assert one.value == pytest.approx(many.value, rel=1e-9) and one.stderr == pytest.approx(many.stderr, rel=1e-6)
+    one, many = (C.trace_deflated(f, theta, k=3, n_probes=20, seed=3, batch=b) for b in (1, 16))
+    assert one.value == pytest.approx(many.value, rel=1e-9)
+
+
 def test_frobenius_norm_within_three_standard_errors(problem):
     f, theta, H = problem["loss_fn"], problem["theta"], problem["H"]
     exact = (H**2).sum().item()
