@@ -20,6 +20,9 @@ cross-entropy, float32 (``--device cuda``: on the GPU).
   Agreement: |estimate - reference| in standard errors (the reference's included), tolerance 3.
 * One diagnostic row: the trace from 100 probes each (equal products: a tie, which is why the variance
   reduction is the way to a speed-up).
+* **Of peak** (rows on the benchmark MLP): the FLOPs torch counts (``torch.utils.flop_counter``) for Wedges'
+  work — building the Hessian operator once per call, then each product — over its time, against the
+  float32 matmul peak at the same thread count (``common.matmul_peak``).
 
 Times are medians of ``--repeats`` interleaved rounds; each row also keeps the smallest and largest per-round
 ratio. PyHessian and curvlinops are pinned in requirements.txt for this benchmark; wedges_lib imports neither.
@@ -35,7 +38,7 @@ import math
 import sys
 import warnings
 
-from common import Row, apply_threads, interleave, parser, ratios, write_rows
+from common import Row, apply_threads, interleave, matmul_peak, parser, ratios, write_rows
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -126,6 +129,18 @@ class ProductCounter:
     def take(self) -> int:
         n, self.count = self.count, 0
         return n
+
+
+def operator_flops(loss_fn, theta: torch.Tensor) -> tuple[int, int]:
+    """(set-up, per product): the FLOPs torch counts (``torch.utils.flop_counter``) to build Wedges' Hessian
+    operator at theta (the forward pass and the gradient's graph, once per call) and for one product through it."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as setup:
+        op = curvature.hessian_operator(loss_fn, theta)
+    with FlopCounterMode(display=False) as product:
+        op(torch.randn_like(theta))
+    return setup.get_total_flops(), product.get_total_flops()
 
 
 def eigsh_top(loss_fn, theta: torch.Tensor, k: int, tol: float, seed: int = SEED) -> np.ndarray:
@@ -243,6 +258,11 @@ def main(args: argparse.Namespace) -> None:
     print(f"model: MLP {'-'.join(map(str, SIZES))}, D = {theta.numel():,}, batch {N_EXAMPLES}, float32, "
           f"device {args.device}, CPU threads {torch.get_num_threads()}, repeats {repeats}")
 
+    setup, per_product = operator_flops(loss_fn, theta)
+    peak = matmul_peak(args.device)
+    print(f"Wedges' Hessian operator: {setup / 1e6:.0f} MFLOP to build, {per_product / 1e6:.0f} MFLOP per product; "
+          f"float32 matmul peak {peak / 1e9:.0f} GFLOP/s at {torch.get_num_threads()} threads")
+    of_peak = lambda products, seconds: (setup + products * per_product) / seconds / peak  # noqa: E731
     *_, theta64, loss64 = make_problem(torch.float64, device=dev)
     ref_eigs = curvature.top_eigenvalues(loss64, theta64, 5, tol=1e-10, max_iter=400)[0].cpu().numpy()
     if not quick and not args.no_scipy:
@@ -279,11 +299,13 @@ def main(args: argparse.Namespace) -> None:
             out.append(Row(task=f"{task} (rel. err <= {TOL:g})", unit="s", peer=peer, goal=goal,
                            agreement=err_w, peer_agreement=err_p, tolerance=TOL,
                            agreement_is="relative error against the float64 Lanczos reference",
+                           peak_fraction=of_peak(products["wedges"], t["wedges"].median()),
                            **ratios(t["peer"], t["wedges"])))
         return out
 
-    def trace_rows(name, model, criterion, data, theta, loss_fn, target_rel, ref=None):
-        """Seconds and products to reach the same standard error, Wedges (deflated) vs PyHessian (Hutchinson)."""
+    def trace_rows(name, model, criterion, data, theta, loss_fn, target_rel, ref=None, mlp=True):
+        """Seconds and products to reach the same standard error, Wedges (deflated) vs PyHessian (Hutchinson);
+        ``mlp``: the benchmark MLP, whose FLOPs per product give the fraction of peak."""
         pilot = curvature.trace(loss_fn, theta, n_probes=200, seed=777)
         if ref is None:  # a reference with a small error of its own: deflated, many probes
             r = curvature.trace_deflated(loss_fn, theta, k=40, n_probes=400 if quick else 1500, seed=4242)
@@ -292,7 +314,7 @@ def main(args: argparse.Namespace) -> None:
         target = target_rel * abs(ref[0])
         n_peer = math.ceil(pilot.stderr**2 * 200 / target**2)
         fns = {"wedges": lambda: curvature.trace_deflated(loss_fn, theta, k=20, n_probes=30, target_stderr=target,
-                                                          seed=SEED, batch=1 if dev.type == "cpu" else 16),
+                                                          seed=SEED),
                "peer": lambda: pyhessian_trace(model, criterion, data, n_peer, cuda)}
         t = interleave(fns, repeats, after=lambda *_: counter.take())
         w, (p_val, p_se, p_n) = t["wedges"].result, t["peer"].result
@@ -305,14 +327,16 @@ def main(args: argparse.Namespace) -> None:
                       peer_agreement=z(p_val, p_se), tolerance=3.0,
                       agreement_is="|trace - reference| in standard errors (the reference's included)")
         task = f"trace to s.e. {target_rel:.1%} of it, {name}"
-        return [Row(task=task, unit="s", **common, **ratios(t["peer"], t["wedges"])),
+        frac = of_peak(w.products, t["wedges"].median()) if mlp else None
+        return [Row(task=task, unit="s", **common, peak_fraction=frac, **ratios(t["peer"], t["wedges"])),
                 Row(task=task, unit="products", wedges=w.products, peer_value=p_n, **common)]
 
     rows = eig_rows()
     f = 3 if quick else 1  # a looser target in a smoke run
     rows += trace_rows("MLP at init", model, criterion, data, theta, loss_fn, 0.02 * f)
     net, crit_t, data_t, theta_t, loss_t, exact = make_testnet()
-    rows += trace_rows("exact-Hessian test net", net, crit_t, data_t, theta_t, loss_t, 0.01 * f, ref=(exact, 0.0))
+    rows += trace_rows("exact-Hessian test net", net, crit_t, data_t, theta_t, loss_t, 0.01 * f, ref=(exact, 0.0),
+                       mlp=False)
     if not quick:
         # equal probes: both spend one product per probe, so they tie (a diagnostic)
         t = interleave({"wedges": lambda: curvature.trace(loss_fn, theta, n_probes=N_PROBES, seed=SEED, batch=1),
