@@ -20,6 +20,9 @@ cross-entropy, float32 (``--device cuda``: on the GPU).
   Agreement: |estimate - reference| in standard errors (the reference's included), tolerance 3.
 * One diagnostic row: the trace from 100 probes each (equal products: a tie, which is why the variance
   reduction is the way to a speed-up).
+* **Exact trace** (ReLU nets): ``operators.ggn_trace``, Tr of the Gauss-Newton matrix computed exactly (C
+  backward passes of the data, no probe), which for a network of Linear layers and piecewise-linear
+  activations is Tr(H) itself; timed in the same rounds against PyHessian reaching the target error.
 * **Of peak** (rows on the benchmark MLP): the FLOPs torch counts (``torch.utils.flop_counter``) for Wedges'
   work — building the Hessian operator once per call, then each product — over its time, against the
   float32 matmul peak at the same thread count (``common.matmul_peak``).
@@ -61,7 +64,7 @@ import scipy.sparse.linalg  # noqa: E402
 import torch  # noqa: E402
 from torch.func import functional_call  # noqa: E402
 
-from wedges_lib import curvature  # noqa: E402
+from wedges_lib import curvature, operators  # noqa: E402
 
 try:
     from pyhessian import hessian as PyHessian
@@ -316,6 +319,9 @@ def main(args: argparse.Namespace) -> None:
         fns = {"wedges": lambda: curvature.trace_deflated(loss_fn, theta, k=20, n_probes=30, target_stderr=target,
                                                           seed=SEED),
                "peer": lambda: pyhessian_trace(model, criterion, data, n_peer, cuda)}
+        exact = operators.is_piecewise_linear(model)  # then Tr(H) = Tr(GGN), exactly and without probes
+        if exact:
+            fns["exact"] = lambda: operators.ggn_trace(model, theta, *data)
         t = interleave(fns, repeats, after=lambda *_: counter.take())
         w, (p_val, p_se, p_n) = t["wedges"].result, t["peer"].result
         z = lambda v, se: abs(v - ref[0]) / math.hypot(se, ref[1])  # noqa: E731
@@ -328,8 +334,20 @@ def main(args: argparse.Namespace) -> None:
                       agreement_is="|trace - reference| in standard errors (the reference's included)")
         task = f"trace to s.e. {target_rel:.1%} of it, {name}"
         frac = of_peak(w.products, t["wedges"].median()) if mlp else None
-        return [Row(task=task, unit="s", **common, peak_fraction=frac, **ratios(t["peer"], t["wedges"])),
-                Row(task=task, unit="products", wedges=w.products, peer_value=p_n, **common)]
+        out = [Row(task=task, unit="s", **common, peak_fraction=frac, **ratios(t["peer"], t["wedges"])),
+               Row(task=task, unit="products", wedges=w.products, peer_value=p_n, **common)]
+        if exact:
+            from torch.utils.flop_counter import FlopCounterMode
+
+            with FlopCounterMode(display=False) as flops:
+                operators.ggn_trace(model, theta, *data)
+            value = t["exact"].result
+            print(f"trace, {name}: exact Tr(GGN) = Tr(H) (a ReLU net) {value:.4f}, {t['exact']}, "
+                  f"{flops.get_total_flops() / 1e6:.0f} MFLOP")
+            out.append(Row(task=f"{task}: exact (Tr H = Tr GGN, a ReLU net)", unit="s", **dict(
+                common, agreement=z(value, 0.0)), peak_fraction=flops.get_total_flops() / t["exact"].median() / peak,
+                **ratios(t["peer"], t["exact"])))
+        return out
 
     rows = eig_rows()
     f = 3 if quick else 1  # a looser target in a smoke run

@@ -151,3 +151,30 @@ def test_curvature_of_a_batchnorm_net_holds_the_recomputed_statistics_fixed():
     assert torch.allclose(hessian_operator(operators.ggn_loss(land, theta), theta)(eye), G, atol=1e-10)
     H_train = hessian_operator(Landscape(net, [(x, y)], bn="train").loss_fn(theta), theta)(eye)
     assert (H_train - H).abs().max() > 1e-4
+
+
+def test_ggn_trace_is_exact_and_is_the_hessian_trace_for_piecewise_linear_nets(tiny):
+    net, x, y, theta, dense = tiny
+    # any activation: the exact GGN trace, per layer too (the diagonal blocks of the dense GGN)
+    assert operators.ggn_trace(net, theta, x, y, batch=5) == pytest.approx(float(dense["ggn"].trace()), rel=1e-12)
+    per_layer = operators.ggn_trace(net, theta, x, y, by_layer=True)
+    blocks = operators.layer_blocks(net)
+    assert per_layer.keys() == blocks.keys()
+    for name, s in blocks.items():
+        assert per_layer[name] == pytest.approx(float(dense["ggn"][s, s].trace()), rel=1e-12)
+    assert not operators.is_piecewise_linear(net)  # tanh: Tr(H) differs (the dense fixture is away from a minimum)
+    assert abs(float(dense["hessian"].trace()) - float(dense["ggn"].trace())) > 1e-4
+    # ReLU and LeakyReLU, with and without biases: Tr(GGN) = Tr(H) exactly (the logits' second derivatives in any
+    # single parameter vanish)
+    torch.manual_seed(1)
+    for act in (nn.ReLU(), nn.LeakyReLU(0.1)):
+        for bias in (True, False):
+            relu = nn.Sequential(nn.Flatten(), nn.Linear(6, 7, bias=bias), act, nn.Linear(7, 5, bias=bias), act,
+                                 nn.Linear(7 - 2, 4)).double()
+            xs, ys = torch.randn(30, 2, 3, dtype=torch.float64), torch.randint(0, 4, (30,))
+            th = params.flatten(relu)
+            H = hessian(params.loss_fn(relu, xs, ys))(th)
+            assert operators.is_piecewise_linear(relu)
+            assert operators.ggn_trace(relu, th, xs, ys, batch=8) == pytest.approx(float(H.trace()), rel=1e-10)
+    with pytest.raises(ValueError, match="'model'"):
+        operators.ggn_trace(nn.Sequential(nn.Conv1d(1, 2, 3)), torch.zeros(8), x, y)

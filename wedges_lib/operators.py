@@ -14,6 +14,9 @@ Hutchinson trace, SLQ density) computes it unchanged:
 A block (a layer's parameters, a slice of theta) is analysed through :func:`restrict`, the loss as a function
 of that block alone, whose Hessian is the diagonal block H_bb; :func:`block_traces` estimates the traces of
 every block from one set of full-length probes (z_b . (H z)_b has mean Tr H_bb).
+
+For a network of Linear layers, :func:`ggn_trace` computes the GGN's trace (per layer too) exactly, with no
+probe; for piecewise-linear activations (ReLU) that is the Hessian's trace.
 """
 from __future__ import annotations
 
@@ -97,6 +100,80 @@ def operator_loss(land: Landscape, theta0: Tensor, operator: str = "hessian") ->
     return land.loss_fn(theta0)
 
 
+# --------------------------------------------------------------------------- exact traces
+
+PIECEWISE_LINEAR = (nn.ReLU, nn.LeakyReLU, nn.Identity)  # activations whose second derivative is 0 (a.e.)
+
+
+def _activation_grad(act: nn.Module, a: Tensor) -> Tensor:
+    """The element-wise activation's derivative at a (forward mode, a tangent of ones)."""
+    return jvp(act, (a,), (torch.ones_like(a),))[1]
+
+
+@torch.no_grad()
+def ggn_trace(model: nn.Module, theta: Tensor, x: Tensor, y: Tensor, *, batch: int = 256,
+              by_layer: bool = False) -> float | dict[str, float]:
+    """Tr of the generalised Gauss-Newton matrix of the mean cross-entropy on (x, y) at theta (D,), exactly, for a
+    network of Linear layers and element-wise activations (:func:`wedges_lib.params.linear_plan`); ``by_layer``:
+    the trace of each Linear layer's diagonal block instead, keyed as :func:`layer_blocks`.
+
+    **For piecewise-linear activations** (``PIECEWISE_LINEAR``: ReLU, LeakyReLU, none) **this is Tr(H)**: the
+    logits are linear in each single parameter, so the Hessian's diagonal is the GGN's (the rest of H, the
+    logits' second derivatives weighted by the residuals, has a zero diagonal) — an exact trace, no probe, no
+    standard error. How: GGN = (1/N) sum_n J_n^T S_n S_n^T J_n with S_n = diag(sqrt p) - p sqrt(p)^T (p the
+    softmax), so Tr = (1/N) sum_{n,c} ||J_n^T S_n e_c||^2: the C columns of every S_n are back-propagated at
+    once, and a Linear layer's per-example gradient is rank one, so its squared norm is ||delta||^2 (||h||^2 + 1
+    with a bias). The cost is about C backward passes of the data (C classes), not one per probe.
+    """
+    plan = params.linear_plan(model)
+    check_arg("model", type(model).__name__, plan is not None,
+              "a Sequential of Linear layers and element-wise activations (params.linear_plan); for another "
+              "network estimate the trace with curvature.trace_deflated on operator_loss(..., 'ggn')")
+    check_arg("batch", batch, isinstance(batch, int) and batch >= 1, "an int >= 1")
+    layers = params.plan_layers(plan, theta.reshape(1, -1))
+    names = list(layer_blocks(model))
+    traces = torch.zeros(len(layers), dtype=torch.float64, device=theta.device)
+    for xb, yb in zip(x.split(batch), y.split(batch)):
+        h, li, saved = (xb.flatten(1) if plan.flatten else xb).to(theta), 0, []
+        for step in plan.steps:  # forward: each Linear layer's input, each activation's derivative
+            if step[0] == "act":
+                saved.append(_activation_grad(step[1], h))
+                h = step[1](h)
+                continue
+            W, b = layers[li]
+            saved.append(h)
+            h = h @ W[0].T + (b[0] if b is not None else 0)
+            li += 1
+        p = torch.softmax(h, -1)
+        sq = p.sqrt()
+        delta = torch.diag_embed(sq) - sq[:, :, None] * p[:, None, :]  # (B, C columns, C): S_n^T, row c = S_n e_c
+        for step in reversed(plan.steps):
+            got = saved.pop()
+            if step[0] == "act":
+                delta = delta * got[:, None, :]
+                continue
+            li -= 1
+            W, b = layers[li]
+            norms = delta.pow(2).sum(-1)  # ||delta||^2 per example and column
+            traces[li] += (norms * (got.pow(2).sum(-1, keepdim=True) + (b is not None))).sum().double()
+            if li:
+                delta = delta @ W[0]
+    traces /= len(y)
+    return {n: float(t) for n, t in zip(names, traces)} if by_layer else float(traces.sum())
+
+
+def is_piecewise_linear(model: nn.Module) -> bool:
+    """True when :func:`ggn_trace` of ``model`` is its Hessian's trace: Linear layers and ``PIECEWISE_LINEAR``
+    activations only.
+
+    >>> is_piecewise_linear(nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))), is_piecewise_linear(
+    ...     nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1)))
+    (True, False)
+    """
+    plan = params.linear_plan(model)
+    return plan is not None and all(s[0] == "linear" or isinstance(s[1], PIECEWISE_LINEAR) for s in plan.steps)
+
+
 # --------------------------------------------------------------------------- blocks
 
 
@@ -155,16 +232,16 @@ def block_top_eigenvalues(loss_fn: LossFn, theta: Tensor, blocks: dict[str, slic
 
 
 def block_traces(loss_fn: LossFn, theta: Tensor, blocks: dict[str, slice], *, n_probes: int = 100,
-                 seed: int = 0, batch: int = 16) -> dict[str, Estimate]:
+                 seed: int = 0, batch: int | None = None) -> dict[str, Estimate]:
     """Tr(H_bb) of every block at once, with standard errors: n_probes Rademacher probes z of full length, one
-    product H z each (``batch`` vmapped at a time), and for block b the samples z_b . (H z)_b, whose mean is
-    Tr(H_bb) (the cross terms have mean 0). Noisier per probe than probing a block alone, but the cost of
-    one trace for all blocks.
+    product H z each (``batch`` vmapped at a time; None: :func:`wedges_lib.curvature.probe_batch`), and for
+    block b the samples z_b . (H z)_b, whose mean is Tr(H_bb) (the cross terms have mean 0). Noisier per probe
+    than probing a block alone, but the cost of one trace for all blocks.
 
     Used in :ref:`ch-your-model`.
     """
     check_arg("n_probes", n_probes, isinstance(n_probes, int) and n_probes >= 2, "an int >= 2")
-    check_arg("batch", batch, isinstance(batch, int) and batch >= 1, "an int >= 1")
+    batch = curvature.probe_batch(theta, batch)
     op = hessian_operator(loss_fn, theta)
     gen = torch.Generator(device=theta.device).manual_seed(seed)
     samples: dict[str, list[Tensor]] = {name: [] for name in blocks}
