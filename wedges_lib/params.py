@@ -171,26 +171,19 @@ class _StackedLinear(torch.autograd.Function):
         return gh, gW, (g.sum(1) if ctx.has_bias else None)
 
 
-def stacked_forward(plan: LinearPlan, thetas: torch.Tensor, x: torch.Tensor, *, shared: bool = False) -> torch.Tensor:
-    """Logits (K, B, C) of the K networks thetas (K, D) on inputs x: (K, B, ...) one batch per member, or with
-    ``shared`` one batch (B, ...) for all (the first layer is then one matrix product for all K). Differentiable:
-    autograd gives the gradient, each layer's as two ``torch.bmm``."""
-    K, lead = thetas.shape[0], 1 if shared else 2
-    h = x.reshape(*x.shape[:lead], -1) if plan.flatten else x
-    check_arg("x", tuple(x.shape), h.ndim == lead + 1, "(K, B, in), or (B, in) when shared")
+def stacked_forward(plan: LinearPlan, thetas: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Logits (K, B, C) of the K networks thetas (K, D) on their own inputs x (K, B, ...). Differentiable: autograd
+    gives the gradient, each layer's as two ``torch.bmm``."""
+    K = thetas.shape[0]
+    h = x.reshape(*x.shape[:2], -1) if plan.flatten else x
+    check_arg("x", tuple(x.shape), h.ndim == 3, "(K, B, in), one batch per member")
     parts = thetas.split(plan.sizes, dim=1)  # one split: its backward is one concatenation
     for step in plan.steps:
         if step[0] == "act":
             h = step[1](h)
             continue
         _, ow, n_out, n_in, ob = step
-        W = parts[ow].view(K, n_out, n_in)
-        b = parts[ob] if ob >= 0 else None
-        if h.ndim == 2:  # shared input: one (B, in) @ (in, K * out) product
-            h = (h @ W.reshape(K * n_out, n_in).T).view(-1, K, n_out).transpose(0, 1)
-            h = h + b[:, None, :] if b is not None else h
-        else:
-            h = _StackedLinear.apply(h, W, b)
+        h = _StackedLinear.apply(h, parts[ow].view(K, n_out, n_in), parts[ob] if ob >= 0 else None)
     return h
 
 

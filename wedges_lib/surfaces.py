@@ -41,9 +41,9 @@ def _affine_layers(plan: params.LinearPlan, origin: torch.Tensor, directions: to
                    x: torch.Tensor, y: torch.Tensor, chunk: int, batch: int) -> dict[str, torch.Tensor]:
     """evaluate_affine's path for a network of Linear layers. Every layer's weights on the points origin +
     c @ directions are origin's plus c times the directions', so a chunk's weights come from one product per
-    layer; and the first layer's pre-activations are
-    W0 x + b0 + sum_i c_i (Di x + ei), from m + 1 products per data batch for the whole plane instead of one
-    per point. The other layers are one fused batched product each (:func:`wedges_lib.params.forward_from`)."""
+    layer; and the first layer's pre-activations are W0 x + b0 + sum_i c_i (Di x + ei), from m + 1 products per
+    data batch for the whole plane instead of one per point. The other layers are one fused batched product
+    each (:func:`wedges_lib.params.forward_from`)."""
     through = params.plan_layers(plan, torch.cat([origin[None], directions]))  # origin's and each d's layers
     shapes = [w.shape[1:] for w, _ in through]
     basis = [(w.flatten(1), None if b is None else b.flatten(1)) for w, b in through]
