@@ -131,7 +131,7 @@ def subspace_train(model: nn.Module, data: Dataset, theta0: torch.Tensor, projec
     s = torch.as_tensor(scale, dtype=th0.dtype, device=device).expand(K).reshape(K, 1)
     x, y = data.x_train.to(device), data.y_train.to(device)
     t = None if temperature is None else torch.as_tensor(temperature, dtype=th0.dtype, device=device).expand(K)
-    member_loss = vmap(params.batch_loss(model)) if t is None else vmap(tempered_loss(model))
+    member_loss = params.stacked_loss(model) if t is None else vmap(tempered_loss(model))  # bmm path if it can
     args = () if t is None else (t,)
     w0 = torch.zeros(K, projection.d, device=device, dtype=th0.dtype)
     run = optimize.minimize(w0, lambda w, idx: member_loss(th0 + s * projection(w), *args, x[idx], y[idx]),
