@@ -189,7 +189,8 @@ overall = verdicts.combine("bench_agree", [agreement_verdict(name) for name in A
 # grid points of a plane, many ensemble members, many Lanczos vectors. Where the work per call is already one
 # large matrix product (a Hutchinson probe of a big network), the gain must come from fewer of them: deflating
 # the Lanczos space pays where a few eigenvalues hold much of the Hessian (a trained network), little on the
-# broad spectrum of a network at initialisation; "of peak" (of the machine's matmul FLOP/s) says how close.
+# broad spectrum of a network at initialisation, and for a ReLU network the trace needs no probe at all
+# (Tr H = Tr GGN, computed exactly); "of peak" (of the machine's matmul FLOP/s) says how close.
 # On a GPU, where a small network leaves most of the device idle, batching matters more; see
 # {ref}`ch-reproducing` for running the chapters there.
 #
