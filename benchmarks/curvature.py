@@ -62,9 +62,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import scipy.sparse.linalg  # noqa: E402
 import torch  # noqa: E402
-from torch.func import functional_call  # noqa: E402
 
-from wedges_lib import curvature, operators  # noqa: E402
+from wedges_lib import curvature, operators, params  # noqa: E402
 
 try:
     from pyhessian import hessian as PyHessian
@@ -90,16 +89,7 @@ def make_problem(dtype: torch.dtype = torch.float32, device: torch.device | str 
     x = torch.randn(N_EXAMPLES, SIZES[0]).to(dtype).to(device)  # drawn in float32: the same data at any dtype
     y = torch.randint(0, SIZES[-1], (N_EXAMPLES,)).to(device)
     criterion = torch.nn.CrossEntropyLoss()
-    shapes = {name: p.shape for name, p in model.named_parameters()}
-    theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
-
-    def loss_fn(t: torch.Tensor) -> torch.Tensor:
-        params, i = {}, 0
-        for name, shape in shapes.items():
-            params[name] = t[i : i + shape.numel()].view(shape)
-            i += shape.numel()
-        return criterion(functional_call(model, params, (x,)), y)
-
+    theta, loss_fn = params.flatten(model), params.loss_fn(model, x, y)  # mean cross-entropy, as criterion's
     return model, criterion, (x, y), theta, loss_fn
 
 
@@ -123,9 +113,9 @@ class ProductCounter:
         if PyHessian is not None:
             product = _pyhessian_module.hessian_vector_product
 
-            def counted_product(gradsH, params, v):
+            def counted_product(gradsH, weights, v):
                 self.count += 1
-                return product(gradsH, params, v)
+                return product(gradsH, weights, v)
 
             _pyhessian_module.hessian_vector_product = counted_product
 
@@ -134,16 +124,20 @@ class ProductCounter:
         return n
 
 
-def operator_flops(loss_fn, theta: torch.Tensor) -> tuple[int, int]:
-    """(set-up, per product): the FLOPs torch counts (``torch.utils.flop_counter``) to build Wedges' Hessian
-    operator at theta (the forward pass and the gradient's graph, once per call) and for one product through it."""
+def counted_flops(fn):
+    """(fn(), the FLOPs torch counts while it runs: ``torch.utils.flop_counter``, matrix products included)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    with FlopCounterMode(display=False) as setup:
-        op = curvature.hessian_operator(loss_fn, theta)
-    with FlopCounterMode(display=False) as product:
-        op(torch.randn_like(theta))
-    return setup.get_total_flops(), product.get_total_flops()
+    with FlopCounterMode(display=False) as counter:
+        out = fn()
+    return out, counter.get_total_flops()
+
+
+def operator_flops(loss_fn, theta: torch.Tensor) -> tuple[int, int]:
+    """(set-up, per product): the FLOPs to build Wedges' Hessian operator at theta (the forward pass and the
+    gradient's graph, once per call) and for one product through it."""
+    op, setup = counted_flops(lambda: curvature.hessian_operator(loss_fn, theta))
+    return setup, counted_flops(lambda: op(torch.randn_like(theta)))[1]
 
 
 def eigsh_top(loss_fn, theta: torch.Tensor, k: int, tol: float, seed: int = SEED) -> np.ndarray:
@@ -191,15 +185,7 @@ def make_testnet():
     net = torch.nn.Sequential(torch.nn.Linear(5, 10), torch.nn.Tanh(), torch.nn.Linear(10, 3)).double()
     x, y = torch.randn(64, 5, dtype=torch.float64), torch.randint(0, 3, (64,))
     criterion = torch.nn.CrossEntropyLoss()
-    shapes = {name: p.shape for name, p in net.named_parameters()}
-    theta = torch.cat([p.detach().reshape(-1) for p in net.parameters()])
-
-    def loss_fn(t):
-        params, i = {}, 0
-        for name, shape in shapes.items():
-            params[name] = t[i: i + shape.numel()].view(shape)
-            i += shape.numel()
-        return criterion(functional_call(net, params, (x,)), y)
+    theta, loss_fn = params.flatten(net), params.loss_fn(net, x, y)
 
     exact = float(torch.func.hessian(loss_fn)(theta).trace())
     return net, criterion, (x, y), theta, loss_fn, exact
@@ -226,8 +212,8 @@ def curvlinops_eigsh(model, criterion, data, k: int, tol: float, seed: int = SEE
     """Top-k by scipy's eigsh on curvlinops' HessianLinearOperator (built in the timed call), descending."""
     from curvlinops import HessianLinearOperator
 
-    params = [p for p in model.parameters() if p.requires_grad]
-    H = HessianLinearOperator(model, criterion, params, [data], check_deterministic=False).to_scipy()
+    weights = [p for p in model.parameters() if p.requires_grad]
+    H = HessianLinearOperator(model, criterion, weights, [data], check_deterministic=False).to_scipy()
 
     def matvec(v):  # counted, for the products column
         EIGSH_PRODUCTS[0] += 1
@@ -337,15 +323,11 @@ def main(args: argparse.Namespace) -> None:
         out = [Row(task=task, unit="s", **common, peak_fraction=frac, **ratios(t["peer"], t["wedges"])),
                Row(task=task, unit="products", wedges=w.products, peer_value=p_n, **common)]
         if exact:
-            from torch.utils.flop_counter import FlopCounterMode
-
-            with FlopCounterMode(display=False) as flops:
-                operators.ggn_trace(model, theta, *data)
-            value = t["exact"].result
+            value, flops = counted_flops(fns["exact"])
             print(f"trace, {name}: exact Tr(GGN) = Tr(H) (a ReLU net) {value:.4f}, {t['exact']}, "
-                  f"{flops.get_total_flops() / 1e6:.0f} MFLOP")
+                  f"{flops / 1e6:.0f} MFLOP")
             out.append(Row(task=f"{task}: exact (Tr H = Tr GGN, a ReLU net)", unit="s", **dict(
-                common, agreement=z(value, 0.0)), peak_fraction=flops.get_total_flops() / t["exact"].median() / peak,
+                common, agreement=z(value, 0.0)), peak_fraction=flops / t["exact"].median() / peak,
                 **ratios(t["peer"], t["exact"])))
         return out
 
