@@ -117,7 +117,7 @@ def _every(steps: int, points: int) -> int:
 def _run(cfg: Config, data: Dataset, model: nn.Module, theta: torch.Tensor, seeds: list[int],
          quiet: bool, points: int = 1, **overrides) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Train the stack theta (R, D) with cfg's optimiser settings and ``overrides``: the final (R, D), which
-    runs diverged (R,) bool, and the first run's path (T, D) recorded at ``points`` + 1 points (start, end)."""
+    runs diverged (R,) bool, and the runs' paths (T, R, D) recorded at ``points`` + 1 points (start, end)."""
     kw = dict(optimizer=cfg.optimizer, lr=cfg.lr, momentum=cfg.momentum, l2=cfg.l2, schedule=cfg.schedule,
               batch_size=cfg.batch_size, steps=cfg.steps)
     kw.update(overrides)
@@ -126,7 +126,7 @@ def _run(cfg: Config, data: Dataset, model: nn.Module, theta: torch.Tensor, seed
     if r.any_diverged:
         warnings.warn(f"{int(r.diverged.sum())} of {len(seeds)} runs diverged (frozen at their last finite "
                       f"point); lower the learning rate ({kw['lr']})", stacklevel=3)
-    return r.theta, r.diverged.reshape(-1).cpu(), r.trajectory[:, 0]
+    return r.theta, r.diverged.reshape(-1).cpu(), r.trajectory
 
 
 def _pretrained(cfg: Config, data: Dataset, pretrained: torch.Tensor | None, quiet: bool):
@@ -158,16 +158,10 @@ def deep_ensemble(cfg: Config, data: Dataset, *, quiet: bool = False) -> Ensembl
     K = cfg.n_members
     seeds = [b + k for b in repetition_seeds(cfg) for k in range(K)]
     model, theta0 = train.init(cfg, data, seeds)
-    r = train.train(model, data, theta0, seeds=seeds, optimizer=cfg.optimizer, lr=cfg.lr, momentum=cfg.momentum,
-                    l2=cfg.l2, schedule=cfg.schedule, batch_size=cfg.batch_size, steps=cfg.steps,
-                    record_every=_every(cfg.steps, PATH_POINTS), keep_trajectory=True, quiet=quiet)
-    if r.any_diverged:
-        warnings.warn(f"{int(r.diverged.sum())} of {len(seeds)} deep members diverged; lower lr ({cfg.lr})",
-                      stacklevel=2)
+    theta, diverged, traj = _run(cfg, data, model, theta0, seeds, quiet, points=PATH_POINTS)
     shape = (cfg.n_seeds, K, -1)
-    return Ensemble("deep", model, r.theta.reshape(shape), theta0.reshape(shape), K * cfg.steps,
-                    diverged=r.diverged.reshape(cfg.n_seeds, K).cpu(), lr=cfg.lr,
-                    path=r.trajectory[:, :K].transpose(0, 1).clone())
+    return Ensemble("deep", model, theta.reshape(shape), theta0.reshape(shape), K * cfg.steps,
+                    diverged=diverged.reshape(cfg.n_seeds, K), lr=cfg.lr, path=traj[:, :K].transpose(0, 1).clone())
 
 
 def snapshot_ensemble(cfg: Config, data: Dataset, *, quiet: bool = False) -> Ensemble:
@@ -180,7 +174,7 @@ def snapshot_ensemble(cfg: Config, data: Dataset, *, quiet: bool = False) -> Ens
                            points=4, schedule="cosine")
         members.append(theta)
         bad.append(bad[-1] | d)
-        paths.append(p)
+        paths.append(p[:, 0])
     members = torch.stack(members, dim=1)
     return Ensemble("snapshot", model, members, theta0[:, None].expand_as(members).clone(),
                     cfg.n_members * cfg.steps, diverged=torch.stack(bad[1:], dim=1), lr=cfg.lr, path=_chain(paths))
@@ -201,7 +195,7 @@ def fge(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None, l
                            schedule="cosine", steps=steps)
         members.append(theta)
         bad.append(bad[-1] | d)
-        paths.append(p)
+        paths.append(p[:, 0])
     members = torch.stack(members, dim=1)
     return Ensemble("fge", model, members, theta0[:, None].expand_as(members).clone(),
                     cfg.steps + cfg.n_members * steps, diverged=torch.stack(bad[1:], dim=1), lr=lr,
