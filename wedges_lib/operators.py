@@ -243,16 +243,11 @@ def block_traces(loss_fn: LossFn, theta: Tensor, blocks: dict[str, slice], *, n_
     check_arg("n_probes", n_probes, isinstance(n_probes, int) and n_probes >= 2, "an int >= 2")
     batch = curvature.probe_batch(theta, batch)
     op = hessian_operator(loss_fn, theta)
-    gen = torch.Generator(device=theta.device).manual_seed(seed)
+    gen = curvature._generator(seed, theta.device)
     samples: dict[str, list[Tensor]] = {name: [] for name in blocks}
     for start in range(0, n_probes, batch):
-        z = torch.randint(0, 2, (min(batch, n_probes - start), theta.numel()), generator=gen, device=theta.device)
-        z = z.to(theta.dtype).mul_(2).sub_(1)
+        z = curvature._rademacher((min(batch, n_probes - start), theta.numel()), theta, gen)
         hz = op(z)
         for name, block in blocks.items():
             samples[name].append((z[:, block] * hz[:, block]).sum(-1))
-    out = {}
-    for name, s in samples.items():
-        s = torch.cat(s).double()
-        out[name] = Estimate(float(s.mean()), float(s.std() / s.numel() ** 0.5))
-    return out
+    return {name: curvature._estimate(torch.cat(s)) for name, s in samples.items()}
