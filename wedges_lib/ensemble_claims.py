@@ -218,9 +218,9 @@ def results(stats: Mapping[str, Mapping[str, torch.Tensor]], ens: Mapping[str, E
         for k, v in gains(st).items():
             shown[k] = record(f"ens_{m}_{k}_summary", verdicts.interval_text(v))
         rows[LABELS[m]] = {label: shown[k] for k, label in keys.items()}
+        if m == "swa":
+            record("ens_swa_avg_acc", mean["swa_acc"])
     record("ens_diverged", diverged)
-    if "swa" in stats:
-        record("ens_swa_avg_acc", final_means(stats["swa"])["swa_acc"])
     return pd.DataFrame(rows).T
 
 
