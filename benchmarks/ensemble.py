@@ -7,9 +7,11 @@
 The cpu-preset MLP (40-256-256-10) on MNIST-1D, batch 128, SGD with momentum 0.9, lr 0.05 cosine:
 ``wedges_lib.train.train`` on a (K, D) stack — by default on its bmm path (``params.stacked_loss``: the K
 members' layers as ``torch.bmm``, the gradient of a Linear / ReLU chain written out) — vs ``train.train`` on
-each (D,) theta (the same path with K = 1) with the same seeds and steps, and vs the stack on the ``vmap`` path
-(``path="vmap"``, a diagnostic). Prints median wall and CPU seconds over interleaved rounds, the speed ratio
-and its range over the rounds, how far the members agree (max abs difference; float reassociation makes it
+each (D,) theta (the same path with K = 1) with the same seeds and steps; as diagnostics, vs the stack on the
+``vmap`` path (``path="vmap"``) and vs the loop a user writes without Wedges (:func:`plain_torch`: the
+``nn.Module``, ``torch.optim.SGD``, the same minibatches and the same evaluation, one member after another).
+Prints median wall and CPU seconds over interleaved rounds, the speed ratio and its range over the rounds,
+how far the members agree (max abs difference; float reassociation makes it
 grow with steps but stay far below the weights' scale), and the fraction of the machine's matmul peak
 (``common.matmul_peak``) each path reaches, counting 3 × 2 × D × batch FLOPs per member and step (forward +
 backward). The speed ratio is the one-pass path's fraction of peak over the one-after-another path's: where a
@@ -17,16 +19,52 @@ lone member reaches a fraction f of the peak (small products, per-step overhead)
 
 On a machine shared with other jobs, read the CPU seconds at --threads 1: wall time is then unreliable.
 On a GPU (``--device cuda``) every timing ends with ``torch.cuda.synchronize()`` and the peak is that of a
-4096² float32 matmul; CPU seconds then mean little.
+4096² float32 matmul; CPU seconds then mean little. The goal there is ≥ 20× (issue 19: a hand-written bmm
+prototype measured 39.6× against the vmapped loop of the time). Against ``train.train`` one after another, which
+takes the same bmm path, a launch-bound lone member costs about what the whole stack does, so the ratio is then
+bounded by about K; the ratio against the vmapped loop is the time of its row ("the loop before the bmm path")
+over the one pass's.
 """
 from __future__ import annotations
 
+import copy
 import os
 
 import torch
+import torch.nn.functional as F
 
 from common import Row, apply_threads, interleave, matmul_peak, parser, ratios, write_rows
-from wedges_lib import config, data, train
+from wedges_lib import config, data, optimize, params, train
+
+# ---------------------------------------------------------------- the peer without Wedges
+
+
+def plain_torch(model: torch.nn.Module, ds: data.Dataset, theta0: torch.Tensor, seed: int, *, lr: float,
+                momentum: float, batch_size: int, steps: int) -> torch.Tensor:
+    """One member trained as a PyTorch user would: a copy of ``model`` loaded with theta0 (D,),
+    ``torch.optim.SGD`` with momentum and a cosine schedule, ``F.cross_entropy``; the minibatches of
+    ``train.train`` (seed ``seed``) and, as it does, the loss and accuracy on the training and test sets at the
+    start and the end. Returns the final theta (D,)."""
+    net = params.load_into(copy.deepcopy(model), theta0)
+    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    batches = optimize.minibatches(len(ds.y_train), [seed], batch_size, theta0.device)
+
+    @torch.no_grad()
+    def measure() -> list[torch.Tensor]:
+        logits = [(net(x), y) for x, y in ((ds.x_train, ds.y_train), (ds.x_test, ds.y_test))]
+        return [v for out, y in logits for v in (F.cross_entropy(out, y), (out.argmax(-1) == y).float().mean())]
+
+    history = [measure()]
+    for _ in range(steps):
+        idx = next(batches)[0]
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(net(ds.x_train[idx]), ds.y_train[idx]).backward()
+        opt.step()
+        sched.step()
+    history.append(measure())
+    return params.flatten(net)
+
 
 # ---------------------------------------------------------------- the benchmark
 
@@ -62,6 +100,9 @@ def main(argv=None) -> None:
         "train.train, one after another, path='vmap' (the loop before the bmm path)":
             lambda: torch.stack([train.train(model, ds, theta0[k], seeds=k, path="vmap", **kw).theta
                                  for k in range(K)]),
+        "plain PyTorch (nn.Module, torch.optim.SGD), one after another":
+            lambda: torch.stack([plain_torch(model, ds, theta0[k], k, lr=cfg.lr, momentum=cfg.momentum,
+                                             batch_size=cfg.batch_size, steps=args.steps) for k in range(K)]),
     }
     train.train(model, ds, theta0, seeds=seeds, **dict(kw, steps=5))  # warm-up
     train.train(model, ds, theta0, seeds=seeds, path="vmap", **dict(kw, steps=5))
@@ -70,6 +111,7 @@ def main(argv=None) -> None:
     moved = (alone - theta0).abs().max().item()
     print(f"{'path':76s} {'wall s':>7s} {'cpu s':>7s} {'x seq':>6s} {'x range':>11s} {'%peak':>6s} "
           f"{'max|Δθ| vs seq':>15s}")
+    goal = ">= 3" if args.device == "cpu" else ">= 20"  # the issue's goals (a GPU: see the module doc)
     rows = []
     for name, t in timings.items():
         r = ratios(timings[seq], t)
@@ -79,10 +121,10 @@ def main(argv=None) -> None:
               f"{r['ratio_lo']:5.2f}-{r['ratio_hi']:<5.2f} {100 * frac:6.1f} {err:15.2e}")
         if name != seq:
             rows.append(Row(task=f"K={K} MLPs, {args.steps} steps: {name}", unit="s", peer=seq,
-                            goal=">= 3" if "default" in name else "none (diagnostic)", agreement=err / moved,
+                            goal=goal if "default" in name else "none (diagnostic)", agreement=err / moved,
                             agreement_is="max |Δθ| against one after another, over the largest weight change",
                             tolerance=0.05, peak_fraction=frac, **r))
-    print(f"(largest weight change during training: {moved:.2f}; goal >= 3x for the default path)")
+    print(f"(largest weight change during training: {moved:.2f}; goal {goal}x for the default path)")
     if args.json:
         write_rows(args.json, rows)
 

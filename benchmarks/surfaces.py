@@ -6,8 +6,9 @@ Same model (MLP 40-256-256-10 at its seed-0 initialisation, or trained with ``--
 * Timing: ``loss_landscapes.random_plane(model, Loss(CrossEntropyLoss(), x, y), distance, steps,
   normalization='filter', deepcopy_model=True)`` against ``wedges_lib.surfaces.random_plane`` (which also
   returns the accuracy grid). Runs alternate, ``--repeats`` times each, so load on the machine hits both; the
-  rows give medians and the range of the per-round ratios. Goal: parity (a plane point by point is ~98 GFLOP
-  of matrix products, which loss-landscapes already runs near the matmul peak).
+  rows give medians and the range of the per-round ratios. Goal on a CPU: parity (a plane point by point is
+  ~98 GFLOP of matrix products, which loss-landscapes already runs near the matmul peak); on a GPU, where one
+  point at a time is launch-bound, ≥ 10×.
 * Profile: ``surfaces.evaluate_affine`` on loss-landscapes' own points by each path — ``auto`` (batched
   products, the first layer affine in the plane's coordinates: W1 x + a D1 x + b D2 x from three products
   per data batch instead of one per point), ``bmm`` (batched products only) and ``vmap`` (a vmapped
@@ -154,7 +155,8 @@ def main(argv=None) -> None:
         row = dict(unit="s", peer="loss-landscapes 3.0.6 random_plane",
                    agreement_is="largest relative difference from loss-landscapes on its own points",
                    tolerance=RTOL)
-        rows = [Row(**row, task=f"{steps}x{steps} filter-normalised plane", goal=">= 1", agreement=rel["auto"],
+        rows = [Row(**row, task=f"{steps}x{steps} filter-normalised plane",
+                    goal=">= 1" if args.device == "cpu" else ">= 10", agreement=rel["auto"],
                     peak_fraction=flops_affine / timings["wedges"].median() / peak, **ratios(ll, timings["wedges"]))]
         for key, label in (("auto", "Wedges on loss-landscapes' points"),
                            ("bmm", "the same, bmm without the first-layer saving"),

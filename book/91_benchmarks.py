@@ -32,16 +32,11 @@
 # %% tags=["remove-cell"]
 import math
 import os
-import platform
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-import pandas as pd
 import torch
-from IPython.display import display
-from tqdm.auto import tqdm
+from IPython.display import Markdown, display
 
 import wedges_lib
 from wedges_lib import config, verdicts
@@ -57,21 +52,7 @@ BENCH = Path(wedges_lib.__file__).resolve().parents[1] / "benchmarks"
 if not BENCH.is_dir():
     raise FileNotFoundError(f"{BENCH} not found: this page needs a source checkout of Wedges")
 sys.path.insert(0, str(BENCH))
-from common import Row, read_rows  # noqa: E402  (the benchmarks' shared frame)
-
-ARGS = {
-    "ensemble": ["--quick"] if quick else [],
-    "curvature": ["--quick", "--no-scipy"] if quick else [],
-    "surfaces": ["--quick"] if quick else [],
-    "subspace": ["--quick"] if quick else [],
-    "align": ["--quick"] if quick else [],
-}
-TITLES = {"ensemble": "K members trained in one batched pass vs one after another",
-          "curvature": "Hessian top eigenvalues, and trace at equal standard error, vs PyHessian "
-                       "and curvlinops",
-          "surfaces": "a loss plane vs loss-landscapes",
-          "subspace": "training in a random d-dimensional subspace vs plain training",
-          "align": "permutation alignment by weight matching vs rebasin"}
+import suite  # noqa: E402  (benchmarks/suite.py: runs the scripts, reads saved runs, draws the tables)
 
 # %% tags=["remove-cell"]
 AGREE = {"ensemble": "vmapped training gives the weights of training one member after another",
@@ -98,51 +79,16 @@ verdicts.what_would_count(claims, unit="checked row")
 # benchmarks work, whose timings are noisy); at `cpu` and `paper` the full one.
 
 # %%
-def run_benchmark(name: str, args: list[str]) -> list[Row]:
-    """Run benchmarks/NAME.py alone with --json: its rows, or an error with its output."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / f"{name}.json"
-        cmd = [sys.executable, str(BENCH / f"{name}.py"), *args, "--json", str(out)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=BENCH.parent)
-        if proc.returncode != 0 or not out.exists():
-            raise RuntimeError(f"benchmarks/{name}.py {' '.join(args)} failed "
-                               f"(exit {proc.returncode}):\n{proc.stdout[-2000:]}\n"
-                               f"{proc.stderr[-3000:]}")
-        return read_rows(out)  # checks each row against the row type (benchmarks/common.py)
-
-
-rows = {name: run_benchmark(name, args) for name, args in tqdm(ARGS.items(), desc="benchmarks")}
-print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-      f"torch {torch.__version__}, 1-min load average after the runs {os.getloadavg()[0]:.1f}")
+rows = suite.run_all(device="cpu", quick=quick)  # each benchmark in a fresh process, one after another
+print(f"{suite.machine()}, torch {torch.__version__}, 1-min load average after the runs "
+      f"{os.getloadavg()[0]:.1f}")
 
 # %% [markdown]
 # ## Results
 
-# %% tags=["remove-cell"]
-def table(name: str):
-    """One benchmark's rows as a styled table."""
-    df = pd.DataFrame([dict(r.to_dict(), **{"goal met": r.goal_met}) for r in rows[name]])
-    ratio = "ratio peer / Wedges"
-    df = df.rename(columns={"wedges": "Wedges", "peer_value": "peer's", "ratio": ratio,
-                            "peer_agreement": "peer's agreement", "peak_fraction": "of peak"})
-    if "ratio_lo" in df:  # the range of the per-round ratios (timings: medians of rounds)
-        df["ratio range"] = [f"{a:.2f}–{b:.2f}" if a == a else ""
-                             for a, b in zip(df.ratio_lo, df.ratio_hi)]
-    if "of peak" in df:  # the ratio were Wedges' work done at the matmul peak
-        df["ratio at peak"] = df[ratio] / pd.to_numeric(df["of peak"], errors="coerce")
-    cols = ["task", "unit", "Wedges", "peer", "peer's", ratio, "ratio range", "goal", "goal met",
-            "of peak", "ratio at peak"]
-    cols = [c for c in cols if c in df] + [c for c in ("agreement", "peer's agreement") if c in df]
-    fmt = {"Wedges": "{:.3g}", "peer's": "{:.3g}", ratio: "{:.2f}", "agreement": "{:.1e}",
-           "peer's agreement": "{:.1e}", "of peak": "{:.0%}", "ratio at peak": "{:.2f}"}
-    described = list(dict.fromkeys(r.agreement_is for r in rows[name] if r.agreement_is))
-    caption = TITLES[name] + (f" (agreement: {'; '.join(described)})" if described else "")
-    return df[cols].style.format(fmt, na_rep="").hide(axis="index").set_caption(caption)
-
-
 # %% tags=["remove-input"]
-for name in ARGS:
-    display(table(name))
+for name, rs in rows.items():
+    display(suite.table(name, rs))
 
 # %% tags=["remove-cell"]
 met = [r.goal_met for rs in rows.values() for r in rs]
@@ -183,6 +129,23 @@ def agreement_verdict(name: str) -> verdicts.Verdict:
 overall = verdicts.combine("bench_agree", [agreement_verdict(name) for name in AGREE])
 
 # %% [markdown]
+# ## Runs saved on other machines
+#
+# A GPU's rows cannot be measured while the book builds on a CPU: `python benchmarks/suite.py --device cuda
+# --save` runs the suite there once and keeps its rows in `benchmarks/results/`. Each saved run is shown as it was
+# measured, under its device and date; it is not part of this build's verdicts.
+
+# %% tags=["remove-input"]
+runs = suite.saved()
+for run in runs:
+    display(Markdown(f"**{run['device']}**, measured {run['date']} with torch {run['torch']}"
+                     + (" (each benchmark's quick version)" if run["quick"] else "")))
+    for name, rs in run["benchmarks"].items():
+        display(suite.table(name, rs))
+if not runs:
+    display(Markdown("No run is saved in `benchmarks/results/`: no GPU has run the suite for this version."))
+
+# %% [markdown]
 # ## Takeaway
 #
 # Vectorising over parameter vectors pays most where a peer loops in Python over small pieces of work: many
@@ -190,9 +153,13 @@ overall = verdicts.combine("bench_agree", [agreement_verdict(name) for name in A
 # large matrix product (a Hutchinson probe of a big network), the gain must come from fewer of them: deflating
 # the Lanczos space pays where a few eigenvalues hold much of the Hessian (a trained network), little on the
 # broad spectrum of a network at initialisation, and for a ReLU network the trace needs no probe at all
-# (Tr H = Tr GGN, computed exactly); "of peak" (of the machine's matmul FLOP/s) says how close.
+# (Tr H = Tr GGN, computed exactly); "of peak" (of the machine's matmul FLOP/s) says how close. The ensemble
+# rows also set Wedges against the loop a PyTorch user writes (an `nn.Module` and `torch.optim.SGD`, one member
+# after another): a lone member trained by Wedges takes the same batched path as the stack, so the first row
+# measures batching alone.
 # On a GPU, where a small network leaves most of the device idle, batching matters more; see
 # {ref}`ch-reproducing` for running the chapters there.
 #
-# **Try it.** `python benchmarks/curvature.py --threads 2`, or build this page at full size:
+# **Try it.** `python benchmarks/curvature.py --threads 2`, `python benchmarks/suite.py --quick` (every benchmark,
+# one after another), or build this page at full size:
 # `python -m wedges_lib run book/91_benchmarks.py --scale cpu --out runs/bench`.

@@ -1,0 +1,170 @@
+"""Every benchmark in one go, and the saved runs the book's benchmarks appendix shows.
+
+    python benchmarks/suite.py                   # all five benchmarks on the CPU, printed
+    python benchmarks/suite.py --device cuda --save
+    python benchmarks/suite.py --quick --save --results /tmp/results
+
+Each benchmark script runs in a fresh Python process with ``--json`` (one after another, never two at once, so
+they do not share the machine) and its rows are read back (:func:`run`). On a GPU only the benchmarks that have
+a ``--device cuda`` run (:data:`GPU`); ``subspace`` and ``align`` time CPU work only. ``--save`` writes the rows
+to ``benchmarks/results/<device>.json`` (:func:`save`) with the device's name, the date, torch's version and
+the flags; the appendix (``book/91_benchmarks.py``) measures the CPU rows during the build and shows every
+saved file beside them (:func:`saved`, :func:`table`), naming its device and date. A GPU's time is short: try
+the command with ``--quick`` on a CPU first, then run it once on the GPU.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from common import HERE, Row, read_rows
+
+NAMES = ("ensemble", "curvature", "surfaces", "subspace", "align")
+GPU = ("ensemble", "curvature", "surfaces")  # the benchmarks with a --device cuda
+RESULTS = HERE / "results"
+TITLES = {"ensemble": "K members trained in one batched pass vs one after another",
+          "curvature": "Hessian top eigenvalues, and trace at equal standard error, vs PyHessian and curvlinops",
+          "surfaces": "a loss plane vs loss-landscapes",
+          "subspace": "training in a random d-dimensional subspace vs plain training",
+          "align": "permutation alignment by weight matching vs rebasin"}
+
+
+def names_for(device: str) -> tuple[str, ...]:
+    """The benchmarks that run on ``device`` ('cpu' or 'cuda')."""
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"parameter 'device': got {device!r}; expected 'cpu' or 'cuda'")
+    return NAMES if device == "cpu" else GPU
+
+
+def args_for(name: str, *, quick: bool = False, device: str = "cpu") -> list[str]:
+    """The flags benchmark ``name`` runs with: its quick version (curvature's without the slow scipy baseline)
+    and the device, where it has one."""
+    if name not in NAMES:
+        raise ValueError(f"parameter 'name': got {name!r}; expected one of {', '.join(NAMES)}")
+    args = (["--quick"] + (["--no-scipy"] if name == "curvature" else [])) if quick else []
+    return args + (["--device", device] if name in GPU else [])
+
+
+def run(name: str, args: list[str]) -> list[Row]:
+    """Run ``benchmarks/NAME.py`` alone with ``--json``: its rows, or an error with the end of its output."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"{name}.json"
+        cmd = [sys.executable, str(HERE / f"{name}.py"), *args, "--json", str(out)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE.parent)
+        if proc.returncode != 0 or not out.exists():
+            raise RuntimeError(f"benchmarks/{name}.py {' '.join(args)} failed (exit {proc.returncode}):\n"
+                               f"{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+        return read_rows(out)  # checks each row against the row type (common.Row)
+
+
+def run_all(*, device: str = "cpu", quick: bool = False, progress: bool = True) -> dict[str, list[Row]]:
+    """Every benchmark that runs on ``device``, one after another: {name: rows}."""
+    from tqdm.auto import tqdm
+
+    names = names_for(device)
+    return {name: run(name, args_for(name, quick=quick, device=device))
+            for name in tqdm(names, desc="benchmarks", disable=not progress)}
+
+
+def machine(device: str = "cpu") -> str:
+    """The device in words: the GPU's name, or the CPU's and its count."""
+    if device == "cuda":
+        import torch
+
+        return torch.cuda.get_device_name()
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+
+
+def save(rows: dict[str, list[Row]], *, device: str, quick: bool, directory: Path = RESULTS) -> Path:
+    """Write one run's rows, with where and when they were measured, to ``directory/<device>.json`` (atomically;
+    a run on the same device replaces the file). Returns the path."""
+    import torch
+
+    from wedges_lib.results import write_json
+
+    name = machine(device)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / (re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower() + ".json")
+    write_json(path, {"device": name, "date": datetime.date.today().isoformat(), "torch": torch.__version__,
+                      "quick": quick, "benchmarks": {k: [r.to_dict() for r in v] for k, v in rows.items()}})
+    return path
+
+
+def saved(directory: Path = RESULTS) -> list[dict[str, Any]]:
+    """Every saved run in ``directory`` (sorted by file name): its fields, with ``benchmarks`` as {name: rows}.
+    A file that is not a saved run is an error that names it."""
+    runs = []
+    for path in sorted(Path(directory).glob("*.json")):
+        try:
+            d = json.loads(path.read_text())
+            unknown = set(d["benchmarks"]) - set(NAMES)
+            d["benchmarks"] = {k: [Row.from_dict(r) for r in d["benchmarks"][k]] for k in NAMES
+                               if k in d["benchmarks"]}  # in the suite's order
+            missing = {"device", "date", "torch", "quick"} - set(d)
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"{path} is not a saved benchmark run: {e}") from None
+        if missing or unknown:
+            raise ValueError(f"{path} is not a saved benchmark run: missing {sorted(missing)} or unknown "
+                             f"benchmarks {sorted(unknown)} (known: {', '.join(NAMES)})")
+        runs.append(d)
+    return runs
+
+
+def table(name: str, rows: list[Row], caption: str = ""):
+    """Benchmark ``name``'s rows as a styled pandas table: ratio, its range over rounds, goal, whether met,
+    fraction of peak, the ratio at peak (ratio / of peak) and the agreement columns."""
+    import pandas as pd
+
+    df = pd.DataFrame([dict(r.to_dict(), **{"goal met": r.goal_met}) for r in rows])
+    ratio = "ratio peer / Wedges"
+    df = df.rename(columns={"wedges": "Wedges", "peer_value": "peer's", "ratio": ratio,
+                            "peer_agreement": "peer's agreement", "peak_fraction": "of peak"})
+    if "ratio_lo" in df:  # the range of the per-round ratios (timings: medians of rounds)
+        df["ratio range"] = [f"{a:.2f}–{b:.2f}" if a == a else "" for a, b in zip(df.ratio_lo, df.ratio_hi)]
+    if "of peak" in df:  # the ratio were Wedges' work done at the matmul peak
+        df["ratio at peak"] = df[ratio] / pd.to_numeric(df["of peak"], errors="coerce")
+    cols = ["task", "unit", "Wedges", "peer", "peer's", ratio, "ratio range", "goal", "goal met",
+            "of peak", "ratio at peak"]
+    cols = [c for c in cols if c in df] + [c for c in ("agreement", "peer's agreement") if c in df]
+    fmt = {"Wedges": "{:.3g}", "peer's": "{:.3g}", ratio: "{:.2f}", "agreement": "{:.1e}",
+           "peer's agreement": "{:.1e}", "of peak": "{:.0%}", "ratio at peak": "{:.2f}"}
+    described = list(dict.fromkeys(r.agreement_is for r in rows if r.agreement_is))
+    caption = (caption or TITLES[name]) + (f" (agreement: {'; '.join(described)})" if described else "")
+    return df[cols].style.format(fmt, na_rep="").hide(axis="index").set_caption(caption)
+
+
+def main(argv=None) -> None:
+    """Run the suite, print each benchmark's rows and, with --save, keep them."""
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the benchmarks run")
+    ap.add_argument("--quick", action="store_true", help="each benchmark's quick version (a test of the set-up)")
+    ap.add_argument("--save", action="store_true", help="write the rows to RESULTS/<device>.json")
+    ap.add_argument("--results", type=Path, default=RESULTS, help=f"where --save writes (default {RESULTS})")
+    args = ap.parse_args(argv)
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            ap.error("--device cuda: torch sees no CUDA device on this machine")
+    rows = run_all(device=args.device, quick=args.quick)
+    for name, rs in rows.items():
+        print(f"\n{name}: {TITLES[name]}")
+        for r in rs:
+            print(f"  {r.task}: {r.wedges:.3g} vs {r.peer_value:.3g} {r.unit} -> {r.ratio:.2f}x "
+                  f"(goal {r.goal}{', met' if r.goal_met == 'yes' else ', missed' if r.goal_met else ''})")
+    if args.save:
+        print(f"\nsaved to {save(rows, device=args.device, quick=args.quick, directory=args.results)}")
+
+
+if __name__ == "__main__":
+    main()

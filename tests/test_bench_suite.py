@@ -1,0 +1,52 @@
+"""The benchmark suite's frame (benchmarks/suite.py, benchmarks/common.py): flags per device, saved runs written
+and read back, and their tables. The benchmarks themselves run in the book's appendix (book/91_benchmarks.py)."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import suite  # noqa: E402
+from common import Row  # noqa: E402
+
+ROW = Row(task="K=8 MLPs", unit="s", wedges=1.0, peer="one after another", peer_value=2.5, goal=">= 3",
+          agreement=0.01, agreement_is="max |Δθ|", tolerance=0.05, ratio_lo=2.0, ratio_hi=2.7, peak_fraction=0.5)
+
+
+def test_flags_per_device():
+    assert suite.names_for("cpu") == suite.NAMES and suite.names_for("cuda") == suite.GPU
+    assert suite.args_for("curvature", quick=True) == ["--quick", "--no-scipy", "--device", "cpu"]
+    assert suite.args_for("align", quick=True) == ["--quick"]  # a CPU-only benchmark takes no --device
+    assert suite.args_for("surfaces", device="cuda") == ["--device", "cuda"]
+    with pytest.raises(ValueError, match="'device'.*'cpu' or 'cuda'"):
+        suite.names_for("tpu")
+    with pytest.raises(ValueError, match="'name'.*ensemble, curvature"):
+        suite.args_for("plane")
+
+
+def test_saved_run_round_trip(tmp_path):
+    path = suite.save({"surfaces": [ROW], "ensemble": [ROW]}, device="cpu", quick=True, directory=tmp_path)
+    assert path.parent == tmp_path and path.suffix == ".json"
+    (run,) = suite.saved(tmp_path)
+    assert run["device"] == suite.machine("cpu") and run["quick"] is True and len(run["date"]) == 10
+    assert list(run["benchmarks"].items()) == [("ensemble", [ROW]), ("surfaces", [ROW])]  # the suite's order
+    html = suite.table("ensemble", run["benchmarks"]["ensemble"]).to_html()
+    assert "2.50" in html and "2.00–2.70" in html and "no" in html  # ratio, its range, goal missed
+    assert "5.00" in html  # ratio at peak: 2.5 / 0.5
+
+
+def test_saved_run_errors_name_the_file(tmp_path):
+    assert suite.saved(tmp_path / "none") == []
+    bad = tmp_path / "gpu.json"
+    bad.write_text(json.dumps({"device": "x", "date": "2026-01-01", "torch": "2", "quick": False,
+                               "benchmarks": {"ensemble": [dict(ROW.to_dict(), ratio=9.0)]}}))
+    with pytest.raises(ValueError, match="gpu.json is not a saved benchmark run: .*ratio 9.0"):
+        suite.saved(tmp_path)
+    bad.write_text(json.dumps({"device": "x", "benchmarks": {}}))
+    with pytest.raises(ValueError, match=r"gpu.json .*missing \['date', 'quick', 'torch'\]"):
+        suite.saved(tmp_path)
+    bad.write_text(json.dumps({"device": "x", "date": "2026-01-01", "torch": "2", "quick": False,
+                               "benchmarks": {"planes": []}}))
+    with pytest.raises(ValueError, match=r"unknown benchmarks \['planes'\] \(known: ensemble"):
+        suite.saved(tmp_path)
