@@ -7,10 +7,10 @@
 Each benchmark script runs in a fresh Python process with ``--json`` (one after another, never two at once, so
 they do not share the machine) and its rows are read back (:func:`run`). On a GPU only the benchmarks that have
 a ``--device cuda`` run (:data:`GPU`); ``subspace`` and ``align`` time CPU work only. ``--save`` writes the rows
-to ``benchmarks/results/<device>.json`` (:func:`save`) with the device's name, the date, torch's version and
-the flags; the appendix (``book/91_benchmarks.py``) measures the CPU rows during the build and shows every
-saved file beside them (:func:`saved`, :func:`table`), naming its device and date. A GPU's time is short: try
-the command with ``--quick`` on a CPU first, then run it once on the GPU.
+to ``benchmarks/results/<device>.json`` (:func:`save`) with the device's name, the date, torch's version, the
+git commit and the flags; the appendix (``book/91_benchmarks.py``) measures the CPU rows during the build and
+shows every saved file beside them (:func:`saved`, :func:`table`), naming its device and date. A GPU's time is
+short: try the command with ``--quick`` on a CPU first, then run it once on the GPU.
 """
 from __future__ import annotations
 
@@ -87,16 +87,19 @@ def machine(device: str = "cpu") -> str:
 
 def save(rows: dict[str, list[Row]], *, device: str, quick: bool, directory: Path = RESULTS) -> Path:
     """Write one run's rows, with where and when they were measured, to ``directory/<device>.json`` (atomically;
-    a run on the same device replaces the file). Returns the path."""
+    a run on the same device replaces the file), with the device's name, the date, torch's version and the git
+commit of the benchmarks measured. Returns the path."""
     import torch
 
     from wedges_lib.results import write_json
 
     name = machine(device)
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / (re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower() + ".json")
     write_json(path, {"device": name, "date": datetime.date.today().isoformat(), "torch": torch.__version__,
-                      "quick": quick, "benchmarks": {k: [r.to_dict() for r in v] for k, v in rows.items()}})
+                      "commit": git.stdout.strip() if git.returncode == 0 else "unknown", "quick": quick,
+                      "benchmarks": {k: [r.to_dict() for r in v] for k, v in rows.items()}})
     return path
 
 
@@ -110,7 +113,7 @@ def saved(directory: Path = RESULTS) -> list[dict[str, Any]]:
             unknown = set(d["benchmarks"]) - set(NAMES)
             d["benchmarks"] = {k: [Row.from_dict(r) for r in d["benchmarks"][k]] for k in NAMES
                                if k in d["benchmarks"]}  # in the suite's order
-            missing = {"device", "date", "torch", "quick"} - set(d)
+            missing = {"device", "date", "torch", "commit", "quick"} - set(d)
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise ValueError(f"{path} is not a saved benchmark run: {e}") from None
         if missing or unknown:

@@ -138,12 +138,13 @@ overall = verdicts.combine("bench_agree", [agreement_verdict(name) for name in A
 # %% tags=["remove-input"]
 runs = suite.saved()
 for run in runs:
-    display(Markdown(f"**{run['device']}**, measured {run['date']} with torch {run['torch']}"
+    display(Markdown(f"**{run['device']}**, measured {run['date']} at commit `{run['commit']}` with torch "
+                     f"{run['torch']}"
                      + (" (each benchmark's quick version)" if run["quick"] else "")))
     for name, rs in run["benchmarks"].items():
         display(suite.table(name, rs))
 if not runs:
-    display(Markdown("No run is saved in `benchmarks/results/`: no GPU has run the suite for this version."))
+    display(Markdown("No run is saved in `benchmarks/results/` yet."))
 
 # %% [markdown]
 # ## Takeaway

@@ -30,6 +30,7 @@ def test_saved_run_round_trip(tmp_path):
     assert path.parent == tmp_path and path.suffix == ".json"
     (run,) = suite.saved(tmp_path)
     assert run["device"] == suite.machine("cpu") and run["quick"] is True and len(run["date"]) == 10
+    assert run["commit"]  # the short hash, or "unknown" outside a git checkout
     assert list(run["benchmarks"].items()) == [("ensemble", [ROW]), ("surfaces", [ROW])]  # the suite's order
     html = suite.table("ensemble", run["benchmarks"]["ensemble"]).to_html()
     assert "2.50" in html and "2.00–2.70" in html and "no" in html  # ratio, its range, goal missed
@@ -39,14 +40,14 @@ def test_saved_run_round_trip(tmp_path):
 def test_saved_run_errors_name_the_file(tmp_path):
     assert suite.saved(tmp_path / "none") == []
     bad = tmp_path / "gpu.json"
-    bad.write_text(json.dumps({"device": "x", "date": "2026-01-01", "torch": "2", "quick": False,
+    bad.write_text(json.dumps({"device": "x", "date": "2026-01-01", "torch": "2", "commit": "abc", "quick": False,
                                "benchmarks": {"ensemble": [dict(ROW.to_dict(), ratio=9.0)]}}))
     with pytest.raises(ValueError, match="gpu.json is not a saved benchmark run: .*ratio 9.0"):
         suite.saved(tmp_path)
     bad.write_text(json.dumps({"device": "x", "benchmarks": {}}))
-    with pytest.raises(ValueError, match=r"gpu.json .*missing \['date', 'quick', 'torch'\]"):
+    with pytest.raises(ValueError, match=r"gpu.json .*missing \['commit', 'date', 'quick', 'torch'\]"):
         suite.saved(tmp_path)
-    bad.write_text(json.dumps({"device": "x", "date": "2026-01-01", "torch": "2", "quick": False,
+    bad.write_text(json.dumps({"device": "x", "date": "2026-01-01", "torch": "2", "commit": "abc", "quick": False,
                                "benchmarks": {"planes": []}}))
     with pytest.raises(ValueError, match=r"unknown benchmarks \['planes'\] \(known: ensemble"):
         suite.saved(tmp_path)
