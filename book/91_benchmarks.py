@@ -52,7 +52,7 @@ BENCH = Path(wedges_lib.__file__).resolve().parents[1] / "benchmarks"
 if not BENCH.is_dir():
     raise FileNotFoundError(f"{BENCH} not found: this page needs a source checkout of Wedges")
 sys.path.insert(0, str(BENCH))
-import suite  # noqa: E402  (benchmarks/suite.py: runs the scripts, reads saved runs, draws the tables)
+import suite  # noqa: E402  (benchmarks/suite.py: runs the scripts, reads saved runs, draws tables)
 
 # %% tags=["remove-cell"]
 AGREE = {"ensemble": "vmapped training gives the weights of training one member after another",
@@ -79,7 +79,7 @@ verdicts.what_would_count(claims, unit="checked row")
 # benchmarks work, whose timings are noisy); at `cpu` and `paper` the full one.
 
 # %%
-rows = suite.run_all(device="cpu", quick=quick)  # each benchmark in a fresh process, one after another
+rows = suite.run_all(device="cpu", quick=quick)  # each in a fresh process, one after another
 print(f"{suite.machine()}, torch {torch.__version__}, 1-min load average after the runs "
       f"{os.getloadavg()[0]:.1f}")
 
@@ -138,8 +138,8 @@ overall = verdicts.combine("bench_agree", [agreement_verdict(name) for name in A
 # %% tags=["remove-input"]
 runs = suite.saved()
 for run in runs:
-    display(Markdown(f"**{run['device']}**, measured {run['date']} at commit `{run['commit']}` with torch "
-                     f"{run['torch']}"
+    display(Markdown(f"**{run['device']}**, measured {run['date']} at commit `{run['commit']}` "
+                     f"with torch {run['torch']}"
                      + (" (each benchmark's quick version)" if run["quick"] else "")))
     for name, rs in run["benchmarks"].items():
         display(suite.table(name, rs))
