@@ -11,11 +11,11 @@ each (D,) theta (the same path with K = 1) with the same seeds and steps; as dia
 ``vmap`` path (``path="vmap"``) and vs the loop a user writes without Wedges (:func:`plain_torch`: the
 ``nn.Module``, ``torch.optim.SGD``, the same minibatches and the same evaluation, one member after another).
 Prints median wall and CPU seconds over interleaved rounds, the speed ratio and its range over the rounds,
-how far the members agree (max abs difference; float reassociation makes it
-grow with steps but stay far below the weights' scale), and the fraction of the machine's matmul peak
-(``common.matmul_peak``) each path reaches, counting 3 × 2 × D × batch FLOPs per member and step (forward +
-backward). The speed ratio is the one-pass path's fraction of peak over the one-after-another path's: where a
-lone member reaches a fraction f of the peak (small products, per-step overhead), no batching can beat 1 / f.
+how far the members agree (max abs difference; float reassociation makes it grow with steps but stay far below
+the weights' scale), and the fraction of the machine's matmul peak (``common.matmul_peak``) each path reaches,
+counting 3 × 2 × D × batch FLOPs per member and step (forward + backward). The speed ratio is the one-pass
+path's fraction of peak over the one-after-another path's: where a lone member reaches a fraction f of the peak
+(small products, per-step overhead), no batching can beat 1 / f.
 
 On a machine shared with other jobs, read the CPU seconds at --threads 1: wall time is then unreliable.
 On a GPU (``--device cuda``) every timing ends with ``torch.cuda.synchronize()`` and the peak is that of a
@@ -40,20 +40,22 @@ from wedges_lib import config, data, optimize, params, train
 
 
 def plain_torch(model: torch.nn.Module, ds: data.Dataset, theta0: torch.Tensor, seed: int, *, lr: float,
-                momentum: float, batch_size: int, steps: int) -> torch.Tensor:
+                momentum: float, batch_size: int, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
     """One member trained as a PyTorch user would: a copy of ``model`` loaded with theta0 (D,),
     ``torch.optim.SGD`` with momentum and a cosine schedule, ``F.cross_entropy``; the minibatches of
-    ``train.train`` (seed ``seed``) and, as it does, the loss and accuracy on the training and test sets at the
-    start and the end. Returns the final theta (D,)."""
+    ``train.train`` (seed ``seed``) and, as it records them, the loss and accuracy on the training and test sets
+    at the start and the end. Returns the final theta (D,) and that history (2, 4): start and end rows of
+    training loss, training accuracy, test loss, test accuracy."""
     net = params.load_into(copy.deepcopy(model), theta0)
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     batches = optimize.minibatches(len(ds.y_train), [seed], batch_size, theta0.device)
 
     @torch.no_grad()
-    def measure() -> list[torch.Tensor]:
+    def measure() -> torch.Tensor:
         logits = [(net(x), y) for x, y in ((ds.x_train, ds.y_train), (ds.x_test, ds.y_test))]
-        return [v for out, y in logits for v in (F.cross_entropy(out, y), (out.argmax(-1) == y).float().mean())]
+        return torch.stack([v for out, y in logits
+                            for v in (F.cross_entropy(out, y), (out.argmax(-1) == y).float().mean())])
 
     history = [measure()]
     for _ in range(steps):
@@ -63,7 +65,7 @@ def plain_torch(model: torch.nn.Module, ds: data.Dataset, theta0: torch.Tensor, 
         opt.step()
         sched.step()
     history.append(measure())
-    return params.flatten(net)
+    return params.flatten(net), torch.stack(history)
 
 
 # ---------------------------------------------------------------- the benchmark
@@ -102,7 +104,7 @@ def main(argv=None) -> None:
                                  for k in range(K)]),
         "plain PyTorch (nn.Module, torch.optim.SGD), one after another":
             lambda: torch.stack([plain_torch(model, ds, theta0[k], k, lr=cfg.lr, momentum=cfg.momentum,
-                                             batch_size=cfg.batch_size, steps=args.steps) for k in range(K)]),
+                                             batch_size=cfg.batch_size, steps=args.steps)[0] for k in range(K)]),
     }
     train.train(model, ds, theta0, seeds=seeds, **dict(kw, steps=5))  # warm-up
     train.train(model, ds, theta0, seeds=seeds, path="vmap", **dict(kw, steps=5))

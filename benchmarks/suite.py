@@ -22,6 +22,7 @@ import platform
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +56,6 @@ def args_for(name: str, *, quick: bool = False, device: str = "cpu") -> list[str
 
 def run(name: str, args: list[str]) -> list[Row]:
     """Run ``benchmarks/NAME.py`` alone with ``--json``: its rows, or an error with the end of its output."""
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{name}.json"
         cmd = [sys.executable, str(HERE / f"{name}.py"), *args, "--json", str(out)]

@@ -239,7 +239,7 @@ def _relu_loss_and_grad(plan: LinearPlan, thetas: torch.Tensor, xb: torch.Tensor
     g = logp.exp_()  # d(mean CE)/d logits = (softmax - onehot) / B
     g.scatter_add_(-1, yb[..., None], torch.full((K, B, 1), -1.0, dtype=g.dtype, device=g.device)).div_(B)
     grads: list = [None] * len(plan.sizes)
-    for i, (_, iw, n_out, n_in, ib) in reversed(list(enumerate(s for s in plan.steps if s[0] == "linear"))):
+    for i, (_, iw, _, _, ib) in reversed(list(enumerate(s for s in plan.steps if s[0] == "linear"))):
         grads[iw] = torch.bmm(g.transpose(1, 2), hs[i]).view(K, -1)
         if ib >= 0:
             grads[ib] = g.sum(1)
