@@ -1,4 +1,5 @@
-"""The book's execution cache re-executes a chapter when the library's source changes, not only its own code."""
+"""The book's execution cache re-executes a chapter when the library's code changes (not its comments), not only
+when its own code does."""
 import os
 import shutil
 import subprocess
@@ -56,8 +57,11 @@ def test_a_library_edit_re_executes_a_cached_chapter(tmp_path):
     assert build() == 1
     assert build() == 1  # nothing changed: served from the execution cache
     src = copy / "params.py"
-    src.write_text(src.read_text().replace('    return torch.linalg.vector_norm(theta, dim=-1)',
-                                           '    return torch.linalg.vector_norm(theta, dim=-1)  # edited'))
-    assert build() == 2  # the library changed: executed again
+    line = '    return torch.linalg.vector_norm(theta, dim=-1)'
+    assert line in src.read_text()
+    src.write_text(src.read_text().replace(line, line + '  # a comment, not code'))
+    assert build() == 1  # a comment is not code: still served from the cache
+    src.write_text(src.read_text().replace(line, line + ' * 1.0'))
+    assert build() == 2  # the library's code changed: executed again
     html = (book / "_build" / "html" / "chapter.html").read_text()
     assert "wedges_lib source fingerprint" not in html  # the fingerprint cell is hidden

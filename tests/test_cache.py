@@ -85,15 +85,60 @@ def test_no_cache_env_recomputes(store, monkeypatch):
     assert len(calls) == 2
 
 
-def test_library_fingerprint_follows_the_source(tmp_path):
+def _lib_copy(tmp_path):
     copy = tmp_path / "wedges_lib"
     shutil.copytree(LIB, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def _fingerprint(copy):
+    return cache.library_fingerprint.__wrapped__(str(copy))  # uncached: the folder's files change
+
+
+def _edit(path, old, new):
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_library_fingerprint_follows_the_source(tmp_path):
+    copy = _lib_copy(tmp_path)
     before = cache.library_fingerprint(str(copy))
-    assert before == cache.library_fingerprint.__wrapped__(str(LIB))
+    assert before == _fingerprint(LIB)
+    _edit(copy / "params.py", '    return torch.linalg.vector_norm(theta, dim=-1)',
+          '    return torch.linalg.vector_norm(theta, dim=-1) * 1.0')
+    assert _fingerprint(copy) != before
+
+
+def test_library_fingerprint_ignores_docstrings_and_comments(tmp_path):
+    copy = _lib_copy(tmp_path)
+    before = _fingerprint(copy)
     src = copy / "params.py"
-    src.write_text(src.read_text().replace('    return torch.linalg.vector_norm(theta, dim=-1)',
-                                           '    return torch.linalg.vector_norm(theta, dim=-1) * 1.0'))
-    assert cache.library_fingerprint.__wrapped__(str(copy)) != before
+    text = src.read_text()
+    first_line = text.splitlines()[0]
+    assert first_line.startswith('"""')  # the module docstring
+    _edit(src, first_line, first_line + " Reworded, at length.")
+    _edit(src, '    return torch.linalg.vector_norm(theta, dim=-1)',
+          '    # a new comment\n    return torch.linalg.vector_norm(theta, dim=-1)  # and another')
+    cache_src = copy / "cache.py"  # a function's docstring too
+    _edit(cache_src, '    """torch.save ``obj``', '    """Saves: torch.save ``obj``')
+    assert src.read_text() != text
+    assert _fingerprint(copy) == before
+
+
+def test_library_fingerprint_reads_subpackages(tmp_path):
+    copy = _lib_copy(tmp_path)
+    studies = copy / "studies"
+    studies.mkdir()
+    (studies / "__init__.py").write_text('"""Studies."""\n')
+    (studies / "x.py").write_text('"""A study."""\nWIDTH = 3\n\n\ndef width():\n    return WIDTH\n')
+    before = _fingerprint(copy)
+    _edit(studies / "x.py", "WIDTH = 3", "WIDTH = 4")
+    assert _fingerprint(copy) != before
+    _edit(studies / "x.py", "WIDTH = 4", "WIDTH = 3")
+    assert _fingerprint(copy) == before
+    (studies / "x.py").rename(studies / "y.py")  # the same code under another name is another library
+    assert _fingerprint(copy) != before
 
 
 _SCRIPT = textwrap.dedent("""

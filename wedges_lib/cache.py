@@ -7,8 +7,9 @@ recomputed, never used.
 :func:`cached` derives its key; nobody types one. The key is a hash of
 
 * the name of the result,
-* a fingerprint of the ``wedges_lib`` source (:func:`library_fingerprint`): any change to the library's
-  code recomputes every result, so nothing computed by older code is ever served;
+* a fingerprint of the ``wedges_lib`` code (:func:`library_fingerprint`): any change to the library's
+  code, in any of its modules and subpackages, recomputes every result, so nothing computed by older code
+  is ever served (docstrings and comments are not code: editing them recomputes nothing);
 * the code of ``compute`` itself (its bytecode and constants, nested functions included);
 * the values of exactly the configuration entries ``compute`` read: it receives the configuration
   wrapped in a recorder, and the names it read are kept beside the results (a computation's reads are
@@ -20,6 +21,7 @@ a value it picks up from the enclosing scope is not part of the key.
 """
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import io
@@ -73,17 +75,43 @@ def load_checked(path: Path) -> Any | None:
     return torch.load(io.BytesIO(payload), weights_only=True, map_location=where)
 
 
+# files under the package, other than Python source, that the library could read: hashed byte for byte
+_DATA_SUFFIXES = (".json", ".yml", ".yaml", ".toml", ".csv", ".txt")
+
+
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    """``tree`` without the docstrings of its module, classes and functions (removed in place)."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                del body[0]
+    return tree
+
+
 @functools.lru_cache(maxsize=None)
 def library_fingerprint(root: str | None = None) -> str:
-    """SHA-256 (hex) of every ``.py`` file of the ``wedges_lib`` package (or of the package folder ``root``).
+    """SHA-256 (hex) of the code of the ``wedges_lib`` package (or of the package folder ``root``).
 
-    Used in every cache key and in the book's execution cache (:mod:`wedges_lib.notebook`): editing any
-    library source changes it.
+    Every ``.py`` file under the folder, subpackages included (sorted, each with its path relative to the
+    folder), enters as its syntax tree without docstrings (``ast.dump``, which holds neither comments nor line
+    numbers): a change to the code changes the fingerprint; editing a docstring or a comment, or reflowing
+    lines, does not. Data files the library could read (``.json``, ``.yml``, ``.yaml``, ``.toml``, ``.csv``,
+    ``.txt``) enter byte for byte. Used in every cache key and in the book's execution cache
+    (:mod:`wedges_lib.notebook`). Computed once per process and folder.
     """
     folder = Path(root) if root is not None else Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for path in sorted(folder.glob("*.py")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    files = (p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.relative_to(folder).parts)
+    for path in sorted(files, key=lambda p: p.relative_to(folder).as_posix()):
+        if path.suffix == ".py":
+            content = ast.dump(_strip_docstrings(ast.parse(path.read_bytes(), filename=str(path)))).encode()
+        elif path.suffix in _DATA_SUFFIXES:
+            content = path.read_bytes()
+        else:
+            continue
+        h.update(path.relative_to(folder).as_posix().encode() + b"\0" + content + b"\0")
     return h.hexdigest()
 
 

@@ -2,13 +2,13 @@
 
 :func:`reads` is the book's reader (``nb_custom_formats`` in ``_config.yml``): jupytext's reader plus one
 hidden code cell that holds :func:`wedges_lib.cache.library_fingerprint`. Jupyter Book's execution cache
-hashes the code cells, so a change to the library's source re-executes every chapter, as a change to the
-chapter's own code does; the book never shows numbers computed by older library code. Listed as a Sphinx
-extension too (:func:`setup`), it makes the fingerprint a configuration value, so Sphinx re-reads every page
-(and so calls :func:`reads` again) when the library changed even though no chapter file did. The extension also
-serves MathJax 3 with the book (copied from the ``django-static-mathjax`` package into ``_static/mathjax``, so the
-maths is typeset offline, with no CDN) and gives every chapter page a download button for its executed notebook
-(``.ipynb``) beside its ``.py`` source.
+hashes the code cells, so a change to the library's code (not to its docstrings or comments) re-executes every
+chapter, as a change to the chapter's own code does; the book never shows numbers computed by older library
+code. Listed as a Sphinx extension too (:func:`setup`), it makes the fingerprint a configuration value, so Sphinx
+re-reads every page (and so calls :func:`reads` again) when the library changed even though no chapter file did.
+The extension also serves MathJax 3 with the book (copied from the ``django-static-mathjax`` package into
+``_static/mathjax``, so the maths is typeset offline, with no CDN) and gives every chapter page a download button
+for its executed notebook (``.ipynb``) beside its ``.py`` source.
 """
 from __future__ import annotations
 
