@@ -268,13 +268,21 @@ def test_bad_arguments_raise_value_error_naming_the_parameter(call, name):
 # --- the chapter's helpers ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("noise", [0.0, 0.05])
-def test_trajectory_is_descend_step_by_step(noise):
+def test_descend_keeps_its_path_step_by_step(noise):
     m = toy.make_wedges(50, 5, 3, kappa=0.2, r_open=1.0, seed=2)
     th0 = toy.random_points(m, 4, 1.5, seed=1)
-    path = toy_experiments.trajectory(m, th0, lr=0.3, steps=30, noise=noise, seed=7)
-    assert path.shape == (31, 4, 50) and torch.equal(path[0], th0)
-    assert torch.allclose(path[-1], toy.descend(m, th0, lr=0.3, steps=30, noise=noise, seed=7).theta, atol=1e-6)
-    assert toy_experiments.trajectory(m, th0[0], steps=5).shape == (6, 50)
+    run = toy.descend(m, th0, lr=0.3, steps=30, noise=noise, seed=7, record_every=10, keep_path=True)
+    assert run.path.shape == (31, 4, 50) and torch.equal(run.path[0], th0) and torch.equal(run.path[-1], run.theta)
+    assert torch.equal(run.theta, toy.descend(m, th0, lr=0.3, steps=30, noise=noise, seed=7).theta)  # same draws
+    assert torch.equal(toy.loss(m, run.path[::10]), run.history["loss"])
+    assert toy.descend(m, th0, steps=5).path is None
+    assert toy.descend(m, th0[0], steps=5, keep_path=True).path.shape == (6, 50)
+
+
+def test_kept_path_of_a_diverged_run_stays_frozen():
+    slab = toy.make_wedges(100, 10, 4, width0=0.1, kappa=0.0, seed=5)
+    run = toy.descend(slab, toy.random_points(slab, 4, 1.5, seed=1), lr=2.0, steps=100, keep_path=True)
+    assert run.diverged.all() and torch.isfinite(run.path).all() and torch.equal(run.path[-1], run.theta)
 
 
 def test_plane_coords_match_plane_section_points():
@@ -294,6 +302,7 @@ def test_short_direction_leaves_the_wedge_and_two_solutions_connect(basis):
     starts = toy.random_points(m, 12, 1.5, seed=1)
     a, b, c, paths = toy_experiments.two_solutions(m, starts, lr=0.3, steps=150)
     assert paths.shape == (151, 2, 200) and int(toy.wedge_of(m, a)) != int(toy.wedge_of(m, b))
+    assert torch.equal(paths[-1], torch.stack([a, b]))  # the paths of the runs that ended at a and b
     assert float(toy.loss(m, a)) < 1e-12 and float(toy.loss(m, c)) < 1e-12
     assert float(connect.barrier_height(toy.path_loss(m, torch.stack([a, c, b]))[1])) < 1e-9
     assert float(connect.barrier_height(toy.line_section(m, a, b)[1])) > 1e-3

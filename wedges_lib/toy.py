@@ -207,19 +207,24 @@ class DescentResult:
 
     ``history`` maps 'step' (T,), 'loss' and 'radius' (T, B) or (T,) at the recorded steps; ``diverged``
     (B,) or () flags runs that went NaN / inf or whose radius exploded (they are frozen, nothing raises);
-    ``w`` holds the final hyperplane coordinates (B, d) for :func:`hyperplane_descend`, else None.
+    ``w`` holds the final hyperplane coordinates (B, d) for :func:`hyperplane_descend`, else None;
+    ``path`` every step's points, (steps + 1, B, D) or (steps + 1, D), when :func:`descend` kept them, else None.
     """
 
     theta: torch.Tensor
     history: dict[str, torch.Tensor]
     diverged: torch.Tensor
     w: torch.Tensor | None = None
+    path: torch.Tensor | None = None
 
 
 def _descend(model: WedgeModel, to_theta: Callable[[torch.Tensor], torch.Tensor], x0: torch.Tensor, *,
-             lr: float, steps: int, noise: float, seed: int, record_every: int,
-             explode: float) -> tuple[torch.Tensor, dict, torch.Tensor]:
-    """Gradient descent on x (..., m) with theta = to_theta(x) (..., D); returns final x, history, diverged (...)."""
+             lr: float, steps: int, noise: float, seed: int, record_every: int, explode: float,
+             keep_path: bool = False) -> tuple[torch.Tensor, dict, torch.Tensor, torch.Tensor | None]:
+    """Gradient descent on x (..., m) with theta = to_theta(x) (..., D), the toy's one descent loop.
+
+    Returns final x, history, diverged (...) and, when ``keep_path``, every step's x (steps + 1, ..., m), else None.
+    """
     check_arg("lr", lr, _is_real(lr) and lr > 0, "a finite float > 0")
     check_arg("steps", steps, _is_int(steps) and steps >= 0, "an int >= 0")
     check_arg("noise", noise, _is_real(noise) and noise >= 0, "a finite float >= 0")
@@ -232,6 +237,7 @@ def _descend(model: WedgeModel, to_theta: Callable[[torch.Tensor], torch.Tensor]
     limit = explode * max(1.0, model.r_min, float(torch.linalg.vector_norm(to_theta(x0), dim=-1).max()))
     diverged = torch.zeros(x.shape[:-1], dtype=torch.bool)
     hist: dict[str, list] = {"step": [], "loss": [], "radius": []}
+    path = [x] if keep_path else None
 
     def record(step: int) -> None:
         th = to_theta(x)
@@ -251,30 +257,35 @@ def _descend(model: WedgeModel, to_theta: Callable[[torch.Tensor], torch.Tensor]
             bad = ~torch.isfinite(new).all(dim=-1) | ~torch.isfinite(r) | (r > limit)
             diverged |= bad
             x = torch.where(diverged[..., None], x, new)
+            if keep_path:
+                path.append(x)
             if step % record_every == 0 or step == steps:
                 record(step)
     out = {"step": torch.tensor(hist["step"]), "loss": torch.stack(hist["loss"]),
            "radius": torch.stack(hist["radius"])}
-    return x, out, diverged
+    return x, out, diverged, (torch.stack(path) if keep_path else None)
 
 
 def descend(model: WedgeModel, theta0: torch.Tensor, *, lr: float = 0.3, steps: int = 200, noise: float = 0.0,
-            seed: int = 0, record_every: int = 1, explode: float = 1e3) -> DescentResult:
+            seed: int = 0, record_every: int = 1, explode: float = 1e3, keep_path: bool = False) -> DescentResult:
     """Gradient descent from theta0 (D,) or (B, D); ``noise`` > 0 adds N(0, noise²) to every gradient entry (SGD-like).
 
     The gradient is ``torch.func.grad`` of the summed loss: runs are independent, so it is every run's own
     gradient (what ``vmap(grad)`` gives), in one pass. The loss's curvature is 2 (times ``hole`` inside the
     hole), so lr < 1 / max(1, hole) is stable. A run is marked diverged (and frozen) when it goes
     non-finite or its radius exceeds ``explode`` times max(1, r_min, the largest initial radius).
+    ``keep_path`` keeps every step's points in ``path`` (steps + 1, B, D) or (steps + 1, D), for drawing runs.
     """
     _check_theta(model, theta0, "theta0")
     check_arg("theta0", tuple(theta0.shape), theta0.ndim <= 2, "shape (D,) or (B, D)")
     single = theta0.ndim == 1
-    x, hist, div = _descend(model, lambda x: x, theta0.reshape(-1, model.D).detach(), lr=lr, steps=steps,
-                            noise=noise, seed=seed, record_every=record_every, explode=explode)
+    x, hist, div, path = _descend(model, lambda x: x, theta0.reshape(-1, model.D).detach(), lr=lr, steps=steps,
+                                  noise=noise, seed=seed, record_every=record_every, explode=explode,
+                                  keep_path=keep_path)
     if single:
-        return DescentResult(x[0], {k: (v[:, 0] if v.ndim == 2 else v) for k, v in hist.items()}, div[0])
-    return DescentResult(x, hist, div)
+        return DescentResult(x[0], {k: (v[:, 0] if v.ndim == 2 else v) for k, v in hist.items()}, div[0],
+                             path=None if path is None else path[:, 0])
+    return DescentResult(x, hist, div, path=path)
 
 
 def random_planes(D: int, d: int, count: int, *, seed: int = 0) -> torch.Tensor:
@@ -315,7 +326,7 @@ def _plane_descend(model: WedgeModel, theta0: torch.Tensor, P: torch.Tensor, **k
     """Descent in theta = theta0 + P w with theta0 (..., S, D) and P (S, D, d) shared over the leading axes."""
     to_theta = lambda w: theta0 + torch.einsum("sDk,...sk->...sD", P, w)  # noqa: E731
     w0 = torch.zeros(*theta0.shape[:-1], P.shape[-1], dtype=theta0.dtype)
-    w, hist, div = _descend(model, to_theta, w0, noise=0.0, seed=0, **kw)
+    w, hist, div, _ = _descend(model, to_theta, w0, noise=0.0, seed=0, **kw)
     return DescentResult(to_theta(w), hist, div, w)
 
 

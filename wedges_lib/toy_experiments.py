@@ -12,12 +12,10 @@ from dataclasses import replace
 from typing import Mapping
 
 import torch
-from torch.func import grad
 
 from . import connect, sets, surfaces
 from .toy import (
     WedgeModel,
-    _check_theta,
     _is_int,
     _is_real,
     descend,
@@ -69,33 +67,6 @@ def plane_coords(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, points: torc
     return torch.stack([rel @ e1, rel @ e2], dim=-1)
 
 
-def trajectory(model: WedgeModel, theta0: torch.Tensor, *, lr: float = 0.3, steps: int = 200,
-               noise: float = 0.0, seed: int = 0) -> torch.Tensor:
-    """Every point of :func:`~wedges_lib.toy.descend` from theta0 (D,) or (B, D): shape (steps + 1, D) or
-    (steps + 1, B, D).
-
-    The same updates and noise draws as :func:`~wedges_lib.toy.descend` with the same arguments, without its
-    divergence guard: meant for drawing runs that converge.
-    """
-    _check_theta(model, theta0, "theta0")
-    check_arg("theta0", tuple(theta0.shape), theta0.ndim <= 2, "shape (D,) or (B, D)")
-    check_arg("lr", lr, _is_real(lr) and lr > 0, "a finite float > 0")
-    check_arg("steps", steps, _is_int(steps) and steps >= 0, "an int >= 0")
-    check_arg("noise", noise, _is_real(noise) and noise >= 0, "a finite float >= 0")
-    gen = torch.Generator().manual_seed(seed)
-    grad_fn = grad(lambda x: loss(model, x).sum())
-    x = theta0.reshape(-1, model.D).detach().clone()
-    path = [x]
-    for _ in range(steps):
-        g = grad_fn(x)
-        if noise > 0:
-            g = g + noise * torch.randn(g.shape, generator=gen, dtype=g.dtype)
-        x = (x - lr * g).detach()
-        path.append(x)
-    out = torch.stack(path)
-    return out[:, 0] if theta0.ndim == 1 else out
-
-
 def pick_pair(wedges: torch.Tensor) -> tuple[int, int]:
     """Runs (0, j): the first run and the first later one whose wedge (wedges (B,), from
     :func:`~wedges_lib.toy.wedge_of`) differs; j = 1 when every run ended on the same wedge."""
@@ -130,12 +101,12 @@ def two_solutions(model: WedgeModel, starts: torch.Tensor, *, lr: float = 0.3,
     """Descend from starts (B, D); keep the first run and the first one ending on another wedge (:func:`pick_pair`).
 
     Returns their ends a, b (D,), the joint c (D,) of a path a -> c -> b inside the wedges (:func:`joint_point`)
-    and both runs' every step, (steps + 1, 2, D).
+    and both runs' every step, (steps + 1, 2, D), kept from the same :func:`~wedges_lib.toy.descend`.
     """
-    ends = descend(model, starts, lr=lr, steps=steps, record_every=steps).theta
-    i, j = pick_pair(wedge_of(model, ends))
-    a, b = ends[i], ends[j]
-    return a, b, joint_point(model, a, b), trajectory(model, starts[[i, j]], lr=lr, steps=steps)
+    run = descend(model, starts, lr=lr, steps=steps, record_every=steps, keep_path=True)
+    i, j = pick_pair(wedge_of(model, run.theta))
+    a, b = run.theta[i], run.theta[j]
+    return a, b, joint_point(model, a, b), run.path[:, [i, j]]
 
 
 def slabs3d(*, width0: float = 0.15, kappa: float = 0.15, law: str = "linear", r_min: float = 1.0,
