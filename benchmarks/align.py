@@ -18,7 +18,7 @@ from the ``nn.Sequential`` chain (:func:`wedges_lib.align.spec`).
   permuted copy of itself; both must recover it exactly.
 
 Needs rebasin, pinned in requirements.txt for the benchmarks (wedges_lib does not import it).
-Run: ``python benchmarks/align.py [--quick] [--repeats N] [--json out.json]``.
+Run: ``python -m benchmarks.align [--quick] [--repeats N] [--json out.json]``.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import copy
 
 import torch
 
-from common import Row, Timer, apply_threads, parser, ratios, write_rows
+from benchmarks.common import Row, Timer, apply_threads, parser, ratios, write_rows
 from wedges_lib import align, config, connect, data, params, train
 
 PEER = "rebasin 0.0.47 PermutationCoordinateDescent"

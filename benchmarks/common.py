@@ -8,7 +8,8 @@
   :class:`Timer` repeat calls, alternating between the methods so that load on the machine hits all of
   them, and keep every sample in a :class:`Timing` (median, best, spread).
 * :func:`peak_rss` is the process's peak resident set size (VmHWM); :func:`run_child` runs a snippet in a
-  fresh Python process, with ``peak_rss`` in scope, and returns the JSON object it prints last.
+  fresh Python process, with ``peak_rss`` in scope, and returns the JSON object it prints last;
+  :func:`child_env` is the environment in which a child process imports ``benchmarks``.
 * :func:`parser` builds the argument parser with the standard flags ``--quick``, ``--json PATH``,
   ``--device``, ``--threads`` and ``--repeats``; :func:`apply_threads` applies ``--threads`` to torch.
 
@@ -34,6 +35,15 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent  # the repository root: the folder from which ``benchmarks`` is importable
+
+
+def child_env() -> dict[str, str]:
+    """This process's environment with the repository root added to the end of ``PYTHONPATH``: a child Python
+    process imports ``benchmarks`` (and runs ``python -m benchmarks.NAME``) from any folder, installed or not."""
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": (path + os.pathsep if path else "") + str(ROOT)}
+
 
 # ---------------------------------------------------------------- result rows
 
@@ -280,8 +290,9 @@ def peak_rss() -> int:
 def run_child(code: str, argv: Sequence[str] = ()) -> dict[str, Any]:
     """Run ``code`` in a fresh Python process (``sys.argv[1:]`` = ``argv``, :func:`peak_rss` in scope) and
     return the JSON object it prints on its last line of output."""
-    preamble = f"import sys\nsys.path.insert(0, {str(HERE)!r})\nfrom common import peak_rss\n"
-    proc = subprocess.run([sys.executable, "-c", preamble + code, *map(str, argv)], capture_output=True, text=True)
+    preamble = "from benchmarks.common import peak_rss\n"
+    proc = subprocess.run([sys.executable, "-c", preamble + code, *map(str, argv)], capture_output=True, text=True,
+                          env=child_env())
     if proc.returncode != 0:
         raise RuntimeError(f"child process {list(argv)} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -321,7 +332,9 @@ def parser(doc: str | None, *, quick: str = "a smoke run: fewer repeats and a sm
     ``--repeats`` without and with ``--quick``. ``threads``: the default of ``--threads`` (0: the
     libraries' own choice). ``devices``: the choices of ``--device``, the first the default.
     """
-    ap = BenchParser(description=(doc or "").strip().splitlines()[0] if doc else None)
+    script = Path(sys.argv[0])  # run as ``python -m benchmarks.NAME``: usage lines say so
+    prog = f"python -m benchmarks.{script.stem}" if script.suffix == ".py" and script.resolve().parent == HERE else None
+    ap = BenchParser(prog=prog, description=(doc or "").strip().splitlines()[0] if doc else None)
     ap.repeats_default = repeats
     ap.add_argument("--quick", action="store_true", help=quick)
     ap.add_argument("--json", metavar="PATH", default=None, help="also write the result rows to this JSON file")

@@ -30,8 +30,8 @@ cross-entropy, float32 (``--device cuda``: on the GPU).
 Times are medians of ``--repeats`` interleaved rounds; each row also keeps the smallest and largest per-round
 ratio. PyHessian and curvlinops are pinned in requirements.txt for this benchmark; wedges_lib imports neither.
 
-    python benchmarks/curvature.py            # a few minutes on 2 CPU cores
-    python benchmarks/curvature.py --quick    # smoke run
+    python -m benchmarks.curvature            # a few minutes on 2 CPU cores
+    python -m benchmarks.curvature --quick    # smoke run
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ import math
 import sys
 import warnings
 
-from common import Row, apply_threads, interleave, matmul_peak, parser, ratios, write_rows
+from benchmarks.common import Row, apply_threads, interleave, matmul_peak, parser, ratios, write_rows
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -1,8 +1,8 @@
 """K MLPs trained in one vmapped pass vs one after another (issue 3).
 
-    python benchmarks/ensemble.py [--members 8] [--steps 300] [--threads 2] [--device cuda]
+    python -m benchmarks.ensemble [--members 8] [--steps 300] [--threads 2] [--device cuda]
                                   [--repeats 3] [--json out.json]
-    python benchmarks/ensemble.py --quick    # 4 members, 40 steps, one round
+    python -m benchmarks.ensemble --quick    # 4 members, 40 steps, one round
 
 The cpu-preset MLP (40-256-256-10) on MNIST-1D, batch 128, SGD with momentum 0.9, lr 0.05 cosine:
 ``wedges_lib.train.train`` on a (K, D) stack — by default on its bmm path (``params.stacked_loss``: the K
@@ -33,7 +33,7 @@ import os
 import torch
 import torch.nn.functional as F
 
-from common import Row, apply_threads, interleave, matmul_peak, parser, ratios, write_rows
+from benchmarks.common import Row, apply_threads, interleave, matmul_peak, parser, ratios, write_rows
 from wedges_lib import config, data, optimize, params, train
 
 # ---------------------------------------------------------------- the peer without Wedges

@@ -1,6 +1,6 @@
 """Subspace training: time per step against plain training, and peak memory at D ~ 1e6.
 
-    python benchmarks/subspace.py [--quick] [--threads N] [--repeats N] [--clock cpu] [--json out.json]
+    python -m benchmarks.subspace [--quick] [--threads N] [--repeats N] [--clock cpu] [--json out.json]
 
 1. Time of one optimisation step of ``subspace.subspace_train`` (d = 1000, each projection) and of
    ``train.train`` (plain SGD on all D parameters), on the cpu preset's MLP 40-256-256-10
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from common import Row, Timer, apply_threads, parser, run_child, write_rows
+from benchmarks.common import Row, Timer, apply_threads, parser, run_child, write_rows
 from wedges_lib import config, data, projections, subspace, train
 
 # run by common.run_child in a fresh process, with peak_rss (VmHWM: the process's own peak RSS) in scope

@@ -1,10 +1,10 @@
 """Every benchmark in one go, and the saved runs the book's benchmarks appendix shows.
 
-    python benchmarks/suite.py                   # all five benchmarks on the CPU, printed
-    python benchmarks/suite.py --device cuda --save
-    python benchmarks/suite.py --quick --save --results /tmp/results
+    python -m benchmarks.suite                   # all five benchmarks on the CPU, printed
+    python -m benchmarks.suite --device cuda --save
+    python -m benchmarks.suite --quick --save --results /tmp/results
 
-Each benchmark script runs in a fresh Python process with ``--json`` (one after another, never two at once, so
+Each benchmark module runs in a fresh Python process with ``--json`` (one after another, never two at once, so
 they do not share the machine) and its rows are read back (:func:`run`). On a GPU only the benchmarks that have
 a ``--device cuda`` run (:data:`GPU`); ``subspace`` and ``align`` time CPU work only. ``--save`` writes the rows
 to ``benchmarks/results/<device>.json`` (:func:`save`) with the device's name, the date, torch's version, the
@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from common import HERE, Row, read_rows
+from benchmarks.common import HERE, ROOT, Row, child_env, read_rows
 
 NAMES = ("ensemble", "curvature", "surfaces", "subspace", "align")
 GPU = ("ensemble", "curvature", "surfaces")  # the benchmarks with a --device cuda
@@ -55,13 +55,14 @@ def args_for(name: str, *, quick: bool = False, device: str = "cpu") -> list[str
 
 
 def run(name: str, args: list[str]) -> list[Row]:
-    """Run ``benchmarks/NAME.py`` alone with ``--json``: its rows, or an error with the end of its output."""
+    """Run benchmark ``name`` alone, ``python -m benchmarks.NAME ARGS --json OUT`` in a fresh process from the
+    repository root: its rows, or an error with the end of its output."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{name}.json"
-        cmd = [sys.executable, str(HERE / f"{name}.py"), *args, "--json", str(out)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE.parent)
+        cmd = [sys.executable, "-m", f"benchmarks.{name}", *args, "--json", str(out)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=child_env())
         if proc.returncode != 0 or not out.exists():
-            raise RuntimeError(f"benchmarks/{name}.py {' '.join(args)} failed (exit {proc.returncode}):\n"
+            raise RuntimeError(f"python -m benchmarks.{name} {' '.join(args)} failed (exit {proc.returncode}):\n"
                                f"{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
         return read_rows(out)  # checks each row against the row type (common.Row)
 
@@ -147,7 +148,7 @@ def table(name: str, rows: list[Row], caption: str = ""):
 
 def main(argv=None) -> None:
     """Run the suite, print each benchmark's rows and, with --save, keep them."""
-    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.suite", description=__doc__.strip().splitlines()[0])
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the benchmarks run")
     ap.add_argument("--quick", action="store_true", help="each benchmark's quick version (a test of the set-up)")
     ap.add_argument("--save", action="store_true", help="write the rows to RESULTS/<device>.json")

@@ -22,7 +22,7 @@ Same model (MLP 40-256-256-10 at its seed-0 initialisation, or trained with ``--
   ``wedges_lib.surfaces.evaluate_affine``; the grids must agree to float32 tolerance, on every path.
 
 Needs loss-landscapes, pinned in requirements.txt for the benchmarks (wedges_lib does not import it).
-Run: ``python benchmarks/surfaces.py [--quick] [--repeats N] [--trained] [--json out.json] [--device cuda]``.
+Run: ``python -m benchmarks.surfaces [--quick] [--repeats N] [--trained] [--json out.json] [--device cuda]``.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ import copy
 
 import torch
 
-from common import Row, apply_threads, interleave, matmul_peak, parser, ratios, timed, write_rows
+from benchmarks.common import Row, apply_threads, interleave, matmul_peak, parser, ratios, timed, write_rows
 from wedges_lib import data, models, params, surfaces, train
 
 RTOL = 1e-4  # largest relative difference allowed between the two libraries' values

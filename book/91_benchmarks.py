@@ -32,13 +32,12 @@
 # %% tags=["remove-cell"]
 import math
 import os
-import sys
-from pathlib import Path
 
 import torch
 from IPython.display import Markdown, display
 
 import wedges_lib
+from benchmarks import suite  # runs the benchmarks, reads saved runs, draws tables
 from wedges_lib import config, verdicts
 from wedges_lib.verdicts import Claim
 
@@ -48,11 +47,6 @@ scale = None
 # %% tags=["remove-cell"]
 cfg = config.resolve_cell(globals())
 quick = cfg.scale == "smoke"  # the smoke scale runs each benchmark's quick version
-BENCH = Path(wedges_lib.__file__).resolve().parents[1] / "benchmarks"
-if not BENCH.is_dir():
-    raise FileNotFoundError(f"{BENCH} not found: this page needs a source checkout of Wedges")
-sys.path.insert(0, str(BENCH))
-import suite  # noqa: E402  (benchmarks/suite.py: runs the scripts, reads saved runs, draws tables)
 
 # %% tags=["remove-cell"]
 AGREE = {"ensemble": "vmapped training gives the weights of training one member after another",

@@ -1,14 +1,12 @@
-"""The benchmark suite's frame (benchmarks/suite.py, benchmarks/common.py): flags per device, saved runs written
-and read back, and their tables. The benchmarks themselves run in the book's appendix (book/91_benchmarks.py)."""
+"""The benchmark suite's frame (benchmarks.suite, benchmarks.common): flags per device, saved runs written and
+read back, their tables, and each benchmark run as a module of the package. The benchmarks themselves run in the
+book's appendix (book/91_benchmarks.py)."""
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import suite  # noqa: E402
-from common import Row  # noqa: E402
+from benchmarks import suite
+from benchmarks.common import Row, run_child
 
 ROW = Row(task="K=8 MLPs", unit="s", wedges=1.0, peer="one after another", peer_value=2.5, goal=">= 3",
           agreement=0.01, agreement_is="max |Δθ|", tolerance=0.05, ratio_lo=2.0, ratio_hi=2.7, peak_fraction=0.5)
@@ -51,3 +49,12 @@ def test_saved_run_errors_name_the_file(tmp_path):
                                "benchmarks": {"planes": []}}))
     with pytest.raises(ValueError, match=r"unknown benchmarks \['planes'\] \(known: ensemble"):
         suite.saved(tmp_path)
+
+
+def test_benchmarks_run_as_modules_of_the_package(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # not the repository root: the children still import the package
+    with pytest.raises(RuntimeError, match=r"python -m benchmarks.align --bogus failed \(exit 2\)(.|\n)*"
+                                           r"usage: python -m benchmarks.align(.|\n)*unrecognized arguments: --bogus"):
+        suite.run("align", ["--bogus"])
+    out = run_child("import json, sys\nprint(json.dumps({'rss': peak_rss(), 'argv': sys.argv[1:]}))", ["x"])
+    assert out["rss"] > 0 and out["argv"] == ["x"]
