@@ -1,13 +1,11 @@
-"""The library is traceable: its docstrings' examples are tests, the API appendix documents every module,
-and every function a chapter calls names that chapter.
+"""The library is traceable: its docstrings' examples are tests and the API appendix documents every module
+(that every function a chapter calls names that chapter, and only such chapters, is tests/test_backlinks.py).
 
 Every ``>>>`` example of every ``wedges_lib`` module runs here (doctest, ELLIPSIS and NORMALIZE_WHITESPACE
 on); examples must be fast and deterministic (seeded, printed through ``.tolist()`` or rounded).
 """
-import ast
 import doctest
 import importlib
-import inspect
 import os
 import pkgutil
 import re
@@ -54,61 +52,6 @@ def test_api_page_lists_every_module():
     assert len(sections) == len(documented), "every automodule has its own '## `module`' section"
     assert documented == set(MODULES), (
         f"book/99_api.md: missing {sorted(set(MODULES) - documented)}, stale {sorted(documented - set(MODULES))}")
-
-
-def _label(chapter: Path) -> str:
-    return re.search(r"^# \((ch-[\w-]+)\)=", chapter.read_text(), re.M).group(1)
-
-
-def _used(chapter: Path) -> set:
-    """The wedges_lib functions and classes a chapter's code names as ``module.name`` (called or passed on)."""
-    tree = ast.parse(chapter.read_text())
-    aliases = {}  # local name -> dotted wedges_lib name
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "wedges_lib":
-            aliases.update({a.asname or a.name: f"{node.module}.{a.name}" for a in node.names})
-        elif isinstance(node, ast.Import):
-            aliases.update({a.asname or "wedges_lib": a.name if a.asname else "wedges_lib"
-                            for a in node.names if a.name.split(".")[0] == "wedges_lib"})
-    used = set()
-    for node in ast.walk(tree):
-        value, attrs = node, []
-        while isinstance(value, ast.Attribute):
-            attrs.insert(0, value.attr)
-            value = value.value
-        if not (attrs and isinstance(value, ast.Name) and value.id in aliases):
-            continue
-        obj, dotted = None, aliases[value.id].split(".") + attrs
-        for i in range(len(dotted), 0, -1):  # the longest importable prefix, then attributes
-            try:
-                obj = importlib.import_module(".".join(dotted[:i]))
-            except ImportError:
-                continue
-            for attr in dotted[i:]:
-                obj = getattr(obj, attr, None)
-            break
-        if (inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__.startswith("wedges_lib") \
-                and not obj.__name__.startswith("_"):
-            used.add(obj)
-    return used
-
-
-def test_chapter_functions_name_their_chapters():
-    """Every function (or class) a chapter uses names that chapter in its docstring: ``Used in :ref:`ch-...`.``
-
-    A docstring may also name chapters that use it through another function. (A name the library lacks is left
-    to the chapter's own test.)
-    """
-    users: dict = {}
-    for chapter in sorted((ROOT / "book").glob("[0-9]*.py")):
-        for obj in _used(chapter):
-            users.setdefault(obj, set()).add(_label(chapter))
-    problems = []
-    for obj, labels in users.items():
-        lacking = labels - set(re.findall(r":ref:`(ch-[\w-]+)`", obj.__doc__ or ""))
-        if lacking:
-            problems.append(f"{obj.__module__}.{obj.__qualname__}: used in {sorted(labels)}; lacks {sorted(lacking)}")
-    assert not problems, "add the chapters to a 'Used in :ref:`ch-...`.' line:\n" + "\n".join(sorted(problems))
 
 
 def test_api_page_builds_clean(tmp_path):

@@ -180,15 +180,6 @@ def test_hyperplane_success_falls_with_radius_only_when_wedges_open_up():
     assert ms.min() < 0.5 < ms.max(), "the slab map must show its d transition inside dims"
 
 
-def test_hyperplane_descend_in_full_dimension_reaches_zero():
-    m = toy.make_wedges(30, 5, 2, width0=0.01, kappa=0.0, seed=1)
-    th0 = toy.random_points(m, 3, 2.0, seed=0)
-    res = toy.hyperplane_descend(m, th0, 30, steps=200, seed=1)
-    assert res.w.shape == (3, 30) and (res.history["loss"][-1] < 1e-10).all()
-    low = toy.hyperplane_descend(m, th0, 1, steps=200, seed=1)  # a line cannot reach a codimension-5 slab
-    assert (low.history["loss"][-1] > 1e-3).all()
-
-
 def test_determinism_from_seed():
     a, b = toy.make_wedges(50, 5, 3, seed=9), toy.make_wedges(50, 5, 3, seed=9)
     assert torch.equal(a.short, b.short)
@@ -255,10 +246,10 @@ def test_chunked_loss_equals_unchunked(monkeypatch):
     (lambda: toy.descend(toy.make_wedges(10, 2, 1), torch.ones(10), lr=0.0), "lr"),
     (lambda: toy.descend(toy.make_wedges(10, 2, 1), torch.ones(10), steps=-1), "steps"),
     (lambda: toy.descend(toy.make_wedges(10, 2, 1), torch.ones(10), noise=-1.0), "noise"),
-    (lambda: toy.hyperplane_descend(toy.make_wedges(10, 2, 1), torch.ones(2, 10), 11), "d"),
     (lambda: toy.hyperplane_success_map(toy.make_wedges(10, 2, 1), [0, 3], [1.0]), "dims"),
     (lambda: toy.hyperplane_success_map(toy.make_wedges(10, 2, 1), [3], [-1.0]), "radii"),
     (lambda: toy.line_section(toy.make_wedges(10, 2, 1), torch.ones(10), torch.zeros(10), n=1), "n"),
+    (lambda: toy.random_planes(10, 11, 2), "d"),
 ])
 def test_bad_arguments_raise_value_error_naming_the_parameter(call, name):
     with pytest.raises(ValueError, match=rf"parameter '{name}': got .+; expected "):

@@ -85,12 +85,6 @@ def eval_view(model: nn.Module) -> nn.Module:
     return copy.deepcopy(model).eval()
 
 
-def buffer_names(model: nn.Module) -> list[str]:
-    """The running-statistics buffers that :meth:`wedges_lib.landscape.Landscape.statistics` fills:
-    ``'<module>.running_mean'`` and ``'<module>.running_var'`` for every BatchNorm module."""
-    return [f"{n}.{b}" for n in bn_modules(model) for b in ("running_mean", "running_var")]
-
-
 class StatisticsRecorder:
     """Records, during a forward pass of a :func:`train_view`, the batch mean and unbiased variance of the input
     of every BatchNorm layer (per channel, dim 1) — the quantities train-mode BatchNorm folds into its running

@@ -117,11 +117,6 @@ def max_rise(losses: torch.Tensor) -> torch.Tensor:
     return (losses - losses.cummin(dim=-1).values).amax(dim=-1)
 
 
-def is_monotonic(losses: torch.Tensor, tol: float = 0.0) -> torch.Tensor:
-    """True where a profile (..., T) never rises by more than ``tol`` (a monotone descent), bool (...)."""
-    return max_rise(losses) <= tol
-
-
 @dataclass
 class CurveResult:
     """A fitted path: control points (a, b, c) and the history of its training objective.

@@ -1,12 +1,13 @@
 """Curvature of a loss at a flat parameter vector: the top eigenvalues (Lanczos), the trace and the
-Frobenius norm (Hutchinson, with standard errors) and the spectral density (stochastic Lanczos
-quadrature), all from Hessian-vector products (:mod:`wedges_lib.hessian`, re-exported here).
+Frobenius norm (Hutchinson, with standard errors), all from Hessian-vector products
+(:mod:`wedges_lib.hessian`, re-exported here).
 
 Every function takes ``loss_fn``, a function of a flat parameter vector ``theta`` of shape
 ``(D,)`` returning a scalar, so a toy landscape, a network (through
 ``torch.func.functional_call``) or a loss restricted to a subspace are analysed alike.
-A loss averaged over a dataset too large for one pass is wrapped with :func:`dataset_loss`:
-every function here then works through it chunk by chunk.
+A loss averaged over a dataset too large for one pass is a :class:`~wedges_lib.hessian.DatasetLoss` (what
+:meth:`wedges_lib.landscape.Landscape.loss_fn` returns for several batches): every function here then
+works through it chunk by chunk.
 
 ``loss_fn`` must be deterministic (no dropout, BatchNorm in eval mode or with fixed
 statistics) and built from operations with second derivatives.
@@ -28,7 +29,6 @@ from .hessian import (
     Operator,
     _check_positive_int,
     _check_theta,
-    dataset_loss,
     hessian_operator,
     hvp,
     hvp_batched,
@@ -38,14 +38,11 @@ __all__ = [
     "DatasetLoss",
     "DeflatedEstimate",
     "Estimate",
-    "dataset_loss",
-    "density_on_grid",
     "frobenius_norm_sq",
     "hessian_operator",
     "hvp",
     "hvp_batched",
     "probe_batch",
-    "spectral_density",
     "top_eigenvalues",
     "trace",
     "trace_deflated",
@@ -373,59 +370,3 @@ def frobenius_norm_sq(
     return _estimate(torch.cat(samples))
 
 
-def spectral_density(
-    loss_fn: LossFn,
-    theta: Tensor,
-    *,
-    n_probes: int = 10,
-    n_lanczos: int = 80,
-    seed: int = 0,
-    batch: int = 8,
-) -> tuple[Tensor, Tensor]:
-    """Hessian eigenvalue density at theta (D,) by stochastic Lanczos quadrature: nodes, weights.
-
-    Each of n_probes normalised Rademacher probes runs n_lanczos Lanczos steps (full
-    reorthogonalisation, ``batch`` probes at a time); the Gauss quadrature nodes are the
-    eigenvalues of its tridiagonal T and the weights the squared first components of their
-    eigenvectors (Ghorbani et al. 2019). Both are (n_probes, n_lanczos), float64 on the CPU;
-    the weights sum to 1, so ``D * (weights * nodes).sum()`` estimates Tr(H). Smooth with
-    :func:`density_on_grid`. Memory: batch x n_lanczos x D.
-    """
-    D = _check_theta(theta)
-    _check_positive_int("n_probes", n_probes)
-    _check_positive_int("batch", batch)
-    _check_positive_int("n_lanczos", n_lanczos)
-    if n_lanczos > D:
-        raise ValueError(f"n_lanczos must be <= D = {D}; got {n_lanczos}")
-    gen, op = _generator(seed, theta.device), hessian_operator(loss_fn, theta)
-    nodes, weights = [], []
-    for start in range(0, n_probes, batch):
-        Z = _rademacher((min(batch, n_probes - start), D), theta, gen) / math.sqrt(D)
-        lz = _Lanczos(op, Z, n_lanczos, gen)
-        for _ in range(n_lanczos):
-            lz.step()
-        ritz, S = lz.eigh()
-        nodes.append(ritz)
-        weights.append(S[:, 0, :].pow(2))
-    return torch.cat(nodes), torch.cat(weights) / n_probes
-
-
-def density_on_grid(nodes: Tensor, weights: Tensor, grid: Tensor, sigma: float) -> Tensor:
-    """Gaussian-smoothed density sum_i w_i N(grid; node_i, sigma^2) on grid (G,) -> (G,).
-
-    With weights summing to 1 it integrates to 1 over the real line (so over a grid that
-    covers the nodes +- 5 sigma, finely enough to resolve sigma).
-    """
-    if not (isinstance(sigma, (int, float)) and sigma > 0):
-        raise ValueError(f"sigma must be a positive number; got {sigma!r}")
-    if nodes.shape != weights.shape:
-        raise ValueError(
-            f"nodes and weights must have the same shape; got {tuple(nodes.shape)} and {tuple(weights.shape)}"
-        )
-    grid = torch.as_tensor(grid, dtype=torch.float64)
-    if grid.dim() != 1:
-        raise ValueError(f"grid must be 1-D, shape (G,); got {tuple(grid.shape)}")
-    x = nodes.reshape(-1).double().cpu()
-    w = weights.reshape(-1).double().cpu()
-    z = (grid[:, None] - x[None, :]) / sigma
-    return (torch.exp(-0.5 * z * z) * w).sum(-1) / (sigma * math.sqrt(2 * math.pi))

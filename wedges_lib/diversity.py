@@ -27,11 +27,6 @@ def predict(model: nn.Module, members: torch.Tensor, x: torch.Tensor, *, chunk: 
     return out.reshape(*lead, *out.shape[1:])
 
 
-def ensemble_predict(model: nn.Module, members: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """The ensemble's predictive distribution: mean of the member probabilities, members (K, D) -> (N, C)."""
-    return predict(model, members, x).mean(dim=-3)
-
-
 def _log(p: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     return p.clamp_min(eps).log()
 

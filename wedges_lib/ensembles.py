@@ -39,7 +39,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from . import params, surfaces, train
+from . import surfaces, train
 from .config import Config
 from .data import Dataset
 from .diversity import (
@@ -366,18 +366,6 @@ def final_means(stats: Mapping[str, torch.Tensor]) -> dict[str, float]:
     the full ensemble size for the per-size ones (R, K). Used in :ref:`ch-ensembles`."""
     stats = {**stats, **gains(stats)}
     return {k: v.nanmean(0)[-1].item() if v.dim() > 1 else v.nanmean().item() for k, v in stats.items()}
-
-
-@torch.no_grad()
-def pair_view(ens: Ensemble, data: Dataset, *, n_interp: int = 11) -> dict[str, torch.Tensor]:
-    """The first repetition's members pairwise: 'disagreement' (K, K) on the test set, and 'line' (n_interp,) the
-    training loss on the straight line from the first member to the last, at 't' (n_interp,).
-    Used in :ref:`ch-ensembles`."""
-    members, device = ens.members[0], ens.members.device
-    ts = torch.linspace(0, 1, n_interp)
-    path = params.interpolate(members[0], members[-1], ts)
-    return dict(disagreement=disagreement(predict(ens.model, members, data.x_test.to(device))), t=ts,
-                line=params.evaluate(ens.model, path, data.x_train.to(device), data.y_train.to(device))[0])
 
 
 def plane_view(ens: Ensemble, data: Dataset, *, n: int = 25) -> dict | None:

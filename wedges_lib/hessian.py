@@ -1,14 +1,14 @@
 """Hessian-vector products of a loss at a flat parameter vector, exact and vmapped over many vectors.
 
 ``loss_fn`` is a function of ``theta`` (D,) returning a scalar; a loss averaged over a dataset too
-large for one pass is wrapped with :func:`dataset_loss`, and every product then runs chunk by chunk.
-The estimators built on these products (Lanczos, Hutchinson, SLQ) are :mod:`wedges_lib.curvature`.
+large for one pass is a :class:`DatasetLoss`, and every product then runs chunk by chunk.
+The estimators built on these products (Lanczos, Hutchinson) are :mod:`wedges_lib.curvature`.
 """
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import torch
 from torch import Tensor
@@ -19,20 +19,6 @@ Operator = Callable[[Tensor], Tensor]
 
 
 # --------------------------------------------------------------------------- datasets
-
-
-def _chunk_size(chunk: Any) -> int:
-    """Number of examples in a chunk: a tensor, or a tuple/list/dict whose first tensor leads."""
-    if isinstance(chunk, Tensor):
-        return int(chunk.shape[0])
-    if isinstance(chunk, dict):
-        chunk = list(chunk.values())
-    if isinstance(chunk, (tuple, list)) and chunk and isinstance(chunk[0], Tensor):
-        return int(chunk[0].shape[0])
-    raise ValueError(
-        "chunks must be tensors, or tuples/lists/dicts whose first entry is a tensor with "
-        f"the examples along dim 0; got a chunk of type {type(chunk).__name__}"
-    )
 
 
 @dataclass(frozen=True)
@@ -56,22 +42,6 @@ class DatasetLoss:
 
     def __call__(self, theta: Tensor) -> Tensor:
         return sum(w * f(theta) for w, f in self.parts())
-
-
-def dataset_loss(loss_on_batch: Callable[[Tensor, Any], Tensor], chunks: Sequence[Any]) -> DatasetLoss:
-    """The mean loss over ``chunks`` (each e.g. an ``(x, y)`` pair, examples along dim 0) as a loss_fn.
-
-    ``loss_on_batch(theta, chunk)`` must return the *mean* loss over the chunk; chunks are
-    weighted by their size, so the result is the mean over all examples.
-    """
-    chunks = tuple(chunks)
-    if len(chunks) == 0:
-        raise ValueError("chunks must hold at least one chunk; got an empty sequence")
-    sizes = [_chunk_size(c) for c in chunks]
-    if min(sizes) < 1:
-        raise ValueError(f"every chunk must hold at least one example; got chunk sizes {sizes}")
-    total = float(sum(sizes))
-    return DatasetLoss(loss_on_batch, chunks, tuple(s / total for s in sizes))
 
 
 def _parts(loss_fn: LossFn) -> list[tuple[float, LossFn]]:

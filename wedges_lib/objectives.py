@@ -15,7 +15,8 @@ object with ``logits`` (HuggingFace), or a tuple whose first entry is the predic
 >>> out, batch = torch.tensor([[2.0, 0.0], [0.0, 1.0]]), (torch.zeros(2, 3), torch.tensor([0, 1]))
 >>> float(CROSS_ENTROPY.loss(out, batch)) == float(F.cross_entropy(out, batch[1]))
 True
->>> MSE.loss(torch.tensor([[1.0], [3.0]]), {"x": torch.zeros(2, 1), "labels": torch.tensor([[0.0], [1.0]])})
+>>> mse = Objective(lambda out, batch: (out - targets(batch)).pow(2).mean(1))  # any loss, per example
+>>> mse.loss(torch.tensor([[1.0], [3.0]]), {"x": torch.zeros(2, 1), "labels": torch.tensor([[0.0], [1.0]])})
 tensor(2.5000)
 """
 from __future__ import annotations
@@ -87,13 +88,6 @@ def cross_entropy(output: Any, batch: Batch) -> Tensor:
     return F.cross_entropy(prediction(output), targets(batch), reduction="none")
 
 
-def squared_error(output: Any, batch: Batch) -> Tensor:
-    """Per-example mean squared error (N,) of the prediction against the batch's targets (their mean is
-    ``F.mse_loss``)."""
-    pred = prediction(output)
-    return (pred - targets(batch).to(pred)).pow(2).reshape(len(pred), -1).mean(1)
-
-
 @dataclass(frozen=True)
 class Objective:
     """How a model is called on a batch (``inputs``) and scored (``per_example``: (N,) losses, or their mean).
@@ -118,9 +112,6 @@ class Objective:
 
 
 CROSS_ENTROPY = Objective(cross_entropy)
-MSE = Objective(squared_error)
-
-
 def as_objective(objective: Objective | Callable | None) -> Objective:
     """An :class:`Objective` from itself, from a plain loss ``f(output, batch)`` (default inputs), or from
     None (cross-entropy)."""
@@ -140,19 +131,9 @@ def batch_size(batch: Batch) -> int:
     return int(first.shape[0])
 
 
-def to_device(batch: Batch, device) -> Batch:
-    """``batch`` with every tensor moved to ``device`` (same structure)."""
-    kind = _kind(batch)
-    if kind == "tensor":
-        return batch.to(device)
-    if kind == "tuple":
-        return type(batch)(t.to(device) for t in batch)
-    return {k: v.to(device) for k, v in batch.items()}
-
-
 def split(*tensors: Tensor, size: int) -> list[tuple[Tensor, ...]]:
     """Tensors with a shared first dim N (e.g. x, y) cut into tuple batches of ``size`` examples (the last may be
-    shorter).
+    shorter). Used in :ref:`ch-your-model`.
 
     >>> [tuple(b[0].shape) for b in split(torch.zeros(5, 2), torch.zeros(5), size=2)]
     [(2, 2), (2, 2), (1, 2)]

@@ -2,7 +2,7 @@
 Fisher — and curvature per parameter block (layer), all through the estimators of :mod:`wedges_lib.curvature`.
 
 Each operator is the Hessian, at theta0, of a transformed loss, so every estimator there (Lanczos top-k,
-Hutchinson trace, SLQ density) computes it unchanged:
+Hutchinson trace) computes it unchanged:
 
 * **GGN** = J^T H_l J (J the Jacobian of the outputs, H_l the Hessian of the loss in the outputs) is the
   Hessian at theta0 of the loss of the *linearised* network, ``t -> l(f(theta0) + J (t - theta0))`` (the
@@ -11,9 +11,8 @@ Hutchinson trace, SLQ density) computes it unchanged:
   of ``t -> mean_n (g_n . (t - theta0))^2 / 2``, where the N inner products are one ``jvp`` of the per-example
   losses — so the N x D matrix of per-example gradients is never formed.
 
-A block (a layer's parameters, a slice of theta) is analysed through :func:`restrict`, the loss as a function
-of that block alone, whose Hessian is the diagonal block H_bb; :func:`block_traces` estimates the traces of
-every block from one set of full-length probes (z_b . (H z)_b has mean Tr H_bb).
+The blocks are a network's layers (:func:`layer_blocks`, slices of theta); :func:`block_traces` estimates the
+traces of every diagonal block H_bb from one set of full-length probes (z_b . (H z)_b has mean Tr H_bb).
 
 For a network of Linear layers, :func:`ggn_trace` computes the GGN's trace (per layer too) exactly, with no
 probe; for piecewise-linear activations (ReLU) that is the Hessian's trace.
@@ -32,8 +31,6 @@ from .hessian import DatasetLoss, LossFn, hessian_operator
 from .landscape import Landscape
 from .objectives import prediction
 from .validation import check_arg
-
-OPERATORS = ("hessian", "ggn", "ef")
 
 
 def _per_batch(land: Landscape, make: Callable) -> LossFn:
@@ -70,7 +67,7 @@ def ef_loss(land: Landscape, theta0: Tensor) -> LossFn:
     Needs an objective with per-example losses (N,). Under ``bn='train'`` each g_n includes the dependence of
     the batch statistics on theta.
 
-    Used in :ref:`ch-your-model`.
+    :ref:`ch-your-model` points its readers here for the empirical Fisher of their own model.
     """
     theta0 = theta0.detach()
     stats = land.fixed_statistics(theta0)
@@ -85,19 +82,6 @@ def ef_loss(land: Landscape, theta0: Tensor) -> LossFn:
         return fisher
 
     return _per_batch(land, make)
-
-
-def operator_loss(land: Landscape, theta0: Tensor, operator: str = "hessian") -> LossFn:
-    """The loss_fn whose Hessian at theta0 is ``operator``: 'hessian' (the loss itself), 'ggn' or 'ef'.
-
-    Used in :ref:`ch-your-model`.
-    """
-    check_arg("operator", operator, operator in OPERATORS, f"one of {', '.join(OPERATORS)}")
-    if operator == "ggn":
-        return ggn_loss(land, theta0)
-    if operator == "ef":
-        return ef_loss(land, theta0)
-    return land.loss_fn(theta0)
 
 
 # --------------------------------------------------------------------------- exact traces
@@ -128,7 +112,7 @@ def ggn_trace(model: nn.Module, theta: Tensor, x: Tensor, y: Tensor, *, batch: i
     plan = params.linear_plan(model)
     check_arg("model", type(model).__name__, plan is not None,
               "a Sequential of Linear layers and element-wise activations (params.linear_plan); for another "
-              "network estimate the trace with curvature.trace_deflated on operator_loss(..., 'ggn')")
+              "network estimate the trace with curvature.trace_deflated on ggn_loss(...)")
     check_arg("batch", batch, isinstance(batch, int) and batch >= 1, "an int >= 1")
     layers = params.plan_layers(plan, theta.reshape(1, -1))
     names = list(layer_blocks(model))
@@ -193,42 +177,6 @@ def layer_blocks(model: nn.Module) -> dict[str, slice]:
         blocks[owner] = slice(start if s is None else s.start, start + size)
         start += size
     return blocks
-
-
-def restrict(loss_fn: LossFn, theta: Tensor, block: slice) -> tuple[LossFn, Tensor]:
-    """``loss_fn`` as a function of theta[block] alone (the rest held at theta) and that block's values: the
-    pair to pass to any curvature function for the diagonal block H_bb.
-
-    >>> A = torch.tensor([[2.0, 1.0, 0.0], [1.0, 3.0, 0.0], [0.0, 0.0, 5.0]])
-    >>> f, t = restrict(lambda th: 0.5 * th @ A @ th, torch.zeros(3), slice(0, 2))
-    >>> curvature.trace(f, t, n_probes=4).value
-    5.0
-    """
-    check_arg("block", block, isinstance(block, slice) and len(range(*block.indices(len(theta)))) >= 1,
-              "a non-empty slice of theta")
-    theta = theta.detach()
-
-    def embed(tb: Tensor) -> Tensor:
-        return torch.cat([theta[:block.start or 0], tb, theta[block.stop:]])
-
-    if isinstance(loss_fn, DatasetLoss):
-        inner = loss_fn.loss_on_batch
-        restricted = DatasetLoss(lambda tb, c: inner(embed(tb), c), loss_fn.chunks, loss_fn.weights)
-    else:
-        restricted = lambda tb: loss_fn(embed(tb))  # noqa: E731
-    return restricted, theta[block].clone()
-
-
-def block_top_eigenvalues(loss_fn: LossFn, theta: Tensor, blocks: dict[str, slice], k: int = 1,
-                          **kwargs) -> dict[str, Tensor]:
-    """The k top eigenvalues (k,) of each diagonal block H_bb, by block name (Lanczos on :func:`restrict`);
-    ``kwargs`` go to :func:`wedges_lib.curvature.top_eigenvalues` (tol, max_iter, seed)."""
-    out = {}
-    for name, block in blocks.items():
-        f, tb = restrict(loss_fn, theta, block)
-        out[name] = curvature.top_eigenvalues(f, tb, k=min(k, tb.numel()),
-                                              **{**kwargs, "max_iter": min(kwargs.get("max_iter", 300), tb.numel())})[0]
-    return out
 
 
 def block_traces(loss_fn: LossFn, theta: Tensor, blocks: dict[str, slice], *, n_probes: int = 100,

@@ -96,11 +96,6 @@ def loss(model: nn.Module, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor
     return batch_loss(model)(theta, x, y)
 
 
-def accuracy(model: nn.Module, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Fraction () of the batch (x, y) that theta (D,) classifies correctly."""
-    return (forward(model, theta, x).argmax(-1) == y).float().mean()
-
-
 def batch_loss(model: nn.Module) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
     """(theta (D,), xb, yb) -> mean cross-entropy () of the network on the minibatch: the one minibatch loss
     that training loops ``vmap`` (over stacked thetas, or over curve points with a shared batch)."""

@@ -103,7 +103,7 @@ def heatmap(ax, xs, ys, Z, *, xlabel: str, ylabel: str, title: str | None = None
             vmin: float = 0.0, vmax: float = 1.0, fmt: str | None = "{:.2f}", colorbar: bool = True):
     """Z (len(ys), len(xs)) as one coloured cell per (x, y) pair, the values written in the cells; returns the image.
 
-    Used in :ref:`ch-toy-model` and :ref:`ch-ensembles`.
+    Used in :ref:`ch-toy-model`.
     """
     Z = _np(Z)
     im = ax.imshow(Z, origin="lower", aspect="auto", cmap="viridis", vmin=vmin, vmax=vmax)
@@ -369,21 +369,6 @@ def radius_sweep(axes, radii: Sequence[float], dims: Sequence[int], acc, referen
     axes[2].set_yscale("log")
     for a in axes[1:3]:
         log_ticks(a, radii)
-
-
-def radius_why(axes, radii: Sequence[float], ratio, anchor_loss, toy_radii: Sequence[float], toy_d50) -> None:
-    """Three panels that explain a radius effect: Tr(H)/‖H‖_F (R, S) and the loss (R, S) at the anchors against
-    the radius multiple, and the wedge toy's d₅₀ against its radius r / r_min (``toy_radii``).
-    Used in :ref:`ch-radius`."""
-    c, xc = torch.tensor([float(r) for r in radii]), "radius c (× init norm)"
-    curves(axes[0], c, {"Tr(H) / ‖H‖$_F$": ratio}, xlabel=xc, ylabel="Tr(H) / ‖H‖$_F$", marker="o",
-           title="Goldilocks: curvature turns positive")
-    curves(axes[1], c, {"training loss at θ₀": anchor_loss}, xlabel=xc, ylabel="cross-entropy", marker="o",
-           logy=True, title="far out the anchor is overconfident")
-    curves(axes[2], torch.tensor([float(r) for r in toy_radii]), {"toy d₅₀": toy_d50}, marker="o",
-           xlabel="radius r / r$_{min}$", ylabel="d₅₀ (half the planes succeed)", title="the toy: d₅₀ against r")
-    for a, xs in zip(axes, (radii, radii, toy_radii)):
-        log_ticks(a, xs)
 
 
 def histograms(ax, samples: dict[str, object], *, bins, xlabel: str, ylabel: str = "count",

@@ -255,11 +255,6 @@ def make_projection(kind: str, D: int, d: int, seed: int = 0, **kw) -> Projectio
     return makers[kind](D, d, seed, **kw)
 
 
-def projection_matrix(proj: Projection, device=None, dtype=torch.float32) -> torch.Tensor:
-    """The explicit (D, d) matrix of ``proj`` (its columns P e_j); for small D·d only."""
-    return proj(torch.eye(proj.d, device=device, dtype=dtype)).T
-
-
 def stack_projections(projs: Sequence[Projection], group: int) -> Projection:
     """One projection for a stack w (K, d), K = len(projs)·group: members [i·group, (i+1)·group) use projs[i]."""
     D, d = projs[0].D, projs[0].d

@@ -1,7 +1,7 @@
 """Training in a random d-dimensional affine subspace at a chosen radius (Li et al. 2018, intrinsic dimension).
 
 The network's parameters are ``theta = theta0 + s * P w``: ``theta0`` (D,) a fresh initialisation
-rescaled to a radius (:func:`place_at_radius`), ``P`` a fixed random (D, d) projection, ``w`` (d,)
+rescaled to a radius, ``P`` a fixed random (D, d) projection, ``w`` (d,)
 the only trained vector (it starts at 0) and ``s`` a per-run step scale (1 unless asked). Any
 ``nn.Module`` works unchanged: it is evaluated with ``torch.func.functional_call`` on
 ``params.unflatten(theta)``.
@@ -41,12 +41,6 @@ from .projections import Projection, make_projection, stack_projections
 from .validation import check_arg
 
 METRICS = ("test_acc", "acc")
-
-
-def place_at_radius(theta: torch.Tensor, r: float | torch.Tensor) -> torch.Tensor:
-    """theta (D,) or (K, D) rescaled along itself to radius r (a number, or (K,) for a stack)."""
-    r = torch.as_tensor(r, dtype=theta.dtype, device=theta.device)
-    return theta * (r / params.radius(theta)).unsqueeze(-1)
 
 
 # --- training in a subspace ---------------------------------------------------------------------

@@ -221,20 +221,6 @@ def random_directions(theta: torch.Tensor, n: int = 2, *, normalization: str = "
     return torch.stack(dirs)
 
 
-def random_line(f: Target, theta: torch.Tensor, *, distance: float = 1.0, n: int = 31, normalization: str = "filter",
-                lay: params.Layout | None = None, seed: int = 0, x: torch.Tensor | None = None,
-                y: torch.Tensor | None = None, chunk: int | None = None,
-                batch: int | None = None) -> dict[str, torch.Tensor]:
-    """f along theta (D,) + t d for t (n,) in [-distance, distance], d a random normalised direction.
-
-    ``lay`` defaults to f's layout when f is a network. Returns :func:`line`'s keys plus 'direction' (D,).
-    """
-    lay = params.layout(f) if lay is None and isinstance(f, nn.Module) else lay
-    d = random_directions(theta, 1, normalization=normalization, lay=lay, seed=seed)[0]
-    res = line(f, theta, theta + d, _grid(n, -distance, distance), x=x, y=y, chunk=chunk, batch=batch)
-    return {**res, "direction": d}
-
-
 def random_plane(f: Target, theta: torch.Tensor, *, distance: float = 1.0, n: int = 25, normalization: str = "filter",
                  lay: params.Layout | None = None, seed: int = 0, x: torch.Tensor | None = None,
                  y: torch.Tensor | None = None, chunk: int | None = None,

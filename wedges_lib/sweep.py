@@ -208,7 +208,10 @@ def run_sweep(chapter: str | Path, out: str | Path, *, scale: str | None, grid: 
 
 
 def load(out: str | Path):
-    """A pandas DataFrame with one row per complete run in ``out``: its parameters, metrics and run name."""
+    """A pandas DataFrame with one row per complete run in ``out``: its parameters, metrics and run name.
+
+    Used in :ref:`ch-reproducing`.
+    """
     import pandas as pd
 
     rows = []

@@ -207,7 +207,8 @@ class DescentResult:
 
     ``history`` maps 'step' (T,), 'loss' and 'radius' (T, B) or (T,) at the recorded steps; ``diverged``
     (B,) or () flags runs that went NaN / inf or whose radius exploded (they are frozen, nothing raises);
-    ``w`` holds the final hyperplane coordinates (B, d) for :func:`hyperplane_descend`, else None;
+    ``w`` holds the final hyperplane coordinates for descent in random hyperplanes (in
+    :func:`hyperplane_success_map`), else None;
     ``path`` every step's points, (steps + 1, B, D) or (steps + 1, D), when :func:`descend` kept them, else None.
     """
 
@@ -303,23 +304,6 @@ def plane_lr(model: WedgeModel, d: int) -> float:
     depend on the radius, so every radius moves the same fraction of its way per step.
     """
     return max(0.5, 0.5 * model.D / (math.sqrt(model.n_short) + math.sqrt(d)) ** 2)
-
-
-def hyperplane_descend(model: WedgeModel, theta0: torch.Tensor, d: int, *, lr: float | None = None,
-                       steps: int = 200, seed: int = 0, record_every: int = 10, explode: float = 1e3,
-                       planes: torch.Tensor | None = None) -> DescentResult:
-    """Gradient descent on w (B, d) in theta = theta0 + P w, theta0 (B, D), P (B, D, d) random orthonormal columns.
-
-    P comes from ``seed`` unless ``planes`` (B, D, d) is given; ``lr`` defaults to :func:`plane_lr`, the same
-    at every radius (the loss is a squared distance, so its curvature does not depend on the radius).
-    """
-    _check_theta(model, theta0, "theta0")
-    check_arg("theta0", tuple(theta0.shape), theta0.ndim == 2, "shape (B, D)")
-    B = theta0.shape[0]
-    P = random_planes(model.D, d, B, seed=seed) if planes is None else planes
-    check_arg("planes", tuple(P.shape), tuple(P.shape) == (B, model.D, d), f"shape (B, D, d) = {(B, model.D, d)}")
-    lr = plane_lr(model, d) if lr is None else lr
-    return _plane_descend(model, theta0.detach(), P, lr=lr, steps=steps, record_every=record_every, explode=explode)
 
 
 def _plane_descend(model: WedgeModel, theta0: torch.Tensor, P: torch.Tensor, **kw) -> DescentResult:
