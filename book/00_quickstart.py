@@ -29,7 +29,7 @@
 import torch
 
 import wedges_lib
-from wedges_lib import config, connect, data, params, plots, train, verdicts
+from wedges_lib import config, connect, data, params, plots, protocol, train, verdicts
 
 # %% tags=["parameters", "hide-input"]
 scale = None
@@ -55,14 +55,9 @@ cfg = config.resolve_cell(globals())
 ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
 
 # %% tags=["remove-input"]
-claims = verdicts.declare(
-    verdicts.Claim("quickstart_outward_radius", "training moves θ outward",
-                   "‖θ*‖ / ‖θ₀‖", ">", 1.05),
-    verdicts.Claim("quickstart_outward_loss", "while the training loss falls",
-                   "final / initial train loss", "<", 0.5),
-    verdicts.Claim("quickstart_monotonic", "the straight line θ₀ → θ* descends monotonically",
-                   "largest rise on the line / its total drop", "<", 0.02))
-verdicts.what_would_count(claims)
+CHAPTER = "00_quickstart"  # its section of the book's protocol (wedges_lib/protocol.yml)
+claims = protocol.declare(CHAPTER)
+protocol.what_would_count(CHAPTER, claims)
 
 # %% [markdown]
 # ## Experiment
@@ -133,9 +128,8 @@ wedges_lib.record("lr", cfg.lr)
 # **{glue:text}`quickstart_monotonic_badge`**.
 
 # %% tags=["hide-input"]
-judged = {k: verdicts.judge(claim, per_seed[k], cfg.scale) for k, claim in claims.items()}
-outward = verdicts.combine("quickstart_outward", [judged["quickstart_outward_radius"],
-                                                  judged["quickstart_outward_loss"]])
+judged = protocol.conclude(CHAPTER, {k: verdicts.judge(c, per_seed[k], cfg.scale) for k, c in claims.items()})
+protocol.sanity_list(CHAPTER, judged)
 
 # %% [markdown]
 # ## Takeaway

@@ -34,7 +34,7 @@ import ipywidgets as widgets
 import torch
 
 import wedges_lib
-from wedges_lib import config, plots, toy, toy_experiments, verdicts
+from wedges_lib import config, plots, protocol, toy, toy_experiments
 
 torch.set_num_threads(1)  # small tensors: one thread is fastest, and kind to a busy machine
 FLOOR = 1e-12  # zero loss drawn at this height on log axes
@@ -71,11 +71,9 @@ plane_steps = None
 cfg = config.resolve_cell(globals())
 
 # %% tags=["remove-input"]
-LOW = toy_experiments.LOW  # "low loss": below LOW R², R the radius (the loss is a squared distance)
-claims = verdicts.declare(*toy_experiments.toy_claims(
-    low=LOW, several=1, outward=1.2, barrier=10 * LOW, via_fraction=1e-3, long_min=0.1,
-    short_vs_long=0.1, gain_min=0.15, d50_ratio=0.67, flat_gain_max=0.1))
-verdicts.what_would_count(claims)
+CHAPTER = "01_toy_model"  # its section of the book's protocol (wedges_lib/protocol.yml): losses in units of R²
+claims = protocol.declare(CHAPTER)  # ("low": below toy_experiments.LOW R², R the radius), distances of R
+protocol.what_would_count(CHAPTER, claims)
 
 # %% [markdown]
 # ## Experiment
@@ -148,22 +146,26 @@ fig, ax3 = plots.cloud3d(slabs["low"], toy.wedge_of(slabs["model"], slabs["low"]
 # {glue:text}`toy_outward_radius_summary`, at a worst settled / initial loss of {glue:text}`toy_outward_loss_summary`:
 # **{glue:text}`toy_outward_badge`**. Between two solutions ({numref}`fig-toy-connect`), with $R=\lVert a\rVert$, the
 # barrier on the line is $10^xR^2$, $x$ = {glue:text}`toy_connect_line_summary`; via $c$ it is
-# {glue:text}`toy_connect_via_summary` of that: **{glue:text}`toy_connect_badge`**. Start → solution lines rise by
+# {glue:text}`toy_connect_via_summary` of that (a sanity check: $c$ lies in both wedges by construction):
+# **{glue:text}`toy_connect_badge`**. Start → solution lines rise by
 # {glue:text}`toy_monotonic_summary` of the initial loss at most: **{glue:text}`toy_monotonic_badge`**. From a
 # solution (radius $R$) the loss exceeds $10^{-4}R^2$ after a median $10^yR$ along random directions, $y$ =
 # {glue:text}`toy_long_random_summary` (probed to $2R$), along its short one after {glue:text}`toy_long_short_summary`
 # of that: **{glue:text}`toy_long_badge`**. In hyperplanes ({numref}`fig-toy-hyperplanes`) opening wedges gain
 # {glue:text}`toy_hyperplane_gain_summary` in success from the smallest radius to the largest, with $d_{50}$ at the
 # largest {glue:text}`toy_hyperplane_d50_summary` of that at the smallest; constant slabs' |gain| is
-# {glue:text}`toy_hyperplane_flat_summary`: **{glue:text}`toy_hyperplane_badge`**. In $D=3$ ({numref}`fig-toy-3d`) the
+# {glue:text}`toy_hyperplane_flat_summary` (the control: **{glue:text}`toy_hyperplane_flat_badge`**):
+# **{glue:text}`toy_hyperplane_badge`**. In $D=3$ ({numref}`fig-toy-3d`) the
 # line's barrier is $10^xR^2$, $x$ = {glue:text}`toy_slabs_line_summary`, and via $c$
-# {glue:text}`toy_slabs_via_summary` of it: **{glue:text}`toy_slabs_badge`**. Claim C1, the seven checks combined:
-# **{glue:text}`toy_c1_badge`**.
+# {glue:text}`toy_slabs_via_summary` of it (sanity, as above): **{glue:text}`toy_slabs_badge`**. Claim C1, the least
+# favourable of its primary checks after Holm's correction ({glue:text}`toy_c1_summary`): **{glue:text}`toy_c1_badge`**.
 
 # %% tags=["hide-input"]
 for k, v in toy_experiments.toy_numbers(runs, hypers, slab_runs).items():
     wedges_lib.record(k, v)
-verdict = toy_experiments.judge_toy(claims, runs, hypers, slab_runs, cfg.scale)
+verdict = protocol.conclude(CHAPTER, toy_experiments.judge_toy(claims, runs, hypers, slab_runs, cfg.scale,
+                                                               largest_d=cfg.plane_dims[-1]))
+protocol.sanity_list(CHAPTER, verdict)
 
 # %% [markdown]
 # ## Takeaway

@@ -28,8 +28,7 @@
 
 # %% tags=["remove-cell"]
 import wedges_lib
-from wedges_lib import config, data, ensemble_claims, ensembles, plots, verdicts
-from wedges_lib.verdicts import Claim
+from wedges_lib import config, data, ensemble_claims, ensembles, plots, protocol
 
 # %% tags=["parameters", "hide-input"]
 scale = None
@@ -60,30 +59,10 @@ ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
 NAMES, TRAJ = ensembles.LABELS, ensembles.TRAJECTORY_METHODS
 
 # %% tags=["remove-cell"]
-claims = verdicts.declare(  # the statistics: ensemble_claims.claim_values, one value per repetition
-    Claim("ens_distinct", "every method builds distinct members",
-          "smallest disagreement of the four methods", ">", 0.005),
-    *(Claim(f"ens_diversity_{m}", f"{NAMES[m]}: members disagree less often than independent ones",
-            f"disagreement({m}) / disagreement(deep)", "<", 1 / 1.2) for m in TRAJ),
-    Claim("ens_slice_deep", "the centroid of three independent members leaves the low-loss set",
-          "centroid − worst member train loss (nats), deep", ">", 0.3),
-    *(Claim(f"ens_slice_{m}", f"{NAMES[m]}: the centroid of three members stays low",
-            f"centroid − worst member train loss (nats), {m}", "<", 0.1) for m in TRAJ),
-    Claim("ens_barrier_deep", "the line between independent members crosses a barrier",
-          "mean pairwise line barrier (nats), deep", ">", 0.05),
-    *(Claim(f"ens_barrier_{m}", f"{NAMES[m]}: the line between members stays lower than deep's",
-            f"barrier({m}) / barrier(deep)", "<", 1 / 2) for m in TRAJ),
-    Claim("ens_barrier_aligned", "a barrier remains between deep members after weight matching",
-          "mean pairwise line barrier (nats), deep members aligned to member 0", ">", 0.05),
-    Claim("ens_weight_aligned", "trajectory members stay nearer than aligned deep members",
-          "largest distance from reference, trajectory / aligned deep", "<", 1 / 2),
-    *(Claim(f"ens_weight_{m}", f"{NAMES[m]}: members stay nearer the common reference than deep's",
-            f"distance from reference, {m} / deep", "<", 1 / 2) for m in TRAJ),
-    *(Claim(f"ens_gain_{k}_{m}", f"independent members gain more {k} than {NAMES[m]} members",
-            f"{k} gain(deep) − {k} gain({m})", ">", 0.0) for m in TRAJ for k in ("acc", "nll")))
-
+CHAPTER = "06_ensembles"  # its section of the book's protocol (wedges_lib/protocol.yml); the statistics:
+claims = protocol.declare(CHAPTER)  # ensemble_claims.claim_values, one value per repetition
 # %% tags=["remove-input"]
-verdicts.what_would_count(claims, unit="repetition")
+protocol.what_would_count(CHAPTER, claims)
 
 # %% [markdown]
 # ## Experiment
@@ -158,11 +137,15 @@ ensemble_claims.results(stats, chosen)  # records ens_{method}_{number} and show
 # %% tags=["hide-input"]
 aligned = ensemble_claims.aligned_deep(chosen["deep"], ds, n_interp=cfg.n_interp)  # Git Re-Basin
 values = ensemble_claims.claim_values(stats, chosen, aligned)
-verdict = ensemble_claims.judge_all(claims, values, cfg.scale)
+verdict = protocol.conclude(CHAPTER, ensemble_claims.judge_all(claims, values, protocol.section(CHAPTER)["groups"],
+                                                                cfg.scale))
 
 # %% [markdown]
-# Each cell: the verdict, then the statistic's mean [95 % interval] over repetitions; a claim of several parts
-# is reproduced when every part is, not reproduced when none is even partly, partly reproduced otherwise.
+# Each cell: the verdict, then the statistic's mean [95 % interval] over repetitions; a row's overall verdict is
+# the least favourable of its primary parts after Holm's correction. FGE's and SWA's slice, barrier and weight
+# parts are sanity checks (their members start at the common reference, so they cannot plausibly fail), the
+# aligned parts controls: neither counts in the overall column. **Claim C6: {glue:text}`ens_badge`** —
+# {glue:text}`ens_summary`.
 #
 # | claim (per repetition) | deep ensemble | snapshot | FGE | SWA iterates | overall |
 # |---|---|---|---|---|---|

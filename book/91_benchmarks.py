@@ -20,7 +20,7 @@
 # eigenvalues and traces; loss-landscapes for a filter-normalised random plane {cite:p}`li2018visualizing`;
 # plain training for the cost of training in a random subspace {cite:p}`li2018intrinsic`; rebasin for permutation
 # alignment by weight matching {cite:p}`ainsworth2023git`. Each benchmark is a script one can run alone
-# (`python benchmarks/NAME.py --help`); here each runs in a fresh process, one after another, and writes its
+# (`python -m benchmarks.NAME --help`); here each runs in a fresh process, one after another, and writes its
 # rows to a JSON file that this page reads.
 #
 # Read every **ratio** as the peer's figure divided by Wedges' (above 1: Wedges is faster or smaller). The
@@ -38,8 +38,7 @@ from IPython.display import Markdown, display
 
 import wedges_lib
 from benchmarks import suite  # runs the benchmarks, reads saved runs, draws tables
-from wedges_lib import config, verdicts
-from wedges_lib.verdicts import Claim
+from wedges_lib import config, protocol, verdicts
 
 # %% tags=["parameters", "hide-input"]
 scale = None
@@ -49,22 +48,18 @@ cfg = config.resolve_cell(globals())
 quick = cfg.scale == "smoke"  # the smoke scale runs each benchmark's quick version
 
 # %% tags=["remove-cell"]
-AGREE = {"ensemble": "vmapped training gives the weights of training one member after another",
-         "curvature": "Wedges' top eigenvalues and trace agree with their references",
-         "surfaces": "Wedges' loss plane agrees with loss-landscapes on the same points",
-         "align": "Wedges' weight matching keeps the function and aligns as well as rebasin"}
-claims = verdicts.declare(*(Claim(f"bench_agree_{name}", hypothesis,
-                                  "agreement / tolerance, per checked row", "<", 1.0)
-                            for name, hypothesis in AGREE.items()))
+CHAPTER = "91_benchmarks"  # its section of the book's protocol (wedges_lib/protocol.yml)
+claims = protocol.declare(CHAPTER)  # bench_agree_{benchmark}: every checked row within its tolerance
+AGREE = [name.removeprefix("bench_agree_") for name in claims]
 
 # %% tags=["remove-input"]
-verdicts.what_would_count(claims, unit="checked row")
+protocol.what_would_count(CHAPTER, claims)
 
 # %% [markdown]
 # Here nothing depends on a seed: each checked row is one deterministic measurement (its interval is the value
-# itself), judged alone against its tolerance. A benchmark is **reproduced** when every checked row is within
-# tolerance, **not reproduced** when none is, **partly reproduced** otherwise; the subspace benchmark checks
-# no answer (it times training only) and has no verdict.
+# itself), judged alone against its tolerance: **reproduced** within it, **contradicted** outside. A benchmark's
+# verdict is its least favourable row's. These checks guard the library's numbers, so they are sanity checks: they
+# count for no claim of the paper. The subspace benchmark checks no answer (it times training only).
 
 # %% [markdown]
 # ## Experiment
@@ -106,26 +101,23 @@ wedges_lib.record("bench_scale", cfg.scale)
 
 # %% tags=["hide-input"]
 def agreement_verdict(name: str) -> verdicts.Verdict:
-    """A benchmark's verdict (recorded): each checked row is reproduced when agreement / tolerance
-    is below the declared threshold (a NaN is not); the rows are combined by verdicts.combine."""
-    claim, parts = claims[f"bench_agree_{name}"], []
-    for r in (r for r in rows[name] if r.agrees is not None):
-        x = r.agreement / r.tolerance
-        state = "reproduced" if x < claim.threshold else "not reproduced"  # NaN: not reproduced
-        why = f"{x:.2g} × tolerance"
-        parts.append(verdicts.Verdict(r.task, state, x, x, x, 1, f"{why}, {r.agreement_is}", why))
-    parts = parts or [verdicts.Verdict("no checked row", "not reproduced", *[math.nan] * 3, 0, "")]
+    """A benchmark's verdict (recorded): each checked row judged exactly on agreement / tolerance against the
+    declared threshold (:func:`wedges_lib.verdicts.exact`; a NaN is not reproduced), the rows combined."""
+    claim = claims[f"bench_agree_{name}"]
+    parts = [verdicts.exact(claim, r.agreement / r.tolerance, label=r.task,
+                            why=f"{r.agreement / r.tolerance:.2g} × tolerance")
+             for r in rows[name] if r.agrees is not None] or [verdicts.exact(claim, math.nan, label="no checked row")]
     wedges_lib.record(f"{claim.name}_worst", max(p.mean for p in parts) if all(
         math.isfinite(p.mean) for p in parts) else math.nan)
-    return verdicts.combine(claim.name, parts)
+    return verdicts.combine(claim.name, parts, kind="sanity", what="checked rows")
 
 
-overall = verdicts.combine("bench_agree", [agreement_verdict(name) for name in AGREE])
+overall = protocol.conclude(CHAPTER, {f"bench_agree_{name}": agreement_verdict(name) for name in AGREE})
 
 # %% [markdown]
 # ## Runs saved on other machines
 #
-# A GPU's rows cannot be measured while the book builds on a CPU: `python benchmarks/suite.py --device cuda
+# A GPU's rows cannot be measured while the book builds on a CPU: `python -m benchmarks.suite --device cuda
 # --save` runs the suite there once and keeps its rows in `benchmarks/results/`. Each saved run is shown as it was
 # measured, under its device and date; it is not part of this build's verdicts.
 
@@ -155,6 +147,6 @@ if not runs:
 # On a GPU, where a small network leaves most of the device idle, batching matters more; see
 # {ref}`ch-reproducing` for running the chapters there.
 #
-# **Try it.** `python benchmarks/curvature.py --threads 2`, `python benchmarks/suite.py --quick` (every benchmark,
+# **Try it.** `python -m benchmarks.curvature --threads 2`, `python -m benchmarks.suite --quick` (every benchmark,
 # one after another), or build this page at full size:
 # `python -m wedges_lib run book/91_benchmarks.py --scale cpu --out runs/bench`.

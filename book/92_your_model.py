@@ -33,7 +33,7 @@ import warnings
 import torch
 
 import wedges_lib
-from wedges_lib import cache, config, connect, curvature, operators, plots, surfaces, verdicts
+from wedges_lib import cache, config, connect, curvature, operators, plots, protocol, surfaces, verdicts
 from wedges_lib.landscape import Landscape
 from wedges_lib.objectives import split
 from wedges_lib.your_model import init, load_data, train_runs, update_bn_check
@@ -64,11 +64,9 @@ ds = ds.to(config.pick_device(cfg.device))
 net, theta0 = init(ds.n_classes, [cfg.seed, cfg.seed + 1], ds.x_train.device)  # 2 inits
 
 # %% tags=["remove-input"]
-claims = verdicts.declare(verdicts.Claim(
-    "own_bn_agree", "with BatchNorm recomputed, Wedges' loss at each point of the line and curve "
-    "is that of a plain PyTorch model loaded with those weights after swa_utils.update_bn",
-    "|Wedges - update_bn| / (1e-4 (1 + loss)), per point", "<", 1.0))
-verdicts.what_would_count(claims, unit="point")
+CHAPTER = "92_your_model"  # its section of the book's protocol (wedges_lib/protocol.yml)
+claims = protocol.declare(CHAPTER)
+protocol.what_would_count(CHAPTER, claims)
 
 # %% [markdown]
 # ## Your model, your data, your loss
@@ -181,7 +179,10 @@ plots.curves(ax[1, 1], line["t"], {"line, BN recomputed": line["loss"], "line, b
 # {glue:text}`own_max_dev`: agreement is **{glue:text}`own_bn_agree_badge`**.
 
 # %% tags=["hide-input"]
-verdicts.judge(claims["own_bn_agree"], per_point, cfg.scale, unit="points")
+worst = verdicts.exact(claims["own_bn_agree"], max(per_point),
+                       why=f"{max(per_point):.3g}, the worst of {len(per_point)} points")
+protocol.sanity_list(CHAPTER, protocol.conclude(CHAPTER, {"own_bn_agree": verdicts.combine("own_bn_agree", [worst],
+                                                                                         kind="sanity")}))
 
 # %% [markdown]
 # ## Takeaway

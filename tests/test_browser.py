@@ -532,14 +532,22 @@ def test_checker_reports_each_problem_of_a_broken_book(tmp_path, page):
 
 # --- verdicts as the reader sees them ---------------------------------------------------------------
 
-def _glued_badges(executed: Path) -> dict[str, str]:
-    """Every ``*_badge`` a chapter glued, from the glue files myst-nb writes beside the executed notebooks."""
+def _glued(executed: Path, suffix: str) -> dict[str, str]:
+    """Every ``*{suffix}`` a chapter glued, from the glue files myst-nb writes beside the executed notebooks."""
     found = {}
     for path in executed.rglob("*.glue.json"):
         for name, out in json.loads(path.read_text()).items():
-            if name.endswith("_badge"):
+            if name.endswith(suffix):
                 found[name] = out["data"]["text/plain"].strip("'\"")
     return found
+
+
+def _glued_badges(executed: Path) -> dict[str, str]:
+    return _glued(executed, "_badge")
+
+
+_SECTION_ROWS_JS = """id => Array.from(document.querySelectorAll(`section#${id} table tbody tr`)).map(tr =>
+  Array.from(tr.querySelectorAll('td:first-child code')).map(c => c.textContent.trim()).pop())"""
 
 
 _VERDICT_ROWS_JS = """() => Array.from(document.querySelectorAll('main table tbody tr')).map(tr => ({
@@ -564,9 +572,18 @@ def test_intro_shows_each_chapters_recorded_verdict(page, book, book_url):
                                                     f"{badges.get(f'{name}_badge')!r}"
         chapters.add(row["cells"][1])
     assert len(chapters) >= 7, f"the intro's verdicts cover only the chapters {sorted(chapters)}"
+    kinds = _glued(html.parent / "jupyter_execute", "_kind")
+    sanity_rows = page.evaluate(_SECTION_ROWS_JS, "sanity-checks")
+    assert sanity_rows and all(kinds.get(f"{n}_kind") == "sanity" for n in sanity_rows), sanity_rows
+    claims_rows = page.evaluate(_SECTION_ROWS_JS, "the-claims")
+    assert claims_rows and not set(claims_rows) & set(sanity_rows), "a sanity check among the claims"
+    assert all(kinds.get(f"{n}_kind") in ("primary", None) for n in claims_rows), claims_rows
+    tally = page.locator("main p", has_text="This build, across every chapter").first.text_content()
+    assert re.search(r"\d+ primary checks judged in \d+ chapters: \d+ ✔ reproduced, \d+ ◐ inconclusive, "
+                     r"\d+ ✘ not reproduced, \d+ ✖ contradicted; \d+ of \d+ sanity checks passed", tally), tally
 
 
-THREE_VERDICTS = {
+FOUR_VERDICTS = {
     "_config.yml": """title: verdicts
 only_build_toc_files: true
 execute:
@@ -589,7 +606,9 @@ parse:
 |---|---|---|---|
 | holds (`demo_yes`) | demo | {glue:text}`demo.py::demo_yes_summary:s` | {glue:text}`demo.py::demo_yes_badge:s` |
 | inside the noise (`demo_partly`) | demo | {glue:text}`demo.py::demo_partly_summary:s` | {glue:text}`demo.py::demo_partly_badge:s` |
-| fails (`demo_no`) | demo | {glue:text}`demo.py::demo_no_summary:s` | {glue:text}`demo.py::demo_no_badge:s` |
+| the other way, in the noise (`demo_no`) | demo | {glue:text}`demo.py::demo_no_summary:s` | {glue:text}`demo.py::demo_no_badge:s` |
+| the opposite (`demo_opposite`) | demo | {glue:text}`demo.py::demo_opposite_summary:s` | {glue:text}`demo.py::demo_opposite_badge:s` |
+| the headline (`demo`) | demo | {glue:text}`demo.py::demo_summary:s` | {glue:text}`demo.py::demo_badge:s` |
 """,  # noqa: E501
     "demo.py": """# %% [markdown]
 # # Three verdicts
@@ -597,11 +616,14 @@ parse:
 from wedges_lib import verdicts
 from wedges_lib.verdicts import Claim
 
-claims = verdicts.declare(*(Claim(f"demo_{s}", "an effect", "effect", ">", 0.0) for s in ("yes", "partly", "no")))
+claims = verdicts.declare(*(Claim(f"demo_{s}", "an effect | a pipe", "|effect|", ">", 0.0)
+                            for s in ("yes", "partly", "no", "opposite")))
 verdicts.what_would_count(claims)
 # %% tags=["remove-cell"]
-for name, values in (("yes", [1.0, 1.1, 0.9]), ("partly", [0.5, -0.3, 0.4]), ("no", [-1.0, -1.1, -0.9])):
-    verdicts.judge(claims[f"demo_{name}"], values, "smoke")
+judged = [verdicts.judge(claims[f"demo_{name}"], values, "smoke") for name, values in (
+    ("yes", [1.0, 1.1, 0.9]), ("partly", [0.5, -0.3, 0.4]), ("no", [-0.5, 0.3, -0.4]),
+    ("opposite", [-1.0, -1.1, -0.9]))]
+verdicts.combine("demo", judged)
 """,
 }
 
@@ -617,8 +639,9 @@ def build_small_book(files: dict[str, str], tmp_path: Path) -> None:
 
 
 def test_each_verdict_state_renders_in_a_table_and_the_declaration_box(tmp_path, page):
-    """The rendering path of all three states: judged in a chapter, glued into a table on another page."""
-    build_small_book(THREE_VERDICTS, tmp_path)
+    """The rendering path of all four states and a headline: judged in a chapter, glued into a table on another
+    page; a declaration with pipes in it keeps its row."""
+    build_small_book(FOUR_VERDICTS, tmp_path)
     with serve(tmp_path / "_build" / "html") as url:
         problems = check_page(page, url + "index.html")
         rows = {r["names"][0]: r["cells"][-1] for r in page.evaluate(_VERDICT_ROWS_JS) if r["names"]}
@@ -626,9 +649,10 @@ def test_each_verdict_state_renders_in_a_table_and_the_declaration_box(tmp_path,
         box = page.locator(".admonition", has_text="What would count")
         box_text = box.first.text_content() if box.count() else ""
     assert not problems, problems
-    assert rows == {"demo_yes": "✔ reproduced", "demo_partly": "◐ partly reproduced",
-                    "demo_no": "✘ not reproduced"}, rows
+    assert rows == {"demo_yes": "✔ reproduced", "demo_partly": "◐ inconclusive", "demo_no": "✘ not reproduced",
+                    "demo_opposite": "✖ contradicted", "demo": "✖ contradicted"}, rows
     assert "demo_partly" in box_text and "> 0" in box_text, f"no 'What would count' box: {box_text!r}"
+    assert "an effect | a pipe" in box_text and "|effect|" in box_text, "a pipe in a declaration broke its row"
 
 
 # --- maths served with the book, and each chapter's notebook to download ------------------------------

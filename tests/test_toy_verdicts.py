@@ -4,18 +4,17 @@ import json
 import pytest
 import torch
 
-from wedges_lib import config
+from wedges_lib import config, protocol
 from wedges_lib import toy_experiments as te
 
-THRESHOLDS = dict(low=te.LOW, several=1, outward=1.2, barrier=10 * te.LOW, via_fraction=1e-3, long_min=0.1,
-                  short_vs_long=0.1, gain_min=0.15, d50_ratio=0.67, flat_gain_max=0.1)  # chapter 01's
+CHAPTER = "01_toy_model"
 SMALL = dict(toy_D=200, toy_n=5, toy_K=4, toy_runs=10, toy_dirs=8, toy_grid=21, toy_steps=100, plane_D=60,
              plane_n=6, plane_K=3, plane_dims=(2, 4, 8, 16), plane_radii=(1.1, 3.0, 10.0), plane_seeds=8,
              plane_steps=40, n_seeds=3)  # a few seconds for all three toys
 
 
 def claims() -> dict:
-    return {c.name: c for c in te.toy_claims(**THRESHOLDS)}
+    return protocol.declare(CHAPTER)
 
 
 def on_claimed_side(claim, value: float) -> bool:
@@ -35,17 +34,18 @@ def test_seed_configs_are_independent_toys():
     assert not torch.equal(te.from_config(toys[0]).short, te.from_config(toys[1]).short)
 
 
-def test_claims_are_the_parts_of_the_checks():
-    c = claims()
-    assert sorted(c) == sorted(p for parts in te.TOY_CHECKS.values() for p in parts)
+def test_claims_are_the_protocols_checks_and_its_groups_read_them():
+    c, sec = claims(), protocol.section(CHAPTER)
+    assert set(p for parts in sec["groups"].values() for p in parts) <= set(c)
+    assert {x.kind for x in c.values()} == {"primary", "control", "sanity"}
     assert c["toy_connect_line"].threshold == pytest.approx(-3.0)  # log10 of the declared 1e-3 R²
     assert c["toy_long_random"].threshold == pytest.approx(-1.0)  # log10 of 0.1 R
     assert c["toy_drawn_loss"].holds_if == "<" and c["toy_hyperplane_gain"].holds_if == ">"
 
 
 def test_every_statistic_holds_on_every_toy(studies):
-    stats, c = te.toy_statistics(*studies), claims()
-    assert set(stats) == set(c)
+    (stats, censored), c = te.toy_statistics(*studies, largest_d=SMALL["plane_dims"][-1]), claims()
+    assert set(stats) == set(c) and censored == {"toy_hyperplane_d50": 0}
     for name, values in stats.items():
         assert len(values) == SMALL["n_seeds"], name
         assert all(on_claimed_side(c[name], v) for v in values), f"{name}: {values}, holds if {c[name].rule}"
@@ -68,9 +68,21 @@ def test_the_hyperplane_statistics_fail_without_opening_wedges():
     """kappa = 0: the 'opening' wedges have zero width at every radius, so the gain and d50 parts fail."""
     cfg = te.seed_configs(config.resolve("smoke", plane_kappa=0.0, **SMALL))[0]
     run, hyper, slab = te.descent_study(cfg), te.hyperplane_study(cfg), te.slabs_study(cfg)
-    stats, c = te.toy_statistics([run], [hyper], [slab]), claims()
+    (stats, _), c = te.toy_statistics([run], [hyper], [slab], SMALL["plane_dims"][-1]), claims()
     assert not on_claimed_side(c["toy_hyperplane_gain"], stats["toy_hyperplane_gain"][0])
     assert not on_claimed_side(c["toy_hyperplane_d50"], stats["toy_hyperplane_d50"][0])
+
+
+
+def test_a_d50_never_reached_is_censored_at_the_largest_d_not_dropped(studies):
+    runs, hypers, slabs = studies
+    o = next(iter(hypers[0]["maps"]))  # the opening wedges
+    d50 = hypers[0]["d50"][o].clone()
+    d50[0] = float("nan")  # never reached at the smallest radius: the strongest effect
+    hyper = {**hypers[0], "d50": {**hypers[0]["d50"], o: d50}}
+    (stats, censored), largest = te.toy_statistics([runs[0]], [hyper], [slabs[0]], 16), 16
+    assert censored["toy_hyperplane_d50"] == 1
+    assert stats["toy_hyperplane_d50"][0] == pytest.approx(float(d50[-1]) / largest)
 
 
 def test_worst_ratio_counts_zero_over_zero_as_zero():
@@ -89,15 +101,17 @@ def synthetic(wrong: set[str] = frozenset()) -> dict[str, list[float]]:
 
 @pytest.mark.parametrize("wrong, check, c1", [
     (set(), "reproduced", "reproduced"),
-    ({"toy_hyperplane_gain"}, "partly reproduced", "partly reproduced"),
-    (set(claims()), "not reproduced", "not reproduced"),
+    ({"toy_hyperplane_gain"}, "contradicted", "contradicted"),  # the least favourable primary part
+    ({"toy_hyperplane_flat"}, "reproduced", "reproduced"),  # a control never lowers the headline
+    ({"toy_connect_via"}, "reproduced", "reproduced"),  # nor does a sanity check (it fails on its own)
+    (set(claims()), "contradicted", "contradicted"),
 ])
-def test_judge_toy_combines_parts_into_checks_and_c1(monkeypatch, tmp_path, wrong, check, c1):
+def test_judge_toy_and_the_protocol_make_groups_and_c1(monkeypatch, tmp_path, wrong, check, c1):
     monkeypatch.setenv("WEDGES_RUN_DIR", str(tmp_path))
-    monkeypatch.setattr(te, "toy_statistics", lambda *studies: synthetic(wrong))
-    out = te.judge_toy(claims(), [], [], [], "smoke")
-    assert set(out) == set(claims()) | set(te.TOY_CHECKS) | {"toy_c1"}
+    monkeypatch.setattr(te, "toy_statistics", lambda *studies: (synthetic(wrong), {}))
+    out = protocol.conclude(CHAPTER, te.judge_toy(claims(), [], [], [], "smoke", largest_d=25))
+    assert set(out) == set(claims()) | set(protocol.section(CHAPTER)["groups"]) | {"toy_c1"}
     assert out["toy_hyperplane"].state == check and out["toy_c1"].state == c1
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert all(m[f"{name}_verdict"] == out[name].state for name in out)
-    assert m["toy_monotonic_n"] == 3 and "(smoke, 3 seeds)" in m["toy_monotonic_summary"]
+    assert m["toy_monotonic_n"] == 3 and "(smoke, 3 toys)" in m["toy_monotonic_summary"]

@@ -12,7 +12,7 @@ test disagreement with a reference solution against its test accuracy.
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import torch
 
@@ -22,7 +22,6 @@ from .diversity import accuracy, linear_barriers, offdiag_mean, predict
 from .ensembles import LABELS, METHODS, TRAJECTORY_METHODS, Ensemble, final_means, gains, summarize
 from .results import record
 
-GROUPS = ("ens_diversity", "ens_slice", "ens_barrier", "ens_weight", "ens_gain")  # claims of several parts
 _PARTS = {"acc": "accuracy", "nll": "NLL"}
 
 
@@ -161,13 +160,14 @@ def outcome_sentence(parts: list[verdicts.Verdict], group: str = "") -> str:
     """The parts of a claim grouped by state, in words, labelled by method (and by measure, within ``group``).
 
     >>> v = [verdicts.Verdict(f"x_{m}", s, 0.0, 0.0, 0.0, n, "") for m, s, n in (("fge", "reproduced", 3),
-    ...      ("snapshot", "reproduced", 3), ("swa", "partly reproduced", 3), ("deep", "not reproduced", 0))]
+    ...      ("snapshot", "reproduced", 3), ("swa", "inconclusive", 3), ("deep", "not reproduced", 0))]
     >>> print(outcome_sentence(v, "x"))  # doctest: +NORMALIZE_WHITESPACE
     Clear of the seed noise for FGE and snapshot; inside the seed noise for SWA iterates;
     not measured (runs diverged) for deep ensemble.
     """
-    words = {"reproduced": "clear of the seed noise for", "partly reproduced": "inside the seed noise for",
-             "not reproduced": "not seen for", "": "not measured (runs diverged) for"}
+    words = {"reproduced": "clear of the seed noise for", "inconclusive": "inside the seed noise for",
+             "not reproduced": "not seen for", "contradicted": "the opposite, clear of the noise, for",
+             "": "not measured (runs diverged) for"}
     out = []
     for state, phrase in words.items():
         names = [_part_label(p.name, group) for p in parts if (p.state if p.n else "") == state]
@@ -178,17 +178,14 @@ def outcome_sentence(parts: list[verdicts.Verdict], group: str = "") -> str:
 
 
 def judge_all(claims: Mapping[str, verdicts.Claim], values: Mapping[str, list[float]],
-              scale: str) -> dict[str, verdicts.Verdict]:
-    """Judge every claim (in declared order) on its values per repetition (:func:`claim_values`), then each
-    claim of several parts (``GROUPS``) with :func:`wedges_lib.verdicts.combine`; records '{group}_sentence',
-    the parts by state in words (:func:`outcome_sentence`). Never raises for an outcome.
-    Used in :ref:`ch-ensembles`."""
+              groups: Mapping[str, Sequence[str]], scale: str) -> dict[str, verdicts.Verdict]:
+    """Judge every check (in declared order) on its values per repetition (:func:`claim_values`); records, for
+    each of the protocol's ``groups``, '{group}_sentence': its parts by state in words (:func:`outcome_sentence`).
+    The groups' verdicts and the headline follow from :func:`wedges_lib.protocol.conclude`. Never raises for an
+    outcome. Used in :ref:`ch-ensembles`."""
     out = {n: verdicts.judge(c, values[n], scale, unit="repetitions") for n, c in claims.items()}
-    for group in GROUPS:
-        parts = [v for n, v in out.items() if n.startswith(group + "_")]
-        if parts:
-            out[group] = verdicts.combine(group, parts)
-            record(f"{group}_sentence", outcome_sentence(parts, group))
+    for group, parts in groups.items():
+        record(f"{group}_sentence", outcome_sentence([out[p] for p in parts], group))
     return out
 
 

@@ -8,7 +8,8 @@ code. Listed as a Sphinx extension too (:func:`setup`), it makes the fingerprint
 re-reads every page (and so calls :func:`reads` again) when the library changed even though no chapter file did.
 The extension also serves MathJax 3 with the book (copied from the ``django-static-mathjax`` package into
 ``_static/mathjax``, so the maths is typeset offline, with no CDN) and gives every chapter page a download button
-for its executed notebook (``.ipynb``) beside its ``.py`` source.
+for its executed notebook (``.ipynb``) beside its ``.py`` source, and a role, ``{verdict-tally}``, that the intro
+uses for this build's count of verdicts by kind and state across every chapter (:func:`tally_text`).
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import tempfile
 from pathlib import Path
 
 import nbformat
+from docutils import nodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
 
 from .cache import library_fingerprint
 
@@ -81,6 +84,54 @@ def _notebook_download(app, pagename: str, templatename: str, context: dict, doc
         context["ipynb_source"] = f"{pagename}.ipynb"
 
 
+class _Tally(nodes.inline):
+    """Where the book's tally of verdicts goes (the ``verdict-tally`` role); filled by :class:`_FillTally`."""
+
+
+def _tally_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    return [_Tally(rawtext, "")], []
+
+
+def tally_text(glue_folder: Path) -> str:
+    """The verdicts of every executed chapter, counted by kind and state, in words: read from the
+    ``protocol_tally`` each chapter records (:func:`wedges_lib.protocol.conclude`) in the glue files myst-nb writes
+    into ``glue_folder``."""
+    import ast
+    import json
+
+    from .verdicts import ICONS, KINDS, STATES
+
+    total = {k: dict.fromkeys(STATES, 0) for k in KINDS}
+    chapters = 0
+    for path in sorted(Path(glue_folder).rglob("*.glue.json")):
+        out = json.loads(path.read_text()).get("protocol_tally")
+        if out is None:
+            continue
+        chapters += 1
+        counts = json.loads(ast.literal_eval(out["data"]["text/plain"]))
+        for kind, by_state in counts.items():
+            for state, n in by_state.items():
+                total[kind][state] += n
+    if not chapters:
+        return "no chapter recorded its verdicts in this build."
+    primary = total["primary"]
+    states = ", ".join(f"{primary[s]} {ICONS[s]} {s}" for s in STATES)
+    sanity = total["sanity"]
+    others = {k: sum(total[k].values()) for k in ("control", "toy")}
+    return (f"{sum(primary.values())} primary checks judged in {chapters} chapters: {states}; "
+            f"{sanity['reproduced']} of {sum(sanity.values())} sanity checks passed; beside them "
+            f"{others['control']} control and {others['toy']} toy checks.")
+
+
+class _FillTally(SphinxPostTransform):
+    default_priority = 10  # after myst-nb's cross-document glue (5): every chapter has written its glue file
+
+    def apply(self, **kwargs):
+        folder = Path(self.env.mystnb_config.output_folder)
+        for node in list(self.document.findall(_Tally)):
+            node.replace_self(nodes.Text(tally_text(folder)))
+
+
 def setup(app) -> dict:
     """Sphinx extension: the library fingerprint as an 'env' config value (a change re-reads every page), MathJax
     served from the book, and a download button for each chapter's executed notebook."""
@@ -88,6 +139,8 @@ def setup(app) -> dict:
     app.connect("config-inited", _local_mathjax)
     app.connect("build-finished", _copy_mathjax)
     app.connect("html-page-context", _notebook_download, priority=400)  # before the theme builds its buttons (501)
+    app.add_role("verdict-tally", _tally_role)  # the intro's count of this build's verdicts
+    app.add_post_transform(_FillTally)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 

@@ -121,14 +121,11 @@ def pair_statistics(studies: list[dict | None]) -> dict[str, list[float]]:
 
 
 def pair_verdicts(claims: dict, stats: dict[str, list[float]], scale: str) -> dict:
-    """Judge chapter 04's claims on :func:`pair_statistics` (``claims`` from :func:`wedges_lib.verdicts.declare`)
-    and combine the parts: 'pairs_line' (height, ratio) and 'pairs_curves' (Bezier, chain, F&J path objective).
-    Name -> :class:`~wedges_lib.verdicts.Verdict`, every one recorded. Used in :ref:`ch-pairs`."""
-    out = {name: verdicts.judge(claims[name], values, scale, unit="networks" if name == "pairs_monotonic"
-                                else "pairs") for name, values in stats.items()}
-    for whole in ("pairs_line", "pairs_curves"):
-        out[whole] = verdicts.combine(whole, [v for n, v in out.items() if n.startswith(whole + "_")])
-    return out
+    """Judge chapter 04's checks on :func:`pair_statistics` (``claims`` from :func:`wedges_lib.protocol.declare`;
+    its groups and headline follow from :func:`wedges_lib.protocol.conclude`). Name ->
+    :class:`~wedges_lib.verdicts.Verdict`, every one recorded. Used in :ref:`ch-pairs`."""
+    return {name: verdicts.judge(claims[name], values, scale, unit="networks" if name == "pairs_monotonic"
+                                 else "pairs") for name, values in stats.items()}
 
 
 def pair_numbers(studies: list[dict | None], toy_paths: dict) -> dict[str, float]:

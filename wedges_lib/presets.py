@@ -46,7 +46,7 @@ SPECS: dict[str, Param] = {
 }
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "smoke": dict(seed=0, n_seeds=2, dataset="mnist1d", n_train=1000, model="mlp", width=0.25,
+    "smoke": dict(seed=0, n_seeds=4, dataset="mnist1d", n_train=1000, model="mlp", width=0.25,
                   optimizer="sgd", lr=0.1, momentum=0.9, l2=0.0, schedule="constant", batch_size=128,
                   steps=150, record_every=15, n_interp=11, device="auto"),
     "cpu": dict(seed=0, n_seeds=3, dataset="mnist1d", n_train=0, model="mlp", width=1.0,

@@ -183,6 +183,12 @@ def radius_statistics(sw: SweepResult, idim: IntrinsicDimension) -> dict[str, to
                 id_slope=slope.masked_fill(diverged > 0, math.nan), diverged=diverged)
 
 
+def censored(run: dict) -> int:
+    """How many seeds of one variant of :func:`analyse` enter a slope with a bound: some radius where d_int was
+    never reached (the largest d swept stands in). Used in :ref:`ch-radius`."""
+    return int(run["idim"].d_star.isnan().any(0).sum())
+
+
 def analyse(res: dict, fraction: float) -> dict[str, dict]:
     """Per variant: its :class:`~wedges_lib.subspace.SweepResult` 'sweep', its
     :class:`~wedges_lib.subspace.IntrinsicDimension` 'idim' (at ``fraction`` of its own full-space accuracy) and
@@ -250,7 +256,7 @@ def slope_table(parts: dict[str, verdicts.Verdict]):
 
     return pd.DataFrame({"slope of log d_int against log c": [p.summary for p in parts.values()],
                          "direction": [direction(p.mean, p.lo, p.hi) for p in parts.values()],
-                         "verdict (falls?)": [p.badge for p in parts.values()]}, index=list(parts))
+                         "verdict": [p.badge for p in parts.values()]}, index=list(parts))
 
 
 def numbers(res: dict, runs: dict[str, dict], radii: Sequence[float], d50: torch.Tensor,

@@ -168,20 +168,10 @@ def set_statistics(studies: list[dict | None]) -> dict[str, list[float]]:
     return out
 
 
-#: the claims combined from parts: name -> its parts
-COMBINED = {"sets_hull": ("sets_hull_height", "sets_hull_ratio"),
-            "sets_connector": ("sets_connector_loss", "sets_connector_acc"),
-            "sets_complex": ("sets_complex_low", "sets_complex_volume"),
-            "sets_aligned": ("sets_aligned_mean", "sets_aligned_worst", "sets_aligned_edges")}
-
-
 def set_verdicts(claims: dict, stats: dict[str, list[float]], scale: str) -> dict:
-    """Judge chapter 05's claims on :func:`set_statistics` and combine the parts of :data:`COMBINED`.
-    Name -> :class:`~wedges_lib.verdicts.Verdict`, every one recorded."""
-    out = {name: verdicts.judge(claims[name], values, scale, unit="sets") for name, values in stats.items()}
-    for name, parts in COMBINED.items():
-        out[name] = verdicts.combine(name, [out[p] for p in parts])
-    return out
+    """Judge chapter 05's checks on :func:`set_statistics` (its groups and headline follow from
+    :func:`wedges_lib.protocol.conclude`). Name -> :class:`~wedges_lib.verdicts.Verdict`, every one recorded."""
+    return {name: verdicts.judge(claims[name], values, scale, unit="sets") for name, values in stats.items()}
 
 
 def _labels(name: str, k: int, n_extra: int) -> list[str]:

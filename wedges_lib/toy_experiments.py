@@ -33,7 +33,7 @@ from .toy import (
     wedge_of,
 )
 from .validation import check_arg
-from .verdicts import Claim, Verdict, combine, judge
+from .verdicts import Claim, Verdict, judge
 
 LOW = 1e-4  # "low loss" on the toy: below LOW * R², R the radius (the loss is a squared distance)
 
@@ -277,54 +277,6 @@ def hyperplane_summary(hypers: list[dict]) -> tuple[dict[str, torch.Tensor], dic
     return maps, {k: torch.stack([h["d50"][k] for h in hypers], 1) for k in maps}
 
 
-TOY_CHECKS = {  # chapter 01's checks, each judged from its parts (the claims of toy_claims)
-    "toy_drawn": ("toy_drawn_loss", "toy_drawn_wedges"),
-    "toy_outward": ("toy_outward_radius", "toy_outward_loss"),
-    "toy_connect": ("toy_connect_line", "toy_connect_via"),
-    "toy_monotonic": ("toy_monotonic",),
-    "toy_long": ("toy_long_random", "toy_long_short"),
-    "toy_hyperplane": ("toy_hyperplane_gain", "toy_hyperplane_d50", "toy_hyperplane_flat"),
-    "toy_slabs": ("toy_slabs_line", "toy_slabs_via"),
-}
-
-
-def toy_claims(*, low: float, several: int, outward: float, barrier: float, via_fraction: float, long_min: float,
-               short_vs_long: float, gain_min: float, d50_ratio: float, flat_gain_max: float) -> list[Claim]:
-    """Chapter 01's claims, one per part of ``TOY_CHECKS``, with the thresholds the chapter declares (losses
-    relative to the initial loss, barriers in units of R² = ‖a‖², distances in units of R). Used in
-    :ref:`ch-toy-model`."""
-    log_barrier = math.log10(barrier)
-    return [
-        Claim("toy_drawn_loss", "descent from a random start reaches a wedge (zero loss)",
-              "worst final / initial loss", "<", low),
-        Claim("toy_drawn_wedges", "runs from different starts reach different wedges", "wedges reached", ">",
-              several),
-        Claim("toy_outward_radius", "gradient noise carries every run outward", "smallest growth of ‖θ‖ (×)",
-              ">", outward),
-        Claim("toy_outward_loss", "and the runs settle at zero loss", "worst settled / initial loss", "<", low),
-        Claim("toy_connect_line", "the straight line between two solutions crosses a barrier",
-              "log₁₀(barrier on a → b / R²)", ">", log_barrier),
-        Claim("toy_connect_via", "the path through the wedges' intersection c does not",
-              "barrier via c / barrier on a → b", "<", via_fraction),
-        Claim("toy_monotonic", "the line from a start to its solution never rises",
-              "largest rise / initial loss", "<", low),
-        Claim("toy_long_random", "random directions from a solution are long", "log₁₀(median escape distance / R)",
-              ">", math.log10(long_min)),
-        Claim("toy_long_short", "the short direction is short", "short / median random escape distance", "<",
-              short_vs_long),
-        Claim("toy_hyperplane_gain", "opening wedges: random hyperplanes succeed more often further out",
-              "success gain, smallest → largest radius", ">", gain_min),
-        Claim("toy_hyperplane_d50", "opening wedges: further out, fewer dimensions suffice",
-              "d₅₀ at the largest / at the smallest radius", "<", d50_ratio),
-        Claim("toy_hyperplane_flat", "constant slabs: no such gain", "|success gain| of constant slabs", "<",
-              flat_gain_max),
-        Claim("toy_slabs_line", "D = 3: a barrier on the line between runs on two slabs",
-              "log₁₀(barrier on a → b / R²)", ">", log_barrier),
-        Claim("toy_slabs_via", "D = 3: none through the slabs' intersection", "barrier via c / barrier on a → b",
-              "<", via_fraction),
-    ]
-
-
 def _log10(x: float) -> float:
     return math.log10(max(x, 1e-30))  # a zero barrier counts as -30, far below any threshold
 
@@ -333,15 +285,19 @@ def _ratio(x: float, y: float) -> float:
     return x / max(y, 1e-30)
 
 
-def toy_statistics(runs: list[dict], hypers: list[dict], slabs: list[dict]) -> dict[str, list[float]]:
-    """Each claim of :func:`toy_claims`' statistic, once per independent toy: name -> (n_seeds,) values, from the
-    studies of :func:`seed_configs`' toys (:func:`descent_study`, :func:`hyperplane_study`, :func:`slabs_study`).
-    NaN marks a value that could not be measured (d₅₀ where no dimension reached half success). Used in
-    :ref:`ch-toy-model`."""
+def toy_statistics(runs: list[dict], hypers: list[dict], slabs: list[dict],
+                   largest_d: int) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """Each of chapter 01's checks' statistic (the protocol's ``01_toy_model`` section), once per independent
+    toy: name -> (n_seeds,) values, from the studies of :func:`seed_configs`' toys (:func:`descent_study`,
+    :func:`hyperplane_study`, :func:`slabs_study`); and how many values per check are censored bounds: a d₅₀
+    never reached enters as ``largest_d``, the largest dimension tried. Used in :ref:`ch-toy-model`."""
     out: dict[str, list[float]] = {}
+    censored = {"toy_hyperplane_d50": 0}
     for run, hyper, slab in zip(runs, hypers, slabs, strict=True):
         n, (o, f) = run["numbers"], hyper["maps"]
         d50 = hyper["d50"][o]
+        censored["toy_hyperplane_d50"] += int(d50[[0, -1]].isnan().any())
+        d50 = d50.nan_to_num(largest_d)
         values = dict(
             toy_drawn_loss=n["toy_drawn_ratio"], toy_drawn_wedges=n["toy_wedges_reached"],
             toy_outward_radius=n["toy_noisy_ratio"], toy_outward_loss=n["toy_settled_ratio"],
@@ -354,7 +310,7 @@ def toy_statistics(runs: list[dict], hypers: list[dict], slabs: list[dict]) -> d
             toy_slabs_via=_ratio(slab["via_barrier"], slab["line_barrier"]))
         for k, v in values.items():
             out.setdefault(k, []).append(float(v))
-    return out
+    return out, censored
 
 
 def toy_numbers(runs: list[dict], hypers: list[dict], slabs: list[dict]) -> dict[str, float]:
@@ -374,17 +330,12 @@ def toy_numbers(runs: list[dict], hypers: list[dict], slabs: list[dict]) -> dict
 
 
 def judge_toy(claims: Mapping[str, Claim], runs: list[dict], hypers: list[dict], slabs: list[dict],
-              scale: str) -> dict[str, Verdict]:
-    """Chapter 01's verdicts: every claim judged on its :func:`toy_statistics` over the toys, every check of
-    ``TOY_CHECKS`` combined from its parts, and ``toy_c1``, claim C1 as a whole, combined from the checks;
-    all recorded (:mod:`wedges_lib.verdicts`). Returns name -> verdict. Used in :ref:`ch-toy-model`."""
-    stats = toy_statistics(runs, hypers, slabs)
-    out = {k: judge(c, stats[k], scale) for k, c in claims.items()}
-    for name, parts in TOY_CHECKS.items():
-        if name not in out:
-            out[name] = combine(name, [out[p] for p in parts])
-    out["toy_c1"] = combine("toy_c1", [out[name] for name in TOY_CHECKS])
-    return out
+              scale: str, largest_d: int) -> dict[str, Verdict]:
+    """Chapter 01's checks, each judged on its :func:`toy_statistics` over the toys (censored d₅₀ counted) and
+    recorded (:mod:`wedges_lib.verdicts`); the groups and claim C1 follow from the protocol
+    (:func:`wedges_lib.protocol.conclude`). Returns name -> verdict. Used in :ref:`ch-toy-model`."""
+    stats, censored = toy_statistics(runs, hypers, slabs, largest_d)
+    return {k: judge(c, stats[k], scale, unit="toys", censored=censored.get(k, 0)) for k, c in claims.items()}
 
 
 def pair_study(cfg: Mapping) -> dict:

@@ -1,39 +1,56 @@
-"""Verdicts a referee can trust: claims declared before the run, judged against seed noise, in three states.
+"""Verdicts a referee can sign: checks declared before the run, judged against seed noise, in four states.
 
-A chapter declares its checks as :class:`Claim` objects in one cell before its experiment runs
-(:func:`declare` records each threshold and shows them as a "What would count" box). After the run,
-:func:`judge` takes the claim's statistic measured once per seed (or per independent repetition) and
-returns a :class:`Verdict`:
+A chapter's checks are declared in the book's protocol (:mod:`wedges_lib.protocol`) before its experiment runs,
+each a :class:`Claim` with a *kind*: ``primary`` (tests the paper's statement; only primary checks make a claim's
+headline), ``control`` (tells how to read a primary one), ``toy`` (supports the model, never lifts a network
+claim) or ``sanity`` (fixed by construction, or cannot plausibly fail: it guards the code). After the run,
+:func:`judge` takes the check's statistic measured once per seed (or per independent repetition) and returns
+a :class:`Verdict` in one of four states, from the 95 % Student-t interval of the mean:
 
-* ``reproduced`` — the whole confidence interval of the mean (95 %, Student t over the repetitions) lies
-  on the claimed side of the threshold: the effect is clear of the seed-to-seed noise;
-* ``partly reproduced`` — the mean is on the claimed side but the interval reaches across the threshold
-  (the effect is inside the noise), or, for a claim of several parts (:func:`combine`), some parts hold;
-* ``not reproduced`` — the mean is on the wrong side (or nothing could be measured).
+* ``reproduced`` ✔ — the whole interval lies on the claimed side of the threshold;
+* ``inconclusive`` ◐ — the interval crosses the threshold, the mean on the claimed side;
+* ``not reproduced`` ✘ — the interval crosses the threshold, the mean on the other side (or nothing measured);
+* ``contradicted`` ✖ — the whole interval lies on the other side: the data say the opposite.
+
+A claim of several parts (:func:`combine`) takes the *least favourable* of its parts after Holm's correction
+over them (each part's one-sided p-values, for "holds" and for "fails", adjusted step-down over the k parts), and
+its summary counts the parts by state. Values that could not be measured are never dropped silently: the
+summary says "n of N measured", and a value replaced by a bound (a threshold dimension never reached: the
+largest dimension tried) is counted as censored.
 
 Nothing here raises for a scientific outcome: a verdict is data. Every verdict is recorded
-(:func:`wedges_lib.results.record`) as ``{name}_verdict`` (the state), ``{name}_badge`` (the state with an
-icon), ``{name}_mean``, ``{name}_lo``, ``{name}_hi``, ``{name}_n`` and ``{name}_summary`` (the number, its
-interval, the scale and the number of seeds, in words), so the prose and the book's intro glue them.
+(:func:`wedges_lib.results.record`) as ``{name}_verdict`` (the state), ``{name}_badge`` (the state with its
+icon), ``{name}_kind``, ``{name}_mean``, ``{name}_lo``, ``{name}_hi``, ``{name}_n``, ``{name}_margin`` (how far
+the decision lies from flipping, as a fraction of the interval's width: :func:`margin`) and
+``{name}_summary`` (the number, its interval, the scale and the repetitions, in words), so the prose, the
+book's intro and the tests read them.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from .results import record
 from .validation import check_arg
 
-STATES = ("reproduced", "partly reproduced", "not reproduced")
-ICONS = {"reproduced": "✔", "partly reproduced": "◐", "not reproduced": "✘"}
+STATES = ("reproduced", "inconclusive", "not reproduced", "contradicted")  # most to least favourable
+ICONS = {"reproduced": "✔", "inconclusive": "◐", "not reproduced": "✘", "contradicted": "✖"}
+MEANINGS = {
+    "reproduced": "the whole 95 % interval of the mean lies beyond the threshold, on the claimed side",
+    "inconclusive": "the interval crosses the threshold, the mean on the claimed side",
+    "not reproduced": "the interval crosses the threshold, the mean on the other side (or nothing was measured)",
+    "contradicted": "the whole interval lies on the other side: the data say the opposite of the claim"}
+KINDS = ("primary", "control", "toy", "sanity")
 LEVEL = 0.95  # the confidence level of every interval
+ALPHA = (1 - LEVEL) / 2  # the one-sided level of each decision ("holds", "fails")
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One check, declared before the experiment: the claim holds when ``statistic`` is ``holds_if`` ('>' or
-    '<') ``threshold``, judged on its value per seed.
+    """One check, declared before the experiment: it holds when ``statistic`` is ``holds_if`` ('>' or '<')
+    ``threshold``, judged on its value per seed. ``kind`` is one of :data:`KINDS`; ``claim`` names the headline
+    it belongs to (a primary check counts towards that headline).
 
     Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
     :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles`, :ref:`ch-benchmarks` and :ref:`ch-your-model`.
@@ -44,11 +61,14 @@ class Claim:
     statistic: str
     holds_if: str
     threshold: float
+    kind: str = "primary"
+    claim: str = ""
 
     def __post_init__(self):
         check_arg("holds_if", self.holds_if, self.holds_if in (">", "<"), "'>' or '<'")
         check_arg("threshold", self.threshold, isinstance(self.threshold, (int, float))
                   and math.isfinite(self.threshold), "a finite number")
+        check_arg("kind", self.kind, self.kind in KINDS, f"one of {KINDS}")
 
     @property
     def rule(self) -> str:
@@ -58,7 +78,9 @@ class Claim:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of a claim: its state, the mean of the statistic and its interval over ``n`` repetitions.
+    """The outcome of a check: its state, the mean of the statistic and its interval over ``n`` repetitions (of
+    ``n_total`` run), its kind, its one-sided p-values (``p_holds``: the claim's side; ``p_fails``: the other)
+    and, for a claim of several parts, the parts (:func:`combine`).
 
     Used in :ref:`ch-benchmarks` (and returned by :func:`judge` everywhere).
     """
@@ -71,6 +93,12 @@ class Verdict:
     n: int
     reason: str
     summary: str = ""
+    kind: str = "primary"
+    threshold: float = math.nan
+    holds_if: str = ">"
+    p_holds: float = math.nan
+    p_fails: float = math.nan
+    parts: tuple = field(default=(), repr=False)
 
     @property
     def badge(self) -> str:
@@ -79,8 +107,8 @@ class Verdict:
 
 
 def declare(*claims: Claim) -> dict[str, Claim]:
-    """A chapter's checks, declared in one place before its experiment: each threshold is recorded (glued as
-    ``{name}_threshold``) and the claims are returned by name. Show them with :func:`what_would_count`.
+    """Checks declared before the experiment: each threshold is recorded (glued as ``{name}_threshold``) and the
+    claims are returned by name. The book's chapters declare through :func:`wedges_lib.protocol.declare`.
 
     Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
     :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles`, :ref:`ch-benchmarks` and :ref:`ch-your-model`.
@@ -92,26 +120,33 @@ def declare(*claims: Claim) -> dict[str, Claim]:
     return {c.name: c for c in claims}
 
 
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: pipes escaped, no line breaks."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
 def what_would_count(claims: dict[str, Claim] | Iterable[Claim], unit: str = "seed"):
-    """The declared checks as a MyST "What would count" admonition (an IPython Markdown object); ``unit`` names
-    one repetition (a seed, a pair, a set, ...).
+    """The declared checks as a MyST "What would count" admonition (an IPython Markdown object), grouped by kind;
+    ``unit`` names one repetition (a seed, a pair, a set, ...).
 
     Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
     :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles`, :ref:`ch-benchmarks` and :ref:`ch-your-model`.
     """
     from IPython.display import Markdown
 
-    items = claims.values() if isinstance(claims, dict) else claims
-    rows = "\n".join(f"| `{c.name}` | {c.hypothesis} | {c.statistic} | {c.holds_if} {c.threshold:g} |"
-                     for c in items)
+    items = sorted(claims.values() if isinstance(claims, dict) else claims, key=lambda c: KINDS.index(c.kind))
+    rows = "\n".join(f"| `{c.name}` | {c.kind} | {_cell(c.hypothesis)} | {_cell(c.statistic)} | "
+                     f"{'&gt;' if c.holds_if == '>' else '&lt;'} {c.threshold:g} |" for c in items)
     return Markdown(f""":::{{admonition}} What would count
 :class: tip
-Declared before the experiment runs. Each statistic is measured once per {unit}; a check is **reproduced**
-when the whole {LEVEL:.0%} interval of its mean lies beyond the threshold, **partly reproduced** when only
-the mean does (the effect is inside the seed noise), **not reproduced** otherwise.
+Declared before the experiment runs. Each statistic is measured once per {unit}. **✔ reproduced**: the whole
+{LEVEL:.0%} interval of its mean lies beyond the threshold; **◐ inconclusive**: the interval crosses it, the mean
+on the claimed side; **✘ not reproduced**: the mean on the other side; **✖ contradicted**: the whole interval on the
+other side. Only *primary* checks make a claim's headline (the least favourable after Holm's correction over
+them); *control* checks tell how to read them, *toy* checks support the model, *sanity* checks guard the code.
 
-| check | hypothesis | statistic (per {unit}) | holds if |
-|---|---|---|---|
+| check | kind | hypothesis | statistic (per {unit}) | holds if |
+|---|---|---|---|---|
 {rows}
 :::
 """)
@@ -154,29 +189,77 @@ def interval_text(values, digits: int = 3, missing: str = "n/a") -> str:
     return missing if n == 0 else f"{mean:.{digits}g}" + (f" [{lo:.{digits}g}, {hi:.{digits}g}]" if n > 1 else "")
 
 
-def _state(claim: Claim, mean: float, lo: float, hi: float) -> str:
+def p_values(values: Sequence[float], holds_if: str, threshold: float) -> tuple[float, float]:
+    """One-sided p-values of the finite ``values``' mean against ``threshold`` (Student t, n − 1 degrees of
+    freedom): (p that the claim does not hold, p that it does not fail). Small ``p_holds``: the mean is clearly on
+    the claimed side. No noise estimate (n < 2) gives 1 for both; zero spread gives 0 for the side the mean is on.
+
+    >>> [round(p, 4) for p in p_values([1.0, 1.1, 0.9], ">", 0.0)]
+    [0.0017, 0.9983]
+    """
+    from scipy import stats
+
+    v = [float(x) for x in values if math.isfinite(float(x))]
+    n = len(v)
+    if n < 2:
+        return 1.0, 1.0
+    mean = sum(v) / n
+    sd = math.sqrt(sum((x - mean) ** 2 for x in v) / (n - 1))
+    sign = 1.0 if holds_if == ">" else -1.0
+    if sd == 0:
+        d = sign * (mean - threshold)
+        return (0.0 if d > 0 else 1.0), (0.0 if d < 0 else 1.0)
+    t = sign * (mean - threshold) / (sd / math.sqrt(n))
+    return float(stats.t.sf(t, n - 1)), float(stats.t.cdf(t, n - 1))
+
+
+def _state(holds_if: str, threshold: float, mean: float, lo: float, hi: float) -> str:
     if not math.isfinite(mean):
         return "not reproduced"
-    above = claim.holds_if == ">"
-    side = mean > claim.threshold if above else mean < claim.threshold
-    clear = lo > claim.threshold if above else hi < claim.threshold
-    return "reproduced" if clear else ("partly reproduced" if side else "not reproduced")
+    above = holds_if == ">"
+    side = mean > threshold if above else mean < threshold
+    clear = lo > threshold if above else hi < threshold
+    wrong = hi < threshold if above else lo > threshold
+    return ("reproduced" if clear else "contradicted" if wrong else
+            "inconclusive" if side else "not reproduced")
+
+
+def margin(threshold: float, mean: float, lo: float, hi: float) -> float:
+    """How far a verdict lies from flipping to a neighbouring state: the smallest distance of the interval's ends
+    and its mean from ``threshold``, as a fraction of the interval's width (inf for an exact or unbounded
+    interval off the threshold; NaN when nothing was measured). The tests call a verdict with a small margin
+    *fragile*: CPU kernels alone can move it across.
+
+    >>> margin(0.0, 1.0, 0.5, 1.5)
+    0.5
+    """
+    if not math.isfinite(mean):
+        return math.nan
+    ends = [x for x in (lo, mean, hi) if math.isfinite(x)]
+    nearest = min(abs(x - threshold) for x in ends)
+    width = hi - lo
+    if not math.isfinite(width) or width <= 0:
+        return 0.0 if nearest == 0 else math.inf
+    return nearest / width
 
 
 def _fmt(x: float) -> str:
     return f"{x:.3g}" if math.isfinite(x) else ("∞" if x > 0 else "−∞" if x < 0 else "n/a")
 
 
-def _record(v: Verdict) -> Verdict:
-    for key, value in dict(verdict=v.state, badge=v.badge, mean=v.mean, lo=v.lo, hi=v.hi, n=v.n,
-                           summary=v.summary).items():
+def _record(v: Verdict, margin_: float) -> Verdict:
+    for key, value in dict(verdict=v.state, badge=v.badge, kind=v.kind, mean=v.mean, lo=v.lo, hi=v.hi, n=v.n,
+                           margin=margin_, summary=v.summary).items():
         record(f"{v.name}_{key}", value)
     print(f"check {v.name}: {v.state} — {v.reason}")
     return v
 
 
-def judge(claim: Claim, values: Sequence[float], scale: str, *, unit: str = "seeds") -> Verdict:
-    """The verdict of ``claim`` from its statistic measured once per seed (``values``), recorded; never raises.
+def judge(claim: Claim, values: Sequence[float], scale: str, *, unit: str = "seeds",
+          censored: int = 0) -> Verdict:
+    """The verdict of ``claim`` from its statistic measured once per seed (``values``; NaN: not measured),
+    recorded; never raises. ``censored`` says how many of the values are bounds standing in for a value that
+    could not be reached (e.g. the largest dimension tried); the summary says so.
 
     ``scale`` and ``unit`` (what one value is: 'seeds', 'pairs', ...) go into the recorded summary.
     Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
@@ -184,38 +267,110 @@ def judge(claim: Claim, values: Sequence[float], scale: str, *, unit: str = "see
 
     >>> c = Claim("demo", "the effect is positive", "effect", ">", 0.0)
     >>> judge(c, [1.0, 1.1, 0.9], "smoke").state
-    check demo: reproduced — effect = 1 [0.752, 1.25] over 3 seeds (95% interval); holds if > 0
+    check demo: reproduced — effect = 1 [0.752, 1.25] over 3 of 3 seeds (95% interval); holds if > 0
     'reproduced'
     """
-    values = list(values)
+    values = [float(x) for x in values]
     mean, lo, hi, n = interval(values)
-    state = _state(claim, mean, lo, hi)
-    dropped = len(values) - n
-    reason = (f"{claim.statistic} = {_fmt(mean)} [{_fmt(lo)}, {_fmt(hi)}] over {n} {unit} "
-              f"({LEVEL:.0%} interval){f', {dropped} not measured' if dropped else ''}; "
-              f"holds if {claim.holds_if} {claim.threshold:g}")
-    summary = f"{_fmt(mean)} [{_fmt(lo)}, {_fmt(hi)}] ({scale}, {n} {unit})"
-    return _record(Verdict(claim.name, state, mean, lo, hi, n, reason, summary))
+    state = _state(claim.holds_if, claim.threshold, mean, lo, hi)
+    p_holds, p_fails = p_values(values, claim.holds_if, claim.threshold)
+    count = f"{n} of {len(values)} {unit}" + (f", {censored} censored at a bound" if censored else "")
+    reason = (f"{claim.statistic} = {_fmt(mean)} [{_fmt(lo)}, {_fmt(hi)}] over {count} "
+              f"({LEVEL:.0%} interval); holds if {claim.holds_if} {claim.threshold:g}")
+    measured = f"{n} {unit}" if n == len(values) else f"{n} of {len(values)} {unit} measured"
+    summary = (f"{_fmt(mean)} [{_fmt(lo)}, {_fmt(hi)}] ({scale}, {measured}"
+               f"{f'; {censored} censored' if censored else ''})")
+    v = Verdict(claim.name, state, mean, lo, hi, n, reason, summary, claim.kind, claim.threshold, claim.holds_if,
+                p_holds, p_fails)
+    return _record(v, margin(claim.threshold, mean, lo, hi))
 
 
-def combine(name: str, parts: Sequence[Verdict]) -> Verdict:
-    """A claim of several parts: reproduced when every part is, not reproduced when none is even partly,
-    partly reproduced otherwise. Recorded like a part; its summary lists each part's numbers (or, for a part
-    that is itself combined, its state) and icon.
+def exact(claim: Claim, value: float, *, label: str = "", why: str = "") -> Verdict:
+    """A part measured exactly once, with no noise to judge it against (e.g. a benchmark's agreement with its
+    reference): reproduced on the claimed side, contradicted on the other, not reproduced when NaN. Not recorded
+    (a part of :func:`combine`). Used in :ref:`ch-benchmarks`."""
+    value = float(value)
+    side = (value > claim.threshold) if claim.holds_if == ">" else (value < claim.threshold)
+    state = "not reproduced" if not math.isfinite(value) else ("reproduced" if side else "contradicted")
+    p = (0.0, 1.0) if side else (1.0, 0.0) if math.isfinite(value) else (1.0, 1.0)
+    return Verdict(label or claim.name, state, value, value, value, int(math.isfinite(value)), why or _fmt(value),
+                   why or _fmt(value), claim.kind, claim.threshold, claim.holds_if, *p)
+
+
+def _leaves(parts: Sequence[Verdict]) -> list[Verdict]:
+    out = []
+    for p in parts:
+        out.extend(_leaves(p.parts) if p.parts else [p])
+    return out
+
+
+def holm(p: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (capped at 1), in the order given.
+
+    >>> holm([0.01, 0.04, 0.03])
+    [0.03, 0.06, 0.06]
+    """
+    k = len(p)
+    order = sorted(range(k), key=lambda i: p[i])
+    out, running = [1.0] * k, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (k - rank) * p[i]))
+        out[i] = running
+    return [round(x, 12) for x in out]
+
+
+def corrected(parts: Sequence[Verdict]) -> list[tuple[Verdict, str, float]]:
+    """Each part's state after Holm's correction over ``parts`` (both one-sided decisions adjusted), with the
+    margin of that corrected decision (:func:`margin` on the interval widened to the part's Holm level)."""
+    from scipy import stats
+
+    k = len(parts)
+    ph, pf = holm([p.p_holds for p in parts]), holm([p.p_fails for p in parts])
+    rank = {id(p): r for r, p in enumerate(sorted(parts, key=lambda p: min(p.p_holds, p.p_fails)))}
+    out = []
+    for p, a, b in zip(parts, ph, pf):
+        if p.n == 0 or not math.isfinite(p.mean):
+            out.append((p, "not reproduced", math.nan))
+            continue
+        side = p.mean > p.threshold if p.holds_if == ">" else p.mean < p.threshold
+        state = ("reproduced" if a < ALPHA else "contradicted" if b < ALPHA else
+                 "inconclusive" if side else "not reproduced")
+        lo, hi = p.lo, p.hi
+        if p.n > 1 and math.isfinite(p.hi - p.lo) and p.hi > p.lo:  # the interval at the part's Holm level
+            level = 1 - 2 * ALPHA / (k - rank[id(p)])
+            t95, t = (float(stats.t.ppf(0.5 + q / 2, p.n - 1)) for q in (LEVEL, level))
+            half = (p.hi - p.lo) / 2 * t / t95
+            lo, hi = p.mean - half, p.mean + half
+        out.append((p, state, margin(p.threshold, p.mean, lo, hi)))
+    return out
+
+
+def counts_text(states: Sequence[str], what: str = "parts") -> str:
+    """'2 ✔, 1 ◐, 1 ✖ of 4 parts': the parts by state, most favourable first."""
+    n = {s: list(states).count(s) for s in STATES}
+    what = what.removesuffix("s") if len(states) == 1 else what
+    return ", ".join(f"{n[s]} {ICONS[s]}" for s in STATES if n[s]) + f" of {len(states)} {what}"
+
+
+def combine(name: str, parts: Sequence[Verdict], *, kind: str = "primary", what: str = "parts") -> Verdict:
+    """A claim of several parts: the least favourable of its parts' states after Holm's correction over them
+    (a part that is itself combined counts with its own parts). Recorded like a part; its summary counts the parts
+    by state ("2 ✔, 1 ◐ of 3 parts") and lists each part's numbers and icon. Its margin is the smallest of the
+    parts that set its state (those in the least favourable state): only they can move it.
 
     Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
     :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
     """
+    parts = _leaves(parts)
     check_arg("parts", len(parts), len(parts) >= 1, "at least one part")
-    states = [p.state for p in parts]
-    if all(s == "reproduced" for s in states):
-        state = "reproduced"
-    elif all(s == "not reproduced" for s in states):
-        state = "not reproduced"
-    else:
-        state = "partly reproduced"
-    reason = "; ".join(f"{p.name}: {p.state}" for p in parts)
+    adjusted = corrected(parts)
+    states = [s for _, s, _ in adjusted]
+    state = max(states, key=STATES.index)
+    note = " (Holm-corrected)" if len(parts) > 1 else ""
+    reason = "; ".join(f"{p.name}: {s}" for p, s, _ in adjusted)
     short = [p.name.removeprefix(name + "_") for p in parts]
-    summary = "; ".join(f"{s}: {p.summary} {ICONS[p.state]}" if math.isfinite(p.mean) else f"{s}: {p.badge}"
-                        for s, p in zip(short, parts))
-    return _record(Verdict(name, state, math.nan, math.nan, math.nan, len(parts), reason, summary))
+    listed = "; ".join(f"{s}: {p.summary} {ICONS[a]}" for s, (p, a, _) in zip(short, adjusted))
+    summary = f"{counts_text(states, what)}{note} — {listed}"
+    m = min((x for _, s, x in adjusted if s == state and not math.isnan(x)), default=math.nan)
+    v = Verdict(name, state, math.nan, math.nan, math.nan, len(parts), reason, summary, kind, parts=tuple(parts))
+    return _record(v, m)

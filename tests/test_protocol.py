@@ -1,0 +1,103 @@
+"""The book's protocol (wedges_lib/protocol.yml): well formed, read by every chapter, and every change since the
+first declaration explained by a dated deviation entry (tests/protocol_first_declared.json is that declaration,
+frozen: it is never rewritten, only the deviations grow)."""
+import copy
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from wedges_lib import presets, protocol
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRST = json.loads((Path(__file__).parent / "protocol_first_declared.json").read_text())
+CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.py"))
+
+
+def test_the_protocol_is_well_formed_and_covers_every_chapter():
+    p = protocol.load()
+    assert protocol.problems(p) == []
+    assert sorted(p) == sorted(c.stem for c in CHAPTERS)
+    for ch, sec in p.items():
+        assert set(sec["knobs"]) <= set(presets.PRESETS["cpu"]), f"{ch}: unknown knobs"
+        for claim in sec["claims"]:
+            kinds = {c["kind"] for c in sec["checks"].values() if c["claim"] == claim}
+            assert kinds, f"{ch}: claim {claim} has no check"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.stem for c in CHAPTERS])
+def test_each_chapter_declares_its_checks_from_its_own_section(chapter):
+    text = chapter.read_text()
+    assert re.search(rf'^CHAPTER = "{chapter.stem}"', text, re.M), f"{chapter.name} names no protocol section"
+    assert "protocol.declare(CHAPTER)" in text and "protocol.conclude(CHAPTER" in text
+    assert "verdicts.declare(" not in text and "Claim(" not in text, "checks are declared in the protocol only"
+
+
+def test_every_change_since_the_first_declaration_has_a_deviation_entry():
+    assert protocol.unexplained(protocol.load(), FIRST) == []
+
+
+def _scratch(tmp_path, edit) -> Path:
+    p = yaml.safe_load(protocol.PATH.read_text())
+    edit(p)
+    path = tmp_path / "protocol.yml"
+    path.write_text(yaml.safe_dump(p, allow_unicode=True))
+    return path
+
+
+def test_a_threshold_changed_without_a_deviation_entry_fails(tmp_path):
+    def move(p):
+        p["04_pairs_of_solutions"]["checks"]["pairs_connector"]["threshold"] = 0.1
+
+    found = protocol.unexplained(protocol.load(_scratch(tmp_path, move)), FIRST)
+    assert len(found) == 1 and "pairs_connector" in found[0] and "add a deviation entry" in found[0]
+
+    def move_and_explain(p):
+        move(p)
+        p["04_pairs_of_solutions"]["deviations"].append(
+            {"date": "2026-12-07", "reason": "judged at the curves' bar", "old_result": "0.112 [0.075, 0.149]",
+             "changes": [{"field": "checks.pairs_connector.threshold", "from": 0.25, "to": 0.1}]})
+
+    scratch = tmp_path / "explained"
+    scratch.mkdir()
+    assert protocol.unexplained(protocol.load(_scratch(scratch, move_and_explain)), FIRST) == []
+
+
+@pytest.mark.parametrize("edit", [
+    lambda p: p["02_radius_and_subspaces"]["checks"]["radius_far_near"].update(kind="control"),
+    lambda p: p["06_ensembles"]["checks"].pop("ens_distinct"),
+    lambda p: p["03_hyperparameters"]["knobs"].remove("hp_seeds"),
+], ids=["kind", "a check removed", "a repetition knob dropped"])
+def test_other_unexplained_changes_fail(tmp_path, edit):
+    assert protocol.unexplained(protocol.load(_scratch(tmp_path, edit)), FIRST)
+
+
+def test_a_seed_count_changed_in_the_presets_fails(monkeypatch):
+    cpu = copy.deepcopy(presets.PRESETS["cpu"])
+    cpu["radius_seeds"] = 6
+    monkeypatch.setitem(presets.PRESETS, "cpu", cpu)
+    found = protocol.unexplained(protocol.load(), FIRST)
+    assert found and "radius_seeds" in found[0]
+
+
+def test_a_deviation_whose_to_is_not_the_present_is_refused(tmp_path):
+    def wrong(p):
+        p["02_radius_and_subspaces"]["deviations"][0]["changes"][0]["to"] = 3
+
+    assert "became 3" in protocol.unexplained(protocol.load(_scratch(tmp_path, wrong)), FIRST)[0]
+
+
+def test_malformed_sections_are_refused_with_the_field_named(tmp_path):
+    def bad(p):
+        p["00_quickstart"]["checks"]["quickstart_monotonic"]["kind"] = "evidence"
+
+    with pytest.raises(ValueError, match="quickstart_monotonic: kind 'evidence'"):
+        protocol.load(_scratch(tmp_path, bad))
+
+
+def test_deviations_render_with_date_change_and_old_result():
+    text = protocol.deviations_text("03_hyperparameters")
+    assert "2026-11-30" in text and "`knobs.l2s`" in text and "−0.099 [−0.135, −0.063]" in text
+    assert "None" in protocol.deviations_text("05_connecting_many_solutions")

@@ -1,0 +1,257 @@
+"""The book's protocol: every chapter's declared checks, its repetitions, and the history of their changes.
+
+``protocol.yml`` beside this module is the one machine-readable place where each chapter declares, before
+its experiment runs, its checks (hypothesis, statistic, direction, threshold, kind — primary / control / toy /
+sanity — and the claim each belongs to), the claims that make its headlines, the groups of checks its prose
+reads as one row, the knobs whose value at the book's ``cpu`` scale fixes its seeds and repetitions, and its
+**deviations**: every change to any of those after they were first declared, with the date, the reason and
+the result under the old protocol where one was measured.
+
+A chapter calls :func:`declare` (its checks, as :class:`~wedges_lib.verdicts.Claim` objects, thresholds
+recorded), shows :func:`what_would_count` (the declaration and the deviations list), judges each check with
+:func:`wedges_lib.verdicts.judge`, and hands the verdicts to :func:`conclude`: the groups, the headlines (each
+from its claim's primary checks only, the least favourable after Holm's correction) and the sanity checks apart,
+all recorded. The tests replay the deviations backwards (:func:`as_first_declared`) and compare the result with
+the frozen first declaration (``tests/protocol_baseline.json``): a check, threshold, kind, seed or repetition
+count changed without a deviation entry fails the suite.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+from . import verdicts
+from .results import record
+from .validation import check_arg
+from .verdicts import Claim, Verdict
+
+PATH = Path(__file__).with_name("protocol.yml")
+LOCKED = ("kind", "claim", "statistic", "holds_if", "threshold")  # the fields of a check a change must explain
+SCALE = "cpu"  # the scale whose knob values are the protocol (the rendered book's)
+
+
+@lru_cache(maxsize=4)
+def _read(path: str) -> dict:
+    import yaml
+
+    return yaml.safe_load(Path(path).read_text())
+
+
+def load(path: str | Path | None = None) -> dict[str, dict]:
+    """The whole protocol, chapter stem -> section (a fresh copy), checked (:func:`problems`)."""
+    protocol = copy.deepcopy(_read(str(path or PATH)))
+    found = problems(protocol)
+    if found:
+        raise ValueError(f"{path or PATH}: " + "; ".join(found))
+    return protocol
+
+
+def section(chapter: str, path: str | Path | None = None) -> dict:
+    """One chapter's section of the protocol (``chapter`` is its file's stem, e.g. '02_radius_and_subspaces')."""
+    protocol = load(path)
+    check_arg("chapter", chapter, chapter in protocol, f"one of {sorted(protocol)}")
+    return protocol[chapter]
+
+
+def problems(protocol: Mapping[str, Any]) -> list[str]:
+    """What is malformed in ``protocol`` (empty when nothing): unknown kinds or directions, non-finite
+    thresholds, checks naming an undeclared claim, groups of unknown or mixed-kind checks, bad deviations."""
+    out = []
+    for ch, sec in protocol.items():
+        for key in ("unit", "knobs", "claims", "groups", "checks", "deviations"):
+            if key not in sec:
+                out.append(f"{ch}: no '{key}'")
+        if out:
+            continue
+        for name, c in sec["checks"].items():
+            if c.get("kind") not in verdicts.KINDS:
+                out.append(f"{ch}.{name}: kind {c.get('kind')!r} is not one of {verdicts.KINDS}")
+            if c.get("holds_if") not in (">", "<"):
+                out.append(f"{ch}.{name}: holds_if {c.get('holds_if')!r} is not '>' or '<'")
+            if not isinstance(c.get("threshold"), (int, float)) or not math.isfinite(c["threshold"]):
+                out.append(f"{ch}.{name}: threshold {c.get('threshold')!r} is not a finite number")
+            if name in sec["claims"] and [n for n, x in sec["checks"].items() if x.get("claim") == name
+                                          and x.get("kind") == "primary"] != [name]:
+                out.append(f"{ch}.{name}: a check named like a claim must be that claim's only primary check")
+            if c.get("claim") not in sec["claims"]:
+                out.append(f"{ch}.{name}: claim {c.get('claim')!r} is not one of {sorted(sec['claims'])}")
+        for g, parts in sec["groups"].items():
+            unknown = [p for p in parts if p not in sec["checks"]]
+            kinds = {sec["checks"][p]["kind"] for p in parts if p in sec["checks"]}
+            if unknown or len(kinds) > 1:
+                out.append(f"{ch}: group {g} has unknown checks {unknown} or mixes kinds {sorted(kinds)}")
+        for d in sec["deviations"]:
+            for key in ("date", "changes", "reason", "old_result"):
+                if key not in d:
+                    out.append(f"{ch}: a deviation has no '{key}'")
+            for c in d.get("changes", []):
+                if set(c) != {"field", "from", "to"}:
+                    out.append(f"{ch}: a change needs field, from and to: {c}")
+    return out
+
+
+def declare(chapter: str, path: str | Path | None = None) -> dict[str, Claim]:
+    """A chapter's checks from the protocol, declared (thresholds recorded) before its experiment runs.
+
+    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
+    :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles`, :ref:`ch-benchmarks` and :ref:`ch-your-model`.
+    """
+    checks = section(chapter, path)["checks"]
+    return verdicts.declare(*(Claim(name, c["hypothesis"], c["statistic"], c["holds_if"], c["threshold"],
+                                    c["kind"], c["claim"]) for name, c in checks.items()))
+
+
+def _value(x: Any) -> str:
+    return "—" if x is None else f"`{x}`"
+
+
+def deviations_text(chapter: str, path: str | Path | None = None) -> str:
+    """The chapter's deviations from its protocol as a MyST admonition (Markdown text)."""
+    sec = section(chapter, path)
+    if not sec["deviations"]:
+        return (":::{admonition} Deviations from the protocol\n:class: note\nNone: every check, threshold, seed "
+                "and repetition count is as first declared.\n:::\n")
+    items = []
+    for d in sec["deviations"]:
+        changes = "; ".join(f"`{c['field']}` {_value(c['from'])} → {_value(c['to'])}" for c in d["changes"])
+        items.append(f"* **{d['date']}** — {changes + '. ' if changes else ''}{d['reason']} "
+                     f"*Under the old protocol:* {d['old_result']}")
+    return (":::{admonition} Deviations from the protocol\n:class: warning\nChanges since the checks were first "
+            "declared, oldest first (the tests fail on any change without an entry here).\n\n"
+            + "\n".join(items) + "\n:::\n")
+
+
+def what_would_count(chapter: str, claims: Mapping[str, Claim], path: str | Path | None = None):
+    """The chapter's "What would count" box (:func:`wedges_lib.verdicts.what_would_count`) followed by its
+    "Deviations from the protocol" list, as one Markdown object.
+
+    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
+    :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles`, :ref:`ch-benchmarks` and :ref:`ch-your-model`.
+    """
+    from IPython.display import Markdown
+
+    sec = section(chapter, path)
+    box = verdicts.what_would_count(claims, unit=sec["unit"]).data
+    return Markdown(box + "\n" + deviations_text(chapter, path))
+
+
+def conclude(chapter: str, judged: Mapping[str, Verdict], path: str | Path | None = None) -> dict[str, Verdict]:
+    """From a chapter's judged checks: each group (its parts combined), each claim's headline (its primary
+    checks only, the least favourable after Holm's correction: :func:`wedges_lib.verdicts.combine`), all recorded,
+    and the chapter's tally (``protocol_tally``: checks per kind and state, read by the book's intro). Returns
+    the checks, groups and headlines by name; never raises for an outcome.
+
+    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
+    :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles`, :ref:`ch-benchmarks` and :ref:`ch-your-model`.
+    """
+    sec = section(chapter, path)
+    missing = [n for n in sec["checks"] if n not in judged]
+    check_arg("judged", missing, not missing, "a verdict for every declared check")
+    out = dict(judged)
+    for g, parts in sec["groups"].items():
+        kind = sec["checks"][parts[0]]["kind"]
+        out[g] = verdicts.combine(g, [judged[p] for p in parts], kind=kind)
+    for claim in sec["claims"]:
+        primary = [judged[n] for n, c in sec["checks"].items() if c["claim"] == claim and c["kind"] == "primary"]
+        if len(primary) == 1 and primary[0].name == claim:  # a claim that is its own single check
+            out[claim] = primary[0]
+        elif primary:
+            out[claim] = verdicts.combine(claim, primary, what="primary parts")
+        else:  # a claim with no primary check (the appendices' sanity checks): its checks, by their own kind
+            parts = [judged[n] for n, c in sec["checks"].items() if c["claim"] == claim]
+            out[claim] = verdicts.combine(claim, parts, kind=parts[0].kind, what=f"{parts[0].kind} checks")
+    tally = {k: {s: 0 for s in verdicts.STATES} for k in verdicts.KINDS}
+    for n, c in sec["checks"].items():
+        tally[c["kind"]][judged[n].state] += 1
+    record("protocol_tally", json.dumps(tally))
+    return out
+
+
+def sanity_list(chapter: str, judged: Mapping[str, Verdict], path: str | Path | None = None):
+    """The chapter's sanity checks apart from its claims, as Markdown: each with its state and numbers.
+
+    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
+    :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles`, :ref:`ch-benchmarks` and :ref:`ch-your-model`.
+    """
+    from IPython.display import Markdown
+
+    sec = section(chapter, path)
+    rows = [f"* `{n}` ({c['statistic']} {c['holds_if']} {c['threshold']:g}): **{judged[n].badge}** — "
+            f"{judged[n].summary}" for n, c in sec["checks"].items() if c["kind"] == "sanity"]
+    body = "\n".join(rows) if rows else "None in this chapter."
+    return Markdown(":::{admonition} Sanity checks\n:class: note\nFixed by construction, or unable to fail "
+                    "plausibly: they guard the code and count for no claim.\n\n" + body.replace("|", "\\|")
+                    + "\n:::\n")
+
+
+# --- the record: what was first declared, and every change since ------------------------------------------
+
+def locked(protocol: Mapping[str, Any]) -> dict[str, dict]:
+    """The part of ``protocol`` a change must explain: per chapter, each check's :data:`LOCKED` fields and the
+    value of each knob at the ``cpu`` scale (seeds, repetitions, grids)."""
+    from .presets import PRESETS
+
+    out = {}
+    for ch, sec in protocol.items():
+        out[ch] = {"checks": {n: {k: c[k] for k in LOCKED} for n, c in sec["checks"].items()},
+                   "knobs": {k: _plain(PRESETS[SCALE][k]) for k in sec["knobs"]}}
+    return out
+
+
+def _plain(x: Any) -> Any:
+    return list(x) if isinstance(x, tuple) else x
+
+
+def _set(record_: dict, field: str, value: Any) -> None:
+    """Set ``field`` ('checks.NAME.KEY', 'checks.NAME' or 'knobs.NAME') in a :func:`locked` record; None
+    removes it (a check or knob that did not exist then)."""
+    keys = field.split(".")
+    check_arg("field", field, keys[0] in ("checks", "knobs") and len(keys) in (2, 3),
+              "'checks.NAME', 'checks.NAME.FIELD' or 'knobs.NAME'")
+    node = record_[keys[0]]
+    if len(keys) == 3:
+        node.setdefault(keys[1], {})[keys[2]] = _plain(value)
+    elif value is None:
+        node.pop(keys[1], None)
+    else:
+        node[keys[1]] = _plain(value)
+
+
+def as_first_declared(protocol: Mapping[str, Any]) -> dict[str, dict]:
+    """The :func:`locked` record with every deviation undone, newest first: what was first declared. Each
+    change's 'to' must be what the record holds when it is undone, or the history does not explain the present."""
+    out = locked(protocol)
+    for ch, sec in protocol.items():
+        for d in reversed(sec["deviations"]):
+            for c in reversed(d["changes"]):
+                keys = c["field"].split(".")
+                node = out[ch]
+                for k in keys:
+                    node = node.get(k) if isinstance(node, dict) else None
+                if node != _plain(c["to"]):
+                    raise ValueError(f"{ch}: deviation of {d['date']} says {c['field']} became {c['to']!r}, "
+                                     f"but it is {node!r} there")
+                _set(out[ch], c["field"], c["from"])
+    return out
+
+
+def unexplained(protocol: Mapping[str, Any], first: Mapping[str, Any]) -> list[str]:
+    """The differences between the first declaration ``first`` and ``protocol`` that no deviation explains."""
+    try:
+        now = as_first_declared(protocol)
+    except ValueError as e:
+        return [str(e)]
+    out = []
+    for ch in sorted(set(now) | set(first)):
+        a, b = first.get(ch, {}), now.get(ch, {})
+        for part in ("checks", "knobs"):
+            for name in sorted(set(a.get(part, {})) | set(b.get(part, {}))):
+                if a.get(part, {}).get(name) != b.get(part, {}).get(name):
+                    out.append(f"{ch}: {part}.{name} is {b.get(part, {}).get(name)!r} with the deviations undone, "
+                               f"first declared {a.get(part, {}).get(name)!r}: add a deviation entry")
+    return out
+
