@@ -5,6 +5,7 @@ import copy
 import json
 import re
 from pathlib import Path
+from typing import Any, Mapping
 
 import pytest
 import yaml
@@ -14,6 +15,73 @@ from wedges_lib import presets, protocol
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = json.loads((Path(__file__).parent / "protocol_first_declared.json").read_text())
 CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.py"))
+LOCKED = ("kind", "claim", "statistic", "holds_if", "threshold")  # the fields of a check a change must explain
+SCALE = "cpu"  # the scale whose knob values are the protocol (the rendered book's)
+
+
+# --- the record: what was first declared, and every change since ------------------------------------------
+
+def locked(protocol: Mapping[str, Any]) -> dict[str, dict]:
+    """The part of ``protocol`` a change must explain: per chapter, each check's :data:`LOCKED` fields and the
+    value of each knob at the ``cpu`` scale (seeds, repetitions, grids)."""
+    out = {}
+    for ch, sec in protocol.items():
+        out[ch] = {"checks": {n: {k: c[k] for k in LOCKED} for n, c in sec["checks"].items()},
+                   "knobs": {k: _plain(presets.PRESETS[SCALE][k]) for k in sec["knobs"]}}
+    return out
+
+
+def _plain(x: Any) -> Any:
+    return list(x) if isinstance(x, tuple) else x
+
+
+def _set(record_: dict, field: str, value: Any) -> None:
+    """Set ``field`` ('checks.NAME.KEY', 'checks.NAME' or 'knobs.NAME') in a :func:`locked` record; None
+    removes it (a check or knob that did not exist then)."""
+    keys = field.split(".")
+    assert keys[0] in ("checks", "knobs") and len(keys) in (2, 3), f"field {field!r}: 'checks.NAME[.KEY]', 'knobs.NAME'"
+    node = record_[keys[0]]
+    if len(keys) == 3:
+        node.setdefault(keys[1], {})[keys[2]] = _plain(value)
+    elif value is None:
+        node.pop(keys[1], None)
+    else:
+        node[keys[1]] = _plain(value)
+
+
+def as_first_declared(protocol: Mapping[str, Any]) -> dict[str, dict]:
+    """The :func:`locked` record with every deviation undone, newest first: what was first declared. Each
+    change's 'to' must be what the record holds when it is undone, or the history does not explain the present."""
+    out = locked(protocol)
+    for ch, sec in protocol.items():
+        for d in reversed(sec["deviations"]):
+            for c in reversed(d["changes"]):
+                keys = c["field"].split(".")
+                node = out[ch]
+                for k in keys:
+                    node = node.get(k) if isinstance(node, dict) else None
+                if node != _plain(c["to"]):
+                    raise ValueError(f"{ch}: deviation of {d['date']} says {c['field']} became {c['to']!r}, "
+                                     f"but it is {node!r} there")
+                _set(out[ch], c["field"], c["from"])
+    return out
+
+
+def unexplained(protocol: Mapping[str, Any], first: Mapping[str, Any]) -> list[str]:
+    """The differences between the first declaration ``first`` and ``protocol`` that no deviation explains."""
+    try:
+        now = as_first_declared(protocol)
+    except ValueError as e:
+        return [str(e)]
+    out = []
+    for ch in sorted(set(now) | set(first)):
+        a, b = first.get(ch, {}), now.get(ch, {})
+        for part in ("checks", "knobs"):
+            for name in sorted(set(a.get(part, {})) | set(b.get(part, {}))):
+                if a.get(part, {}).get(name) != b.get(part, {}).get(name):
+                    out.append(f"{ch}: {part}.{name} is {b.get(part, {}).get(name)!r} with the deviations undone, "
+                               f"first declared {a.get(part, {}).get(name)!r}: add a deviation entry")
+    return out
 
 
 def test_the_protocol_is_well_formed_and_covers_every_chapter():
@@ -36,7 +104,7 @@ def test_each_chapter_declares_its_checks_from_its_own_section(chapter):
 
 
 def test_every_change_since_the_first_declaration_has_a_deviation_entry():
-    assert protocol.unexplained(protocol.load(), FIRST) == []
+    assert unexplained(protocol.load(), FIRST) == []
 
 
 def _scratch(tmp_path, edit) -> Path:
@@ -51,7 +119,7 @@ def test_a_threshold_changed_without_a_deviation_entry_fails(tmp_path):
     def move(p):
         p["04_pairs_of_solutions"]["checks"]["pairs_connector"]["threshold"] = 0.1
 
-    found = protocol.unexplained(protocol.load(_scratch(tmp_path, move)), FIRST)
+    found = unexplained(protocol.load(_scratch(tmp_path, move)), FIRST)
     assert len(found) == 1 and "pairs_connector" in found[0] and "add a deviation entry" in found[0]
 
     def move_and_explain(p):
@@ -62,7 +130,7 @@ def test_a_threshold_changed_without_a_deviation_entry_fails(tmp_path):
 
     scratch = tmp_path / "explained"
     scratch.mkdir()
-    assert protocol.unexplained(protocol.load(_scratch(scratch, move_and_explain)), FIRST) == []
+    assert unexplained(protocol.load(_scratch(scratch, move_and_explain)), FIRST) == []
 
 
 @pytest.mark.parametrize("edit", [
@@ -71,14 +139,14 @@ def test_a_threshold_changed_without_a_deviation_entry_fails(tmp_path):
     lambda p: p["03_hyperparameters"]["knobs"].remove("hp_seeds"),
 ], ids=["kind", "a check removed", "a repetition knob dropped"])
 def test_other_unexplained_changes_fail(tmp_path, edit):
-    assert protocol.unexplained(protocol.load(_scratch(tmp_path, edit)), FIRST)
+    assert unexplained(protocol.load(_scratch(tmp_path, edit)), FIRST)
 
 
 def test_a_seed_count_changed_in_the_presets_fails(monkeypatch):
     cpu = copy.deepcopy(presets.PRESETS["cpu"])
     cpu["radius_seeds"] = 6
     monkeypatch.setitem(presets.PRESETS, "cpu", cpu)
-    found = protocol.unexplained(protocol.load(), FIRST)
+    found = unexplained(protocol.load(), FIRST)
     assert found and "radius_seeds" in found[0]
 
 
@@ -86,7 +154,7 @@ def test_a_deviation_whose_to_is_not_the_present_is_refused(tmp_path):
     def wrong(p):
         p["02_radius_and_subspaces"]["deviations"][0]["changes"][0]["to"] = 3
 
-    assert "became 3" in protocol.unexplained(protocol.load(_scratch(tmp_path, wrong)), FIRST)[0]
+    assert "became 3" in unexplained(protocol.load(_scratch(tmp_path, wrong)), FIRST)[0]
 
 
 def test_malformed_sections_are_refused_with_the_field_named(tmp_path):

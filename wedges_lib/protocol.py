@@ -30,8 +30,6 @@ from .validation import check_arg
 from .verdicts import Claim, Verdict
 
 PATH = Path(__file__).with_name("protocol.yml")
-LOCKED = ("kind", "claim", "statistic", "holds_if", "threshold")  # the fields of a check a change must explain
-SCALE = "cpu"  # the scale whose knob values are the protocol (the rendered book's)
 
 
 @lru_cache(maxsize=4)
@@ -51,7 +49,8 @@ def load(path: str | Path | None = None) -> dict[str, dict]:
 
 
 def section(chapter: str, path: str | Path | None = None) -> dict:
-    """One chapter's section of the protocol (``chapter`` is its file's stem, e.g. '02_radius_and_subspaces')."""
+    """One chapter's section of the protocol (``chapter`` is its file's stem, e.g. '02_radius_and_subspaces').
+    Used in :ref:`ch-ensembles`."""
     protocol = load(path)
     check_arg("chapter", chapter, chapter in protocol, f"one of {sorted(protocol)}")
     return protocol[chapter]
@@ -174,8 +173,8 @@ def conclude(chapter: str, judged: Mapping[str, Verdict], path: str | Path | Non
 def sanity_list(chapter: str, judged: Mapping[str, Verdict], path: str | Path | None = None):
     """The chapter's sanity checks apart from its claims, as Markdown: each with its state and numbers.
 
-    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
-    :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles`, :ref:`ch-benchmarks` and :ref:`ch-your-model`.
+    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-pairs`, :ref:`ch-sets` and
+    :ref:`ch-your-model`.
     """
     from IPython.display import Markdown
 
@@ -186,72 +185,3 @@ def sanity_list(chapter: str, judged: Mapping[str, Verdict], path: str | Path | 
     return Markdown(":::{admonition} Sanity checks\n:class: note\nFixed by construction, or unable to fail "
                     "plausibly: they guard the code and count for no claim.\n\n" + body.replace("|", "\\|")
                     + "\n:::\n")
-
-
-# --- the record: what was first declared, and every change since ------------------------------------------
-
-def locked(protocol: Mapping[str, Any]) -> dict[str, dict]:
-    """The part of ``protocol`` a change must explain: per chapter, each check's :data:`LOCKED` fields and the
-    value of each knob at the ``cpu`` scale (seeds, repetitions, grids)."""
-    from .presets import PRESETS
-
-    out = {}
-    for ch, sec in protocol.items():
-        out[ch] = {"checks": {n: {k: c[k] for k in LOCKED} for n, c in sec["checks"].items()},
-                   "knobs": {k: _plain(PRESETS[SCALE][k]) for k in sec["knobs"]}}
-    return out
-
-
-def _plain(x: Any) -> Any:
-    return list(x) if isinstance(x, tuple) else x
-
-
-def _set(record_: dict, field: str, value: Any) -> None:
-    """Set ``field`` ('checks.NAME.KEY', 'checks.NAME' or 'knobs.NAME') in a :func:`locked` record; None
-    removes it (a check or knob that did not exist then)."""
-    keys = field.split(".")
-    check_arg("field", field, keys[0] in ("checks", "knobs") and len(keys) in (2, 3),
-              "'checks.NAME', 'checks.NAME.FIELD' or 'knobs.NAME'")
-    node = record_[keys[0]]
-    if len(keys) == 3:
-        node.setdefault(keys[1], {})[keys[2]] = _plain(value)
-    elif value is None:
-        node.pop(keys[1], None)
-    else:
-        node[keys[1]] = _plain(value)
-
-
-def as_first_declared(protocol: Mapping[str, Any]) -> dict[str, dict]:
-    """The :func:`locked` record with every deviation undone, newest first: what was first declared. Each
-    change's 'to' must be what the record holds when it is undone, or the history does not explain the present."""
-    out = locked(protocol)
-    for ch, sec in protocol.items():
-        for d in reversed(sec["deviations"]):
-            for c in reversed(d["changes"]):
-                keys = c["field"].split(".")
-                node = out[ch]
-                for k in keys:
-                    node = node.get(k) if isinstance(node, dict) else None
-                if node != _plain(c["to"]):
-                    raise ValueError(f"{ch}: deviation of {d['date']} says {c['field']} became {c['to']!r}, "
-                                     f"but it is {node!r} there")
-                _set(out[ch], c["field"], c["from"])
-    return out
-
-
-def unexplained(protocol: Mapping[str, Any], first: Mapping[str, Any]) -> list[str]:
-    """The differences between the first declaration ``first`` and ``protocol`` that no deviation explains."""
-    try:
-        now = as_first_declared(protocol)
-    except ValueError as e:
-        return [str(e)]
-    out = []
-    for ch in sorted(set(now) | set(first)):
-        a, b = first.get(ch, {}), now.get(ch, {})
-        for part in ("checks", "knobs"):
-            for name in sorted(set(a.get(part, {})) | set(b.get(part, {}))):
-                if a.get(part, {}).get(name) != b.get(part, {}).get(name):
-                    out.append(f"{ch}: {part}.{name} is {b.get(part, {}).get(name)!r} with the deviations undone, "
-                               f"first declared {a.get(part, {}).get(name)!r}: add a deviation entry")
-    return out
-

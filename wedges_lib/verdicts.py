@@ -36,11 +36,6 @@ from .validation import check_arg
 
 STATES = ("reproduced", "inconclusive", "not reproduced", "contradicted")  # most to least favourable
 ICONS = {"reproduced": "✔", "inconclusive": "◐", "not reproduced": "✘", "contradicted": "✖"}
-MEANINGS = {
-    "reproduced": "the whole 95 % interval of the mean lies beyond the threshold, on the claimed side",
-    "inconclusive": "the interval crosses the threshold, the mean on the claimed side",
-    "not reproduced": "the interval crosses the threshold, the mean on the other side (or nothing was measured)",
-    "contradicted": "the whole interval lies on the other side: the data say the opposite of the claim"}
 KINDS = ("primary", "control", "toy", "sanity")
 LEVEL = 0.95  # the confidence level of every interval
 ALPHA = (1 - LEVEL) / 2  # the one-sided level of each decision ("holds", "fails")
@@ -263,7 +258,7 @@ def judge(claim: Claim, values: Sequence[float], scale: str, *, unit: str = "see
 
     ``scale`` and ``unit`` (what one value is: 'seeds', 'pairs', ...) go into the recorded summary.
     Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
-    :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles`, :ref:`ch-benchmarks` and :ref:`ch-your-model`.
+    :ref:`ch-pairs`, :ref:`ch-sets` and :ref:`ch-ensembles`.
 
     >>> c = Claim("demo", "the effect is positive", "effect", ">", 0.0)
     >>> judge(c, [1.0, 1.1, 0.9], "smoke").state
@@ -288,7 +283,7 @@ def judge(claim: Claim, values: Sequence[float], scale: str, *, unit: str = "see
 def exact(claim: Claim, value: float, *, label: str = "", why: str = "") -> Verdict:
     """A part measured exactly once, with no noise to judge it against (e.g. a benchmark's agreement with its
     reference): reproduced on the claimed side, contradicted on the other, not reproduced when NaN. Not recorded
-    (a part of :func:`combine`). Used in :ref:`ch-benchmarks`."""
+    (a part of :func:`combine`). Used in :ref:`ch-benchmarks` and :ref:`ch-your-model`."""
     value = float(value)
     side = (value > claim.threshold) if claim.holds_if == ">" else (value < claim.threshold)
     state = "not reproduced" if not math.isfinite(value) else ("reproduced" if side else "contradicted")
@@ -359,7 +354,7 @@ def combine(name: str, parts: Sequence[Verdict], *, kind: str = "primary", what:
     parts that set its state (those in the least favourable state): only they can move it.
 
     Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,
-    :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-benchmarks`.
+    :ref:`ch-pairs`, :ref:`ch-sets`, :ref:`ch-ensembles`, :ref:`ch-benchmarks` and :ref:`ch-your-model`.
     """
     parts = _leaves(parts)
     check_arg("parts", len(parts), len(parts) >= 1, "at least one part")
