@@ -167,6 +167,9 @@ verdict = protocol.conclude(CHAPTER, ensemble_claims.judge_all(claims, values, p
 # ({glue:text}`ens_distinct_summary`). Diverged runs: {glue:text}`ens_diverged`. All for
 # {glue:text}`ens_members` members of {glue:text}`ens_steps` steps; SWA average accuracy {glue:text}`ens_swa_avg_acc`.
 
+# %% tags=["remove-input"]
+protocol.sanity_list(CHAPTER, verdict)
+
 # %% [markdown]
 # ## Takeaway
 #

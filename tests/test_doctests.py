@@ -74,8 +74,9 @@ def test_api_page_builds_clean(tmp_path):
         capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"})
     log = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
     assert proc.returncode == 0, log[-3000:]
-    chapters = "\n".join(p.read_text() for p in (ROOT / "book").glob("*.py"))
-    labels = set(re.findall(r"^# \((ch-[\w-]+)\)=", chapters, re.M))
+    pages = sorted((ROOT / "book").glob("*.py")) + sorted((ROOT / "book").glob("*.md"))
+    chapters = "\n".join(p.read_text() for p in pages)
+    labels = set(re.findall(r"^(?:# )?\((ch-[\w-]+)\)=", chapters, re.M))  # a .py chapter's or a .md page's label
     problems = [line for line in log.splitlines() if re.search(r"WARNING|ERROR", line)
                 and not re.search(r"undefined label: '(ch-[\w-]+)'", line)]
     problems += [f"unknown chapter label {label!r}" for label in
