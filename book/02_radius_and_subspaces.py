@@ -30,7 +30,8 @@
 import torch
 
 import wedges_lib
-from wedges_lib import cache, config, data, plots, protocol, radius, verdicts
+from wedges_lib import cache, config, data, protocol
+from wedges_lib.studies import ch02_radius as study
 
 torch.set_num_threads(1)  # on a shared CPU extra threads mostly wait for each other
 
@@ -101,49 +102,34 @@ protocol.what_would_count(CHAPTER, claims)
 # :::
 
 # %%
-res = cache.cached("radius-variants", cfg, radius.radius_experiment, data=ds)
-runs = radius.analyse(res, cfg.id_fraction)  # per variant: sweep, d_int, per-seed statistics
-sw, idim = runs["uncontrolled"]["sweep"], runs["uncontrolled"]["idim"]  # test accuracy (R, n, S)
+res = cache.cached("radius-variants", cfg, study.run, data=ds)
+runs = study.statistics(res, cfg.id_fraction)  # per variant: sweep, d_int, per-seed statistics
 
 # %% [markdown]
 # **The toy's prediction** ({ref}`ch-toy-model`; wedges open from the hole's edge $r_{\min}$): $d_{50}$, the
 # smallest $d$ where half the planes through a point at radius $r$ reach zero loss, on `radius_seeds` toys.
 
 # %%
-d50 = cache.cached("radius-toy", cfg, radius.toy_d50)  # (len(plane_radii), toys)
+d50 = cache.cached("radius-toy", cfg, study.toy_d50)  # (len(plane_radii), toys)
 
 # %% [markdown]
 # ## Figures
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The uncontrolled experiment: training in random subspaces of MNIST-1D's MLP anchored at c × the initialisation's norm (mean ± 1 std over seeds). Left: test accuracy against d, one line per radius; dashed: the intrinsic dimension's threshold. Middle: test accuracy at the largest d against c, with the full-space accuracy. Right: d_int against c (triangles: not reached).", "name": "fig-radius-subspaces"}}
-fig, ax = plots.figure(3)
-plots.radius_sweep(ax[0], cfg.radii, cfg.dims, sw.test_acc, res["variants"]["uncontrolled"]["ref"],
-                   idim.mean, idim.std, idim.threshold.mean(), cfg.id_fraction)
-for a, t in zip(ax[0, 1:], (f"accuracy at d = {cfg.dims[-1]} against c", "d_int against c")):
-    a.set_title(t)  # titles state no finding: the verdicts below do
+fig = study.figures("sweep", res, runs, cfg)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The controls, one line per variant (mean ± 1 std over seeds) against c. Top: d_int (not reached: the largest d), test accuracy at the largest d, training loss at the anchors (the temperature variant's with its fitted temperature). Bottom: Tr(H)/‖H‖_F at the anchors in the full space and restricted to the random subspace (PᵀHP; the absolute variant shares the uncontrolled anchors), and the wedge toy's prediction, d₅₀ against r / r_min.", "name": "fig-radius-controls"}}
-fig, ax = plots.figure(3, 2)
-radius.draw_controls(ax, res, runs, cfg.radii, [r / cfg.toy_r_min for r in cfg.plane_radii], d50)
+fig = study.figures("controls", res, runs, cfg, d50)
 
 # %% [markdown]
 # ## Result vs paper
 
 # %% tags=["remove-cell"]
-toy_slope = radius.log_slope(cfg.plane_radii, d50.nan_to_num(cfg.plane_dims[-1]))  # per toy
-st = {v: r["stat"] for v, r in runs.items()}  # per seed (S,)
-far_near = verdicts.judge(claims["radius_far_near"], st["uncontrolled"]["far_near"], cfg.scale)
-names = {"uncontrolled": "radius_id_slope", "temperature": "radius_id_slope_temperature",
-         "invariant": "radius_id_slope_invariant", "absolute": "radius_id_slope_absolute"}
-slopes = {v: verdicts.judge(claims[names[v]], st[v]["id_slope"].abs().tolist() if v == "invariant" else
-                            st[v]["id_slope"].tolist(), cfg.scale, censored=radius.censored(runs[v]))
-          for v in radius.VARIANTS}  # the invariant network's |slope|: a sanity check of its construction
-slopes["toy"] = verdicts.judge(claims["radius_toy"], toy_slope.tolist(), cfg.scale, unit="toys",
-                               censored=int(d50.isnan().any(0).sum()))
-judged = protocol.conclude(CHAPTER, {v.name: v for v in (far_near, *slopes.values())})
+judged = protocol.conclude(CHAPTER, study.judge(claims, runs, d50, cfg))
+slopes = {v: judged[name] for v, name in study.SLOPES.items()} | {"toy": judged["radius_toy"]}
 for v, p in slopes.items():
-    wedges_lib.record(f"radius_direction_{v}", radius.direction(p.mean, p.lo, p.hi))
-for name, value in radius.numbers(res, runs, cfg.radii, d50, cfg.plane_radii).items():
+    wedges_lib.record(f"radius_direction_{v}", study.direction(p.mean, p.lo, p.hi))
+for name, value in study.numbers(res, runs, cfg.radii, d50, cfg.plane_radii).items():
     wedges_lib.record(f"radius_{name}", value)
 
 # %% [markdown]
@@ -158,8 +144,8 @@ for name, value in radius.numbers(res, runs, cfg.radii, d50, cfg.plane_radii).it
 # interval] over seeds; ≥: some seed did not reach it), and its log–log slope, per seed, beside the toy's:
 
 # %% tags=["remove-input"]
-display(radius.id_table(runs, cfg.radii))  # noqa: F821 (IPython's display)
-radius.slope_table(slopes)
+display(study.id_table(runs, cfg.radii))  # noqa: F821 (IPython's display)
+study.slope_table(slopes)
 
 # %% [markdown]
 # Directions: uncontrolled **{glue:text}`radius_direction_uncontrolled`**, temperature

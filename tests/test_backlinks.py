@@ -15,7 +15,7 @@ with :mod:`ast`:
    backticks).
    A function whose only caller is its own unit test is dead code.
 
-"Uses" means "references": ``cache.cached("key", cfg, radius.radius_experiment)`` passes a function on
+"Uses" means "references": ``cache.cached("key", cfg, study.run)`` passes a function on
 without calling it; a class or type alias counts wherever it is named, in a type annotation too. A class is
 one node: the references in its methods are the class's. A method called on an instance cannot be told
 apart statically, so a chapter using one need not be named on it; a method that names chapters is checked
@@ -281,9 +281,10 @@ def test_the_reading_finds_what_it_should():
     assert "wedges_lib.toy.descend" in graph()["wedges_lib.toy_experiments.descent_study"]  # re-exported name
     assert used_in("A. Used in :ref:`ch-a` (through :func:`x.y`), :ref:`ch-b` and\n:ref:`ch-c`. Not :ref:`ch-d`.") \
         == {"ch-a", "ch-b", "ch-c"}
-    tree = ast.parse("from wedges_lib import cache, radius\ncache.cached('k', cfg, radius.radius_experiment)\n")
+    tree = ast.parse("from wedges_lib import cache\nfrom wedges_lib.studies import ch02_radius as study\n"
+                     "cache.cached('k', cfg, study.run)\n")
     assert references(tree, _imports(tree, "book", False)) == {"wedges_lib.cache.cached",
-                                                                "wedges_lib.radius.radius_experiment"}
+                                                                "wedges_lib.studies.ch02_radius.run"}
     fn = ast.parse("def f(loss):\n    return loss(1) + width(2)\n").body[0]
     assert references(fn, {}, "wedges_lib.toy", frozenset({"loss", "width"}), frozenset(_locals(fn))) \
         == {"wedges_lib.toy.width"}  # the parameter hides toy.loss

@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from wedges_lib import config, models, params, radius, subspace
+from wedges_lib import config, models, params, subspace
+from wedges_lib.studies import ch02_radius as radius
 
 # the knobs chapter 02 declares, shrunk
 KNOBS = dict(dims=(8, 32), radii=(0.5, 1.0, 4.0), subspace_steps=20, steps=30, radius_seeds=2,
@@ -80,8 +81,8 @@ def test_split_undoes_concatenated_radii():
 def test_radius_experiment_runs_every_variant_and_caches(cfg, smoke_data):
     from wedges_lib import cache
 
-    res = cache.cached("test-radius", cfg, radius.radius_experiment, data=smoke_data)
-    again = cache.cached("test-radius", cfg, radius.radius_experiment, data=smoke_data)  # from the file
+    res = cache.cached("test-radius", cfg, radius.run, data=smoke_data)
+    again = cache.cached("test-radius", cfg, radius.run, data=smoke_data)  # from the file
     assert set(res["variants"]) == set(radius.VARIANTS) and res["temperature"].shape == (3, 2)
     for v, r in res["variants"].items():
         assert r["ref"].shape == (2,) and r["init_loss"].shape == r["full"].shape == r["restricted"].shape == (3, 2)
@@ -100,7 +101,7 @@ def test_radius_experiment_runs_every_variant_and_caches(cfg, smoke_data):
     # tempered anchors have the initialisation's logit scale: their loss varies far less than the raw one's
     raw, tem = v["uncontrolled"]["init_loss"], v["temperature"]["init_loss"]
     assert (tem.max() - tem.min()) < 0.2 * (raw.max() - raw.min())
-    runs = radius.analyse(res, fraction=0.5)
+    runs = radius.statistics(res, fraction=0.5)
     assert set(runs["invariant"]["stat"]) == {"far_near", "id_slope", "diverged"}
     assert runs["invariant"]["stat"]["id_slope"].tolist() == [0.0, 0.0]
     table = radius.id_table(runs, cfg.radii)

@@ -345,32 +345,6 @@ def shared_log_levels(surfaces: Sequence, n: int = 21, floor: float = 1e-4) -> n
     return np.linspace(np.log10(max(lo, floor)), np.log10(hi), n)
 
 
-def radius_sweep(axes, radii: Sequence[float], dims: Sequence[int], acc, reference, id_mean, id_std,
-                 id_threshold: float, id_fraction: float) -> None:
-    """Three panels of subspace training against the anchor's radius multiple c: test accuracy acc (R, n, S)
-    against d, one line per radius, with the intrinsic dimension's ``id_threshold`` dashed; the accuracy at the
-    largest d against c with the full-space ``reference`` (S,); the intrinsic dimension (R,) ± std against c,
-    a triangle at the largest d where it was not reached (NaN). Used in :ref:`ch-radius`."""
-    c, xc = torch.tensor([float(r) for r in radii]), "radius c (× init norm)"
-    curves(axes[0], torch.tensor(list(dims)), {f"c = {r:g}": acc[i] for i, r in enumerate(radii)},
-           xlabel="subspace dimension d", ylabel="test accuracy", marker="o", title="accuracy grows with d")
-    axes[0].axhline(float(id_threshold), ls="--", color="grey")
-    axes[0].set_xscale("log")
-    curves(axes[1], c, {f"d = {dims[-1]}": acc[:, -1], "full space": torch.as_tensor(reference).expand(len(c), -1)},
-           xlabel=xc, ylabel="test accuracy", marker="o", title="accuracy against the radius")
-    axes[2].errorbar(_np(c), _np(id_mean), yerr=_np(id_std), marker="o", ms=3, capsize=3,
-                     label="intrinsic dimension")
-    missed = ~np.isfinite(_np(id_mean))
-    if missed.any():
-        axes[2].plot(_np(c)[missed], [dims[-1]] * int(missed.sum()), "^", color=PALETTE[3], ms=7,
-                     label=f"not reached (> {dims[-1]})")
-    axes[2].legend()
-    label(axes[2], xc, f"d reaching {id_fraction:g} × full-space acc.", "intrinsic dimension against the radius")
-    axes[2].set_yscale("log")
-    for a in axes[1:3]:
-        log_ticks(a, radii)
-
-
 def histograms(ax, samples: dict[str, object], *, bins, xlabel: str, ylabel: str = "count",
                title: str | None = None, logx: bool = False, marks: dict[str, float] | None = None) -> None:
     """Overlaid histograms of each named sample (1D), clamped into the ``bins`` range, with dashed vertical

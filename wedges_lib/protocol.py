@@ -173,8 +173,8 @@ def conclude(chapter: str, judged: Mapping[str, Verdict], path: str | Path | Non
 def sanity_list(chapter: str, judged: Mapping[str, Verdict], path: str | Path | None = None):
     """The chapter's sanity checks apart from its claims, as Markdown: each with its state and numbers.
 
-    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-pairs`, :ref:`ch-sets` and
-    :ref:`ch-your-model`.
+    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-pairs`, :ref:`ch-sets`,
+    :ref:`ch-ensembles` and :ref:`ch-your-model`.
     """
     from IPython.display import Markdown
 

@@ -21,14 +21,16 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
-from . import models, params, subspace, toy, train, verdicts
-from .config import Config, pick_device
-from .data import Dataset
-from .projections import make_projection
-from .subspace import IntrinsicDimension, SweepResult
+from .. import models, params, plots, subspace, toy, train, verdicts
+from ..config import Config, pick_device
+from ..data import Dataset
+from ..projections import make_projection
+from ..subspace import IntrinsicDimension, SweepResult
+from ..validation import check_arg
 
 VARIANTS = ("uncontrolled", "temperature", "invariant", "absolute")
 INVARIANT_MODEL = "mlp_invariant"
@@ -120,7 +122,7 @@ def split(sw: SweepResult, n: int) -> list[SweepResult]:
             for v in range(n)]
 
 
-def radius_experiment(cfg: Config, data: Dataset) -> dict:
+def run(cfg: Config, data: Dataset) -> dict:
     """Chapter 02's runs for every variant of ``VARIANTS``, as plain tensors (so they cache), each a dict by
     variant: the full-space reference test accuracy 'ref' (S,), the (radius, d, seed) sweep 'sweep' (the fields
     of a :class:`~wedges_lib.subspace.SweepResult`), the training loss 'init_loss' at every anchor (R, S), the
@@ -184,15 +186,15 @@ def radius_statistics(sw: SweepResult, idim: IntrinsicDimension) -> dict[str, to
 
 
 def censored(run: dict) -> int:
-    """How many seeds of one variant of :func:`analyse` enter a slope with a bound: some radius where d_int was
+    """How many seeds of one variant of :func:`statistics` enter a slope with a bound: some radius where d_int was
     never reached (the largest d swept stands in). Used in :ref:`ch-radius`."""
     return int(run["idim"].d_star.isnan().any(0).sum())
 
 
-def analyse(res: dict, fraction: float) -> dict[str, dict]:
+def statistics(res: dict, fraction: float) -> dict[str, dict]:
     """Per variant: its :class:`~wedges_lib.subspace.SweepResult` 'sweep', its
     :class:`~wedges_lib.subspace.IntrinsicDimension` 'idim' (at ``fraction`` of its own full-space accuracy) and
-    :func:`radius_statistics` 'stat', from :func:`radius_experiment`'s ``res``. Used in :ref:`ch-radius`."""
+    :func:`radius_statistics` 'stat', from :func:`run`'s ``res``. Used in :ref:`ch-radius`."""
     out = {}
     for v, r in res["variants"].items():
         sw = SweepResult(**r["sweep"])
@@ -261,8 +263,8 @@ def slope_table(parts: dict[str, verdicts.Verdict]):
 
 def numbers(res: dict, runs: dict[str, dict], radii: Sequence[float], d50: torch.Tensor,
             plane_radii: Sequence[float]) -> dict:
-    """The numbers chapter 02's text quotes, named as recorded (less ``radius_``), from :func:`radius_experiment`'s
-    ``res``, :func:`analyse`'s ``runs`` and :func:`toy_d50` (R', toys); accuracies averaged over seeds and d.
+    """The numbers chapter 02's text quotes, named as recorded (less ``radius_``), from :func:`run`'s
+    ``res``, :func:`statistics`'s ``runs`` and :func:`toy_d50` (R', toys); accuracies averaged over seeds and d.
     Used in :ref:`ch-radius`."""
     un, last = res["variants"]["uncontrolled"], len(radii) - 1
     mean = un["sweep"]["test_acc"].double().mean((1, 2))  # (R,): over d and seeds
@@ -286,14 +288,12 @@ def numbers(res: dict, runs: dict[str, dict], radii: Sequence[float], d50: torch
     return {k: float(v) if isinstance(v, torch.Tensor) else v for k, v in num.items()}
 
 
-def draw_controls(axes, res: dict, runs: dict[str, dict], radii: Sequence[float], toy_radii: Sequence[float],
+def _controls(axes, res: dict, runs: dict[str, dict], radii: Sequence[float], toy_radii: Sequence[float],
                   toy_d50: torch.Tensor) -> None:
     """Two rows of three panels, one line per variant (mean ± 1 std over seeds) against the radius multiple c:
     d_int (not reached: the largest d), the test accuracy at the largest d, the loss at the anchors; the
     Goldilocks ratio in the full space and restricted to the subspace; and the toy's d₅₀ against r / r_min.
-    Used in :ref:`ch-radius`."""
-    from . import plots
-
+    """
     c, xc, V = torch.tensor([float(r) for r in radii]), "radius c (× init norm)", res["variants"]
     top = float(runs["uncontrolled"]["sweep"].dims[-1])
     panels = [({v: runs[v]["idim"].d_star.nan_to_num(top) for v in V}, "d_int", "d_int against c", True),
@@ -308,3 +308,73 @@ def draw_controls(axes, res: dict, runs: dict[str, dict], radii: Sequence[float]
     plots.curves(axes.flat[5], torch.tensor([float(r) for r in toy_radii]), {"toy d₅₀": toy_d50}, marker="o",
                  xlabel="radius r / r$_{min}$", ylabel="d₅₀ (half the planes succeed)", title="the toy's prediction")
     plots.log_ticks(axes.flat[5], toy_radii)
+
+
+def _np(x) -> np.ndarray:
+    return torch.as_tensor(x).detach().cpu().numpy()
+
+
+def _sweep(axes, radii: Sequence[float], dims: Sequence[int], acc, reference, id_mean, id_std,
+                 id_threshold: float, id_fraction: float) -> None:
+    """Three panels of subspace training against the anchor's radius multiple c: test accuracy acc (R, n, S)
+    against d, one line per radius, with the intrinsic dimension's ``id_threshold`` dashed; the accuracy at the
+    largest d against c with the full-space ``reference`` (S,); the intrinsic dimension (R,) ± std against c,
+    a triangle at the largest d where it was not reached (NaN)."""
+    c, xc = torch.tensor([float(r) for r in radii]), "radius c (× init norm)"
+    plots.curves(axes[0], torch.tensor(list(dims)), {f"c = {r:g}": acc[i] for i, r in enumerate(radii)},
+           xlabel="subspace dimension d", ylabel="test accuracy", marker="o", title="accuracy grows with d")
+    axes[0].axhline(float(id_threshold), ls="--", color="grey")
+    axes[0].set_xscale("log")
+    full = torch.as_tensor(reference).expand(len(c), -1)
+    plots.curves(axes[1], c, {f"d = {dims[-1]}": acc[:, -1], "full space": full}, xlabel=xc, ylabel="test accuracy",
+                 marker="o", title="accuracy against the radius")
+    axes[2].errorbar(_np(c), _np(id_mean), yerr=_np(id_std), marker="o", ms=3, capsize=3,
+                     label="intrinsic dimension")
+    missed = ~np.isfinite(_np(id_mean))
+    if missed.any():
+        axes[2].plot(_np(c)[missed], [dims[-1]] * int(missed.sum()), "^", color=plots.PALETTE[3], ms=7,
+                     label=f"not reached (> {dims[-1]})")
+    axes[2].legend()
+    plots.label(axes[2], xc, f"d reaching {id_fraction:g} × full-space acc.", "intrinsic dimension against the radius")
+    axes[2].set_yscale("log")
+    for a in axes[1:3]:
+        plots.log_ticks(a, radii)
+
+
+#: chapter 02's slope checks by variant
+SLOPES = {"uncontrolled": "radius_id_slope", "temperature": "radius_id_slope_temperature",
+          "invariant": "radius_id_slope_invariant", "absolute": "radius_id_slope_absolute"}
+
+
+def judge(claims: dict, runs: dict[str, dict], d50: torch.Tensor, cfg: Config) -> dict[str, verdicts.Verdict]:
+    """Chapter 02's checks judged per seed, recorded: far vs near on the uncontrolled runs, each variant's slope of
+    log d_int against log c (:data:`SLOPES`; the invariant network's |slope|, a sanity check of its construction;
+    seeds with a d_int never reached counted as censored), and the toy's slope of log d₅₀ against log r over
+    ``d50`` (R', toys) from :func:`toy_d50`. Name -> verdict. Used in :ref:`ch-radius`."""
+    st = {v: r["stat"] for v, r in runs.items()}
+    out = {"radius_far_near": verdicts.judge(claims["radius_far_near"], st["uncontrolled"]["far_near"], cfg.scale)}
+    for v, name in SLOPES.items():
+        values = st[v]["id_slope"].abs() if v == "invariant" else st[v]["id_slope"]
+        out[name] = verdicts.judge(claims[name], values.tolist(), cfg.scale, censored=censored(runs[v]))
+    toy_slope = log_slope(cfg.plane_radii, d50.nan_to_num(cfg.plane_dims[-1]))  # per toy
+    out["radius_toy"] = verdicts.judge(claims["radius_toy"], toy_slope.tolist(), cfg.scale, unit="toys",
+                                       censored=int(d50.isnan().any(0).sum()))
+    return out
+
+
+def figures(which: str, res: dict, runs: dict[str, dict], cfg: Config, d50: torch.Tensor | None = None):
+    """Chapter 02's figures, by name: 'sweep' (the uncontrolled experiment: accuracy against d per radius, at the
+    largest d against c, d_int against c) and 'controls' (every variant against c, and the toy's d₅₀ against r
+    / r_min). Returns the figure. Used in :ref:`ch-radius`."""
+    check_arg("which", which, which in ("sweep", "controls"), "'sweep' or 'controls'")
+    if which == "sweep":
+        fig, ax = plots.figure(3)
+        idim = runs["uncontrolled"]["idim"]
+        _sweep(ax[0], cfg.radii, cfg.dims, runs["uncontrolled"]["sweep"].test_acc,
+               res["variants"]["uncontrolled"]["ref"], idim.mean, idim.std, idim.threshold.mean(), cfg.id_fraction)
+        for a, t in zip(ax[0, 1:], (f"accuracy at d = {cfg.dims[-1]} against c", "d_int against c")):
+            a.set_title(t)  # titles state no finding: the verdicts do
+        return fig
+    fig, ax = plots.figure(3, 2)
+    _controls(ax, res, runs, cfg.radii, [r / cfg.toy_r_min for r in cfg.plane_radii], d50)
+    return fig
