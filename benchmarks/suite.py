@@ -68,12 +68,13 @@ def run(name: str, args: list[str]) -> list[Row]:
 
 
 def run_all(*, device: str = "cpu", quick: bool = False, progress: bool = True) -> dict[str, list[Row]]:
-    """Every benchmark that runs on ``device``, one after another: {name: rows}."""
-    from tqdm.auto import tqdm
+    """Every benchmark that runs on ``device``, one after another: {name: rows}; with ``progress``, a text bar on a
+    terminal (none in a notebook)."""
+    from tqdm import tqdm  # a text bar on a terminal only (disable=None): none in the book's appendix
 
     names = names_for(device)
     return {name: run(name, args_for(name, quick=quick, device=device))
-            for name in tqdm(names, desc="benchmarks", disable=not progress)}
+            for name in tqdm(names, desc="benchmarks", disable=None if progress else True)}
 
 
 def machine(device: str = "cpu") -> str:

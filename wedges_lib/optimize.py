@@ -32,7 +32,8 @@ caller                         p                   loss(p, idx)
   ``history`` has a row at step 0 (unless ``record_start=False``), every ``record_every`` steps and
   at the end: 'step' (T,), 'batch_loss' (T, K) the mean minibatch loss since the previous row (NaN
   at step 0), and whatever ``measure(p) -> {name: (K,)}`` returns (e.g. full-data loss and accuracy).
-  ``keep_trajectory`` keeps p at those rows. A tqdm bar shows progress unless ``quiet``.
+  ``keep_trajectory`` keeps p at those rows. A text progress bar shows on a terminal unless ``quiet`` (none in a
+  notebook: no widget in the book's pages).
 
 Hooks for the special cases: ``penalty(p) -> (K,)`` is added to what is differentiated but not to the
 recorded loss or the divergence test (e.g. a volume regulariser); ``grad_hook(g) -> g`` changes the
@@ -46,7 +47,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .presets import OPTIMIZERS, SCHEDULES
 from .validation import check_arg
@@ -153,7 +154,7 @@ def minimize(p0: torch.Tensor, loss: Loss, *, n: int | None = None, seeds: Seque
 
     if record_start:
         record(0)
-    bar = tqdm(range(steps), disable=quiet, desc=desc, leave=False, mininterval=1.0)
+    bar = tqdm(range(steps), disable=quiet or None, desc=desc, leave=False, mininterval=1.0)
     for step in bar:
         idx = next(batches) if batches is not None else None
         losses = loss(p, idx)

@@ -177,7 +177,7 @@ def run_sweep(chapter: str | Path, out: str | Path, *, scale: str | None, grid: 
     (default: the machine's cores) is started. Failed runs are re-run by the next sweep.
     """
     from dask.distributed import Client, LocalCluster, as_completed
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # a text bar on a terminal only (disable=None)
 
     jobs = plan(chapter, scale, grid, seeds)
     out = Path(out)
@@ -200,7 +200,7 @@ def run_sweep(chapter: str | Path, out: str | Path, *, scale: str | None, grid: 
     with Client(scheduler or cluster) as client:
         futures = [client.submit(_run_job, str(chapter), str(out / j["name"]), j["scale"], j["overrides"],
                                  key=f"run-{j['name']}", pure=False) for j in todo]
-        for fut in tqdm(as_completed(futures), total=len(futures), desc="sweep", disable=quiet):
+        for fut in tqdm(as_completed(futures), total=len(futures), desc="sweep", disable=quiet or None):
             results.append(fut.result())
     if cluster is not None:
         cluster.close()

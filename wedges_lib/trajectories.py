@@ -24,7 +24,7 @@ import math
 from typing import Sequence
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # a text bar on a terminal only (disable=None): no widget in the book
 
 from . import cache, curvature, params, train
 from .config import Config
@@ -58,7 +58,7 @@ def curvature_along(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, tr
     out["radius"] = params.radius(pts).double().cpu()
     f = params.loss_fn(model, x, y)
     todo = [(t, k) for t in range(T) for k in range(K) if ok[t, k]]
-    for t, k in tqdm(todo, disable=quiet, desc="curvature", leave=False, mininterval=1.0):
+    for t, k in tqdm(todo, disable=quiet or None, desc="curvature", leave=False, mininterval=1.0):
         theta = pts[t, k]
         with torch.no_grad():
             out["loss"][t, k] = float(f(theta))
