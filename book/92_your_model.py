@@ -36,7 +36,7 @@ import wedges_lib
 from wedges_lib import cache, config, connect, curvature, operators, plots, protocol, surfaces, verdicts
 from wedges_lib.landscape import Landscape
 from wedges_lib.objectives import split
-from wedges_lib.your_model import init, load_data, train_runs, update_bn_check
+from wedges_lib.studies.ch92_your_model import init, load_data, train_runs, update_bn_check
 
 # %% tags=["parameters", "hide-input"]
 scale = None

@@ -11,7 +11,7 @@ from torch.optim.swa_utils import update_bn
 
 from wedges_lib import batchnorm, connect, objectives, params, surfaces
 from wedges_lib.landscape import Landscape
-from wedges_lib.your_model import update_bn_losses as reference  # plain PyTorch + update_bn
+from wedges_lib.studies.ch92_your_model import update_bn_losses as reference  # plain PyTorch + update_bn
 
 TOL = 2e-5  # float32: the recomputed statistics differ from update_bn's only in summation order
 

@@ -16,11 +16,11 @@ from torch import nn
 from torch.func import vmap
 from torch.optim.swa_utils import update_bn
 
-from . import connect, optimize, params
-from .data import Dataset, load
-from .landscape import Landscape
-from .presets import SPECS
-from .validation import check_arg
+from .. import connect, optimize, params
+from ..data import Dataset, load
+from ..landscape import Landscape
+from ..presets import SPECS
+from ..validation import check_arg
 
 DATA = SPECS["own_data"].choices  # the registry's choices: random images, CIFAR-10
 
