@@ -35,6 +35,7 @@ import torch
 
 import wedges_lib
 from wedges_lib import config, plots, protocol, toy, toy_experiments
+from wedges_lib.studies import ch01_toy as study
 
 torch.set_num_threads(1)  # small tensors: one thread is fastest, and kind to a busy machine
 FLOOR = 1e-12  # zero loss drawn at this height on log axes
@@ -92,7 +93,7 @@ protocol.what_would_count(CHAPTER, claims)
 # $D = 3$: three slabs, one per axis. All of it is repeated on `n_seeds` independent toys, one per seed.
 
 # %%
-runs, hypers, slab_runs = toy_experiments.seed_studies(cfg)  # one independent toy per seed
+runs, hypers, slab_runs = study.run(cfg)  # one independent toy per seed
 run, slabs = runs[0], slab_runs[0]  # the descent, pair and D = 3 figures draw the first toy
 
 # %% [markdown]
@@ -111,7 +112,7 @@ lines = run["init_lines"] / run["init_lines"][:, :1]
 plots.curves(ax[1, 0], torch.linspace(0, 1, cfg.toy_grid), {"start → solution": lines.T},
              xlabel="t  (θ₀ → θ*)", ylabel="loss / loss at θ₀", title="monotonic from the start")
 x = torch.linspace(0, 2, 201)  # distance from a solution / its radius R
-plots.curves(ax[1, 1], x, toy_experiments.still_low(run["escape"], x), xlabel="distance / R",
+plots.curves(ax[1, 1], x, study.still_low(run["escape"], x), xlabel="distance / R",
              ylabel="fraction still at low loss", title="long and short directions")
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Two solutions a and b on different wedges (the first toy). Left: the loss on the plane through a, b and the joint c (log scale; dark is zero): the straight line a → b leaves the wedges, the path a → c → b through their intersection stays inside. Middle: the plane through a's start θ₀, a and b, with both runs projected on it: descent goes straight into a wedge. Right: the loss along both paths.", "name": "fig-toy-connect"}}
@@ -123,7 +124,7 @@ plots.curves(ax[0, 2], run["t_line"], paths, logy=True, xlabel="position on the 
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Training in random d-dimensional hyperplanes through a random point at radius r: the fraction that reaches zero loss (mean over the toys), for wedges that open up (left) and for slabs of constant width (middle); right, the intrinsic dimension d₅₀ (the smallest d where half the runs succeed) against the radius, mean ± std over the toys.", "name": "fig-toy-hyperplanes"}}
 fig, ax = plots.figure(3)
-maps, d50 = toy_experiments.hyperplane_summary(hypers)  # mean success maps; d₅₀ (radii, toys)
+maps, d50 = study.hyperplane_summary(hypers)  # mean success maps; d₅₀ (radii, toys)
 for k, (name, s) in enumerate(maps.items()):
     plots.heatmap(ax[0, k], cfg.plane_radii, cfg.plane_dims, s, xlabel="radius r",
                   ylabel="hyperplane dim d", title=f"{name}: success rate", colorbar=k == 1)
@@ -161,10 +162,10 @@ fig, ax3 = plots.cloud3d(slabs["low"], toy.wedge_of(slabs["model"], slabs["low"]
 # favourable of its primary checks after Holm's correction ({glue:text}`toy_c1_summary`): **{glue:text}`toy_c1_badge`**.
 
 # %% tags=["hide-input"]
-for k, v in toy_experiments.toy_numbers(runs, hypers, slab_runs).items():
+for k, v in study.numbers(runs, hypers, slab_runs).items():
     wedges_lib.record(k, v)
-verdict = protocol.conclude(CHAPTER, toy_experiments.judge_toy(claims, runs, hypers, slab_runs, cfg.scale,
-                                                               largest_d=cfg.plane_dims[-1]))
+stats = study.statistics(runs, hypers, slab_runs, largest_d=cfg.plane_dims[-1])  # per toy; censored d₅₀ counted
+verdict = protocol.conclude(CHAPTER, study.judge(claims, stats, cfg.scale))
 protocol.sanity_list(CHAPTER, verdict)
 
 # %% [markdown]

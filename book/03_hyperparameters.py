@@ -32,7 +32,8 @@ import torch
 from IPython.display import display
 
 import wedges_lib
-from wedges_lib import config, data, overlay, plots, protocol, trajectories, verdicts
+from wedges_lib import config, data, protocol
+from wedges_lib.studies import ch03_hyperparameters as study
 
 torch.set_num_threads(1)  # small models: on a shared CPU extra threads mostly wait for each other
 
@@ -64,7 +65,6 @@ cfg = config.resolve_cell(globals())
 ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
 
 # %% tags=["remove-cell"]
-CURV = {"lmax": "λ_max", "trace": "Tr(H)"}
 CHAPTER = "03_hyperparameters"  # its section of the book's protocol (wedges_lib/protocol.yml)
 claims = protocol.declare(CHAPTER)
 
@@ -102,15 +102,9 @@ protocol.what_would_count(CHAPTER, claims)
 # :::
 
 # %%
-res = trajectories.study(cfg, ds)
-sweeps, band = res["sweeps"], res["band"]
-m = {knob: trajectories.matched(runs, band) for knob, runs in sweeps.items()}
-eff = trajectories.effects(m)  # per knob and quantity: the log ratio per seed
-pts = trajectories.overlay_points(sweeps, m)  # every setting once: log values (P, K) and its sweeps
-x = pts["radius_ratio"]
-alike = {q: overlay.overlay_ratio(x, pts[q], pts["groups"]) for q in CURV}
-slope = {q: overlay.slopes(x, pts[q]) for q in CURV}
-display(trajectories.summary(sweeps, band))
+raw = study.run(cfg, ds)  # the three sweeps, the loss band fixed before any curvature is measured
+stats = study.statistics(raw)  # at matched loss: each knob's effect per seed, the overlay statistic per seed
+display(study.summary(raw["sweeps"], raw["band"]))
 
 # %% [markdown]
 # The table lists every setting at matched loss (mean [95 % interval] over trained seeds), with those that diverged
@@ -120,39 +114,22 @@ display(trajectories.summary(sweeps, band))
 # ## Figures
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "One column per knob. Top: the largest Hessian eigenvalue at each loss of the band (the shaded stretch, shared by all runs of the three sweeps), against the training loss (training runs right to left; seed means of the values interpolated between dense records). Bottom: the radius relative to the start, r/r₀, along training. Dotted: a run that diverged or got stuck; a red cross at the top marks the step where a run diverged. A title's direction holds when the whole 95 % interval over seeds is on one side.", "name": "fig-hp-paths"}}
-fig, ax = plots.figure(3, 2, width=3.6, height=2.9)
-for j, knob in enumerate(trajectories.KNOBS):
-    plots.draw_knob(ax[0, j], ax[1, j], trajectories.knob_paths(sweeps[knob], knob, band), band)
-    plots.label(ax[0, j], "training loss", "λ_max (top Hessian eigenvalue)",
-                f"λ_max {trajectories.direction(eff[knob]['lmax'])} as {knob} grows")
-    plots.label(ax[1, j], "step", "radius relative to the start, r/r₀",
-                f"r/r₀ {trajectories.direction(eff[knob]['radius_ratio'])} as {knob} grows")
+fig = study.figures("paths", raw, stats)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The overlay: every trained setting of the three sweeps at matched training loss, its largest eigenvalue (left) and Hutchinson trace (right) against r/r₀, log-log; bars are 95 % intervals over seeds, the numbers the knob values, black the setting shared by several sweeps. Dashed: one line fitted to all points. The knobs act alike when each knob's points lie on the line the other two trace, within the seed noise (the overlay statistic in the title).", "name": "fig-hp-overlay"}}
-fig, ax = plots.figure(2, width=4.2, height=3.4)
-for a, (q, name) in enumerate(CURV.items()):
-    plots.draw_overlay(ax[0, a], overlay.figure_points(x, pts[q], pts["groups"], pts["label"]))
-    plots.label(ax[0, a], "r / r₀ at matched loss", f"{name} at matched loss",
-                f"{name}: overlay statistic {verdicts.interval_text(alike[q], 2, missing='—')}")
+fig = study.figures("overlay", raw, stats)
 
 # %% [markdown]
 # ## Result vs paper
 
 # %% tags=["remove-input"]
-knob_v = {k: [verdicts.judge(claims[f"hp_{k}_{q}"], eff[k][q].tolist(), cfg.scale) for q in CURV]
-          for k in trajectories.KNOBS}
-alike_v = [verdicts.judge(claims[f"hp_alike_{q}"], alike[q].tolist(), cfg.scale) for q in CURV]
-judged = protocol.conclude(CHAPTER, {v.name: v for v in [*sum(knob_v.values(), []), *alike_v]})
-for name, value in trajectories.sweep_numbers(sweeps, band, m).items():
-    wedges_lib.record(f"hp_{name}", value)
-for q in CURV:
-    wedges_lib.record(f"hp_slope_{q}", verdicts.interval_text(slope[q], missing="—"))
-    off = overlay.knob_residuals(x, pts[q], pts["groups"]).items()
-    wedges_lib.record(f"hp_off_{q}", ", ".join(f"{k} {trajectories.factor(r)}" for k, r in off))
+judged = protocol.conclude(CHAPTER, study.judge(claims, stats, cfg.scale))
+for name, value in study.numbers(raw, stats).items():
+    wedges_lib.record(name, value)
 for name in ("hp_probes", "hp_record_every", "hp_seeds"):
     wedges_lib.record(name, cfg[name])
-badges = {v.name.removeprefix("hp_"): v.badge for vs in knob_v.values() for v in vs}
-display(trajectories.effect_table(sweeps, m, badges))
+badges = {n.removeprefix("hp_"): judged[n].badge for n, c in claims.items() if c.kind == "control"}  # per knob
+display(study.effect_table(raw["sweeps"], stats["matched"], badges))
 
 # %% [markdown]
 # Each knob is judged on its curvature at matched loss (band {glue:text}`hp_band`; {numref}`fig-hp-paths`,

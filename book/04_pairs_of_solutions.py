@@ -30,8 +30,9 @@
 # %% tags=["remove-cell"]
 import torch
 
-from wedges_lib import config, data, plots, protocol, solutions, toy_experiments
-from wedges_lib import pair_experiments as pairs
+import wedges_lib
+from wedges_lib import config, data, protocol
+from wedges_lib.studies import ch04_pairs as study
 
 torch.set_num_threads(1)  # small matrices: on a shared CPU extra threads mostly wait for each other
 
@@ -115,27 +116,22 @@ protocol.what_would_count(CHAPTER, claims)
 # $c$; the line between them leaves both wedges, the chain $a \to b \to c$ through their intersection $b$ does not.
 
 # %% tags=["hide-output"]
-net, sol = solutions.independent(cfg, ds, 2 * cfg.n_pairs)  # the architecture, the trained vectors
-studies = pairs.pair_studies(cfg, net, ds, sol)  # per pair: lines, curves, aligned lines
-plane = pairs.tunnel(net, studies, sol["theta"], cfg.pair_grid, ds.x_train, ds.y_train)  # A, C, B
-widths = pairs.width_study(cfg, ds, cfg.align_widths)  # line barriers (W, P): raw and aligned
-toy_pair = toy_experiments.pair_study(cfg)  # its 'paths': name -> (t, loss)
+raw = study.run(cfg, ds)  # the networks, per pair its lines, curves and aligned lines, the widths, the toy
 
 # %% [markdown]
 # ## Figures
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Independently trained pairs of networks A and C (mean over the measured pairs, ±1 std shaded). First: the training loss along the straight line between them, along the line to C aligned to A by weight matching, and along the four trained curves (log scale). Second: for the first measured pair, the loss on the plane through A, C and the Bezier curve's bend B (log10 scale), with the straight line (dashed) and the Bezier curve. Third: the loss along the straight line from each network's initialisation to its solution. Fourth: the line's barrier against the width multiplier, before and after each alignment (mean over the pairs at each width, ±1 std).", "name": "fig-pairs"}}
-fig, ax = plots.figure(4, width=3.6)
-pairs.draw_pairs(ax[0], studies, plane, widths, cfg.n_interp)
+fig = study.figures("pairs", raw, cfg)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The same story in the toy wedge model. Left: the loss on the plane through two solutions a, c on different wedges and the intersection point b (log scale, dark is zero). Right: the loss along the straight line a → c and along the chain through b (zero drawn at 1e-12).", "name": "fig-pairs-toy"}}
-fig, ax = plots.figure(2, width=3.8)
-pairs.draw_toy_pair(ax[0], toy_pair)
+fig = study.figures("toy", raw, cfg)
 
 # %% tags=["remove-cell"]
-v = pairs.record_pairs(cfg, claims, studies, toy_pair["paths"], sol["diverged"])
-v["pairs_width"] = pairs.record_widths(claims, widths, cfg.scale)
-v = protocol.conclude(CHAPTER, v)
+for name, value in study.numbers(raw, cfg).items():
+    wedges_lib.record(name, value)
+v = protocol.conclude(CHAPTER, study.judge(claims, study.statistics(raw), cfg.scale))
+wedges_lib.record("pairs_connector_sentence", study.connector_sentence(v))
 
 # %% [markdown]
 # ## Result vs paper

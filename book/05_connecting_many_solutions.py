@@ -28,8 +28,9 @@
 import pandas as pd
 import torch
 
-from wedges_lib import config, data, plots, protocol, toy_experiments
-from wedges_lib import set_experiments as sx
+import wedges_lib
+from wedges_lib import config, data, protocol
+from wedges_lib.studies import ch05_sets as study
 
 torch.set_num_threads(1)
 
@@ -73,7 +74,6 @@ toy_steps = None
 # %% tags=["remove-cell"]
 cfg = config.resolve_cell(globals())
 ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
-x, y = ds.x_train, ds.y_train
 
 # %% tags=["remove-cell"]
 CHAPTER = "05_connecting_many_solutions"  # its section of the book's protocol (wedges_lib/protocol.yml)
@@ -110,44 +110,30 @@ protocol.what_would_count(CHAPTER, claims)
 # gives every edge's highest loss and lowest accuracy, mean [95 % interval] over the sets.
 
 # %%
-net, sol = sx.set_solutions(cfg, ds, 3 * cfg.n_sets + cfg.n_solutions - 3)
-studies, big = sx.set_studies(cfg, net, ds, sol)  # per set of 3 (None: diverged), the larger set
-print("\n".join(sx.describe(studies, big)))
-pd.DataFrame(sx.segment_rows(studies))
+raw = study.run(cfg, ds)  # per set of 3 (None: diverged), the larger set, the first set's planes, the toy
+print("\n".join(study.describe(raw["studies"], raw["big"])))
+pd.DataFrame(study.segment_rows(raw["studies"]))
 
 # %% [markdown]
 # **Sections** of the first set (`set_grid` points a side) and **the toy's account.** In the wedge model
 # ({ref}`ch-toy-model`) three descents end on three wedges; a point where all three intersect has zero loss and
 # sees each solution along a segment inside its wedge. The same connector training, on the toy loss, looks for one.
 
-# %%
-planes = sx.sections(net, studies, sol["theta"], cfg.n_sets, cfg.set_grid, x, y)
-toy_eval = toy_experiments.set_study(cfg)["evals"]
-
 # %% [markdown]
 # ## Figures
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The first set of three trained networks θ₁, θ₂, θ₃: the loss (log10) on the plane through θ₁, θ₂ and the trained connector θc with the segments to θc (left), on the plane through the three solutions where the naive hull lies (middle), and on the plane through them after aligning θ₂, θ₃ to θ₁ (right).", "name": "fig-sets"}}
-fig, ax = plots.figure(3, width=3.8)
-names = (("θ₁", "θ₂", "θc"), ("θ₁", "θ₂", "θ₃"), ("θ₁", "π(θ₂)", "π(θ₃)"))
-titles = ("θ₁ → θc → θ₂", "naive hull", "aligned hull")
-for axis, plane, nm, title in zip(ax[0], planes, names, titles):
-    P, path = plane["points"], [0, 2, 1] if nm[2] == "θc" else [0, 1, 2, 0]
-    plots.contour(axis, plane["xs"], plane["ys"], plane["loss"], points=dict(zip(nm, P)),
-                  title=title, xlabel=f"along {nm[1]} − θ₁", ylabel=f"towards {nm[2]}",
-                  cbar_label="train loss")
-    plots.paths(axis, {title: P[path]})
+fig = study.figures("planes", raw)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Left: the mean and worst sampled loss of each structure, averaged over the sets (log scale). Middle: the mean and worst point of every straight edge of the hulls, the connector and the regularised complex, averaged over the sets. Right: the toy wedge model: loss at points sampled on the naive hull of three solutions on different wedges and on the segments to the trained connector.", "name": "fig-sets-summary"}}
-fig, ax = plots.figure(3, width=4.6, height=4)
-plots.mean_worst(ax[0, 0], sx.mean_worst_rows(studies), xlabel="train loss", title="sampled points")
-plots.mean_worst(ax[0, 1], sx.mean_worst_rows(studies, edges=True), xlabel="train loss",
-                 title="every straight edge")
-toy_logs = {n: e["loss"].clamp_min(1e-8).log10() for n, e in toy_eval.items()}  # floored at 1e-8
-plots.histograms(ax[0, 2], toy_logs, bins=30, xlabel="log10 toy loss", title="toy: sampled losses")
+fig = study.figures("summary", raw)
 
 # %% tags=["remove-cell"]
-v = protocol.conclude(CHAPTER, sx.record_sets(cfg, claims, studies, big, toy_eval, sol["diverged"]))
+num = study.numbers(raw, cfg)
+for name, value in num.items():
+    wedges_lib.record(name, value)
+v = protocol.conclude(CHAPTER, study.judge(claims, study.statistics(raw), cfg.scale))
+wedges_lib.record("sets_big_sentence", study.big_set_sentence(num, claims["sets_connector_loss"].threshold))
 
 # %% [markdown]
 # ## Result vs paper

@@ -28,7 +28,8 @@
 
 # %% tags=["remove-cell"]
 import wedges_lib
-from wedges_lib import config, data, ensemble_claims, ensembles, plots, protocol
+from wedges_lib import config, data, ensembles, protocol
+from wedges_lib.studies import ch06_ensembles as study
 
 # %% tags=["parameters", "hide-input"]
 scale = None
@@ -60,7 +61,7 @@ NAMES, TRAJ = ensembles.LABELS, ensembles.TRAJECTORY_METHODS
 
 # %% tags=["remove-cell"]
 CHAPTER = "06_ensembles"  # its section of the book's protocol (wedges_lib/protocol.yml); the statistics:
-claims = protocol.declare(CHAPTER)  # ensemble_claims.claim_values, one value per repetition
+claims = protocol.declare(CHAPTER)  # study.statistics: one value per repetition
 # %% tags=["remove-input"]
 protocol.what_would_count(CHAPTER, claims)
 
@@ -81,11 +82,8 @@ protocol.what_would_count(CHAPTER, claims)
 # :::
 
 # %%
-ens = ensembles.build_all(cfg, ds)  # FGE and SWA (at every rate) continue deep member 0
-ref = ens["deep"].members[:, 0]  # the common reference of every repetition
-# every swept rate measured, the tuned one chosen per method, then measured with line barriers
-sweep, chosen, stats = ensemble_claims.measure_all(ens, ds, reference=ref, n_interp=cfg.n_interp)
-print("gradient steps:", ", ".join(f"{NAMES[m]} {e.grad_steps}" for m, e in chosen.items()))
+raw = study.run(cfg, ds)  # every method (FGE and SWA at every rate continue deep member 0), the tuned rates
+print("gradient steps:", ", ".join(f"{NAMES[m]} {e.grad_steps}" for m, e in raw["chosen"].items()))
 
 # %% [markdown]
 # **The rate sweep.** Mean [95 % interval] over repetitions for every swept rate; disagreement is the mean
@@ -93,7 +91,7 @@ print("gradient steps:", ", ".join(f"{NAMES[m]} {e.grad_steps}" for m, e in chos
 # deep ensemble's in the same repetition. Tuned rates: FGE {glue:text}`ens_fge_lr`, SWA {glue:text}`ens_swa_lr`.
 
 # %% tags=["remove-input"]
-ensemble_claims.sweep_table(sweep, stats["deep"], cfg.lr)
+study.sweep_table(raw["sweep"], raw["stats"]["deep"], cfg.lr)
 
 # %% [markdown]
 # ## Figures
@@ -102,27 +100,14 @@ ensemble_claims.sweep_table(sweep, stats["deep"], cfg.lr)
 # recorded point of every run against the common reference; the training loss on the plane through members 0,
 # 1 and 2 on an `ensemble_grid`² grid in true distances from member 0 (`wedges_lib.surfaces.plane_through`).
 
-# %%
-planes = {m: ensembles.plane_view(e, ds, n=cfg.ensemble_grid) for m, e in chosen.items()}
-fhl = ensemble_claims.accuracy_plane(ens, ds, ref[0])
-
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy (left) and NLL (right) of the ensemble of the first m members, mean ± std over repetitions (FGE and SWA at their tuned rates); the dotted line is the SWA weight average of the first m SWA iterates.", "name": "fig-ensembles-gain"}}
-fig, ax = plots.figure(2)
-ensemble_claims.draw_gains(ax[0], stats)
+fig = study.figures("gains", raw)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The diversity–accuracy plane of Fort, Hu & Lakshminarayanan (2019), first repetition: test disagreement with the common reference (the star, deep member 0) against test accuracy, for every member (dots) and along every run (lines: deep's K runs from their initialisations; the snapshot run; FGE and SWA at each swept rate, as a fraction of lr). Dotted: the bounds any model obeys given the reference's accuracy.", "name": "fig-ensembles-fhl"}}
-fig, ax = plots.figure(4, width=2.9, height=2.8)
-ensemble_claims.draw_accuracy_plane(ax[0], fhl)
+fig = study.figures("fhl", raw)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Training loss (log10, one colour scale for all panels) on the plane through members 0, 1 and 2 of each method (first repetition; none where its run diverged); the axes are weight-space distances from member 0, each panel at its own extent.", "name": "fig-ensembles-plane"}}
-shown = {m: s for m, s in planes.items() if s is not None}  # None: a run diverged, no plane
-levels = plots.shared_log_levels([s["loss"] for s in shown.values()]) if shown else 21
-fig, ax = plots.figure(4, width=2.9, height=2.6)
-for a, (m, s) in zip(ax[0], shown.items()):
-    pts = {str(k): s["points"][k].tolist() for k in range(3)}
-    plots.contour(a, s["xs"], s["ys"], s["loss"], points=pts, levels=levels, title=NAMES[m],
-                  xlabel="distance along 0 → 1", ylabel="distance ⊥ to 0 → 1" * (m == "deep"),
-                  colorbar=m == "swa", cbar_label="train loss")
+fig = study.figures("planes", raw)
 
 # %% [markdown]
 # ## Result vs paper
@@ -132,13 +117,11 @@ for a, (m, s) in zip(ax[0], shown.items()):
 
 # %% tags=["remove-input"]
 wedges_lib.record("ens_members", cfg.n_members), wedges_lib.record("ens_steps", cfg.ensemble_steps)
-ensemble_claims.results(stats, chosen)  # records ens_{method}_{number} and shows them
+study.results(raw["stats"], raw["chosen"])  # records ens_{method}_{number} and shows them
 
 # %% tags=["hide-input"]
-aligned = ensemble_claims.aligned_deep(chosen["deep"], ds, n_interp=cfg.n_interp)  # Git Re-Basin
-values = ensemble_claims.claim_values(stats, chosen, aligned)
-verdict = protocol.conclude(CHAPTER, ensemble_claims.judge_all(claims, values, protocol.section(CHAPTER)["groups"],
-                                                                cfg.scale))
+verdict = protocol.conclude(CHAPTER, study.judge(claims, study.statistics(raw), cfg.scale,
+                                                 protocol.section(CHAPTER)["groups"]))
 
 # %% [markdown]
 # Each cell: the verdict, then the statistic's mean [95 % interval] over repetitions; a row's overall verdict is

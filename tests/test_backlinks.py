@@ -278,7 +278,7 @@ def test_the_reading_finds_what_it_should():
     assert "wedges_lib.toy.descend" in graph()["wedges_lib.toy_experiments.two_solutions"]
     assert "wedges_lib.toy.DescentResult" in graph()["wedges_lib.toy.descend"]  # constructed
     assert "wedges_lib.toy._descend" in reach(ch["ch-toy-model"])  # through toy_experiments, then toy
-    assert "wedges_lib.toy.descend" in graph()["wedges_lib.toy_experiments.descent_study"]  # re-exported name
+    assert "wedges_lib.toy.descend" in graph()["wedges_lib.studies.ch01_toy.descent_study"]  # re-exported name
     assert used_in("A. Used in :ref:`ch-a` (through :func:`x.y`), :ref:`ch-b` and\n:ref:`ch-c`. Not :ref:`ch-d`.") \
         == {"ch-a", "ch-b", "ch-c"}
     tree = ast.parse("from wedges_lib import cache\nfrom wedges_lib.studies import ch02_radius as study\n"

@@ -20,8 +20,8 @@ import wedges_lib
 
 MIN_DOCTESTS = 10  # docstrings with at least one example, over the whole library
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = ["wedges_lib"] + sorted(
-    f"wedges_lib.{m.name}" for m in pkgutil.iter_modules(wedges_lib.__path__) if m.name != "__main__"
+MODULES = ["wedges_lib"] + sorted(  # subpackages too (wedges_lib.studies and its chapters' modules)
+    m.name for m in pkgutil.walk_packages(wedges_lib.__path__, "wedges_lib.") if m.name != "wedges_lib.__main__"
 )
 
 

@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from wedges_lib import config, diversity, ensemble_claims, ensembles, params, protocol, train, verdicts
+from wedges_lib import config, diversity, ensembles, params, protocol, train, verdicts
+from wedges_lib.studies import ch06_ensembles as ensemble_claims
 
 
 @pytest.fixture(scope="module")
@@ -275,7 +276,7 @@ def _claims():
 
 def _judge(values):
     """The checks judged, and the protocol's groups combined from them."""
-    out = ensemble_claims.judge_all(_claims(), values, GROUPS, "smoke")
+    out = ensemble_claims.judge(_claims(), values, "smoke", GROUPS)
     return out | {g: verdicts.combine(g, [out[p] for p in parts]) for g, parts in GROUPS.items()}
 
 

@@ -1,11 +1,11 @@
-"""wedges_lib.pair_experiments: chapter 04's per-pair study, statistics, verdicts, width study and figures."""
+"""wedges_lib.studies.ch04_pairs: chapter 04's per-pair study, statistics, verdicts, width study and figures."""
 import math
 
 import pytest
 import torch
 
 from wedges_lib import config, plots, train
-from wedges_lib import pair_experiments as pairs
+from wedges_lib.studies import ch04_pairs as pairs
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +23,16 @@ def _fake_study(line, curve, init=(3.0, 2.0, 1.0), aligned=None):
             "from_init": [prof(init), prof(init)], "bends": {}}
 
 
+def _stats(studies) -> dict:
+    """:func:`statistics` of fake pair studies, less the width study's slope (no widths here)."""
+    widths = {"widths": torch.tensor([1.0, 2.0]), "weight": torch.zeros(2, len(studies))}
+    return {k: v for k, v in pairs.statistics({"studies": studies, "widths": widths}).items() if k != "pairs_width"}
+
+
 def test_pair_statistics_per_pair_and_nan_when_not_measured():
     studies = [_fake_study([0.2, 2.2, 0.2], [0.2, 0.4, 0.2], aligned=[0.2, 0.7, 0.2]), None,
                _fake_study([0.1, 0.1, 0.1], [0.1, 0.3, 0.1], init=(1.0, 2.0, 0.0))]
-    s = pairs.pair_statistics(studies)
+    s = _stats(studies)
     assert set(s) == {*pairs.PAIR_CLAIMS, "pairs_monotonic"}
     assert s["pairs_line_height"][0] == pytest.approx(2.0) and s["pairs_line_ratio"][0] == pytest.approx(10.0)
     assert s["pairs_curves_bezier"][0] == pytest.approx(0.1) and s["pairs_connector"][0] == pytest.approx(0.1)
@@ -44,7 +50,7 @@ def test_pair_verdicts_follow_the_statistics_and_the_protocols_groups():
     groups = protocol.section("04_pairs_of_solutions")["groups"]
 
     def judged(studies):
-        v = pairs.pair_verdicts(claims, pairs.pair_statistics(studies), "smoke")
+        v = pairs.judge(claims, _stats(studies), "smoke")
         return v | {g: verdicts.combine(g, [v[p] for p in parts]) for g, parts in groups.items()}
 
     failed = ("not reproduced", "contradicted")
@@ -99,7 +105,8 @@ def test_width_study_trains_pairs_at_each_width_and_judges_the_aligned_slope(smo
     assert all(w[m].shape == (2, 2) and torch.isfinite(w[m]).all() for m in ("line", "weight", "activation"))
     assert (w["weight"] <= w["line"] + 1e-6).all()  # matching never picks a worse point than the identity here
     claims = verdicts.declare(Claim("pairs_width", "h", "slope", "<", 0))
-    v = pairs.record_widths(claims, w, "smoke")
+    stats = pairs.statistics({"studies": [], "widths": w})
+    v = pairs.judge(claims, {"pairs_width": stats["pairs_width"]}, "smoke")["pairs_width"]
     slopes = pairs.doubling_slope(w["widths"], w["weight"])
     assert v.n == 2 and v.mean == pytest.approx(float(slopes.mean()), rel=1e-5)
     assert torch.allclose(slopes, (w["weight"][1] - w["weight"][0]) / 2)  # two widths, two doublings apart

@@ -1,5 +1,5 @@
-"""Tests of wedges_lib.radius (chapter 02's experiment with its temperature controls) and of the scale-invariant
-model it uses."""
+"""Tests of wedges_lib.studies.ch02_radius (chapter 02's experiment with its temperature controls) and of the
+scale-invariant model it uses."""
 import math
 
 import numpy as np

@@ -5,7 +5,7 @@ import torch
 from scipy import stats
 
 from wedges_lib import align, config, connect, params, sets, train, verdicts
-from wedges_lib import set_experiments as sx
+from wedges_lib.studies import ch05_sets as sx
 
 
 @pytest.mark.parametrize("k", [2, 3, 5])
@@ -135,7 +135,7 @@ def test_volume_regulariser_enlarges_the_complex_at_little_cost(three_solutions,
         sets.train_simplex(model, smoke_data, theta, volume_reg=-1.0)
 
 
-# --- chapter 05's sets, statistics and verdicts (set_experiments) ---------------------------------------------
+# --- chapter 05's sets, statistics and verdicts (studies.ch05_sets) ---------------------------------------------
 
 def test_set_groups_are_disjoint_triples_and_a_larger_set_through_the_first():
     triples, larger = sx.set_groups(3, 5)
@@ -166,7 +166,7 @@ def _fake_set(sol, hull_mean, hull_max, seg_max, *, seg_acc=(0.9, 0.9, 0.9), ahu
 
 def test_set_statistics_use_the_worst_point_of_every_segment():
     st = _fake_set([0.1, 0.2, 0.3], hull_mean=1.2, hull_max=2.2, seg_max=[0.3, 0.6, 0.4], seg_acc=(0.9, 0.85, 0.9))
-    s = sx.set_statistics([st, None])
+    s = sx.statistics({"studies": [st, None]})
     assert s["sets_hull_height"][0] == pytest.approx(1.0) and s["sets_hull_ratio"][0] == pytest.approx(5.0)
     assert s["sets_connector_loss"][0] == pytest.approx((0.6 - 0.2) / (2.0 - 0.2))  # worst straight edge: 2.0
     assert s["sets_connector_acc"][0] == pytest.approx((0.95 - 0.85) / (0.95 - 0.2))
@@ -182,7 +182,7 @@ def _judge(studies):
     """Chapter 05's declared checks judged on fake sets, and the protocol's groups combined from them."""
     from wedges_lib import protocol
 
-    v = sx.set_verdicts(protocol.declare("05_connecting_many_solutions"), sx.set_statistics(studies), "smoke")
+    v = sx.judge(protocol.declare("05_connecting_many_solutions"), sx.statistics({"studies": studies}), "smoke")
     groups = protocol.section("05_connecting_many_solutions")["groups"]
     return v | {g: verdicts.combine(g, [v[p] for p in parts]) for g, parts in groups.items()}
 

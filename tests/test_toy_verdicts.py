@@ -4,8 +4,8 @@ import json
 import pytest
 import torch
 
-from wedges_lib import config, protocol
-from wedges_lib import toy_experiments as te
+from wedges_lib import config, protocol, toy_experiments
+from wedges_lib.studies import ch01_toy as te
 
 CHAPTER = "01_toy_model"
 SMALL = dict(toy_D=200, toy_n=5, toy_K=4, toy_runs=10, toy_dirs=8, toy_grid=21, toy_steps=100, plane_D=60,
@@ -23,7 +23,7 @@ def on_claimed_side(claim, value: float) -> bool:
 
 @pytest.fixture(scope="module")
 def studies():
-    return te.seed_studies(config.resolve("smoke", **SMALL))
+    return te.run(config.resolve("smoke", **SMALL))
 
 
 def test_seed_configs_are_independent_toys():
@@ -31,7 +31,7 @@ def test_seed_configs_are_independent_toys():
     toys = te.seed_configs(cfg)
     assert [c["seed"] for c in toys] == [5, 6, 7]
     assert all({**c, "seed": 5} == dict(cfg) for c in toys)
-    assert not torch.equal(te.from_config(toys[0]).short, te.from_config(toys[1]).short)
+    assert not torch.equal(toy_experiments.from_config(toys[0]).short, toy_experiments.from_config(toys[1]).short)
 
 
 def test_claims_are_the_protocols_checks_and_its_groups_read_them():
@@ -44,7 +44,7 @@ def test_claims_are_the_protocols_checks_and_its_groups_read_them():
 
 
 def test_every_statistic_holds_on_every_toy(studies):
-    (stats, censored), c = te.toy_statistics(*studies, largest_d=SMALL["plane_dims"][-1]), claims()
+    (stats, censored), c = te.statistics(*studies, largest_d=SMALL["plane_dims"][-1]), claims()
     assert set(stats) == set(c) and censored == {"toy_hyperplane_d50": 0}
     for name, values in stats.items():
         assert len(values) == SMALL["n_seeds"], name
@@ -68,7 +68,7 @@ def test_the_hyperplane_statistics_fail_without_opening_wedges():
     """kappa = 0: the 'opening' wedges have zero width at every radius, so the gain and d50 parts fail."""
     cfg = te.seed_configs(config.resolve("smoke", plane_kappa=0.0, **SMALL))[0]
     run, hyper, slab = te.descent_study(cfg), te.hyperplane_study(cfg), te.slabs_study(cfg)
-    (stats, _), c = te.toy_statistics([run], [hyper], [slab], SMALL["plane_dims"][-1]), claims()
+    (stats, _), c = te.statistics([run], [hyper], [slab], SMALL["plane_dims"][-1]), claims()
     assert not on_claimed_side(c["toy_hyperplane_gain"], stats["toy_hyperplane_gain"][0])
     assert not on_claimed_side(c["toy_hyperplane_d50"], stats["toy_hyperplane_d50"][0])
 
@@ -80,7 +80,7 @@ def test_a_d50_never_reached_is_censored_at_the_largest_d_not_dropped(studies):
     d50 = hypers[0]["d50"][o].clone()
     d50[0] = float("nan")  # never reached at the smallest radius: the strongest effect
     hyper = {**hypers[0], "d50": {**hypers[0]["d50"], o: d50}}
-    (stats, censored), largest = te.toy_statistics([runs[0]], [hyper], [slabs[0]], 16), 16
+    (stats, censored), largest = te.statistics([runs[0]], [hyper], [slabs[0]], 16), 16
     assert censored["toy_hyperplane_d50"] == 1
     assert stats["toy_hyperplane_d50"][0] == pytest.approx(float(d50[-1]) / largest)
 
@@ -106,10 +106,9 @@ def synthetic(wrong: set[str] = frozenset()) -> dict[str, list[float]]:
     ({"toy_connect_via"}, "reproduced", "reproduced"),  # nor does a sanity check (it fails on its own)
     (set(claims()), "contradicted", "contradicted"),
 ])
-def test_judge_toy_and_the_protocol_make_groups_and_c1(monkeypatch, tmp_path, wrong, check, c1):
+def test_judge_and_the_protocol_make_groups_and_c1(monkeypatch, tmp_path, wrong, check, c1):
     monkeypatch.setenv("WEDGES_RUN_DIR", str(tmp_path))
-    monkeypatch.setattr(te, "toy_statistics", lambda *studies: (synthetic(wrong), {}))
-    out = protocol.conclude(CHAPTER, te.judge_toy(claims(), [], [], [], "smoke", largest_d=25))
+    out = protocol.conclude(CHAPTER, te.judge(claims(), (synthetic(wrong), {}), "smoke"))
     assert set(out) == set(claims()) | set(protocol.section(CHAPTER)["groups"]) | {"toy_c1"}
     assert out["toy_hyperplane"].state == check and out["toy_c1"].state == c1
     m = json.loads((tmp_path / "metrics.json").read_text())

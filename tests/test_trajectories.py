@@ -1,4 +1,4 @@
-"""wedges_lib.trajectories: curvature along a trajectory against a dense Hessian, matched-loss
+"""wedges_lib.studies.ch03_hyperparameters: curvature along a trajectory against a dense Hessian, matched-loss
 interpolation against hand-computed answers, one cached study whose shared settings train once, curvature measured
 exactly where the matched values read it, and divergence kept visible through a sweep."""
 
@@ -10,7 +10,7 @@ import torch
 from torch.func import hessian
 
 from wedges_lib import config, models, params, plots, train, verdicts
-from wedges_lib import trajectories as tj
+from wedges_lib.studies import ch03_hyperparameters as tj
 
 matplotlib.use("Agg")
 
@@ -140,16 +140,16 @@ def test_study_trains_a_shared_setting_once_and_is_one_cached_computation(smoke_
     knobs = dict(seed=12345, hp_seed=12345, lr=0.1, width=0.25, l2=0.0, lrs=(0.05, 0.1), widths=(0.25, 0.5),
                  l2s=(0.0,))  # a key no other test caches
     cfg = config.resolve("smoke", **knobs)
-    res = tj.study(cfg, smoke_data)
+    res = tj.run(cfg, smoke_data)
     assert calls == [(0.05, 0.25, 0.0), (0.1, 0.25, 0.0), (0.1, 0.5, 0.0)]  # the base once, for three sweeps
     sw = res["sweeps"]
     assert [r["lr"] for r in sw["lr"]] == [0.05, 0.1] and [r["width"] for r in sw["width"]] == [0.25, 0.5]
     assert [(r["lr"], r["width"]) for r in sw["l2"]] == [(0.1, 0.25)]
     assert res["band"][0] == pytest.approx(0.5)  # one band for all sweeps, set by the run that got least far
     assert all("_trajectory" not in r for runs in sw.values() for r in runs)  # dropped before caching
-    tj.study(cfg, smoke_data)
+    tj.run(cfg, smoke_data)
     assert len(calls) == 3  # loaded from the cache
-    tj.study(config.resolve("smoke", **{**knobs, "lrs": (0.05,)}), smoke_data)  # another band: recomputed
+    tj.run(config.resolve("smoke", **{**knobs, "lrs": (0.05,)}), smoke_data)  # another band: recomputed
     assert len(calls) == 6
 
 
@@ -234,12 +234,12 @@ def test_study_key_holds_the_knobs_it_reads(smoke_data, monkeypatch):
     monkeypatch.setattr(train, "train_config", lambda *a, **k: calls.append(1) or real(*a, **k))
     knobs = dict(hp_seeds=1, hp_steps=60, hp_record_every=10, hp_examples=16, hp_probes=2, hp_seed=4321,
                  lrs=(0.15,), widths=(0.25,), l2s=(0.0,), lr=0.1, width=0.25, l2=0.0)
-    res = tj.study(config.resolve("smoke", **knobs), smoke_data)  # settings no other test trains
+    res = tj.run(config.resolve("smoke", **knobs), smoke_data)  # settings no other test trains
     assert len(calls) == 2  # lr 0.15, and the base shared by the width and L2 sweeps
     assert not res["band"].isnan().any()  # both trained, so the curvature (and hp_probes) was read
-    tj.study(config.resolve("smoke", **knobs, steps=999), smoke_data)
+    tj.run(config.resolve("smoke", **knobs, steps=999), smoke_data)
     assert len(calls) == 2
-    tj.study(config.resolve("smoke", **{**knobs, "hp_probes": 3}), smoke_data)
+    tj.run(config.resolve("smoke", **{**knobs, "hp_probes": 3}), smoke_data)
     assert len(calls) == 4
 
 

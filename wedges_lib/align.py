@@ -260,6 +260,6 @@ def align_all(model: nn.Module, theta_ref: torch.Tensor, thetas: torch.Tensor, *
               x: torch.Tensor | None = None, seed: int = 0) -> torch.Tensor:
     """Every row of thetas (K, D) aligned to theta_ref (D,) by ``method`` (see :func:`align`), (K, D); a row
     equal to theta_ref stays itself. Used in :ref:`ch-sets` and :ref:`ch-ensembles` (through
-    :mod:`wedges_lib.set_experiments` and :mod:`wedges_lib.ensemble_claims`)."""
+    :mod:`wedges_lib.studies.ch05_sets` and :mod:`wedges_lib.studies.ch06_ensembles`)."""
     check_arg("thetas", tuple(thetas.shape), thetas.ndim == 2, "a stack (K, D)")
     return torch.stack([align(model, theta_ref, t, method=method, x=x, seed=seed) for t in thetas])

@@ -20,7 +20,7 @@ What is optimised, ``f``, is one of
 * a callable ``loss_on_batch(theta (D,), xb, yb) -> ()`` with ``data``: vmapped over the curve points;
 * a batched loss ``f(thetas (K, D)) -> (K,)`` with ``data=None`` (e.g. the toy model), no minibatches.
 
-Chapter 04's study of pairs built on these paths is :mod:`wedges_lib.pair_experiments`.
+Chapter 04's study of pairs built on these paths is :mod:`wedges_lib.studies.ch04_pairs`.
 """
 from __future__ import annotations
 

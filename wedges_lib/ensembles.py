@@ -25,7 +25,7 @@ is repeated ``n_seeds`` times for error bars; the repetitions are one vmapped st
 diverges is frozen by the training loop and marked in ``Ensemble.diverged``; nothing raises.
 
 The diversity measures are :mod:`wedges_lib.diversity`; :func:`summarize` applies them per repetition,
-including displacements from a reference point common to every method. :mod:`wedges_lib.ensemble_claims`
+including displacements from a reference point common to every method. :mod:`wedges_lib.studies.ch06_ensembles`
 turns them into the statistics of the chapter's claims.
 """
 from __future__ import annotations

@@ -270,7 +270,7 @@ def toy_pair(axes, secs: dict) -> None:
 
 
 def draw_knob(ax_curv, ax_radius, paths: Sequence[dict], band) -> None:
-    """Two panels for one knob's sweep (``paths`` from ``trajectories.knob_paths``): λ_max against training loss
+    """Two panels for one knob's sweep (``paths`` from chapter 03's ``knob_paths``): λ_max against training loss
     (seed means; the shaded ``band`` (n,) of losses is where the runs are compared) and r/r0 against step. A run
     that diverged or got stuck is dotted and named so in the legend; a diverged one ends in a red cross at the
     step it diverged, drawn at the top of the panel (whose scale the trained runs set).

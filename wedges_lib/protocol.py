@@ -11,9 +11,9 @@ A chapter calls :func:`declare` (its checks, as :class:`~wedges_lib.verdicts.Cla
 recorded), shows :func:`what_would_count` (the declaration and the deviations list), judges each check with
 :func:`wedges_lib.verdicts.judge`, and hands the verdicts to :func:`conclude`: the groups, the headlines (each
 from its claim's primary checks only, the least favourable after Holm's correction) and the sanity checks apart,
-all recorded. The tests replay the deviations backwards (:func:`as_first_declared`) and compare the result with
-the frozen first declaration (``tests/protocol_baseline.json``): a check, threshold, kind, seed or repetition
-count changed without a deviation entry fails the suite.
+all recorded. ``tests/test_protocol.py`` replays the deviations backwards and compares the result with the frozen
+first declaration (``tests/protocol_first_declared.json``): a check, threshold, kind, seed or repetition count
+changed without a deviation entry fails the suite.
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ solutions first, then the trainable ones — and a sampler of convex weights (n,
 Training runs through :func:`wedges_lib.optimize.minimize`, the loop of every other trained thing. A structure's
 straight edges (:func:`structure_edges`) are scanned on a grid by :func:`segment_profile` (the worst point of
 each), and its simplices' volumes (:func:`structure_simplices`, :func:`squared_volume`) give Benton et al.'s
-volume regulariser. Chapter 05's studies built from these are in :mod:`wedges_lib.set_experiments`.
+volume regulariser. Chapter 05's studies built from these are in :mod:`wedges_lib.studies.ch05_sets`.
 """
 from __future__ import annotations
 

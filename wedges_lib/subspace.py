@@ -19,7 +19,7 @@ so small radii cost little; with relative steps both sides of a shell of radii l
 
 A run may also divide the network's logits by a fixed per-run ``temperature`` (chapter 02's control
 for the softmax temperature that the weights' scale sets): it trains, and reports its loss, at that
-temperature (the accuracy does not depend on it). Chapter 02's experiment is :mod:`wedges_lib.radius`.
+temperature (the accuracy does not depend on it). Chapter 02's experiment is :mod:`wedges_lib.studies.ch02_radius`.
 """
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ ALPHA = (1 - LEVEL) / 2  # the one-sided level of each decision ("holds", "fails
 @dataclass(frozen=True)
 class Claim:
     """One check, declared before the experiment: it holds when ``statistic`` is ``holds_if`` ('>' or '<')
-    ``threshold``, judged on its value per seed. ``kind`` is one of :data:`KINDS`; ``claim`` names the headline
+    ``threshold``, judged on its value per seed. ``kind`` is one of ``KINDS``; ``claim`` names the headline
     it belongs to (a primary check counts towards that headline).
 
     Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`,

@@ -2,7 +2,7 @@
 
 Per pair (:func:`pair_study`): the straight line, the curves of :data:`CURVES` fitted between the two solutions
 (:mod:`wedges_lib.connect`), the line after permutation alignment (:mod:`wedges_lib.align`) and the lines from each
-initialisation; across pairs the chapter's statistics (:func:`pair_statistics`), verdicts and plain numbers; across
+initialisation; across pairs the chapter's statistics (:func:`statistics`), verdicts and plain numbers; across
 widths the line's barrier before and after alignment (:func:`width_study`); and the chapter's main figure
 (:func:`draw_pairs`).
 """
@@ -14,9 +14,9 @@ from typing import Mapping, Sequence
 import torch
 from torch import nn
 
-from . import align, cache, plots, solutions, verdicts
-from .config import Config
-from .connect import (
+from .. import align, cache, plots, solutions, toy_experiments, verdicts
+from ..config import Config
+from ..connect import (
     accuracy_drop,
     barrier_height,
     curve_points,
@@ -26,9 +26,9 @@ from .connect import (
     rise_fraction,
     train_curve,
 )
-from .data import Dataset
-from .results import record
-from .surfaces import plane_through
+from ..data import Dataset
+from ..surfaces import plane_through
+from ..validation import check_arg
 
 #: name -> (path kind, objective): the curves chapter 04 fits between two solutions
 CURVES = {
@@ -77,13 +77,19 @@ def pair_study(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.T
             "from_init": [profile(model, torch.stack(e), cfg.n_interp, x=x, y=y) for e in ((a0, a), (c0, c))]}
 
 
-def pair_studies(cfg, model: nn.Module, data: Dataset, sol: dict) -> list[dict | None]:
-    """:func:`pair_study` of each pair of networks (2i, 2i + 1) of ``sol`` (as
-    :func:`wedges_lib.solutions.independent` returns them), None for a pair with a diverged member. Used in
-    :ref:`ch-pairs`."""
+def run(cfg, data: Dataset) -> dict:
+    """Chapter 04's experiment: ``2 n_pairs`` networks trained independently ('model', 'sol' as
+    :func:`wedges_lib.solutions.independent` returns them), :func:`pair_study` of each pair (2i, 2i + 1) ('studies',
+    None for a pair with a diverged member), the plane through the first pair and its Bezier bend ('plane',
+    :func:`tunnel`), the barrier against width ('widths', :func:`width_study`) and the toy's account ('toy',
+    :func:`wedges_lib.toy_experiments.pair_study`). Used in :ref:`ch-pairs`."""
+    model, sol = solutions.independent(cfg, data, 2 * cfg.n_pairs)
     th, th0, bad = sol["theta"], sol["theta0"], sol["diverged"]
-    return [None if bad[i:i + 2].any() else pair_study(cfg, model, data, th[i], th[i + 1], th0[i], th0[i + 1],
-                                                       index=i // 2) for i in range(0, len(th), 2)]
+    studies = [None if bad[i:i + 2].any() else pair_study(cfg, model, data, th[i], th[i + 1], th0[i], th0[i + 1],
+                                                          index=i // 2) for i in range(0, len(th), 2)]
+    return dict(model=model, sol=sol, studies=studies, widths=width_study(cfg, data, cfg.align_widths),
+                plane=tunnel(model, studies, th, cfg.pair_grid, data.x_train, data.y_train),
+                toy=toy_experiments.pair_study(cfg))
 
 
 #: chapter 04's claims measured once per pair (the rest, 'pairs_monotonic', once per network)
@@ -91,17 +97,21 @@ PAIR_CLAIMS = ("pairs_line_height", "pairs_line_ratio", "pairs_curves_bezier", "
                "pairs_curves_fjpath", "pairs_connector", "pairs_align_ratio", "pairs_align_height")
 
 
-def pair_statistics(studies: list[dict | None]) -> dict[str, list[float]]:
-    """Chapter 04's statistics, one value per pair (``pairs_monotonic``: per network) from :func:`pair_study`
-    results; a pair that is None (a member diverged) gives NaN, 'not measured'. Claim name -> values: the line's
-    barrier ('pairs_line_height') and that barrier over the ends' mean loss ('pairs_line_ratio'); each curve's
-    barrier as a fraction of the line's ('pairs_curves_*', 'pairs_connector' for the F&J connector; NaN without
-    a barrier on the line); the line's barrier after weight matching ('pairs_align_height') and as a fraction of
-    the line's before it ('pairs_align_ratio'); :func:`~wedges_lib.connect.rise_fraction` of each init -> solution
-    line. Used in :ref:`ch-pairs`."""
+def statistics(raw: dict) -> dict[str, list[float]]:
+    """Chapter 04's statistics from :func:`run`'s ``raw``, one value per pair (``pairs_monotonic``: per network)
+    from its :func:`pair_study` results; a pair that is None (a member diverged) gives NaN, 'not measured'. Claim
+    name -> values: the line's barrier ('pairs_line_height') and that barrier over the ends' mean loss
+    ('pairs_line_ratio'); each curve's barrier as a fraction of the line's ('pairs_curves_*', 'pairs_connector' for
+    the F&J connector; NaN without a barrier on the line); the line's barrier after weight matching
+    ('pairs_align_height') and as a fraction of the line's before it ('pairs_align_ratio');
+    :func:`~wedges_lib.connect.rise_fraction` of each init -> solution line; the aligned barrier's change per
+    doubling of the width ('pairs_width', :func:`doubling_slope`, per pair of the width study).
+    Used in :ref:`ch-pairs`."""
     out: dict[str, list[float]] = {name: [] for name in (*PAIR_CLAIMS, "pairs_monotonic")}
+    widths = raw["widths"]
+    out["pairs_width"] = doubling_slope(widths["widths"], widths["weight"]).tolist()
     nan = float("nan")
-    for s in studies:
+    for s in raw["studies"]:
         if s is None:
             for name in out:
                 out[name] += [nan, nan] if name == "pairs_monotonic" else [nan]
@@ -120,8 +130,8 @@ def pair_statistics(studies: list[dict | None]) -> dict[str, list[float]]:
     return out
 
 
-def pair_verdicts(claims: dict, stats: dict[str, list[float]], scale: str) -> dict:
-    """Judge chapter 04's checks on :func:`pair_statistics` (``claims`` from :func:`wedges_lib.protocol.declare`;
+def judge(claims: dict, stats: dict[str, list[float]], scale: str) -> dict:
+    """Judge chapter 04's checks on :func:`statistics` (``claims`` from :func:`wedges_lib.protocol.declare`;
     its groups and headline follow from :func:`wedges_lib.protocol.conclude`). Name ->
     :class:`~wedges_lib.verdicts.Verdict`, every one recorded. Used in :ref:`ch-pairs`."""
     return {name: verdicts.judge(claims[name], values, scale, unit="networks" if name == "pairs_monotonic"
@@ -157,7 +167,7 @@ def pair_numbers(studies: list[dict | None], toy_paths: dict) -> dict[str, float
 
 def connector_sentence(v: dict) -> str:
     """What the F&J connector's verdict means beside its path-trained variant's (``v`` from
-    :func:`pair_verdicts`), as a sentence for the prose. Used in :ref:`ch-pairs`."""
+    :func:`judge`), as a sentence for the prose. Used in :ref:`ch-pairs`."""
     fj, path = v["pairs_connector"].state, v["pairs_curves_fjpath"].state
     if v["pairs_connector"].n == 0:
         return "No pair could be measured: each had a diverged network."
@@ -210,19 +220,6 @@ def tunnel(model: nn.Module, studies: list[dict | None], theta: torch.Tensor, n:
     return {**plane, "curve": torch.stack([pts @ plane["u"], pts @ plane["v"]], dim=1)}
 
 
-def record_pairs(cfg, claims: dict, studies: list[dict | None], toy_paths: dict, diverged: torch.Tensor) -> dict:
-    """Record chapter 04's plain numbers (:func:`pair_numbers`, the steps and the count of diverged networks),
-    its verdicts (:func:`pair_verdicts`) and the connector's sentence; returns the verdicts. Used in
-    :ref:`ch-pairs`."""
-
-    num = {**pair_numbers(studies, toy_paths), "curve_steps": cfg.curve_steps, "pairs_diverged": int(diverged.sum())}
-    for name, value in num.items():
-        record(name, value)
-    v = pair_verdicts(claims, pair_statistics(studies), cfg.scale)
-    record("pairs_connector_sentence", connector_sentence(v))
-    return v
-
-
 def width_study(cfg: Mapping, data: Dataset, widths: Sequence[float]) -> dict[str, torch.Tensor]:
     """For each width w of ``widths`` (W,), ``n_pairs`` pairs trained as :func:`wedges_lib.solutions.independent`
     (same seeds, width w) and the training loss's barrier on the line from a to c, raw ('line') and with c aligned
@@ -254,22 +251,38 @@ def doubling_slope(widths: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     return ((u[:, None] * (values.double() - values.double().mean(0))).sum(0) / (u ** 2).sum()).float()
 
 
-def record_widths(claims: dict, study: dict[str, torch.Tensor], scale: str) -> verdicts.Verdict:
-    """Judge ``claims['pairs_width']`` on the aligned barrier's slope per doubling of the width (weight matching,
-    one value per pair of :func:`width_study`) and record the mean barriers at the narrowest and widest width
-    ('pairs_w_{line,weight,activation}_{narrow,wide}', the widths as 'pairs_w_narrow', 'pairs_w_wide'), each
-    method's mean slope ('pairs_w_{method}_slope') and the whole table of means ('pairs_w_means': 'widths' and
-    each method -> one mean per width). Used in :ref:`ch-pairs`."""
-    w = study["widths"]
+def numbers(raw: dict, cfg) -> dict:
+    """Every plain number chapter 04's prose quotes, by its recorded name, from :func:`run`'s ``raw``: the pairs'
+    (:func:`pair_numbers`), the steps, the count of diverged networks, and the width study's mean barriers at the
+    narrowest and widest width ('pairs_w_{line,weight,activation}_{narrow,wide}', the widths 'pairs_w_narrow',
+    'pairs_w_wide'), each method's mean slope per doubling ('pairs_w_{method}_slope') and the table of means
+    ('pairs_w_means'). Used in :ref:`ch-pairs`."""
+    w, widths = raw["widths"]["widths"], raw["widths"]
     methods = ("line", *align.METHODS)
-    record("pairs_w_means", {"widths": w.tolist(), **{m: study[m].nanmean(1).tolist() for m in methods}})
-    record("pairs_w_narrow", float(w[0]))
-    record("pairs_w_wide", float(w[-1]))
-    for m in ("line", *align.METHODS):
-        record(f"pairs_w_{m}_narrow", float(study[m][0].nanmean()))
-        record(f"pairs_w_{m}_wide", float(study[m][-1].nanmean()))
-        record(f"pairs_w_{m}_slope", float(doubling_slope(w, study[m]).nanmean()))
-    return verdicts.judge(claims["pairs_width"], doubling_slope(w, study["weight"]).tolist(), scale, unit="pairs")
+    num = {**pair_numbers(raw["studies"], raw["toy"]["paths"]), "curve_steps": cfg.curve_steps,
+           "pairs_diverged": int(raw["sol"]["diverged"].sum()), "pairs_w_narrow": float(w[0]),
+           "pairs_w_wide": float(w[-1]),
+           "pairs_w_means": {"widths": w.tolist(), **{m: widths[m].nanmean(1).tolist() for m in methods}}}
+    for m in methods:
+        num |= {f"pairs_w_{m}_narrow": float(widths[m][0].nanmean()),
+                f"pairs_w_{m}_wide": float(widths[m][-1].nanmean()),
+                f"pairs_w_{m}_slope": float(doubling_slope(w, widths[m]).nanmean())}
+    return num
+
+
+def figures(which: str, raw: dict, cfg):
+    """Chapter 04's figures, by name: 'pairs' (the networks' lines, curves and aligned lines, the plane through A,
+    C and the Bezier bend, the lines from the initialisations, the barrier against width; :func:`draw_pairs`) and
+    'toy' (the same story in the toy wedge model; :func:`draw_toy_pair`). Returns the figure. Used in
+    :ref:`ch-pairs`."""
+    check_arg("which", which, which in ("pairs", "toy"), "'pairs' or 'toy'")
+    if which == "pairs":
+        fig, ax = plots.figure(4, width=3.6)
+        draw_pairs(ax[0], raw["studies"], raw["plane"], raw["widths"], cfg.n_interp)
+        return fig
+    fig, ax = plots.figure(2, width=3.8)
+    draw_toy_pair(ax[0], raw["toy"])
+    return fig
 
 
 def draw_pairs(axes, studies: list[dict | None], plane: dict, widths: dict, n_interp: int) -> None:

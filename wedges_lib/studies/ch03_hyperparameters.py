@@ -2,7 +2,7 @@
 
 A *setting* is one (lr, width, l2) trained as a stack of ``hp_seeds`` members in one vmapped pass
 (:func:`run_setting`); every ``hp_record_every`` steps the trainer records each member's loss on the whole
-training set and its radius. :func:`study` trains every setting of the three sweeps once (a setting two sweeps
+training set and its radius. :func:`run` trains every setting of the three sweeps once (a setting two sweeps
 share, such as the base one, is trained once), fixes **one** loss band for all of them (:func:`loss_band`: the
 stretch of training loss that every trained member of every sweep covers) and only then measures the curvature:
 the largest Hessian eigenvalue (Lanczos) and the trace (Hutchinson, with its standard error) of the data loss
@@ -26,12 +26,12 @@ from typing import Sequence
 import torch
 from tqdm import tqdm  # a text bar on a terminal only (disable=None): no widget in the book
 
-from . import cache, curvature, params, train
-from .config import Config
-from .data import Dataset
-from .presets import SPECS
-from .validation import check_arg
-from .verdicts import interval, interval_text
+from .. import cache, curvature, overlay, params, plots, train, verdicts
+from ..config import Config
+from ..data import Dataset
+from ..presets import SPECS
+from ..validation import check_arg
+from ..verdicts import interval, interval_text
 
 KNOBS = ("lr", "width", "l2")
 QUANTITIES = ("lmax", "trace", "radius_ratio")  # what the sweeps compare at matched loss
@@ -143,7 +143,7 @@ def add_band_curvature(cfg: Config, data: Dataset, run: dict, targets: torch.Ten
     return run
 
 
-def study(cfg: Config, data: Dataset) -> dict:
+def run(cfg: Config, data: Dataset) -> dict:
     """The three sweeps of chapter 03, one :func:`wedges_lib.cache.cached` computation: for each knob ('lr',
     'width', 'l2') one :func:`run_setting` per value in ``cfg.lrs``, ``cfg.widths``, ``cfg.l2s``, the other two
     knobs at the base ``cfg.lr``, ``cfg.width``, ``cfg.l2`` (a setting met twice is trained once); then one
@@ -155,7 +155,7 @@ def study(cfg: Config, data: Dataset) -> dict:
 
 
 def _study(cfg: Config, data: Dataset, values: dict) -> dict:
-    """The computation :func:`study` caches."""
+    """The computation :func:`run` caches."""
     base = {k: cfg[k] for k in KNOBS}
     runs: dict[tuple, dict] = {}
     keys = {knob: [tuple({**base, knob: v}[k] for k in KNOBS) for v in values[knob]] for knob in KNOBS}
@@ -391,3 +391,65 @@ def effect_table(sweeps: dict[str, list[dict]], m: dict[str, dict[str, torch.Ten
                           "at the first": num[f"{k}_{q}_at_from"], "at the last": num[f"{k}_{q}_at_to"],
                           "factor [95 %]": num[f"{k}_{q}_factor"], "verdict": badges.get(f"{k}_{q}", "")}
                          for k in sweeps for q in QUANTITIES])
+
+
+CURV = {"lmax": "λ_max", "trace": "Tr(H)"}  # the curvatures judged
+
+
+def statistics(raw: dict) -> dict:
+    """From :func:`run`'s ``raw``: every sweep's quantities at the matched losses of the band ('matched', knob ->
+    :func:`matched`), each knob's effect per seed ('effects', :func:`effects`), every setting once as overlay
+    points ('points', :func:`overlay_points`), and per curvature of :data:`CURV` the overlay statistic per seed
+    ('alike', :func:`wedges_lib.overlay.overlay_ratio`) and the slope of one line through all points ('slope').
+    Used in :ref:`ch-hyperparameters`."""
+    m = {knob: matched(runs, raw["band"]) for knob, runs in raw["sweeps"].items()}
+    pts = overlay_points(raw["sweeps"], m)
+    x = pts["radius_ratio"]
+    return dict(matched=m, effects=effects(m), points=pts,
+                alike={q: overlay.overlay_ratio(x, pts[q], pts["groups"]) for q in CURV},
+                slope={q: overlay.slopes(x, pts[q]) for q in CURV})
+
+
+def judge(claims: dict, stats: dict, scale: str) -> dict[str, verdicts.Verdict]:
+    """Chapter 03's checks, judged per seed and recorded: each knob's effect on each curvature ('hp_{knob}_{q}')
+    and the overlay statistic ('hp_alike_{q}'). Used in :ref:`ch-hyperparameters`."""
+    out = {f"hp_{k}_{q}": verdicts.judge(claims[f"hp_{k}_{q}"], stats["effects"][k][q].tolist(), scale)
+           for k in KNOBS for q in CURV}
+    return out | {f"hp_alike_{q}": verdicts.judge(claims[f"hp_alike_{q}"], stats["alike"][q].tolist(), scale)
+                  for q in CURV}
+
+
+def numbers(raw: dict, stats: dict) -> dict:
+    """The numbers chapter 03's prose quotes, by recorded name: :func:`sweep_numbers` ('hp_…'), per curvature
+    the slope of one line through all points ('hp_slope_{q}') and each knob's rms offset from the line of the
+    other two, as a factor ('hp_off_{q}'). Used in :ref:`ch-hyperparameters`."""
+    pts, x = stats["points"], stats["points"]["radius_ratio"]
+    num = {f"hp_{k}": v for k, v in sweep_numbers(raw["sweeps"], raw["band"], stats["matched"]).items()}
+    for q in CURV:
+        num[f"hp_slope_{q}"] = verdicts.interval_text(stats["slope"][q], missing="—")
+        off = overlay.knob_residuals(x, pts[q], pts["groups"]).items()
+        num[f"hp_off_{q}"] = ", ".join(f"{k} {factor(r)}" for k, r in off)
+    return num
+
+
+def figures(which: str, raw: dict, stats: dict):
+    """Chapter 03's figures, by name: 'paths' (one column per knob: λ_max against the training loss, with the
+    band, and r/r₀ against the step) and 'overlay' (every trained setting at matched loss, each curvature against
+    r/r₀, log-log). Returns the figure. Used in :ref:`ch-hyperparameters`."""
+    check_arg("which", which, which in ("paths", "overlay"), "'paths' or 'overlay'")
+    eff, pts, band = stats["effects"], stats["points"], raw["band"]
+    if which == "paths":
+        fig, ax = plots.figure(3, 2, width=3.6, height=2.9)
+        for j, knob in enumerate(KNOBS):
+            plots.draw_knob(ax[0, j], ax[1, j], knob_paths(raw["sweeps"][knob], knob, band), band)
+            plots.label(ax[0, j], "training loss", "λ_max (top Hessian eigenvalue)",
+                        f"λ_max {direction(eff[knob]['lmax'])} as {knob} grows")
+            plots.label(ax[1, j], "step", "radius relative to the start, r/r₀",
+                        f"r/r₀ {direction(eff[knob]['radius_ratio'])} as {knob} grows")
+        return fig
+    fig, ax = plots.figure(2, width=4.2, height=3.4)
+    for a, (q, name) in enumerate(CURV.items()):
+        plots.draw_overlay(ax[0, a], overlay.figure_points(pts["radius_ratio"], pts[q], pts["groups"], pts["label"]))
+        plots.label(ax[0, a], "r / r₀ at matched loss", f"{name} at matched loss",
+                    f"{name}: overlay statistic {verdicts.interval_text(stats['alike'][q], 2, missing='—')}")
+    return fig

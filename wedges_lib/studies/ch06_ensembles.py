@@ -16,11 +16,12 @@ from typing import Mapping, Sequence
 
 import torch
 
-from . import align, plots, verdicts
-from .data import Dataset
-from .diversity import accuracy, linear_barriers, offdiag_mean, predict
-from .ensembles import LABELS, METHODS, TRAJECTORY_METHODS, Ensemble, final_means, gains, summarize
-from .results import record
+from .. import align, ensembles, plots, verdicts
+from ..data import Dataset
+from ..diversity import accuracy, linear_barriers, offdiag_mean, predict
+from ..ensembles import LABELS, METHODS, TRAJECTORY_METHODS, Ensemble, final_means, gains, summarize
+from ..results import record
+from ..validation import check_arg
 
 _PARTS = {"acc": "accuracy", "nll": "NLL"}
 
@@ -55,6 +56,22 @@ def measure_all(ens: Mapping[str, Ensemble | Mapping[float, Ensemble]], data: Da
     chosen = select(ens, tuned(sweep))
     stats = {m: summarize(e, data, n_interp=n_interp, reference=reference) for m, e in chosen.items()}
     return sweep, chosen, stats
+
+
+def run(cfg, data: Dataset) -> dict:
+    """Chapter 06's experiment: every method's ensembles ('ens', :func:`wedges_lib.ensembles.build_all`: FGE and
+    SWA at every swept rate, continuing deep member 0), the common reference of each repetition ('ref', deep
+    member 0), the sweep measured and each method at its tuned rate ('sweep', 'chosen', 'stats':
+    :func:`measure_all`), the plane through members 0, 1, 2 of each method ('planes', None where a run
+    diverged), the diversity–accuracy plane ('fhl', :func:`accuracy_plane`) and the deep members aligned to the
+    reference ('aligned', :func:`aligned_deep`). Used in :ref:`ch-ensembles`."""
+    ens = ensembles.build_all(cfg, data)
+    ref = ens["deep"].members[:, 0]
+    sweep, chosen, stats = measure_all(ens, data, reference=ref, n_interp=cfg.n_interp)
+    return dict(ens=ens, ref=ref, sweep=sweep, chosen=chosen, stats=stats,
+                planes={m: ensembles.plane_view(e, data, n=cfg.ensemble_grid) for m, e in chosen.items()},
+                fhl=accuracy_plane(ens, data, ref[0]),
+                aligned=aligned_deep(chosen["deep"], data, n_interp=cfg.n_interp))
 
 
 @torch.no_grad()
@@ -95,6 +112,12 @@ def sweep_table(sweep: Mapping[str, Mapping[float, Mapping[str, torch.Tensor]]],
     names = dict(disagreement="disagreement", ratio="÷ deep's", member_acc="member acc.", acc="ensemble acc.",
                  nll="ensemble NLL", gain_acc="acc. gain", ref_distance="distance from reference")
     return pd.DataFrame(rows).T.rename(columns=names)
+
+
+def statistics(raw: Mapping) -> dict[str, list[float]]:
+    """Chapter 06's checks' statistics from :func:`run`'s ``raw``, one value per repetition
+    (:func:`claim_values`). Used in :ref:`ch-ensembles`."""
+    return claim_values(raw["stats"], raw["chosen"], raw["aligned"])
 
 
 def claim_values(stats: Mapping[str, Mapping[str, torch.Tensor]], ens: Mapping[str, Ensemble],
@@ -177,8 +200,8 @@ def outcome_sentence(parts: list[verdicts.Verdict], group: str = "") -> str:
     return text[:1].upper() + text[1:] + "."
 
 
-def judge_all(claims: Mapping[str, verdicts.Claim], values: Mapping[str, list[float]],
-              groups: Mapping[str, Sequence[str]], scale: str) -> dict[str, verdicts.Verdict]:
+def judge(claims: Mapping[str, verdicts.Claim], values: Mapping[str, list[float]], scale: str,
+          groups: Mapping[str, Sequence[str]]) -> dict[str, verdicts.Verdict]:
     """Judge every check (in declared order) on its values per repetition (:func:`claim_values`); records, for
     each of the protocol's ``groups``, '{group}_sentence': its parts by state in words (:func:`outcome_sentence`).
     The groups' verdicts and the headline follow from :func:`wedges_lib.protocol.conclude`. Never raises for an
@@ -280,3 +303,27 @@ def draw_accuracy_plane(axes, plane: Mapping[str, dict]) -> None:
         ax.legend(loc="lower left")
         plots.label(ax, "test disagreement with the reference", "test accuracy" if m == "deep" else "",
                     LABELS[m])
+
+
+def figures(which: str, raw: Mapping):
+    """Chapter 06's figures, by name: 'gains' (accuracy and NLL of the first m members, :func:`draw_gains`), 'fhl'
+    (the diversity–accuracy plane, :func:`draw_accuracy_plane`) and 'planes' (the training loss on the plane
+    through members 0, 1, 2 of each method, one colour scale). Returns the figure. Used in :ref:`ch-ensembles`."""
+    check_arg("which", which, which in ("gains", "fhl", "planes"), "'gains', 'fhl' or 'planes'")
+    if which == "gains":
+        fig, ax = plots.figure(2)
+        draw_gains(ax[0], raw["stats"])
+        return fig
+    if which == "fhl":
+        fig, ax = plots.figure(4, width=2.9, height=2.8)
+        draw_accuracy_plane(ax[0], raw["fhl"])
+        return fig
+    shown = {m: s for m, s in raw["planes"].items() if s is not None}  # None: a run diverged, no plane
+    levels = plots.shared_log_levels([s["loss"] for s in shown.values()]) if shown else 21
+    fig, ax = plots.figure(4, width=2.9, height=2.6)
+    for a, (m, s) in zip(ax[0], shown.items()):
+        pts = {str(k): s["points"][k].tolist() for k in range(3)}
+        plots.contour(a, s["xs"], s["ys"], s["loss"], points=pts, levels=levels, title=LABELS[m],
+                      xlabel="distance along 0 → 1", ylabel="distance ⊥ to 0 → 1" * (m == "deep"),
+                      colorbar=m == "swa", cbar_label="train loss")
+    return fig

@@ -14,11 +14,10 @@ import math
 import torch
 from torch import nn
 
-from . import align, cache, params, solutions, verdicts
-from .config import Config
-from .data import Dataset
-from .results import record
-from .sets import (
+from .. import align, cache, params, plots, solutions, toy_experiments, verdicts
+from ..config import Config
+from ..data import Dataset
+from ..sets import (
     SetResult,
     evaluate_structure,
     hull_points,
@@ -28,9 +27,9 @@ from .sets import (
     train_connector,
     train_simplex,
 )
-from .surfaces import plane_through
-from .validation import check_arg
-from .verdicts import interval_text
+from ..surfaces import plane_through
+from ..validation import check_arg
+from ..verdicts import interval_text
 
 #: name -> (trainer, options): the structures chapter 05 trains on a set of solutions; ``volume_reg=True`` takes
 #: the knob ``set_volume_reg`` (Benton et al.'s λ)
@@ -110,10 +109,13 @@ def set_study(cfg, model: nn.Module, data: Dataset, sols: torch.Tensor, names=tu
                 volumes=volumes)
 
 
-def set_studies(cfg, model: nn.Module, data: Dataset, sol: dict) -> tuple[list[dict | None], dict | None]:
-    """:func:`set_study` of each of the ``n_sets`` triples of :func:`set_groups` (every structure of :data:`FITTED`
-    on the first, :data:`EVERY_SET` on the others) and of the larger set of ``n_solutions`` (the connector), from
-    ``sol`` = :func:`set_solutions`' dict; a set with a diverged member is None. Used in :ref:`ch-sets`."""
+def run(cfg, data: Dataset) -> dict:
+    """Chapter 05's experiment: the networks ('model', 'sol' = :func:`set_solutions`' dict), :func:`set_study` of
+    each of the ``n_sets`` triples of :func:`set_groups` ('studies': every structure of :data:`FITTED` on the
+    first, :data:`EVERY_SET` on the others; None for a set with a diverged member) and of the larger set of
+    ``n_solutions`` ('big', the connector), the planes through the first set (:func:`sections`) and the toy's
+    account ('toy': :func:`wedges_lib.toy_experiments.set_study`'s evaluations). Used in :ref:`ch-sets`."""
+    model, sol = set_solutions(cfg, data, 3 * cfg.n_sets + cfg.n_solutions - 3)
     triples, larger = set_groups(cfg.n_sets, cfg.n_solutions)
     theta, bad = sol["theta"], sol["diverged"]
 
@@ -121,17 +123,19 @@ def set_studies(cfg, model: nn.Module, data: Dataset, sol: dict) -> tuple[list[d
         return None if bad[group].any() else set_study(cfg, model, data, theta[group], names, index=index)
 
     studies = [study(g, list(FITTED) if j == 0 else EVERY_SET, j) for j, g in enumerate(triples)]
-    return studies, study(larger, ["connector (segments)"], len(triples))
+    planes = sections(model, studies, theta, cfg.n_sets, cfg.set_grid, data.x_train, data.y_train)
+    return dict(model=model, sol=sol, studies=studies, big=study(larger, ["connector (segments)"], len(triples)),
+                planes=planes, toy=toy_experiments.set_study(cfg)["evals"])
 
 
 def _excess(st: dict, value) -> float:
     return float(value) - float(st["solutions_loss"].mean())
 
 
-def set_statistics(studies: list[dict | None]) -> dict[str, list[float]]:
-    """Chapter 05's statistics, one value per set (a set not measured: NaN). With s the solutions' mean loss and
-    a their mean accuracy: the naive hull's mean excess h - s ('sets_hull_height') and (h - s) / s
-    ('sets_hull_ratio'); the connector's worst segment, its worst grid point's excess over the worst straight
+def statistics(raw: dict) -> dict[str, list[float]]:
+    """Chapter 05's statistics from :func:`run`'s ``raw``, one value per set (a set not measured: NaN). With s the
+    solutions' mean loss and a their mean accuracy: the naive hull's mean excess h - s ('sets_hull_height') and (h -
+    s) / s ('sets_hull_ratio'); the connector's worst segment, its worst grid point's excess over the worst straight
     edge θ_i - θ_j's ('sets_connector_loss') and its lowest accuracy's drop below a over the edges'
     ('sets_connector_acc'); Benton et al.'s regularised complex, its worst sampled excess over the naive hull's
     ('sets_complex_low') and its volume over the unregularised one's ('sets_complex_volume'); after alignment, the
@@ -140,7 +144,7 @@ def set_statistics(studies: list[dict | None]) -> dict[str, list[float]]:
     keys = ("sets_hull_height", "sets_hull_ratio", "sets_connector_loss", "sets_connector_acc", "sets_complex_low",
             "sets_complex_volume", "sets_aligned_mean", "sets_aligned_worst", "sets_aligned_edges")
     out: dict[str, list[float]] = {key: [] for key in keys}
-    for st in studies:
+    for st in raw["studies"]:
         if st is None:
             for v in out.values():
                 v.append(math.nan)
@@ -168,9 +172,10 @@ def set_statistics(studies: list[dict | None]) -> dict[str, list[float]]:
     return out
 
 
-def set_verdicts(claims: dict, stats: dict[str, list[float]], scale: str) -> dict:
-    """Judge chapter 05's checks on :func:`set_statistics` (its groups and headline follow from
-    :func:`wedges_lib.protocol.conclude`). Name -> :class:`~wedges_lib.verdicts.Verdict`, every one recorded."""
+def judge(claims: dict, stats: dict[str, list[float]], scale: str) -> dict:
+    """Judge chapter 05's checks on :func:`statistics` (its groups and headline follow from
+    :func:`wedges_lib.protocol.conclude`). Name -> :class:`~wedges_lib.verdicts.Verdict`, every one recorded.
+    Used in :ref:`ch-sets`."""
     return {name: verdicts.judge(claims[name], values, scale, unit="sets") for name, values in stats.items()}
 
 
@@ -226,7 +231,7 @@ def set_numbers(studies: list[dict | None], big: dict | None, k_big: int) -> dic
         num.update(sets_solk=float(big["solutions_loss"].mean()), sets_hullk_mean=float(ev["naive hull"]["mean"]),
                    sets_ahullk_mean=float(ev["aligned hull"]["mean"]),
                    sets_segk_worst=float(ed["connector (segments)"]["max"].max()),
-                   sets_segk_worst_fraction=set_statistics([big])["sets_connector_loss"][0])
+                   sets_segk_worst_fraction=statistics({"studies": [big]})["sets_connector_loss"][0])
     return num
 
 
@@ -297,16 +302,35 @@ def sections(model: nn.Module, studies: list[dict | None], theta: torch.Tensor, 
             hull if al is None else plane_through(model, al[0], al[1], al[2], n=n, x=x, y=y))
 
 
-def record_sets(cfg, claims: dict, studies: list[dict | None], big: dict | None, toy_evals: dict,
-                diverged: torch.Tensor) -> dict:
-    """Record chapter 05's plain numbers (:func:`set_numbers`, the toy's, the count of diverged networks), its
-    verdicts (:func:`set_verdicts`) and the larger set's sentence; returns the verdicts. Used in :ref:`ch-sets`."""
-    hull, conn = toy_evals["naive hull"], toy_evals["connector"]
-    num = {**set_numbers(studies, big, cfg.n_solutions), "sets_diverged": int(diverged.sum()),
-           "sets_toy_hull": float(hull["mean"]), "sets_toy_conn": float(conn["mean"]),
-           "sets_toy_conn_worst": float(conn["max"])}
-    for name, value in num.items():
-        record(name, value)
-    v = set_verdicts(claims, set_statistics(studies), cfg.scale)
-    record("sets_big_sentence", big_set_sentence(num, claims["sets_connector_loss"].threshold))
-    return v
+def numbers(raw: dict, cfg) -> dict:
+    """Chapter 05's plain numbers from :func:`run`'s ``raw``: :func:`set_numbers`, the toy's (the hull's mean
+    loss, the connector's mean and worst), the count of diverged networks. Used in :ref:`ch-sets`."""
+    hull, conn = raw["toy"]["naive hull"], raw["toy"]["connector"]
+    return {**set_numbers(raw["studies"], raw["big"], cfg.n_solutions),
+            "sets_diverged": int(raw["sol"]["diverged"].sum()), "sets_toy_hull": float(hull["mean"]),
+            "sets_toy_conn": float(conn["mean"]),
+            "sets_toy_conn_worst": float(conn["max"])}
+
+
+def figures(which: str, raw: dict):
+    """Chapter 05's figures, by name: 'planes' (the loss on the planes through the first set: its connector's
+    segments, the naive hull, the aligned hull) and 'summary' (mean and worst sampled loss per structure, the
+    worst point of every straight edge, the toy's sampled losses). Returns the figure. Used in :ref:`ch-sets`."""
+    check_arg("which", which, which in ("planes", "summary"), "'planes' or 'summary'")
+    if which == "planes":
+        fig, ax = plots.figure(3, width=3.8)
+        names = (("θ₁", "θ₂", "θc"), ("θ₁", "θ₂", "θ₃"), ("θ₁", "π(θ₂)", "π(θ₃)"))
+        titles = ("θ₁ → θc → θ₂", "naive hull", "aligned hull")
+        for axis, plane, nm, title in zip(ax[0], raw["planes"], names, titles):
+            P, path = plane["points"], [0, 2, 1] if nm[2] == "θc" else [0, 1, 2, 0]
+            plots.contour(axis, plane["xs"], plane["ys"], plane["loss"], points=dict(zip(nm, P)), title=title,
+                          xlabel=f"along {nm[1]} − θ₁", ylabel=f"towards {nm[2]}", cbar_label="train loss")
+            plots.paths(axis, {title: P[path]})
+        return fig
+    fig, ax = plots.figure(3, width=4.6, height=4)
+    plots.mean_worst(ax[0, 0], mean_worst_rows(raw["studies"]), xlabel="train loss", title="sampled points")
+    plots.mean_worst(ax[0, 1], mean_worst_rows(raw["studies"], edges=True), xlabel="train loss",
+                     title="every straight edge")
+    toy_logs = {n: e["loss"].clamp_min(1e-8).log10() for n, e in raw["toy"].items()}  # floored at 1e-8
+    plots.histograms(ax[0, 2], toy_logs, bins=30, xlabel="log10 toy loss", title="toy: sampled losses")
+    return fig
