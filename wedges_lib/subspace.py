@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
-from tqdm.auto import tqdm
+from tqdm import tqdm  # a text bar on a terminal only (disable=None): no widget in the book
 
 from . import curvature, optimize, params
 from .data import Dataset
@@ -263,7 +263,7 @@ def dim_sweep(model: nn.Module, data: Dataset, theta_init: torch.Tensor, dims: S
         temperature = temperature.T.reshape(-1).to(theta_init)
     keys = ("loss", "acc", "test_loss", "test_acc", "radius", "diverged")
     out = {k: [] for k in keys}
-    for d in tqdm(dims, disable=quiet, desc="dims", leave=False):
+    for d in tqdm(dims, disable=quiet or None, desc="dims", leave=False):
         proj = stack_projections([make_projection(projection, D, d, sd, device=theta_init.device) for sd in seeds], R)
         res = subspace_train(model, data, theta0, proj, scale=scale, temperature=temperature,
                              seeds=[sd for sd in seeds for _ in radii],
