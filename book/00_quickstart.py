@@ -31,6 +31,8 @@ import torch
 import wedges_lib
 from wedges_lib import config, connect, data, params, plots, protocol, train, verdicts
 
+CHAPTER = "00_quickstart"  # its own presets and its protocol section
+
 # %% tags=["parameters", "hide-input"]
 scale = None
 seed = None
@@ -51,11 +53,10 @@ device = None
 n_interp = None
 
 # %% tags=["remove-cell"]
-cfg = config.resolve_cell(globals())
+cfg = config.resolve_cell(globals(), CHAPTER)
 ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
 
 # %% tags=["remove-input"]
-CHAPTER = "00_quickstart"  # its section of the book's protocol (wedges_lib/protocol.yml)
 claims = protocol.declare(CHAPTER)
 protocol.what_would_count(CHAPTER, claims)
 
@@ -128,7 +129,8 @@ wedges_lib.record("lr", cfg.lr)
 # **{glue:text}`quickstart_monotonic_badge`**.
 
 # %% tags=["hide-input"]
-judged = protocol.conclude(CHAPTER, {k: verdicts.judge(c, per_seed[k], cfg.scale) for k, c in claims.items()})
+judged = {k: verdicts.judge(c, per_seed[k], cfg.scale) for k, c in claims.items()}
+judged = protocol.conclude(CHAPTER, judged)
 protocol.sanity_list(CHAPTER, judged)
 
 # %% [markdown]

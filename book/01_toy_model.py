@@ -40,6 +40,8 @@ from wedges_lib.studies import ch01_toy as study
 torch.set_num_threads(1)  # small tensors: one thread is fastest, and kind to a busy machine
 FLOOR = 1e-12  # zero loss drawn at this height on log axes
 
+CHAPTER = "01_toy_model"  # its own presets and its protocol section
+
 # %% tags=["parameters", "hide-input"]
 scale = None
 seed = None
@@ -69,11 +71,10 @@ plane_seeds = None
 plane_steps = None
 
 # %% tags=["remove-cell"]
-cfg = config.resolve_cell(globals())
+cfg = config.resolve_cell(globals(), CHAPTER)
 
 # %% tags=["remove-input"]
-CHAPTER = "01_toy_model"  # its section of the book's protocol (wedges_lib/protocol.yml): losses in units of R²
-claims = protocol.declare(CHAPTER)  # ("low": below toy_experiments.LOW R², R the radius), distances of R
+claims = protocol.declare(CHAPTER)  # losses in R² (low: < toy_experiments.LOW R²), distances in R
 protocol.what_would_count(CHAPTER, claims)
 
 # %% [markdown]
@@ -164,7 +165,7 @@ fig, ax3 = plots.cloud3d(slabs["low"], toy.wedge_of(slabs["model"], slabs["low"]
 # %% tags=["hide-input"]
 for k, v in study.numbers(runs, hypers, slab_runs).items():
     wedges_lib.record(k, v)
-stats = study.statistics(runs, hypers, slab_runs, largest_d=cfg.plane_dims[-1])  # per toy; censored d₅₀ counted
+stats = study.statistics(runs, hypers, slab_runs, largest_d=cfg.plane_dims[-1])  # per toy
 verdict = protocol.conclude(CHAPTER, study.judge(claims, stats, cfg.scale))
 protocol.sanity_list(CHAPTER, verdict)
 

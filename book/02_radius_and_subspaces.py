@@ -35,10 +35,12 @@ from wedges_lib.studies import ch02_radius as study
 
 torch.set_num_threads(1)  # on a shared CPU extra threads mostly wait for each other
 
+CHAPTER = "02_radius_and_subspaces"  # its own presets and its protocol section
+
 # %% tags=["parameters", "hide-input"]
 scale = None
-radius_seed = None
-radius_seeds = None
+seed = None
+n_seeds = None
 dataset = None
 n_train = None
 device = None
@@ -72,11 +74,10 @@ plane_seeds = None
 plane_steps = None
 
 # %% tags=["remove-cell"]
-cfg = config.resolve_cell(globals())
+cfg = config.resolve_cell(globals(), CHAPTER)
 ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
 
 # %% tags=["remove-cell"]
-CHAPTER = "02_radius_and_subspaces"  # its section of the book's protocol (wedges_lib/protocol.yml)
 claims = protocol.declare(CHAPTER)
 
 # %% tags=["remove-input"]
@@ -98,7 +99,7 @@ protocol.what_would_count(CHAPTER, claims)
 # **absolute** (the MLP with `subspace_step = "absolute"`). $\mathrm{Tr}(H)/\lVert H\rVert_F$ at the anchors:
 # `goldilocks_probes` Hutchinson probes on `goldilocks_examples` examples, in the full space and restricted to the
 # subspace of dimension `goldilocks_dim` ($P^\top H P$ by Hessian-vector products). **Fresh seeds:** the band
-# first reported here was seen on seeds 0–4; these verdicts use `radius_seeds` seeds from `radius_seed` on.
+# first reported here was seen on seeds 0–4; these verdicts use `n_seeds` seeds from `seed` on.
 # :::
 
 # %%
@@ -107,7 +108,7 @@ runs = study.statistics(res, cfg.id_fraction)  # per variant: sweep, d_int, per-
 
 # %% [markdown]
 # **The toy's prediction** ({ref}`ch-toy-model`; wedges open from the hole's edge $r_{\min}$): $d_{50}$, the
-# smallest $d$ where half the planes through a point at radius $r$ reach zero loss, on `radius_seeds` toys.
+# smallest $d$ where half the planes through a point at radius $r$ reach zero loss, on `n_seeds` toys.
 
 # %%
 d50 = cache.cached("radius-toy", cfg, study.toy_d50)  # (len(plane_radii), toys)
@@ -180,4 +181,4 @@ protocol.sanity_list(CHAPTER, judged)
 # temperature is not temperature; a network with no preferred scale shows none under the relative step.
 #
 # **Try it.** `python -m wedges_lib run book/02_radius_and_subspaces.py -p subspace_step absolute --out runs/abs`
-# gives every variant the absolute step; `-p radius_seed 0`: the seeds the band was first seen on.
+# gives every variant the absolute step; `-p seed 0`: the seeds the band was first seen on.

@@ -37,6 +37,8 @@ from wedges_lib.studies import ch03_hyperparameters as study
 
 torch.set_num_threads(1)  # small models: on a shared CPU extra threads mostly wait for each other
 
+CHAPTER = "03_hyperparameters"  # its own presets and its protocol section
+
 # %% tags=["parameters", "hide-input"]
 scale = None
 dataset = None
@@ -52,20 +54,19 @@ l2 = None
 lrs = None
 widths = None
 l2s = None
-hp_steps = None
-hp_record_every = None
+steps = None
+record_every = None
 hp_examples = None
 hp_probes = None
-hp_schedule = None
-hp_seed = None
-hp_seeds = None
+schedule = None
+seed = None
+n_seeds = None
 
 # %% tags=["remove-cell"]
-cfg = config.resolve_cell(globals())
+cfg = config.resolve_cell(globals(), CHAPTER)
 ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
 
 # %% tags=["remove-cell"]
-CHAPTER = "03_hyperparameters"  # its section of the book's protocol (wedges_lib/protocol.yml)
 claims = protocol.declare(CHAPTER)
 
 # %% tags=["remove-input"]
@@ -75,8 +76,8 @@ protocol.what_would_count(CHAPTER, claims)
 # ## Experiment
 #
 # Three sweeps share one base setting (the `lr`, `width` and `l2` of the scale preset); each varies one
-# knob. Every setting trains `hp_seeds` networks at once (one vmapped stack), recording every
-# `hp_record_every` steps the loss on the whole training set and the radius $\lVert\theta\rVert$. Then, at
+# knob. Every setting trains `n_seeds` networks at once (one vmapped stack), recording every
+# `record_every` steps the loss on the whole training set and the radius $\lVert\theta\rVert$. Then, at
 # matched loss, we measure $\lambda_{\max}$ (Lanczos {cite:p}`ghorbani2019investigation`, relative tolerance
 # $10^{-2}$) and the trace (Hutchinson with `hp_probes` Rademacher probes, with its standard error, as in
 # PyHessian {cite:p}`yao2020pyhessian`), both of the cross-entropy on a fixed batch of `hp_examples` training
@@ -84,11 +85,11 @@ protocol.what_would_count(CHAPTER, claims)
 #
 # :::{admonition} Our protocol
 # The paper's exact set-up is not available to us. SGD with momentum at a **constant** learning rate
-# (`hp_schedule`), so no run is compared while its step is annealed; the Hessian of the data loss alone (the L2
+# (`schedule`), so no run is compared while its step is annealed; the Hessian of the data loss alone (the L2
 # term would add `l2` to every eigenvalue). All runs of all three sweeps are compared over **one loss band**:
 # five losses, log-spaced from the lowest loss every trained run reaches up to its geometric mean with the
 # initial loss, fixed from the losses alone before any curvature is measured. The curvature is measured at the
-# two records that bracket each loss of the band, `hp_record_every` steps apart, and interpolated in log loss
+# two records that bracket each loss of the band, `record_every` steps apart, and interpolated in log loss
 # between them; a quantity *at matched loss* is its mean over the band. A knob's **effect** is, seed by seed, the
 # log ratio of a quantity at its largest and its smallest value that trained. **Alike** is tested on every
 # trained setting as a point (log r/r₀, log curvature), seed by seed: for each knob a straight line is fitted to
@@ -98,12 +99,12 @@ protocol.what_would_count(CHAPTER, claims)
 # tested are our reading of the wedge model: what keeps $\theta$ closer to where it started, or to the origin —
 # a smaller learning rate, a wider network in the standard parameterisation, a stronger penalty — finds narrower
 # wedges, hence sharper ground. This protocol (one band, dense records, the overlay, L2 strengths small enough to
-# train into the band) is new, so it runs on **fresh seeds** (`hp_seed`), not those its predecessor was seen on.
+# train into the band) is new, so it runs on **fresh seeds** (`seed`), not those its predecessor was seen on.
 # :::
 
 # %%
 raw = study.run(cfg, ds)  # the three sweeps, the loss band fixed before any curvature is measured
-stats = study.statistics(raw)  # at matched loss: each knob's effect per seed, the overlay statistic per seed
+stats = study.statistics(raw)  # matched loss: each knob's effect, the overlay statistic, per seed
 display(study.summary(raw["sweeps"], raw["band"]))
 
 # %% [markdown]
@@ -126,15 +127,15 @@ fig = study.figures("overlay", raw, stats)
 judged = protocol.conclude(CHAPTER, study.judge(claims, stats, cfg.scale))
 for name, value in study.numbers(raw, stats).items():
     wedges_lib.record(name, value)
-for name in ("hp_probes", "hp_record_every", "hp_seeds"):
-    wedges_lib.record(name, cfg[name])
-badges = {n.removeprefix("hp_"): judged[n].badge for n, c in claims.items() if c.kind == "control"}  # per knob
+for name in ("hp_probes", "record_every", "n_seeds"):
+    wedges_lib.record(f"hp_{name.removeprefix('hp_')}", cfg[name])
+badges = {n.removeprefix("hp_"): judged[n].badge for n, c in claims.items() if c.kind == "control"}
 display(study.effect_table(raw["sweeps"], stats["matched"], badges))
 
 # %% [markdown]
 # Each knob is judged on its curvature at matched loss (band {glue:text}`hp_band`; {numref}`fig-hp-paths`,
 # {numref}`fig-hp-overlay`) from its smallest to its largest value that trained, on $\lambda_{\max}$ and on the
-# trace, over {glue:text}`hp_seeds` seeds (table above; r/r₀ without a verdict): L2 too is judged on curvature.
+# trace, over {glue:text}`hp_n_seeds` seeds (table above; r/r₀ without a verdict): L2 too is judged on curvature.
 #
 # - **Learning rate**: {glue:text}`hp_lr_summary` — **{glue:text}`hp_lr_badge`**. The known reference is the
 #   edge of stability, $\lambda_{\max}$ near $2/\text{lr}$ {cite:p}`cohen2021gradient,jastrzebski2020break`.
@@ -147,9 +148,9 @@ display(study.effect_table(raw["sweeps"], stats["matched"], badges))
 #   {glue:text}`hp_off_trace` in the trace.
 #
 # **Claim C3: {glue:text}`hp_badge`** — from its primary check, the knobs acting alike (the paper's statement; the
-# per-knob directions are our reading of the wedge model, controls that tell how to read it). Matches interpolate across {glue:text}`hp_record_every` steps at most; a trace estimate
-# with {glue:text}`hp_probes` probes has a standard error of {glue:text}`hp_trace_se` on average; runs that did
-# not train: {glue:text}`hp_failed_runs` ({glue:text}`hp_diverged` diverged members, out of the comparisons).
+# per-knob directions are our reading of the wedge model, controls that tell how to read it). Matches interpolate
+# across {glue:text}`hp_record_every` steps at most; a trace estimate with {glue:text}`hp_probes` probes has a
+# standard error of {glue:text}`hp_trace_se` on average; runs that did not train: {glue:text}`hp_failed_runs` ({glue:text}`hp_diverged` diverged members, out of the comparisons).
 
 # %% [markdown]
 # ## Takeaway
@@ -164,4 +165,4 @@ display(study.effect_table(raw["sweeps"], stats["matched"], badges))
 #
 # **Try it.** Sweep other values without opening the chapter, e.g. `python -m wedges_lib run
 # book/03_hyperparameters.py --scale cpu -p lrs "(0.02, 0.05, 0.1)" --out runs/lr`, or a cosine schedule
-# (`-p hp_schedule cosine`); `-p lrs "(0.1, 0.1)"` removes the learning-rate effect: not reproduced.
+# (`-p schedule cosine`); `-p lrs "(0.1, 0.1)"` removes the learning-rate effect: not reproduced.

@@ -36,6 +36,8 @@ from wedges_lib.studies import ch04_pairs as study
 
 torch.set_num_threads(1)  # small matrices: on a shared CPU extra threads mostly wait for each other
 
+CHAPTER = "04_pairs_of_solutions"  # its own presets and its protocol section
+
 # %% tags=["parameters", "hide-input"]
 scale = None
 seed = None
@@ -74,9 +76,8 @@ toy_steps = None
 toy_grid = None
 
 # %% tags=["remove-cell"]
-cfg = config.resolve_cell(globals())
+cfg = config.resolve_cell(globals(), CHAPTER)
 ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
-CHAPTER = "04_pairs_of_solutions"  # its section of the book's protocol (wedges_lib/protocol.yml)
 claims = protocol.declare(CHAPTER)
 
 # %% tags=["remove-input"]
@@ -116,7 +117,7 @@ protocol.what_would_count(CHAPTER, claims)
 # $c$; the line between them leaves both wedges, the chain $a \to b \to c$ through their intersection $b$ does not.
 
 # %% tags=["hide-output"]
-raw = study.run(cfg, ds)  # the networks, per pair its lines, curves and aligned lines, the widths, the toy
+raw = study.run(cfg, ds)  # networks; per pair lines, curves, aligned lines; widths; the toy
 
 # %% [markdown]
 # ## Figures

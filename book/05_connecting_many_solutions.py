@@ -34,10 +34,12 @@ from wedges_lib.studies import ch05_sets as study
 
 torch.set_num_threads(1)
 
+CHAPTER = "05_connecting_many_solutions"  # its own presets and its protocol section
+
 # %% tags=["parameters", "hide-input"]
 scale = None
 seed = None
-set_seed = None
+solution_seed = None
 n_sets = None
 dataset = None
 n_train = None
@@ -53,10 +55,10 @@ steps = None
 record_every = None
 device = None
 n_solutions = None
-connector_steps = None
-set_lr = None
+structure_steps = None
+structure_lr = None
 set_volume_reg = None
-n_samples = None
+n_eval = None
 n_interp = None
 set_grid = None
 toy_D = None
@@ -72,11 +74,10 @@ toy_lr = None
 toy_steps = None
 
 # %% tags=["remove-cell"]
-cfg = config.resolve_cell(globals())
+cfg = config.resolve_cell(globals(), CHAPTER)
 ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
 
 # %% tags=["remove-cell"]
-CHAPTER = "05_connecting_many_solutions"  # its section of the book's protocol (wedges_lib/protocol.yml)
 claims = protocol.declare(CHAPTER)
 
 # %% tags=["remove-input"]
@@ -85,32 +86,32 @@ protocol.what_would_count(CHAPTER, claims)
 # %% [markdown]
 # :::{admonition} Our protocol
 # :class: note
-# One value per set, on `n_sets` independent sets of $k = 3$ networks from seeds `set_seed` + …: fresh seeds,
+# One value per set, on `n_sets` independent sets of $k = 3$ networks from seeds `solution_seed` + …: fresh seeds,
 # because this version changed the protocol (every segment's worst point on a grid of `n_interp` points, the
 # alignment and volume checks; the earlier version used seeds 100–110). An *excess* is a loss minus the set's mean
 # solution loss, a *drop* the solutions' mean accuracy minus the lowest. The fraction 0.2 was declared for the
 # earlier version; 0.5, 2 and λ = `set_volume_reg` (ours, not Benton et al.'s: chosen on smoke-scale networks of
 # the old seeds) before any run on these seeds. Claim C5's headline is the least favourable of its primary checks
-# after Holm's correction; the volume and alignment checks are controls. The triangles (first set only) and the larger set
-# of `n_solutions` (the first set and `n_solutions` − 3 more networks; the connector only) give plain numbers.
+# after Holm's correction; the volume and alignment checks are controls. The triangles (first set only) and the
+# larger set of `n_solutions` (the first set and `n_solutions` − 3 more networks; the connector only) give plain numbers.
 # :::
 #
 # ## Experiment
 #
 # **Solutions.** We train the $3 \times$ `n_sets` $+$ `n_solutions` $- 3$ networks in one vmapped pass.
 #
-# **Structures.** Each starts at the solutions' mean and takes `connector_steps` SGD steps on the mean minibatch
+# **Structures.** Each starts at the solutions' mean and takes `structure_steps` SGD steps on the mean minibatch
 # loss at 8 points sampled uniformly in it (one vmapped pass): the connector of {cite:t}`fort2019large` on the $k$
 # segments $\theta_i \to \theta_c$; the same point on the triangles $\mathrm{conv}\{\theta_c, \theta_i, \theta_j\}$;
 # after {cite:t}`benton2021loss`, the complex of $k$ simplices $\mathrm{conv}\{\theta_i, e_1, e_2\}$ sharing two
 # trainable vertices, with their regulariser $-\lambda \log(\sum_s \mathrm{vol}_s^2 + 10^{-4})$ and without.
 # **Alignment.** Every member is permuted to match the first by weight matching (Ainsworth et al. 2023; the same
 # functions): the aligned hull, with vertices $\theta_1, \pi(\theta_2), \pi(\theta_3)$. Each structure is evaluated
-# at `n_samples` uniform samples on the whole training set, and each of its straight edges on its grid; the table
+# at `n_eval` uniform samples on the whole training set, and each of its straight edges on its grid; the table
 # gives every edge's highest loss and lowest accuracy, mean [95 % interval] over the sets.
 
 # %%
-raw = study.run(cfg, ds)  # per set of 3 (None: diverged), the larger set, the first set's planes, the toy
+raw = study.run(cfg, ds)  # per set of 3 (None: diverged), the larger set, planes, the toy
 print("\n".join(study.describe(raw["studies"], raw["big"])))
 pd.DataFrame(study.segment_rows(raw["studies"]))
 
@@ -133,7 +134,8 @@ num = study.numbers(raw, cfg)
 for name, value in num.items():
     wedges_lib.record(name, value)
 v = protocol.conclude(CHAPTER, study.judge(claims, study.statistics(raw), cfg.scale))
-wedges_lib.record("sets_big_sentence", study.big_set_sentence(num, claims["sets_connector_loss"].threshold))
+bar = claims["sets_connector_loss"].threshold
+wedges_lib.record("sets_big_sentence", study.big_set_sentence(num, bar))
 
 # %% [markdown]
 # ## Result vs paper
@@ -177,5 +179,5 @@ protocol.sanity_list(CHAPTER, v)
 # alignment check says how much of that is only a relabelling of hidden units, which the wedge model does not
 # need: its connector joins the solutions as they are. The volume check measures how large the low-loss region is.
 #
-# **Try it.** `-p connector_steps 1` leaves the connector at the solutions' mean, `-p set_volume_reg 0` drops the
-# volume term: `python -m wedges_lib run book/05_connecting_many_solutions.py --scale smoke -p connector_steps 1`.
+# **Try it.** `-p structure_steps 1` leaves the connector at the solutions' mean, `-p set_volume_reg 0` drops the
+# volume term: `python -m wedges_lib run book/05_connecting_many_solutions.py --scale smoke -p structure_steps 1`.

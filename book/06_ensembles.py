@@ -31,6 +31,8 @@ import wedges_lib
 from wedges_lib import config, data, ensembles, protocol
 from wedges_lib.studies import ch06_ensembles as study
 
+CHAPTER = "06_ensembles"  # its own presets and its protocol section
+
 # %% tags=["parameters", "hide-input"]
 scale = None
 dataset = None
@@ -45,23 +47,22 @@ schedule = None
 batch_size = None
 n_interp = None
 n_members = None
-ensemble_steps = None
-ensemble_seeds = None
-ensemble_seed = None
+steps = None
+n_seeds = None
+seed = None
 lr_fractions = None
 cycle_steps = None
 ensemble_grid = None
-ensemble_width = None
+width = None
 
 # %% tags=["remove-cell"]
-# steps = ensemble_steps, n_seeds = ensemble_seeds from seed = ensemble_seed, width = ensemble_width
-cfg = ensembles.budgeted(config.resolve_cell(globals()), min_members=3)
+cfg = config.resolve_cell(globals(), CHAPTER)  # steps: per member; n_seeds: repetitions
 ds = data.load(cfg.dataset, cfg.n_train, cfg.device)
 NAMES, TRAJ = ensembles.LABELS, ensembles.TRAJECTORY_METHODS
 
 # %% tags=["remove-cell"]
-CHAPTER = "06_ensembles"  # its section of the book's protocol (wedges_lib/protocol.yml); the statistics:
-claims = protocol.declare(CHAPTER)  # study.statistics: one value per repetition
+claims = protocol.declare(CHAPTER)  # the statistics (study.statistics): one value per repetition
+
 # %% tags=["remove-input"]
 protocol.what_would_count(CHAPTER, claims)
 
@@ -70,19 +71,19 @@ protocol.what_would_count(CHAPTER, claims)
 #
 # :::{admonition} Our protocol
 # Ours: the paper states the ordering, not the set-up. Each method builds $m$ = `n_members` members for $m S$
-# gradient steps ($S$ = `ensemble_steps`): independent runs (deep); cosine cycles of $S$ steps from one
+# gradient steps ($S$ = `steps`): independent runs (deep); cosine cycles of $S$ steps from one
 # initialisation (snapshot); one $S$-step run, then cycles of `cycle_steps` steps (FGE) or iterates of a
 # constant-rate run every `cycle_steps` steps (SWA), both continuing deep member 0. FGE's peak and SWA's rate
 # are swept over `lr_fractions` × `lr`, up to the base rate deep and snapshot start from; each is judged at its
 # own tuned rate, the one with the lowest mean test NLL of the full ensemble — most favourable to it, so the
 # tuning can only work against the claimed ordering. Weight-space displacements are measured from a **common
-# reference**, deep member 0 of the repetition, for every method. `ensemble_seeds` repetitions (one vmapped
-# stack per method) from the base seed `ensemble_seed`, new with this protocol: no check was tuned on them.
+# reference**, deep member 0 of the repetition, for every method. `n_seeds` repetitions (one vmapped
+# stack per method) from the base seed `seed`, new with this protocol: no check was tuned on them.
 # Deep members are also compared after weight matching {cite:p}`ainsworth2023git` to the reference.
 # :::
 
 # %%
-raw = study.run(cfg, ds)  # every method (FGE and SWA at every rate continue deep member 0), the tuned rates
+raw = study.run(cfg, ds)  # every method (FGE, SWA at every rate from deep member 0), tuned rates
 print("gradient steps:", ", ".join(f"{NAMES[m]} {e.grad_steps}" for m, e in raw["chosen"].items()))
 
 # %% [markdown]
@@ -116,7 +117,7 @@ fig = study.figures("planes", raw)
 # space; centroid: of members 0, 1 and 2; "ref.": the common reference (deep member 0).
 
 # %% tags=["remove-input"]
-wedges_lib.record("ens_members", cfg.n_members), wedges_lib.record("ens_steps", cfg.ensemble_steps)
+wedges_lib.record("ens_members", cfg.n_members), wedges_lib.record("ens_steps", cfg.steps)
 study.results(raw["stats"], raw["chosen"])  # records ens_{method}_{number} and shows them
 
 # %% tags=["hide-input"]

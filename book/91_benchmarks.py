@@ -40,16 +40,17 @@ import wedges_lib
 from benchmarks import suite  # runs the benchmarks, reads saved runs, draws tables
 from wedges_lib import config, protocol, verdicts
 
+CHAPTER = "91_benchmarks"  # its own presets and its protocol section
+
 # %% tags=["parameters", "hide-input"]
 scale = None
 
 # %% tags=["remove-cell"]
-cfg = config.resolve_cell(globals())
+cfg = config.resolve_cell(globals(), CHAPTER)
 quick = cfg.scale == "smoke"  # the smoke scale runs each benchmark's quick version
 
 # %% tags=["remove-cell"]
-CHAPTER = "91_benchmarks"  # its section of the book's protocol (wedges_lib/protocol.yml)
-claims = protocol.declare(CHAPTER)  # bench_agree_{benchmark}: every checked row within its tolerance
+claims = protocol.declare(CHAPTER)  # bench_agree_{benchmark}: every checked row within tolerance
 AGREE = [name.removeprefix("bench_agree_") for name in claims]
 
 # %% tags=["remove-input"]
@@ -101,18 +102,20 @@ wedges_lib.record("bench_scale", cfg.scale)
 
 # %% tags=["hide-input"]
 def agreement_verdict(name: str) -> verdicts.Verdict:
-    """A benchmark's verdict (recorded): each checked row judged exactly on agreement / tolerance against the
-    declared threshold (:func:`wedges_lib.verdicts.exact`; a NaN is not reproduced), the rows combined."""
+    """A benchmark's verdict (recorded): each checked row judged exactly on agreement / tolerance
+    (verdicts.exact; a NaN is not reproduced), the rows combined."""
     claim = claims[f"bench_agree_{name}"]
     parts = [verdicts.exact(claim, r.agreement / r.tolerance, label=r.task,
                             why=f"{r.agreement / r.tolerance:.2g} × tolerance")
-             for r in rows[name] if r.agrees is not None] or [verdicts.exact(claim, math.nan, label="no checked row")]
+             for r in rows[name] if r.agrees is not None]
+    parts = parts or [verdicts.exact(claim, math.nan, label="no checked row")]
     wedges_lib.record(f"{claim.name}_worst", max(p.mean for p in parts) if all(
         math.isfinite(p.mean) for p in parts) else math.nan)
     return verdicts.combine(claim.name, parts, kind="sanity", what="checked rows")
 
 
-overall = protocol.conclude(CHAPTER, {f"bench_agree_{name}": agreement_verdict(name) for name in AGREE})
+overall = {f"bench_agree_{name}": agreement_verdict(name) for name in AGREE}
+overall = protocol.conclude(CHAPTER, overall)
 
 # %% [markdown]
 # ## Runs saved on other machines

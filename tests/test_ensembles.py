@@ -172,15 +172,14 @@ def test_bad_arguments_raise_naming_the_parameter(cfg, smoke_data, call, match):
         call(cfg, smoke_data)
 
 
-def test_budgeted_puts_the_chapter_budget_in_the_training_knobs():
-    cfg = config.resolve_cell({"scale": "smoke", "n_members": None, "ensemble_steps": 7, "ensemble_seeds": 3,
-                               "ensemble_seed": 11, "ensemble_width": 0.5})
-    b = ensembles.budgeted(cfg, min_members=3)
-    assert (b.steps, b.n_seeds, b.seed, b.n_members, b.ensemble_steps) == (7, 3, 11, cfg.n_members, 7)
-    assert b.width == 0.5
+def test_chapter_06_sets_its_budget_in_the_base_knobs_and_a_run_overrides_them():
+    cell = {"scale": "smoke", "n_members": None, "steps": None, "n_seeds": None, "seed": None, "width": None}
+    cfg = config.resolve_cell(cell, "06_ensembles")
+    assert (cfg.steps, cfg.n_seeds, cfg.seed, cfg.width) == (150, 3, 700, 0.25)  # the chapter's, not the base's
+    assert config.resolve_cell(cell, None).seed == config.PRESETS["smoke"]["seed"]
+    b = config.resolve_cell({**cell, "seed": 11, "steps": 7}, "06_ensembles")  # -p seed 11 -p steps 7
+    assert (b.steps, b.seed) == (7, 11)
     assert ensembles.repetition_seeds(b) == [11, 11 + b.n_members, 11 + 2 * b.n_members]
-    with pytest.raises(ValueError, match="'n_members'.*>= 4"):
-        ensembles.budgeted(cfg, min_members=4)
 
 
 def test_final_means_and_gains():

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import pytest
 import yaml
 
-from wedges_lib import presets, protocol
+from wedges_lib import config, presets, protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST = json.loads((Path(__file__).parent / "protocol_first_declared.json").read_text())
@@ -26,8 +26,9 @@ def locked(protocol: Mapping[str, Any]) -> dict[str, dict]:
     value of each knob at the ``cpu`` scale (seeds, repetitions, grids)."""
     out = {}
     for ch, sec in protocol.items():
+        cfg = config.resolve(SCALE, ch)  # with the chapter's own seeds and budget
         out[ch] = {"checks": {n: {k: c[k] for k in LOCKED} for n, c in sec["checks"].items()},
-                   "knobs": {k: _plain(presets.PRESETS[SCALE][k]) for k in sec["knobs"]}}
+                   "knobs": {k: _plain(cfg[k]) for k in sec["knobs"]}}
     return out
 
 
@@ -89,7 +90,7 @@ def test_the_protocol_is_well_formed_and_covers_every_chapter():
     assert protocol.problems(p) == []
     assert sorted(p) == sorted(c.stem for c in CHAPTERS)
     for ch, sec in p.items():
-        assert set(sec["knobs"]) <= set(presets.PRESETS["cpu"]), f"{ch}: unknown knobs"
+        assert set(sec["knobs"]) <= set(presets.SPECS), f"{ch}: unknown knobs"
         for claim in sec["claims"]:
             kinds = {c["kind"] for c in sec["checks"].values() if c["claim"] == claim}
             assert kinds, f"{ch}: claim {claim} has no check"
@@ -136,18 +137,18 @@ def test_a_threshold_changed_without_a_deviation_entry_fails(tmp_path):
 @pytest.mark.parametrize("edit", [
     lambda p: p["02_radius_and_subspaces"]["checks"]["radius_far_near"].update(kind="control"),
     lambda p: p["06_ensembles"]["checks"].pop("ens_distinct"),
-    lambda p: p["03_hyperparameters"]["knobs"].remove("hp_seeds"),
+    lambda p: p["03_hyperparameters"]["knobs"].remove("n_seeds"),
 ], ids=["kind", "a check removed", "a repetition knob dropped"])
 def test_other_unexplained_changes_fail(tmp_path, edit):
     assert unexplained(protocol.load(_scratch(tmp_path, edit)), FIRST)
 
 
 def test_a_seed_count_changed_in_the_presets_fails(monkeypatch):
-    cpu = copy.deepcopy(presets.PRESETS["cpu"])
-    cpu["radius_seeds"] = 6
-    monkeypatch.setitem(presets.PRESETS, "cpu", cpu)
+    mine = copy.deepcopy(presets.CHAPTER_PRESETS["02_radius_and_subspaces"])
+    mine["cpu"]["n_seeds"] = 6
+    monkeypatch.setitem(presets.CHAPTER_PRESETS, "02_radius_and_subspaces", mine)
     found = unexplained(protocol.load(), FIRST)
-    assert found and "radius_seeds" in found[0]
+    assert found and "knobs.n_seeds" in found[0] and "02_radius" in found[0]
 
 
 def test_a_deviation_whose_to_is_not_the_present_is_refused(tmp_path):

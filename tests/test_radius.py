@@ -11,15 +11,15 @@ from wedges_lib import config, models, params, subspace
 from wedges_lib.studies import ch02_radius as radius
 
 # the knobs chapter 02 declares, shrunk
-KNOBS = dict(dims=(8, 32), radii=(0.5, 1.0, 4.0), subspace_steps=20, steps=30, radius_seeds=2,
+KNOBS = dict(dims=(8, 32), radii=(0.5, 1.0, 4.0), subspace_steps=20, steps=30, n_seeds=2,
              goldilocks_probes=2, goldilocks_examples=64, goldilocks_dim=8)
-NAMES = ("radius_seed", "model", "device", "subspace_width", "optimizer", "lr", "momentum", "l2", "schedule",
+NAMES = ("seed", "model", "device", "subspace_width", "optimizer", "lr", "momentum", "l2", "schedule",
          "batch_size", "projection", "subspace_step", "subspace_lr", *KNOBS)
 
 
 @pytest.fixture(scope="module")
 def cfg():
-    return config.resolve_cell({**dict.fromkeys(NAMES), "scale": "smoke", **KNOBS})
+    return config.resolve_cell({**dict.fromkeys(NAMES), "scale": "smoke", **KNOBS}, "02_radius_and_subspaces")
 
 
 # --- the scale-invariant network and the fitted temperature ----------------------------------------
@@ -60,9 +60,9 @@ def test_anchor_temperature_is_c_to_the_L_without_biases_and_one_at_the_init():
 # --- the experiment ---------------------------------------------------------------------------------
 
 def test_fresh_seeds_and_init(cfg, smoke_data):
-    assert radius.seeds_of(cfg) == [cfg.radius_seed, cfg.radius_seed + 1] and cfg.radius_seed >= 5
+    assert radius.seeds_of(cfg) == [cfg.seed, cfg.seed + 1] and cfg.seed >= 5
     model, th = radius.init(cfg, smoke_data)
-    first = models.make(cfg.model, (40,), 10, width=cfg.subspace_width, seed=cfg.radius_seed)
+    first = models.make(cfg.model, (40,), 10, width=cfg.subspace_width, seed=cfg.seed)
     assert torch.equal(th[0], params.flatten(first))
     imodel, ith = radius.init(cfg, smoke_data, radius.INVARIANT_MODEL)
     assert ith.shape[1] < th.shape[1]  # no biases
@@ -148,12 +148,13 @@ def test_direction_words():
 def test_toy_d50_repeats_the_toy_block_on_fresh_toys():
     from wedges_lib import toy
 
-    cfg = config.resolve("smoke", radius_seeds=2, plane_D=40, plane_n=4, plane_K=2, plane_dims=(2, 4, 8, 16),
+    cfg = config.resolve("smoke", "02_radius_and_subspaces", n_seeds=2, plane_D=40, plane_n=4, plane_K=2,
+                         plane_dims=(2, 4, 8, 16),
                          plane_radii=(1.1, 10.0), plane_seeds=4, plane_steps=30)
     d50 = radius.toy_d50(cfg)
     assert d50.shape == (2, 2)
-    for k in range(2):  # toy k: the chapter's one-toy block with seed cfg.radius_seed + k
-        s = cfg.radius_seed + k
+    for k in range(2):  # toy k: the chapter's one-toy block with seed cfg.seed + k
+        s = cfg.seed + k
         w = toy.make_wedges(40, 4, 2, kappa=cfg.plane_kappa, r_min=cfg.toy_r_min, r_open=cfg.toy_r_min, seed=s)
         one = toy.hyperplane_success_map(w, cfg.plane_dims, cfg.plane_radii, seeds=4, steps=30, seed=s)
         torch.testing.assert_close(d50[:, k], toy.intrinsic_dimension(one, cfg.plane_dims), equal_nan=True)

@@ -210,7 +210,7 @@ def three_solutions(smoke_data):
 
 def test_set_study_scans_every_edge_and_aligns_to_the_first(three_solutions, smoke_data):
     model, theta = three_solutions
-    cfg = config.resolve("smoke", connector_steps=3, n_samples=30, n_interp=5)
+    cfg = config.resolve("smoke", structure_steps=3, n_eval=30, n_interp=5)
     names = ["connector (segments)", "complex (Benton et al.)"]
     st = sx.set_study(cfg, model, smoke_data, theta, names)
     assert set(st["evals"]) == set(st["edges"]) == {"naive hull", "aligned hull", *names}

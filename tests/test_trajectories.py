@@ -104,7 +104,7 @@ def test_matched_reads_every_quantity_at_the_target_loss():
 
 
 def test_run_setting_keeps_divergence_visible(smoke_data):
-    cfg = config.resolve("smoke", hp_seeds=2, hp_steps=20, hp_record_every=10, hp_examples=32, hp_probes=2)
+    cfg = config.resolve("smoke", n_seeds=2, steps=20, record_every=10, hp_examples=32, hp_probes=2)
     bad = tj.run_setting(cfg, smoke_data, lr=30.0, width=cfg.width, l2=0.0)
     assert bad["diverged"].all() and tj.member_status(bad) == ["diverged", "diverged"]
     assert bad["loss"][1:].isnan().all() and not bad["loss"][0].isnan().any()
@@ -137,7 +137,7 @@ def test_study_trains_a_shared_setting_once_and_is_one_cached_computation(smoke_
         return {**_run([[2.0], [1.0], [final]], **setting), "_model": None, "_trajectory": None}
 
     monkeypatch.setattr(tj, "run_setting", fake)
-    knobs = dict(seed=12345, hp_seed=12345, lr=0.1, width=0.25, l2=0.0, lrs=(0.05, 0.1), widths=(0.25, 0.5),
+    knobs = dict(seed=12345, lr=0.1, width=0.25, l2=0.0, lrs=(0.05, 0.1), widths=(0.25, 0.5),
                  l2s=(0.0,))  # a key no other test caches
     cfg = config.resolve("smoke", **knobs)
     res = tj.run(cfg, smoke_data)
@@ -163,7 +163,7 @@ def test_bracketing_marks_the_records_at_loss_interpolates_between():
 
 
 def test_band_curvature_is_measured_exactly_where_matched_reads_it(smoke_data):
-    over = dict(hp_seeds=2, hp_steps=60, hp_record_every=10, hp_examples=32, hp_probes=2)
+    over = dict(n_seeds=2, steps=60, record_every=10, hp_examples=32, hp_probes=2)
     cfg = config.resolve("smoke", **over)
     run = tj.run_setting(cfg, smoke_data, lr=0.1, width=cfg.width, l2=0.0, keep=True)
     model, traj = run["_model"], run["_trajectory"].clone()
@@ -179,7 +179,7 @@ def test_band_curvature_is_measured_exactly_where_matched_reads_it(smoke_data):
     only = torch.zeros(7, 2, dtype=torch.bool)
     only[t, k] = True
     x, y = smoke_data.x_train[:32], smoke_data.y_train[:32]
-    direct = tj.curvature_along(model, x, y, traj, n_probes=2, seed=cfg.hp_seed, valid=only)
+    direct = tj.curvature_along(model, x, y, traj, n_probes=2, seed=cfg.seed, valid=only)
     assert direct["lmax"][t, k] == run["lmax"][t, k] and direct["trace"][t, k] == run["trace"][t, k]
     along = tj.along_band(run, band)
     assert along.shape == (3, 2) and torch.allclose(along.mean(0), m["lmax"][0])
@@ -209,16 +209,16 @@ def test_knob_effect_direction_and_factor():
 
 
 # the knobs a sweep setting reads, and nothing else: what chapter 03 declares (besides lrs, widths, l2s)
-SETTING_KNOBS = ("hp_seed", "hp_seeds", "model", "device", "optimizer", "momentum", "batch_size", "lr", "width",
-                 "l2", "hp_steps", "hp_record_every", "hp_examples", "hp_probes", "hp_schedule")
+SETTING_KNOBS = ("seed", "n_seeds", "model", "device", "optimizer", "momentum", "batch_size", "lr", "width",
+                 "l2", "steps", "record_every", "hp_examples", "hp_probes", "schedule")
 
 
 def test_run_setting_reads_only_its_knobs_and_matches_train_config(smoke_data):
-    over = dict(hp_seeds=2, hp_steps=20, hp_record_every=10, hp_examples=32, hp_probes=2)
+    over = dict(n_seeds=2, steps=20, record_every=10, hp_examples=32, hp_probes=2)
     cfg = config.resolve_cell({**dict.fromkeys(SETTING_KNOBS), "scale": "smoke", **over})
     run = tj.run_setting(cfg, smoke_data, lr=0.2, width=0.5, l2=0.01)  # no steps, schedule... in cfg
     full = config.resolve("smoke", **over, lr=0.2, width=0.5, l2=0.01)
-    seeds = [cfg.hp_seed, cfg.hp_seed + 1]
+    seeds = [cfg.seed, cfg.seed + 1]
     ref = train.train_config(full, smoke_data, seeds=seeds, steps=20, record_every=10, schedule="constant",
                              quiet=True)
     assert torch.equal(run["radius"], ref.history["radius"].double())
@@ -228,16 +228,16 @@ def test_run_setting_reads_only_its_knobs_and_matches_train_config(smoke_data):
 
 
 def test_study_key_holds_the_knobs_it_reads(smoke_data, monkeypatch):
-    """A knob the study does not read (steps) loads from the cache; another hp_probes retrains."""
+    """A knob the study does not read (toy_D) loads from the cache; another hp_probes retrains."""
     calls = []
     real = train.train_config
     monkeypatch.setattr(train, "train_config", lambda *a, **k: calls.append(1) or real(*a, **k))
-    knobs = dict(hp_seeds=1, hp_steps=60, hp_record_every=10, hp_examples=16, hp_probes=2, hp_seed=4321,
+    knobs = dict(n_seeds=1, steps=60, record_every=10, hp_examples=16, hp_probes=2, seed=4321,
                  lrs=(0.15,), widths=(0.25,), l2s=(0.0,), lr=0.1, width=0.25, l2=0.0)
     res = tj.run(config.resolve("smoke", **knobs), smoke_data)  # settings no other test trains
     assert len(calls) == 2  # lr 0.15, and the base shared by the width and L2 sweeps
     assert not res["band"].isnan().any()  # both trained, so the curvature (and hp_probes) was read
-    tj.run(config.resolve("smoke", **knobs, steps=999), smoke_data)
+    tj.run(config.resolve("smoke", **knobs, toy_D=999), smoke_data)
     assert len(calls) == 2
     tj.run(config.resolve("smoke", **{**knobs, "hp_probes": 3}), smoke_data)
     assert len(calls) == 4

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .presets import DATASETS, DEVICES, MODELS, PRESETS, SCALES, SPECS
+from .presets import CHAPTER_PRESETS, DATASETS, DEVICES, MODELS, PRESETS, SCALES, SPECS
 from .validation import Param, check_arg
 
 __all__ = ["SCALES", "SPECS", "PRESETS", "Param", "Config", "resolve", "default_scale", "pick_device",
@@ -71,8 +71,9 @@ def check_model_data(dataset: str, model: str) -> None:
                          f"{model!r} takes dataset {', '.join(fits)}")
 
 
-def resolve(scale: str | None = None, **overrides: Any) -> Config:
-    """Preset of ``scale`` (default :func:`default_scale`) with non-None ``overrides`` applied, validated.
+def resolve(scale: str | None = None, chapter: str | None = None, **overrides: Any) -> Config:
+    """Preset of ``scale`` (default :func:`default_scale`), then the base knobs ``chapter`` (a chapter's file stem)
+    sets for itself (:data:`~wedges_lib.presets.CHAPTER_PRESETS`), then the non-None ``overrides``, validated.
 
     >>> cfg = resolve("smoke", lr=0.1)
     >>> cfg.lr, cfg.scale
@@ -88,14 +89,16 @@ def resolve(scale: str | None = None, **overrides: Any) -> Config:
     scale = default_scale() if scale is None else SPECS["scale"].check("scale", scale)
     check_names(overrides)
     values = dict(PRESETS[scale])
+    values.update(CHAPTER_PRESETS.get(chapter or "", {}).get(scale, {}))
     values.update({k: SPECS[k].check(k, v) for k, v in overrides.items() if v is not None})
     values["scale"] = scale
     check_model_data(values["dataset"], values["model"])  # before anything runs: an image model on sequences fails
     return Config(values)
 
 
-def resolve_cell(namespace: dict[str, Any]) -> Config:
-    """A chapter's configuration from its parameters cell: ``config.resolve_cell(globals())``.
+def resolve_cell(namespace: dict[str, Any], chapter: str | None = None) -> Config:
+    """A chapter's configuration from its parameters cell: ``config.resolve_cell(globals(), CHAPTER)``, with
+    ``chapter`` its file's stem (its own seeds and budget: :func:`resolve`).
 
     The knobs are the registry's names defined in ``namespace`` (the parameters cell, plus any that
     papermill injected); the result holds exactly those and ``scale``, so reading a knob the cell does not
@@ -105,7 +108,7 @@ def resolve_cell(namespace: dict[str, Any]) -> Config:
     :ref:`ch-sets`, :ref:`ch-ensembles`, :ref:`ch-benchmarks` and :ref:`ch-your-model`.
     """
     declared = [k for k in SPECS if k in namespace and k != "scale"]
-    cfg = resolve(namespace.get("scale"), **{k: namespace[k] for k in declared})
+    cfg = resolve(namespace.get("scale"), chapter, **{k: namespace[k] for k in declared})
     return Config({k: cfg[k] for k in ["scale", *declared]})
 
 

@@ -280,16 +280,6 @@ def build_all(cfg: Config, data: Dataset, *, quiet: bool = True) -> dict[str, En
     return out
 
 
-def budgeted(cfg: Config, *, min_members: int = 1) -> Config:
-    """``cfg`` with its ensemble budget in the training knobs: ``steps`` = ``cfg.ensemble_steps`` per member,
-    ``n_seeds`` = ``cfg.ensemble_seeds`` repetitions from base seed ``seed`` = ``cfg.ensemble_seed``, ``width``
-    = ``cfg.ensemble_width``; checks ``n_members >= min_members``. Used in :ref:`ch-ensembles`."""
-    if cfg.n_members < min_members:
-        raise ValueError(f"parameter 'n_members': got {cfg.n_members}; this needs an int >= {min_members}")
-    return Config({**cfg, "steps": cfg.ensemble_steps, "n_seeds": cfg.ensemble_seeds, "seed": cfg.ensemble_seed,
-                   "width": cfg.ensemble_width})
-
-
 def summarize(ens: Ensemble, data: Dataset, *, n_interp: int = 0, n_bins: int = 15,
               reference: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Per-repetition accuracy / NLL / ECE vs size and mean pairwise diversity of ``ens`` on the test set.

@@ -136,24 +136,19 @@ _add(
                                "('relative': the same angular step)", choices=STEPS),
         "id_fraction": Param(float, "fraction of full-space accuracy that defines the intrinsic dimension",
                              low=0, high=1, low_open=True),
-        "radius_seeds": Param(int, "repetitions in chapter 02 (seeds radius_seed, radius_seed + 1, ...): networks, "
-                              "and toys of the toy block", low=1),
-        "radius_seed": Param(int, "base seed of chapter 02's networks, planes and toys (fresh seeds for the "
-                                  "temperature-controlled verdicts; seeds 0-4 were seen before)", low=0),
         "goldilocks_dim": Param(int, "d of the random subspace the restricted Goldilocks ratio PᵀHP is taken in",
                                 low=1),
     },
     {
         "smoke": dict(dims=(10, 40, 160), radii=(0.25, 1.0, 8.0), projection="fastfood", subspace_width=0.25,
                       subspace_steps=150, subspace_lr=1.0, subspace_step="relative", id_fraction=0.5,
-                      radius_seeds=3, radius_seed=200, goldilocks_dim=40),
+                      goldilocks_dim=40),
         "cpu": dict(dims=(200, 800, 3200, 12800), radii=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0), projection="fastfood",
                     subspace_width=0.5, subspace_steps=500, subspace_lr=1.7, subspace_step="relative",
-                    id_fraction=0.8, radius_seeds=4, radius_seed=200, goldilocks_dim=800),
+                    id_fraction=0.8, goldilocks_dim=800),
         "paper": dict(dims=(250, 1000, 4000, 16000, 64000), radii=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
                       projection="fastfood", subspace_width=1.0, subspace_steps=10000, subspace_lr=1.0,
-                      subspace_step="relative", id_fraction=0.9, radius_seeds=5, radius_seed=200,
-                      goldilocks_dim=4000),
+                      subspace_step="relative", id_fraction=0.9, goldilocks_dim=4000),
     },
 )
 
@@ -178,25 +173,14 @@ _add(
         "lrs": Param(tuple, "learning rates of the lr sweep (at the base width and l2)", low=0, low_open=True),
         "widths": Param(tuple, "width multipliers of the width sweep (at the base lr and l2)", low=0, low_open=True),
         "l2s": Param(tuple, "L2 strengths of the L2 sweep (at the base lr and width)", low=0),
-        "hp_steps": Param(int, "SGD steps of every run in the hyperparameter sweeps", low=1),
-        "hp_record_every": Param(int, "record loss and radius every this many steps (the matched-loss grid)", low=1),
         "hp_examples": Param(int, "training examples in the fixed batch the Hessian is measured on", low=1),
-        "hp_probes": Param(int, "Rademacher probes of each Hutchinson trace estimate", low=2),
-        "hp_schedule": Param(str, "learning-rate schedule of the sweeps (constant: no run is compared while annealing)",
-                             choices=SCHEDULES),
-        "hp_seed": Param(int, "base seed of the sweeps' networks (fresh seeds for the matched-loss protocol)", low=0),
-        "hp_seeds": Param(int, "networks trained per setting (one vmapped stack): the repetitions of chapter 03",
-                          low=1)},
+        "hp_probes": Param(int, "Rademacher probes of each Hutchinson trace estimate", low=2)},
     {
-        "smoke": dict(lrs=(0.05, 0.2, 30.0), widths=(0.25, 1.0), l2s=(0.0, 0.003), hp_steps=300,
-                      hp_record_every=10, hp_examples=256, hp_probes=4, hp_schedule="constant",
-                      hp_seed=1700, hp_seeds=4),
+        "smoke": dict(lrs=(0.05, 0.2, 30.0), widths=(0.25, 1.0), l2s=(0.0, 0.003), hp_examples=256, hp_probes=4),
         "cpu": dict(lrs=(0.05, 0.1, 0.2, 10.0), widths=(0.25, 0.5, 1.0, 2.0), l2s=(0.0, 0.001, 0.003),
-                    hp_steps=800, hp_record_every=10, hp_examples=512, hp_probes=10,
-                    hp_schedule="constant", hp_seed=1700, hp_seeds=5),
+                    hp_examples=512, hp_probes=10),
         "paper": dict(lrs=(0.01, 0.02, 0.05, 0.1, 0.2, 2.0), widths=(0.5, 1.0, 2.0, 4.0),
-                      l2s=(0.0, 5e-4, 2e-3, 5e-3), hp_steps=10000, hp_record_every=100,
-                      hp_examples=2048, hp_probes=50, hp_schedule="constant", hp_seed=1700, hp_seeds=5),
+                      l2s=(0.0, 5e-4, 2e-3, 5e-3), hp_examples=2048, hp_probes=50),
     },
 )
 
@@ -233,23 +217,22 @@ _add(
     {
         "n_solutions": Param(int, "the larger number k of solutions joined by one structure (the chapter also uses 3)",
                              low=3),
-        "connector_steps": Param(int, "SGD steps training each set structure (connector, simplices, complex)", low=1),
-        "set_lr": Param(float, "SGD learning rate of the set structures", low=0, low_open=True),
-        "n_samples": Param(int, "points sampled per structure to evaluate it", low=2),
+        "structure_steps": Param(int, "SGD steps training each set structure (connector, simplices, complex)",
+                                 low=1),
+        "structure_lr": Param(float, "SGD learning rate of the set structures", low=0, low_open=True),
+        "n_eval": Param(int, "points sampled per structure to evaluate it", low=2),
         "set_grid": Param(int, "grid points per axis of the planes through solutions and the connector", low=2),
         "n_sets": Param(int, "independent sets of 3 solutions in chapter 05 (its repetitions)", low=1),
-        "set_seed": Param(int, "base seed of chapter 05's networks (fresh seeds for the per-segment, volume and "
-                               "alignment checks; 100-110 were seen before)", low=0),
         "set_volume_reg": Param(float, "λ of Benton et al.'s volume regulariser −λ log(Σ vol² + 1e-4) on the complex",
                                 low=0),
     },
     {
-        "smoke": dict(n_solutions=4, connector_steps=300, set_lr=0.3, n_samples=64, set_grid=13, n_sets=3,
-                      set_seed=500, set_volume_reg=0.03),
-        "cpu": dict(n_solutions=5, connector_steps=1000, set_lr=0.3, n_samples=256, set_grid=21, n_sets=3,
-                    set_seed=500, set_volume_reg=0.03),
-        "paper": dict(n_solutions=5, connector_steps=10000, set_lr=0.05, n_samples=1024, set_grid=31, n_sets=3,
-                      set_seed=500, set_volume_reg=0.03),
+        "smoke": dict(n_solutions=4, structure_steps=300, structure_lr=0.3, n_eval=64, set_grid=13, n_sets=3,
+                      set_volume_reg=0.03),
+        "cpu": dict(n_solutions=5, structure_steps=1000, structure_lr=0.3, n_eval=256, set_grid=21, n_sets=3,
+                    set_volume_reg=0.03),
+        "paper": dict(n_solutions=5, structure_steps=10000, structure_lr=0.05, n_eval=1024, set_grid=31, n_sets=3,
+                      set_volume_reg=0.03),
     },
 )
 
@@ -300,21 +283,42 @@ _add(
     },
 )
 
-# --- chapter 06 (its compute budget) -------------------------------------------------------------
+# --- chapter 06 (its plane) -----------------------------------------------------------------------
 
 _add(
-    {
-        "ensemble_steps": Param(int, "steps S per member in chapter 06 (replaces 'steps' there)", low=1),
-        "ensemble_seeds": Param(int, "repetitions of each method in chapter 06 (replaces 'n_seeds' there)", low=1),
-        "ensemble_seed": Param(int, "base seed of chapter 06's repetitions (replaces 'seed' there)", low=0),
-        "ensemble_grid": Param(int, "grid points per axis of chapter 06's plane through three members", low=2),
-        "ensemble_width": Param(float, "width multiplier in chapter 06 (replaces 'width' there)", low=0,
-                                low_open=True)},
-    {
-        "smoke": dict(ensemble_steps=150, ensemble_seeds=3, ensemble_seed=700, ensemble_grid=11,
-                      ensemble_width=0.25),
-        "cpu": dict(ensemble_steps=800, ensemble_seeds=5, ensemble_seed=700, ensemble_grid=25, ensemble_width=0.5),
-        "paper": dict(ensemble_steps=20000, ensemble_seeds=5, ensemble_seed=700, ensemble_grid=31,
-                      ensemble_width=1.0),
-    },
+    {"ensemble_grid": Param(int, "grid points per axis of chapter 06's plane through three members", low=2)},
+    {"smoke": dict(ensemble_grid=11), "cpu": dict(ensemble_grid=25), "paper": dict(ensemble_grid=31)},
 )
+
+# --- base knobs a chapter sets for itself, by their own names --------------------------------------
+
+#: chapter (its file's stem) -> scale -> the base knobs it sets for itself: its seeds and repetitions (fresh seeds
+#: for its verdicts), its training budget. :func:`wedges_lib.config.resolve` applies them between the scale's
+#: preset and the run's own overrides, so ``-p seed 5`` means the same in every chapter.
+CHAPTER_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "02_radius_and_subspaces": {
+        "smoke": dict(seed=200, n_seeds=3), "cpu": dict(seed=200, n_seeds=4), "paper": dict(seed=200, n_seeds=5)},
+    "03_hyperparameters": {  # a constant rate: no run is compared while its step is annealed
+        "smoke": dict(seed=1700, n_seeds=4, steps=300, record_every=10, schedule="constant"),
+        "cpu": dict(seed=1700, n_seeds=5, steps=800, record_every=10, schedule="constant"),
+        "paper": dict(seed=1700, n_seeds=5, steps=10000, record_every=100, schedule="constant")},
+    "05_connecting_many_solutions": {  # fresh seeds for the per-segment, volume and alignment checks
+        "smoke": dict(solution_seed=500), "cpu": dict(solution_seed=500), "paper": dict(solution_seed=500)},
+    "06_ensembles": {  # steps S per member, repetitions per method
+        "smoke": dict(seed=700, n_seeds=3, steps=150, width=0.25),
+        "cpu": dict(seed=700, n_seeds=5, steps=800, width=0.5),
+        "paper": dict(seed=700, n_seeds=5, steps=20000, width=1.0)},
+}
+
+
+def _check_chapter_presets() -> None:
+    """Every chapter's own values are registered knobs, valid, at every scale."""
+    for chapter, scales in CHAPTER_PRESETS.items():
+        if set(scales) != set(SCALES):
+            raise ValueError(f"CHAPTER_PRESETS[{chapter!r}] must set every scale {SCALES}")
+        for values in scales.values():
+            for k, v in values.items():
+                SPECS[k].check(k, v)
+
+
+_check_chapter_presets()

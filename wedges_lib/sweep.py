@@ -33,7 +33,7 @@ def validate(chapter: str | Path, scale: str | None, overrides: dict[str, Any]) 
     if unknown:
         raise ValueError(f"unknown parameter {unknown[0]!r} for {Path(chapter).name}; "
                          f"valid parameters: {', '.join(k for k in known if k != 'scale')}")
-    cfg = config.resolve(scale, **overrides)
+    cfg = config.resolve(scale, Path(chapter).stem, **overrides)  # with the chapter's own seeds and budget
     return config.Config({k: cfg[k] for k in known if k in cfg})
 
 

@@ -138,7 +138,7 @@ def sections(model: WedgeModel, a: torch.Tensor, b: torch.Tensor, c: torch.Tenso
 
 def set_study(cfg: Mapping, k: int = 3, n_eval: int = 512) -> dict:
     """Chapter 05's toy account: k descents ending on distinct wedges, a connector trained on the k segments to
-    it (``connector_steps`` steps at ``toy_lr``), and the loss at ``n_eval`` points of the naive hull and of the
+    it (``structure_steps`` steps at ``toy_lr``), and the loss at ``n_eval`` points of the naive hull and of the
     segments. Used in :ref:`ch-sets`."""
     model = from_config(cfg)
     ends = descend(model, random_points(model, cfg["toy_runs"], cfg["toy_r0"], seed=cfg["seed"]),
@@ -147,7 +147,7 @@ def set_study(cfg: Mapping, k: int = 3, n_eval: int = 512) -> dict:
     pick = [wedge.index(w) for w in dict.fromkeys(wedge)][:k]  # the first runs on distinct wedges
     sols = ends[pick]
     f = lambda th: loss(model, th)  # noqa: E731
-    conn = sets.train_connector(f, None, sols, steps=cfg["connector_steps"], lr=cfg["toy_lr"], n_samples=16,
+    conn = sets.train_connector(f, None, sols, steps=cfg["structure_steps"], lr=cfg["toy_lr"], n_samples=16,
                                 seed=cfg["seed"], quiet=True)
     evals = {"naive hull": sets.evaluate_structure(f, None, None, lambda n, s: sets.hull_points(sols, n, s), n_eval),
              "connector": sets.evaluate_structure(f, None, None, conn.sample, n_eval)}

@@ -13,7 +13,7 @@ variants side by side on the same initialisations, projections and minibatches (
 * ``absolute`` — the uncontrolled network with ``step = "absolute"`` (the same step length at every radius).
 
 The three variants of ``cfg.model`` share one vmapped pass per d (:func:`wedges_lib.subspace.dim_sweep` with
-repeated radii). Seeds start at ``cfg.radius_seed``. The Goldilocks ratio Tr(H)/‖H‖_F is measured at every
+repeated radii). Seeds start at ``cfg.seed``. The Goldilocks ratio Tr(H)/‖H‖_F is measured at every
 anchor in the full space and restricted to the random subspace of dimension ``cfg.goldilocks_dim``.
 """
 from __future__ import annotations
@@ -37,8 +37,8 @@ INVARIANT_MODEL = "mlp_invariant"
 
 
 def seeds_of(cfg: Config) -> list[int]:
-    """Chapter 02's seeds: cfg.radius_seed .. cfg.radius_seed + cfg.radius_seeds - 1."""
-    return list(range(cfg.radius_seed, cfg.radius_seed + cfg.radius_seeds))
+    """Chapter 02's seeds: cfg.seed .. cfg.seed + cfg.n_seeds - 1."""
+    return list(range(cfg.seed, cfg.seed + cfg.n_seeds))
 
 
 def init(cfg: Config, data: Dataset, name: str | None = None,
@@ -237,8 +237,8 @@ def direction(mean: float, lo: float, hi: float) -> str:
 
 
 def toy_d50(cfg: Config) -> torch.Tensor:
-    """Chapter 02's toy block, repeated on ``cfg.radius_seeds`` toys (toy k: a fresh wedge landscape and fresh
-    planes from seed ``cfg.radius_seed + k``): the smallest d of ``cfg.plane_dims`` where half of
+    """Chapter 02's toy block, repeated on ``cfg.n_seeds`` toys (toy k: a fresh wedge landscape and fresh
+    planes from seed ``cfg.seed + k``): the smallest d of ``cfg.plane_dims`` where half of
     ``cfg.plane_seeds`` random planes through a point at each radius of ``cfg.plane_radii`` succeed, (R, toys);
     NaN where none does. Used in :ref:`ch-radius`."""
     out = []

@@ -1,7 +1,7 @@
 """Curvature at matched training loss along training trajectories, for sweeps of learning rate, width and L2.
 
-A *setting* is one (lr, width, l2) trained as a stack of ``hp_seeds`` members in one vmapped pass
-(:func:`run_setting`); every ``hp_record_every`` steps the trainer records each member's loss on the whole
+A *setting* is one (lr, width, l2) trained as a stack of ``n_seeds`` members in one vmapped pass
+(:func:`run_setting`); every ``record_every`` steps the trainer records each member's loss on the whole
 training set and its radius. :func:`run` trains every setting of the three sweeps once (a setting two sweeps
 share, such as the base one, is trained once), fixes **one** loss band for all of them (:func:`loss_band`: the
 stretch of training loss that every trained member of every sweep covers) and only then measures the curvature:
@@ -11,7 +11,7 @@ trace — at the two records that bracket each loss of the band (:func:`add_band
 
 Settings are compared at matched training loss (:func:`at_loss`, :func:`matched`), never at matched step: a run
 with a small learning rate has simply not got as far. :func:`at_loss` interpolates in log loss between two
-measured records ``hp_record_every`` steps apart. A knob's effect is the per-seed log ratio of a quantity between
+measured records ``record_every`` steps apart. A knob's effect is the per-seed log ratio of a quantity between
 its last and first trained setting (:func:`knob_effect`); whether the three knobs act alike is tested on the
 points of :func:`overlay_points` by :mod:`wedges_lib.overlay`; both are judged over seeds by
 :mod:`wedges_lib.verdicts`.
@@ -78,8 +78,8 @@ def member_status(run: dict) -> list[str]:
 
 def run_setting(cfg: Config, data: Dataset, *, lr: float, width: float, l2: float, quiet: bool = True,
                 keep: bool = False) -> dict:
-    """Train ``cfg.hp_seeds`` members (seeds ``cfg.hp_seed`` ...) at (lr, width, l2) for ``cfg.hp_steps`` steps,
-    recording every ``cfg.hp_record_every`` steps the loss on the whole training set and the radius.
+    """Train ``cfg.n_seeds`` members (seeds ``cfg.seed`` ...) at (lr, width, l2) for ``cfg.steps`` steps,
+    recording every ``cfg.record_every`` steps the loss on the whole training set and the radius.
 
     Returns plain tensors (so it caches): 'step' (T,); 'loss', 'test_acc', 'radius', and 'lmax', 'trace',
     'trace_se' (T, K) (all NaN until :func:`add_band_curvature` measures them); 'diverged', 'diverged_step' (K,);
@@ -88,10 +88,10 @@ def run_setting(cfg: Config, data: Dataset, *, lr: float, width: float, l2: floa
     """
     lr, width, l2 = (SPECS[k].check(k, v) for k, v in (("lr", lr), ("width", width), ("l2", l2)))
     # exactly the knobs this reads (so a cache key holds exactly these), the sweep's in place of the base ones
-    c = Config(seed=cfg.hp_seed, model=cfg.model, width=width, device=cfg.device, optimizer=cfg.optimizer, lr=lr,
-               momentum=cfg.momentum, l2=l2, schedule=cfg.hp_schedule, batch_size=cfg.batch_size,
-               steps=cfg.hp_steps, record_every=cfg.hp_record_every)
-    seeds = list(range(cfg.hp_seed, cfg.hp_seed + cfg.hp_seeds))
+    c = Config(seed=cfg.seed, model=cfg.model, width=width, device=cfg.device, optimizer=cfg.optimizer, lr=lr,
+               momentum=cfg.momentum, l2=l2, schedule=cfg.schedule, batch_size=cfg.batch_size,
+               steps=cfg.steps, record_every=cfg.record_every)
+    seeds = list(range(cfg.seed, cfg.seed + cfg.n_seeds))
     res = train.train_config(c, data, seeds=seeds, keep_trajectory=keep, quiet=quiet)
     h, steps = res.history, res.history["step"]
     valid = ~(res.diverged[None, :] & (steps[:, None] >= res.diverged_step[None, :]))
@@ -108,7 +108,7 @@ def _curvature(cfg: Config, data: Dataset, model, trajectory: torch.Tensor, wher
     """:func:`curvature_along` on the Hessian batch of ``cfg``, at the points (T, K) ``where`` is True."""
     n, dev = cfg.hp_examples, trajectory.device
     return curvature_along(model, data.x_train[:n].to(dev), data.y_train[:n].to(dev), trajectory,
-                           n_probes=cfg.hp_probes, seed=cfg.hp_seed, valid=where, quiet=quiet)
+                           n_probes=cfg.hp_probes, seed=cfg.seed, valid=where, quiet=quiet)
 
 
 def bracketing(loss: torch.Tensor, targets: Sequence[float] | torch.Tensor) -> torch.Tensor:
@@ -132,7 +132,7 @@ def bracketing(loss: torch.Tensor, targets: Sequence[float] | torch.Tensor) -> t
 def add_band_curvature(cfg: Config, data: Dataset, run: dict, targets: torch.Tensor, quiet: bool = True) -> dict:
     """Measure the curvature of ``run`` (a :func:`run_setting` kept with ``keep=True``) at the records that
     bracket each target loss, for every trained member, so that :func:`matched` interpolates between measured
-    points ``cfg.hp_record_every`` steps apart; drops the kept network and trajectory. Returns ``run``."""
+    points ``cfg.record_every`` steps apart; drops the kept network and trajectory. Returns ``run``."""
     trained = torch.tensor([s == "trained" for s in member_status(run)])
     need = bracketing(run["loss"], targets) & trained[None, :] & run["lmax"].isnan()
     model, trajectory = run.pop("_model"), run.pop("_trajectory")

@@ -15,7 +15,6 @@ import torch
 from torch import nn
 
 from .. import align, cache, params, plots, solutions, toy_experiments, verdicts
-from ..config import Config
 from ..data import Dataset
 from ..sets import (
     SetResult,
@@ -45,15 +44,9 @@ SHORT = {"naive hull": "hull", "aligned hull": "ahull", "connector (segments)": 
          "connector (triangles)": "tri", "complex (Benton et al.)": "cplx", "complex, no volume term": "cplx0"}
 
 
-def set_solutions(cfg, data: Dataset, k: int) -> tuple[nn.Module, dict[str, torch.Tensor]]:
-    """k networks trained from the seeds ``set_seed``, ``set_seed + 1``, ... (chapter 05's own, fresh seeds), by
-    :func:`wedges_lib.solutions.independent`. Used in :ref:`ch-sets`."""
-    return solutions.independent(Config({**cfg, "solution_seed": cfg.set_seed}), data, k)
-
-
 def _fit_named(cfg, model: nn.Module, data: Dataset, solutions: torch.Tensor, name: str, seed: int) -> dict:
     trainer, options = FITTED[name]
-    fit = dict(steps=cfg.connector_steps, lr=cfg.set_lr, seed=seed, batch_size=cfg.batch_size, quiet=True)
+    fit = dict(steps=cfg.structure_steps, lr=cfg.structure_lr, seed=seed, batch_size=cfg.batch_size, quiet=True)
     if "volume_reg" in options:
         options = {**options, "volume_reg": cfg.set_volume_reg if options["volume_reg"] else 0.0}
     train = train_connector if trainer == "connector" else train_simplex
@@ -62,8 +55,8 @@ def _fit_named(cfg, model: nn.Module, data: Dataset, solutions: torch.Tensor, na
 
 def fit_structures(cfg, model: nn.Module, data: Dataset, solutions: torch.Tensor, names=tuple(FITTED),
                    seed: int | None = None) -> dict[str, SetResult]:
-    """The structures ``names`` of :data:`FITTED` joining solutions (k, D), each trained ``connector_steps`` SGD
-    steps at ``set_lr`` with minibatches from ``seed`` (default ``cfg.seed``) through the result cache."""
+    """The structures ``names`` of :data:`FITTED` joining solutions (k, D), each trained ``structure_steps`` SGD
+    steps at ``structure_lr`` with minibatches from ``seed`` (default ``cfg.seed``) through the result cache."""
     seed = cfg.seed if seed is None else seed
     out = {}
     for name in names:
@@ -97,11 +90,11 @@ def set_study(cfg, model: nn.Module, data: Dataset, sols: torch.Tensor, names=tu
     fitted = fit_structures(cfg, model, data, sols, names, seed=seed)
     aligned = align.align_all(model, sols[0], sols, method="weight", seed=seed)
     hulls = {"naive hull": sols, "aligned hull": aligned}
-    evals = {n: evaluate_structure(model, x, y, lambda m, s, v=v: hull_points(v, m, s), cfg.n_samples, seed)
+    evals = {n: evaluate_structure(model, x, y, lambda m, s, v=v: hull_points(v, m, s), cfg.n_eval, seed)
              for n, v in hulls.items()}
     edges = {n: segment_profile(model, x, y, v, structure_edges("hull", k), cfg.n_interp) for n, v in hulls.items()}
     for n, r in fitted.items():
-        evals[n] = evaluate_structure(model, x, y, r.sample, cfg.n_samples, seed)
+        evals[n] = evaluate_structure(model, x, y, r.sample, cfg.n_eval, seed)
         edges[n] = segment_profile(model, x, y, r.vertices, structure_edges(r.kind, k, len(r.extra)), cfg.n_interp)
     volumes = {n: float(structure_volume(r.vertices, r.kind, k)) for n, r in fitted.items() if r.kind == "complex"}
     loss, acc = params.evaluate(model, sols, x, y)
@@ -110,12 +103,13 @@ def set_study(cfg, model: nn.Module, data: Dataset, sols: torch.Tensor, names=tu
 
 
 def run(cfg, data: Dataset) -> dict:
-    """Chapter 05's experiment: the networks ('model', 'sol' = :func:`set_solutions`' dict), :func:`set_study` of
+    """Chapter 05's experiment: the networks ('model', 'sol' as :func:`wedges_lib.solutions.independent` returns
+    them, from chapter 05's own ``solution_seed``), :func:`set_study` of
     each of the ``n_sets`` triples of :func:`set_groups` ('studies': every structure of :data:`FITTED` on the
     first, :data:`EVERY_SET` on the others; None for a set with a diverged member) and of the larger set of
     ``n_solutions`` ('big', the connector), the planes through the first set (:func:`sections`) and the toy's
     account ('toy': :func:`wedges_lib.toy_experiments.set_study`'s evaluations). Used in :ref:`ch-sets`."""
-    model, sol = set_solutions(cfg, data, 3 * cfg.n_sets + cfg.n_solutions - 3)
+    model, sol = solutions.independent(cfg, data, 3 * cfg.n_sets + cfg.n_solutions - 3)  # chapter 05's seeds
     triples, larger = set_groups(cfg.n_sets, cfg.n_solutions)
     theta, bad = sol["theta"], sol["diverged"]
 

@@ -65,6 +65,7 @@ def run(cfg, data: Dataset) -> dict:
     :func:`measure_all`), the plane through members 0, 1, 2 of each method ('planes', None where a run
     diverged), the diversity–accuracy plane ('fhl', :func:`accuracy_plane`) and the deep members aligned to the
     reference ('aligned', :func:`aligned_deep`). Used in :ref:`ch-ensembles`."""
+    check_arg("n_members", cfg.n_members, cfg.n_members >= 3, "an int >= 3 (the centroid of members 0, 1, 2)")
     ens = ensembles.build_all(cfg, data)
     ref = ens["deep"].members[:, 0]
     sweep, chosen, stats = measure_all(ens, data, reference=ref, n_interp=cfg.n_interp)
