@@ -60,3 +60,30 @@ def test_parameters_are_registered_in_one_place():
 def test_no_module_is_oversized():
     big = {p.name: n for p in LIB.glob("*.py") if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not big, f"modules over {MAX_LINES} lines: {big}"
+
+
+def _study_imports(path: Path) -> set[str]:
+    """The chapter studies (wedges_lib.studies.chNN_*) one module imports, in any import form."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if base.startswith(("studies", "wedges_lib.studies")) or (node.level and base.startswith("studies")):
+                found.add(base.split(".")[-1])
+            if base in ("studies", "wedges_lib.studies") or (node.level == 1 and not base):
+                found |= {a.name for a in node.names if a.name.startswith("ch")}
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[-1] for a in node.names if a.name.startswith("wedges_lib.studies.")}
+    return {m for m in found if m.startswith("ch")}
+
+
+def test_engines_never_import_a_study_and_studies_never_each_other():
+    top = {"sweep", "__main__", "notebook"}  # the runner may check a chapter's inputs through its study
+    for path in LIB.glob("*.py"):
+        if path.stem not in top:
+            assert not _study_imports(path), f"{path.name} imports a study: {_study_imports(path)}"
+    studies = sorted((LIB / "studies").glob("ch*.py"))
+    assert len(studies) >= 7, [p.name for p in studies]
+    for path in studies:
+        assert not _study_imports(path) - {path.stem}, f"{path.name} imports {_study_imports(path)}"
+        assert len(path.read_text().splitlines()) <= MAX_LINES, f"{path.name} is oversized"

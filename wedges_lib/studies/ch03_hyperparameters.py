@@ -1,22 +1,14 @@
-"""Curvature at matched training loss along training trajectories, for sweeps of learning rate, width and L2.
+"""Chapter 03's study: curvature at matched training loss along trajectories, sweeping lr, width and L2.
 
-A *setting* is one (lr, width, l2) trained as a stack of ``n_seeds`` members in one vmapped pass
-(:func:`run_setting`); every ``record_every`` steps the trainer records each member's loss on the whole
-training set and its radius. :func:`run` trains every setting of the three sweeps once (a setting two sweeps
-share, such as the base one, is trained once), fixes **one** loss band for all of them (:func:`loss_band`: the
-stretch of training loss that every trained member of every sweep covers) and only then measures the curvature:
-the largest Hessian eigenvalue (Lanczos) and the trace (Hutchinson, with its standard error) of the data loss
-alone — cross-entropy on a fixed training batch; an L2 term would add l2 to every eigenvalue and l2 * D to the
-trace — at the two records that bracket each loss of the band (:func:`add_band_curvature`, :func:`bracketing`).
-
-Settings are compared at matched training loss (:func:`at_loss`, :func:`matched`), never at matched step: a run
-with a small learning rate has simply not got as far. :func:`at_loss` interpolates in log loss between two
-measured records ``record_every`` steps apart. A knob's effect is the per-seed log ratio of a quantity between
-its last and first trained setting (:func:`knob_effect`); whether the three knobs act alike is tested on the
-points of :func:`overlay_points` by :mod:`wedges_lib.overlay`; both are judged over seeds by
-:mod:`wedges_lib.verdicts`.
-
-Shapes: a trajectory is (T, D) for one run or (T, K, D) for K members; per-point results drop D.
+A *setting* (lr, width, l2) trains ``n_seeds`` members in one vmapped pass (:func:`run_setting`), recording each
+member's training loss and radius every ``record_every`` steps. :func:`run` trains every setting of the three
+sweeps once, fixes **one** loss band for all of them (:func:`loss_band`: the training loss every trained member
+covers) and only then measures the data loss's curvature (λ_max by Lanczos, Tr(H) by Hutchinson with its standard
+error; no L2 term) at the two records bracketing each loss of the band (:func:`add_band_curvature`). Settings are
+compared at matched training loss (:func:`at_loss`, :func:`matched`: interpolated in log loss), never at matched
+step. A knob's effect is the per-seed log ratio between its last and first trained setting (:func:`knob_effect`);
+whether the knobs act alike is tested on :func:`overlay_points` by :mod:`wedges_lib.overlay`. Shapes: a trajectory
+is (T, D) for one run or (T, K, D) for K members; per-point results drop D.
 """
 from __future__ import annotations
 
