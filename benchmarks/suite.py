@@ -86,6 +86,12 @@ def machine(device: str = "cpu") -> str:
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
 
 
+def git_commit() -> str:
+    """The short hash of the commit measured ('unknown' outside a git checkout)."""
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE)
+    return git.stdout.strip() if git.returncode == 0 else "unknown"
+
+
 def save(rows: dict[str, list[Row]], *, device: str, quick: bool, directory: Path = RESULTS) -> Path:
     """Write one run's rows, with where and when they were measured, to ``directory/<device>.json`` (atomically;
     a run on the same device replaces the file), with the device's name, the date, torch's version and the git
@@ -95,11 +101,10 @@ commit of the benchmarks measured. Returns the path."""
     from wedges_lib.results import write_json
 
     name = machine(device)
-    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / (re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower() + ".json")
     write_json(path, {"device": name, "date": datetime.date.today().isoformat(), "torch": torch.__version__,
-                      "commit": git.stdout.strip() if git.returncode == 0 else "unknown", "quick": quick,
+                      "commit": git_commit(), "quick": quick,
                       "benchmarks": {k: [r.to_dict() for r in v] for k, v in rows.items()}})
     return path
 

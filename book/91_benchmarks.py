@@ -37,7 +37,7 @@ import torch
 from IPython.display import Markdown, display
 
 import wedges_lib
-from benchmarks import suite  # runs the benchmarks, reads saved runs, draws tables
+from benchmarks import build_time, suite  # runs the benchmarks, reads saved runs, draws tables
 from wedges_lib import config, protocol, verdicts
 
 CHAPTER = "91_benchmarks"  # its own presets and its protocol section
@@ -134,6 +134,17 @@ for run in runs:
         display(suite.table(name, rs))
 if not runs:
     display(Markdown("No run is saved in `benchmarks/results/` yet."))
+
+# %% [markdown]
+# ## The book's own build
+#
+# The README's first command builds this book cold; `python -m benchmarks.build_time --save` times it into a
+# temporary folder with empty caches (every chapter executed, two at a time on two cores: `wedges_lib.execution`)
+# and keeps the record in `benchmarks/results/builds/`. The last saved build, each chapter beside its budget
+# (`wedges_lib.presets.CHAPTER_BUDGETS`, seconds at the cpu scale):
+
+# %% tags=["remove-input"]
+Markdown(build_time.markdown(build_time.saved_build("cpu")))
 
 # %% [markdown]
 # ## Takeaway

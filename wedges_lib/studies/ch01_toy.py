@@ -47,8 +47,8 @@ def _worst_ratio(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 
 def escapes(model: WedgeModel, solutions: torch.Tensor, directions: torch.Tensor, n: int = 401) -> torch.Tensor:
     """Escape distances (B, 1 + M) from each solution (B, D), in units of its radius R: along its
-    :func:`short_direction` first, then along each of the M random ``directions`` (M, D); where the loss first
-    exceeds ``LOW`` R², probed to 2R on n points (``inf`` where it stays below)."""
+    :func:`~wedges_lib.toy_experiments.short_direction` first, then along each of the M random ``directions`` (M,
+    D); where the loss first exceeds ``LOW`` R², probed to 2R on n points (``inf`` where it stays below)."""
     out = []
     for sol in solutions:
         R = float(torch.linalg.vector_norm(sol))
@@ -66,12 +66,14 @@ def still_low(escape: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 def descent_study(cfg: Mapping) -> dict:
-    """Chapter 01's descents on :func:`from_config`'s toy: plain, with gradient noise then settling, the lines
-    from the starts, a pair of solutions and the escape distances along random and short directions.
+    """Chapter 01's descents on :func:`~wedges_lib.toy_experiments.from_config`'s toy: plain, with gradient noise
+    then settling, the lines from the starts, a pair of solutions and the escape distances along random and short
+    directions.
 
-    Returns the runs, the two pictures of the pair (:func:`sections`), the :func:`escapes` from every plain run's
-    solution and the measured numbers (losses, radii, barriers in units of R² = ‖a‖², escape distances in units of
-    the solution's radius, medians over the solutions). Used in :ref:`ch-toy-model`.
+    Returns the runs, the two pictures of the pair (:func:`~wedges_lib.toy_experiments.sections`), the
+    :func:`escapes` from every plain run's solution and the measured numbers (losses, radii, barriers in units
+    of R² = ‖a‖², escape distances in units of the solution's radius, medians over the solutions).
+    Used in :ref:`ch-toy-model`.
     """
     model = from_config(cfg)
     starts = random_points(model, cfg["toy_runs"], cfg["toy_r0"], seed=cfg["seed"])
@@ -122,9 +124,9 @@ def hyperplane_study(cfg: Mapping) -> dict:
 
 
 def slabs_study(cfg: Mapping) -> dict:
-    """Chapter 01's D = 3 picture (:func:`slabs3d`): its zero-loss voxels (the octant facing the viewer cut
-    away), two runs from the positive octant ending on different slabs, and the barriers (in units of R² = ‖a‖²)
-    on the straight line and through their joint. Used in :ref:`ch-toy-model`."""
+    """Chapter 01's D = 3 picture (:func:`~wedges_lib.toy_experiments.slabs3d`): its zero-loss voxels (the octant
+    facing the viewer cut away), two runs from the positive octant ending on different slabs, and the barriers
+    (in units of R² = ‖a‖²) on the straight line and through their joint. Used in :ref:`ch-toy-model`."""
     slabs = slabs3d()
     low = zero_loss_points(slabs, 2 * cfg["toy_r0"])
     low = low[(low <= 0).any(dim=1)]

@@ -348,7 +348,7 @@ SLOPES = {"uncontrolled": "radius_id_slope", "temperature": "radius_id_slope_tem
 
 def judge(claims: dict, runs: dict[str, dict], d50: torch.Tensor, cfg: Config) -> dict[str, verdicts.Verdict]:
     """Chapter 02's checks judged per seed, recorded: far vs near on the uncontrolled runs, each variant's slope of
-    log d_int against log c (:data:`SLOPES`; the invariant network's |slope|, a sanity check of its construction;
+    log d_int against log c (:data:`SLOPES`; the invariant network's absolute slope, a sanity check of its construction;
     seeds with a d_int never reached counted as censored), and the toy's slope of log d₅₀ against log r over
     ``d50`` (R', toys) from :func:`toy_d50`. Name -> verdict. Used in :ref:`ch-radius`."""
     st = {v: r["stat"] for v, r in runs.items()}

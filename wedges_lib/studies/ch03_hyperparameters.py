@@ -391,7 +391,7 @@ CURV = {"lmax": "λ_max", "trace": "Tr(H)"}  # the curvatures judged
 def statistics(raw: dict) -> dict:
     """From :func:`run`'s ``raw``: every sweep's quantities at the matched losses of the band ('matched', knob ->
     :func:`matched`), each knob's effect per seed ('effects', :func:`effects`), every setting once as overlay
-    points ('points', :func:`overlay_points`), and per curvature of :data:`CURV` the overlay statistic per seed
+    points ('points', :func:`overlay_points`), and per curvature of ``CURV`` the overlay statistic per seed
     ('alike', :func:`wedges_lib.overlay.overlay_ratio`) and the slope of one line through all points ('slope').
     Used in :ref:`ch-hyperparameters`."""
     m = {knob: matched(runs, raw["band"]) for knob, runs in raw["sweeps"].items()}
@@ -412,7 +412,7 @@ def judge(claims: dict, stats: dict, scale: str) -> dict[str, verdicts.Verdict]:
 
 
 def numbers(raw: dict, stats: dict) -> dict:
-    """The numbers chapter 03's prose quotes, by recorded name: :func:`sweep_numbers` ('hp_…'), per curvature
+    """The numbers chapter 03's prose quotes, by recorded name: :func:`sweep_numbers` (``hp_…``), per curvature
     the slope of one line through all points ('hp_slope_{q}') and each knob's rms offset from the line of the
     other two, as a factor ('hp_off_{q}'). Used in :ref:`ch-hyperparameters`."""
     pts, x = stats["points"], stats["points"]["radius_ratio"]

@@ -4,7 +4,7 @@ The ensembles and their per-repetition measures come from :mod:`wedges_lib.ensem
 (:func:`~wedges_lib.ensembles.build_all`, :func:`~wedges_lib.ensembles.summarize`). FGE and SWA are run
 at every rate of a sweep; :func:`tuned` picks, for each, the rate whose full ensemble has the lowest mean
 test NLL (each method at its own best rate); :func:`sweep_table` shows every rate. :func:`claim_values`
-turns the measures into one value per repetition for each claim, which :func:`judge_all` judges with
+turns the measures into one value per repetition for each claim, which :func:`judge` judges with
 :mod:`wedges_lib.verdicts`. :func:`accuracy_plane` and :func:`draw_accuracy_plane` give the
 diversity–accuracy plane of Fort, Hu & Lakshminarayanan (2019): each member's and each recorded point's
 test disagreement with a reference solution against its test accuracy.
