@@ -37,9 +37,13 @@ def saved_build(scale: str = "cpu") -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def build(scale: str, jobs: int | None = None) -> dict:
-    """Build the book cold at ``scale`` in a temporary folder; the record: total and per-chapter seconds."""
-    with tempfile.TemporaryDirectory(prefix="wedges-build-") as tmp:
+def build(scale: str, jobs: int | None = None, keep: Path | None = None) -> dict:
+    """Build the book cold at ``scale`` in a temporary folder (or in ``keep``, an empty or new folder that stays);
+    the record: total and per-chapter seconds."""
+    if keep is not None and Path(keep).exists() and any(Path(keep).iterdir()):
+        raise ValueError(f"parameter 'keep': {str(keep)!r} is not empty; a cold build needs an empty folder")
+    context = tempfile.TemporaryDirectory(prefix="wedges-build-") if keep is None else _Kept(Path(keep))
+    with context as tmp:
         env = {**os.environ, "WEDGES_SCALE": scale, "WEDGES_DATA": str(Path(tmp) / "data")}
         if jobs:
             env["WEDGES_BUILD_JOBS"] = str(jobs)
@@ -51,6 +55,20 @@ def build(scale: str, jobs: int | None = None) -> dict:
         chapters = read_times(Path(tmp) / "out" / "_build" / ".jupyter_cache")
     return {"scale": scale, "total_seconds": round(total, 1), "chapters": chapters, "succeeded": p.returncode == 0,
             "cores": os.cpu_count(), "jobs": jobs or os.cpu_count(), "log_tail": (p.stdout + p.stderr)[-2000:]}
+
+
+class _Kept:
+    """A folder that outlives the build (``--keep``), used like a TemporaryDirectory."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self) -> str:
+        self.path.mkdir(parents=True, exist_ok=True)
+        return str(self.path)
+
+    def __exit__(self, *exc) -> None:
+        return None
 
 
 def table(record: dict) -> str:
@@ -83,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", default="cpu", choices=("smoke", "cpu", "paper"))
     ap.add_argument("--jobs", type=int, default=None, help="parallel kernels (default: the cores)")
     ap.add_argument("--save", action="store_true", help="keep the record in benchmarks/results/builds/<scale>.json")
+    ap.add_argument("--keep", type=Path, default=None, help="build into this (empty) folder and keep it: the book "
+                    "in KEEP/out/_build/html, the result cache in KEEP/data")
     args = ap.parse_args(argv)
-    record = build(args.scale, args.jobs)
+    record = build(args.scale, args.jobs, args.keep)
     record |= {"device": machine(), "date": datetime.date.today().isoformat(), "commit": git_commit()}
     print(table(record))
     if not record["succeeded"]:
