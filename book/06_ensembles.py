@@ -118,7 +118,8 @@ fig = study.figures("planes", raw)
 
 # %% tags=["remove-input"]
 wedges_lib.record("ens_members", cfg.n_members), wedges_lib.record("ens_steps", cfg.steps)
-study.results(raw["stats"], raw["chosen"])  # records ens_{method}_{number} and shows them
+for table in study.results(raw["stats"], raw["chosen"]):  # records ens_{method}_{number}
+    display(table)  # noqa: F821 (IPython's display)
 
 # %% tags=["hide-input"]
 verdict = protocol.conclude(CHAPTER, study.judge(claims, study.statistics(raw), cfg.scale,

@@ -115,8 +115,9 @@ def test_run_setting_keeps_divergence_visible(smoke_data):
     assert tj.member_status(good) == ["trained", "trained"] and tj.trained(good).all()
     band = tj.loss_band([good, bad])
     good = {**good, "lmax": torch.full((3, 2), 5.0)}
-    table = tj.summary({"lr": [good, bad]}, band)
+    table = tj.summary({"lr": [good, bad]}, band).data  # a Styler: the book's formatting, no index
     assert table["members"][0] == "2 trained" and table["members"][1].startswith("2 diverged (step ")
+    assert table["final loss"][1] == "diverged"  # not NaN
     assert table["λ_max at matched loss"][0] == "5 [5, 5]" and table["λ_max at matched loss"][1] == "—"
     fig, ax = matplotlib.pyplot.subplots(1, 2)
     paths = tj.knob_paths([good, bad], "lr", band)
@@ -260,7 +261,7 @@ def test_effects_numbers_overlay_points_and_the_table():
     assert num["lr_lmax_at_to"] == verdicts.interval_text(up[2], missing="—")
     assert num["failed_runs"] == "lr 10 (diverged)" and num["diverged"] == 1
     assert num["trace_se"] == pytest.approx(2 / 10)
-    table = tj.effect_table({"lr": runs}, m, {"lr_lmax": "✔ reproduced"})
+    table = tj.effect_table({"lr": runs}, m, {"lr_lmax": "✔ reproduced"}).data
     assert len(table) == 3 and table["verdict"].tolist() == ["✔ reproduced", "", ""]
     # overlay points: the base (lr 0.1, width 1) is in two sweeps and counted once
     wide = _run([[2.5, 2.5], [0.1, 0.2]], lr=0.1, width=2.0)

@@ -283,7 +283,7 @@ def along_band(run: dict, band: torch.Tensor, key: str = "lmax") -> torch.Tensor
 
 
 def summary(sweeps: dict[str, list[dict]], band: torch.Tensor):
-    """A table (pandas DataFrame), one row per setting of every sweep: its members' fate, final loss and r/r0, and
+    """A table (a pandas Styler, no index), one row per setting of every sweep: its members' fate, final loss and r/r0, and
     the mean [95 % interval over trained members] of λ_max, trace and r/r0 at matched loss (:func:`matched` over
     ``band``). Used in :ref:`ch-hyperparameters`."""
     import pandas as pd
@@ -296,12 +296,14 @@ def summary(sweeps: dict[str, list[dict]], band: torch.Tensor):
             fate = ", ".join(f"{st.count(s)} {s}" for s in STATUSES if st.count(s))
             if "diverged" in st:
                 fate += f" (step {int(r['diverged_step'][r['diverged']].min())})"
-            row = {"knob": knob, "value": r[knob], "members": fate, "final loss": float(r["loss"][-1].nanmean()),
-                   "final r/r0": float((r["radius"][-1] / r["radius"][0]).mean())}
+            final = r["loss"][-1].nanmean()  # NaN: every member diverged
+            row = {"knob": knob, "value": f"{r[knob]:g}", "members": fate,
+                   "final loss": "diverged" if final.isnan() else f"{float(final):.3g}",
+                   "final r/r0": f"{float((r['radius'][-1] / r['radius'][0]).nanmean()):.3g}"}
             for k, name in (("lmax", "λ_max"), ("trace", "trace"), ("radius_ratio", "r/r0")):
                 row[f"{name} at matched loss"] = interval_text(m[k][i], missing="—")
             rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).style.hide(axis="index")  # the book's formatting: no index, 3 significant digits
 
 
 def sweep_numbers(sweeps: dict[str, list[dict]], band: torch.Tensor,
@@ -371,7 +373,7 @@ def overlay_points(sweeps: dict[str, list[dict]], m: dict[str, dict[str, torch.T
 
 
 def effect_table(sweeps: dict[str, list[dict]], m: dict[str, dict[str, torch.Tensor]], badges: dict[str, str]):
-    """A table (pandas DataFrame), one row per knob and quantity of ``QUANTITIES``: the two settings compared,
+    """A table (a pandas Styler, no index), one row per knob and quantity of ``QUANTITIES``: the two settings compared,
     the quantity at matched loss at each (:func:`wedges_lib.verdicts.interval_text`), the effect as a factor
     (:func:`factor`) and the verdict's badge, ``badges['{knob}_{q}']`` ('' where none).
     Used in :ref:`ch-hyperparameters`."""
@@ -382,7 +384,7 @@ def effect_table(sweeps: dict[str, list[dict]], m: dict[str, dict[str, torch.Ten
     return pd.DataFrame([{"knob": k, "from → to": f"{num[f'{k}_from']} → {num[f'{k}_to']}", "quantity": names[q],
                           "at the first": num[f"{k}_{q}_at_from"], "at the last": num[f"{k}_{q}_at_to"],
                           "factor [95 %]": num[f"{k}_{q}_factor"], "verdict": badges.get(f"{k}_{q}", "")}
-                         for k in sweeps for q in QUANTITIES])
+                         for k in sweeps for q in QUANTITIES]).style.hide(axis="index")
 
 
 CURV = {"lmax": "λ_max", "trace": "Tr(H)"}  # the curvatures judged

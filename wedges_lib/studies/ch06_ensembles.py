@@ -221,7 +221,9 @@ def results(stats: Mapping[str, Mapping[str, torch.Tensor]], ens: Mapping[str, E
     the distance from / cosine of displacements from / disagreement with the common reference
     ('ref_distance', 'ref_cosine', 'ref_disagreement'), the peak rate 'lr' and 'diverged' repetitions (also
     their total, 'ens_diverged'); 'ens_{method}_{gain}_summary' the gains as mean [95 % interval] (so shown);
-    and the SWA average's accuracy 'ens_swa_avg_acc'. Used in :ref:`ch-ensembles`."""
+    and the SWA average's accuracy 'ens_swa_avg_acc'. Two tables, so each fits the page: what the ensembles
+    score (accuracy, NLL, gains, disagreement, rate, diverged) and where their members lie (distances, barrier,
+    centroid, the common reference). Used in :ref:`ch-ensembles`."""
     import pandas as pd
 
     keys = {"acc": "ensemble acc.", "nll": "NLL", "gain_acc": "acc. gain", "gain_nll": "NLL gain",
@@ -242,7 +244,9 @@ def results(stats: Mapping[str, Mapping[str, torch.Tensor]], ens: Mapping[str, E
         if m == "swa":
             record("ens_swa_avg_acc", mean["swa_acc"])
     record("ens_diverged", diverged)
-    return pd.DataFrame(rows).T
+    table = pd.DataFrame(rows).T
+    scores = ["ensemble acc.", "NLL", "acc. gain", "NLL gain", "disagreement", "peak lr", "diverged"]
+    return table[scores], table.drop(columns=scores)
 
 
 @torch.no_grad()
