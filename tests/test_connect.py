@@ -1,4 +1,6 @@
 
+import math
+
 import pytest
 import torch
 
@@ -62,6 +64,35 @@ def test_curve_and_connector_on_a_loss_without_data():
     fj = connect.fj_connector(lambda th: ring_loss(th + shift), a, c, steps=200, lr=0.05, quiet=True)
     assert abs(float(fj.b[0])) < 1e-6  # it moved only orthogonally to c - a
     assert float(fj.b[1]) > 0.5
+
+
+def test_fj_chain_on_a_ring_inscribes_the_polygon_with_known_barriers():
+    # a, c a quarter of the unit circle apart: the highest-loss point of a chord is its midpoint, the hyperplane
+    # through it orthogonal to the chord passes through the origin, and the loss there is lowest on the circle. So
+    # each level halves the arcs: a chord spanning angle φ has barrier (1 - cos²(φ / 2))² = sin⁴(φ / 2).
+    a, c = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    exact = [math.sin(math.pi / 4 / 2 ** k) ** 4 for k in range(4)]  # φ = 90°, 45°, 22.5°, 11.25°
+    res = connect.fj_chain(ring_loss, a, c, depth=3, tol=0.0, n_probe=33, steps=300, lr=0.05)
+    assert res.bends.tolist() == [0, 1, 3, 7]
+    assert res.barriers.tolist() == pytest.approx(exact, rel=1e-3)
+    angles = torch.atan2(res.points[:, 1], res.points[:, 0])
+    assert torch.allclose(angles, torch.linspace(0, math.pi / 2, 9), atol=1e-4)  # the inscribed 8-gon
+    assert torch.allclose(res.points.norm(dim=1), torch.ones(9), atol=1e-4)
+    # a tolerance between level 1's barrier and level 2's stops the recursion after level 2
+    stop = connect.fj_chain(ring_loss, a, c, depth=3, tol=0.05, n_probe=33, steps=300, lr=0.05)
+    assert stop.bends.tolist() == [0, 1, 3, 3]
+    assert float(stop.barriers[-1]) == pytest.approx(exact[2], rel=1e-3)
+
+
+def test_fj_chain_starts_its_bend_at_the_highest_loss_point_not_the_midpoint():
+    # a barrier off-centre: a Gaussian bump peaking on the line at t = 1/4, its centre just below the line (so the
+    # gradient there is not zero); the bend starts at t = 1/4 and moves only orthogonally to the line
+    bump = lambda th: torch.exp(-((th[:, 0] + 0.5) ** 2 + (th[:, 1] + 0.05) ** 2) / 0.02)  # noqa: E731
+    a, c = torch.tensor([-1.0, 0.0]), torch.tensor([1.0, 0.0])
+    res = connect.fj_chain(bump, a, c, depth=1, tol=0.0, n_probe=41, steps=300, lr=0.05)
+    b = res.points[1]
+    assert float(b[0]) == pytest.approx(-0.5, abs=1e-6)
+    assert abs(float(b[1])) > 0.2 and float(res.barriers[1]) < 0.05 * float(res.barriers[0])
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,13 @@ def two_solutions(smoke_data):
 
 
 def _fake_study(line, curve, init=(3.0, 2.0, 1.0), aligned=None):
-    """A pair study with the same profile for every curve; losses only (accuracies constant)."""
+    """A pair study with the same profile for every curve and the F&J chain's last level; losses only (accuracies
+    constant)."""
     prof = lambda v: {"loss": torch.tensor(v), "acc": torch.full((len(v),), 0.9)}  # noqa: E731
+    chain = {"barriers": pairs.barrier_height(torch.tensor([line, curve])), "bends": torch.tensor([0, 1])}
     return {"line": prof(line), "curves": {name: prof(curve) for name in pairs.CURVES},
             "aligned": {m: prof(aligned or line) for m in ("weight", "activation")},
-            "from_init": [prof(init), prof(init)], "bends": {}}
+            "from_init": [prof(init), prof(init)], "bends": {}, "fj_chain": chain}
 
 
 def _stats(studies) -> dict:
@@ -58,7 +60,9 @@ def test_pair_verdicts_follow_the_statistics_and_the_protocols_groups():
     v = judged(good)
     assert v["pairs_line"].state == v["pairs_curves"].state == v["pairs_monotonic"].state == "reproduced"
     assert v["pairs_align_ratio"].state in failed and v["pairs_align_height"].state == "reproduced"
-    assert "removes most of the barrier" in pairs.connector_sentence(v)
+    assert "remove the barrier as well as the trained curves" in pairs.connector_sentence(v)
+    assert pairs.bends_to_reach(good + [None], 0.1) == "1, 1, 1, not measured"
+    assert pairs.bends_to_reach(good, 0.01) == "not reached, not reached, not reached"
     straight = [_fake_study([0.2, 2.2 + 0.1 * i, 0.2], [0.2, 2.0, 0.2], init=(1.0, 2.0, 0.5)) for i in range(3)]
     v = judged(straight)
     assert {v[k].state for k in ("pairs_curves", "pairs_connector", "pairs_monotonic")} <= set(failed), v
@@ -81,8 +85,14 @@ def test_pair_study_on_two_smoke_networks(two_solutions, smoke_data):
     s = pairs.pair_study(cfg, model, smoke_data, a, c, theta0[0], theta0[1])
     assert set(s["curves"]) == set(pairs.CURVES) and len(s["from_init"]) == 2
     assert s["line"]["loss"].shape == (5,) and torch.allclose(s["from_init"][0]["loss"][-1], s["line"]["loss"][0])
-    b = s["bends"]["F&J connector"][0] - 0.5 * (a + c)  # moved in the hyperplane orthogonal to c - a only
+    b = s["bends"]["F&J, one bend at the midpoint"][0] - 0.5 * (a + c)  # moved orthogonally to c - a only
     assert abs(float(b @ (c - a))) < 1e-4 * float((c - a).norm() * b.norm())
+    chain = s["fj_chain"]  # its first bend moved in the hyperplane through the line's highest-loss point
+    assert torch.equal(chain["points"][0], a) and torch.equal(chain["points"][-1], c)
+    assert len(chain["barriers"]) == cfg.fj_depth + 1 and chain["bends"][1] == 1
+    assert float(chain["barriers"][0]) == pytest.approx(float(pairs.barrier_height(s["line"]["loss"])), rel=1e-5)
+    t = float((chain["points"][1] - a) @ (c - a) / (c - a).norm() ** 2)
+    assert t == pytest.approx(int(s["line"]["loss"].argmax()) / 4, abs=1e-4)
     plane = pairs.tunnel(model, [None, s], torch.stack([a, c, a, c]), 4, smoke_data.x_train,
                            smoke_data.y_train)
     assert plane["loss"].shape == (4, 4) and plane["curve"].shape == (50, 2)
@@ -90,8 +100,8 @@ def test_pair_study_on_two_smoke_networks(two_solutions, smoke_data):
         assert torch.allclose(prof["loss"][[0, -1]], s["line"]["loss"][[0, -1]], atol=1e-5), m
         assert pairs.barrier_height(prof["loss"]) < pairs.barrier_height(s["line"]["loss"]), m
     widths = {"widths": torch.tensor([0.5, 1.0]), **{m: torch.rand(2, 3) for m in ("line", "weight", "activation")}}
-    fig, ax = plots.figure(4)
-    pairs.draw_pairs(ax[0], [s, None], plane, widths, 5)
+    fig, ax = plots.figure(5)
+    pairs.draw_pairs(ax[0], [s, None], plane, widths, 5, bar=0.1)
     assert ax[0, 3].get_xscale() == "log" and len(ax[0, 0].get_lines()) == 2 + len(pairs.CURVES)
 
 

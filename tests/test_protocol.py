@@ -118,16 +118,16 @@ def _scratch(tmp_path, edit) -> Path:
 
 def test_a_threshold_changed_without_a_deviation_entry_fails(tmp_path):
     def move(p):
-        p["04_pairs_of_solutions"]["checks"]["pairs_connector"]["threshold"] = 0.1
+        p["04_pairs_of_solutions"]["checks"]["pairs_curves_bezier"]["threshold"] = 0.2
 
     found = unexplained(protocol.load(_scratch(tmp_path, move)), FIRST)
-    assert len(found) == 1 and "pairs_connector" in found[0] and "add a deviation entry" in found[0]
+    assert len(found) == 1 and "pairs_curves_bezier" in found[0] and "add a deviation entry" in found[0]
 
     def move_and_explain(p):
         move(p)
         p["04_pairs_of_solutions"]["deviations"].append(
-            {"date": "2026-12-07", "reason": "judged at the curves' bar", "old_result": "0.112 [0.075, 0.149]",
-             "changes": [{"field": "checks.pairs_connector.threshold", "from": 0.25, "to": 0.1}]})
+            {"date": "2026-12-07", "reason": "a looser bar", "old_result": "a result",
+             "changes": [{"field": "checks.pairs_curves_bezier.threshold", "from": 0.1, "to": 0.2}]})
 
     scratch = tmp_path / "explained"
     scratch.mkdir()

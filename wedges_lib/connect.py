@@ -12,7 +12,10 @@ minibatch, and descends the mean loss at the ``n_t`` curve points (evaluated in 
 :func:`fj_connector` is the connector attributed to Fort & Jastrzebski 2019: b starts at the midpoint
 and descends the loss *at b* (``objective='point'``; or, as a variant, the loss along the whole path,
 ``objective='path'``), with the gradient's component along c - a projected out, so b moves only in the
-hyperplane through the midpoint orthogonal to a-c; the path is the polychain a -> b -> c.
+hyperplane through the midpoint orthogonal to a-c; the path is the polychain a -> b -> c. :func:`fj_chain` is the
+same procedure as a later description has it: each bend starts at the *highest-loss* point of its segment, moves in
+the hyperplane through that point orthogonal to the segment, and the procedure recurses on the new segments while
+one's barrier exceeds a tolerance, giving a polygonal chain a -> b1 -> ... -> c.
 
 What is optimised, ``f``, is one of
 
@@ -160,15 +163,14 @@ def _fit_bend(f, a: torch.Tensor, c: torch.Tensor, *, kind: str, fixed_t: float 
               quiet: bool, desc: str) -> CurveResult:
     """Fit b through :func:`wedges_lib.optimize.minimize` (one member, p = b (1, D)); minibatches come from
     ``seed``, the curve times t from its side stream; with ``project`` the gradient's component along c - a is
-    removed and b is put back on the hyperplane after every step. A non-finite loss or gradient stops the fit
-    without raising: b stays where it happened and the history ends there."""
+    removed and b is put back on the hyperplane through its start after every step. A non-finite loss or gradient
+    stops the fit without raising: b stays where it happened and the history ends there."""
     check_arg("kind", kind, kind in ("bezier", "polychain"), "'bezier' or 'polychain'")
     check_arg("n_t", n_t, isinstance(n_t, int) and n_t >= 1, "an int >= 1")
     check_arg("c", tuple(c.shape), a.ndim == 1 and c.shape == a.shape, f"a vector of a's shape {tuple(a.shape)}")
     a, c = a.detach(), c.detach()
-    mid = 0.5 * (a + c)
     e = (c - a) / params.radius(c - a)
-    b0 = (mid if init is None else init.detach().to(a)).clone()
+    b0 = (0.5 * (a + c) if init is None else init.detach().to(a)).clone()
     side = optimize.side_generator(seed)
     points_loss = _points_loss(f, data, a.device)
 
@@ -182,7 +184,7 @@ def _fit_bend(f, a: torch.Tensor, c: torch.Tensor, *, kind: str, fixed_t: float 
         return g - (g @ e)[:, None] * e
 
     def onto_plane(b: torch.Tensor) -> None:  # exact constraint for any optimiser (Adam's step is not projected)
-        b -= ((b - mid) @ e)[:, None] * e
+        b -= ((b - b0) @ e)[:, None] * e  # the hyperplane through the start b0, orthogonal to c - a
 
     run = optimize.minimize(b0[None], loss, n=None if data is None else len(data.y_train), seeds=[seed],
                             optimizer=optimizer, lr=lr, momentum=momentum, schedule=schedule,
@@ -225,6 +227,92 @@ def fj_connector(f, a: torch.Tensor, c: torch.Tensor, *, objective: str = "point
                      data=data, steps=steps, lr=lr, optimizer=optimizer, momentum=momentum, schedule=schedule,
                      batch_size=batch_size, n_t=n_t, seed=seed, record_every=record_every, init=None, quiet=quiet,
                      desc=f"connector (F&J, {objective})")
+
+
+def _descend_in_planes(f, p: torch.Tensor, q: torch.Tensor, m: torch.Tensor, *, data: Dataset | None, steps: int,
+                       lr: float, optimizer: str, momentum: float, schedule: str, batch_size: int,
+                       seed: int) -> torch.Tensor:
+    """Bends (K, D), all K in one vmapped :func:`wedges_lib.optimize.minimize`: bend k starts at m[k] and descends
+    the loss at itself (member k's minibatches from ``seed + k``), its gradient's component along q[k] - p[k]
+    removed and the bend put back on the hyperplane through m[k] orthogonal to q[k] - p[k] after every step."""
+    e = (q - p) / (q - p).norm(dim=1, keepdim=True)
+    if data is None:
+        check_arg("data", None, not isinstance(f, nn.Module), "a Dataset when f is a network")
+        loss = lambda b, idx: f(b)  # noqa: E731
+    else:
+        per_point = vmap(params.batch_loss(f) if isinstance(f, nn.Module) else f, in_dims=(0, 0, 0))
+        x, y = data.x_train.to(m.device), data.y_train.to(m.device)
+        loss = lambda b, idx: per_point(b, x[idx], y[idx])  # noqa: E731
+
+    def along_out(g: torch.Tensor) -> torch.Tensor:
+        return g - (g * e).sum(1, keepdim=True) * e
+
+    def onto_planes(b: torch.Tensor) -> None:
+        b -= ((b - m) * e).sum(1, keepdim=True) * e
+
+    run = optimize.minimize(m.detach().clone(), loss, n=None if data is None else len(data.y_train),
+                            seeds=[seed + k for k in range(len(m))], optimizer=optimizer, lr=lr, momentum=momentum,
+                            schedule=schedule, batch_size=batch_size, steps=steps, explode=None, record_every=steps,
+                            record_start=False, grad_hook=along_out, post_step=onto_planes, quiet=True,
+                            desc="connector (F&J chain)")
+    return run.p.detach()
+
+
+@dataclass
+class ChainResult:
+    """A recursive F&J chain (:func:`fj_chain`): its vertices ``points`` (K, D), a first and c last; the chain's
+    barrier after each level of recursion ``barriers`` (L + 1,), level 0 being the straight line, and the number of
+    bends after each level ``bends`` (L + 1,)."""
+
+    points: torch.Tensor
+    barriers: torch.Tensor
+    bends: torch.Tensor
+
+
+def fj_chain(f, a: torch.Tensor, c: torch.Tensor, *, depth: int = 3, tol: float = 0.05,
+             data: Dataset | None = None, n_probe: int = 31, steps: int = 500, lr: float = 0.05,
+             optimizer: str = "sgd", momentum: float = 0.9, schedule: str = "cosine", batch_size: int = 128,
+             seed: int = 0) -> ChainResult:
+    """The F&J connector as a recursive polygonal chain from a to c (D,), ``depth`` levels at most.
+
+    At each level every segment p -> q whose barrier (:func:`barrier_height` of its training loss at ``n_probe``
+    points) exceeds ``tol`` times the line a -> c's gets a bend: b starts at the segment's highest-loss interior
+    point m and descends the loss at b alone (``steps`` steps of ``optimizer`` at ``lr``; the level's bends in one
+    vmapped run, minibatches of ``data`` from ``seed`` + the bend's index), its gradient's component along q - p
+    projected out and b kept on the hyperplane through m orthogonal to q - p; p -> q becomes p -> b -> q. A segment
+    whose loss peaks at an end is not bent (no bend lowers its end). The chain's barrier is its highest probed loss
+    minus the mean of a's and c's.
+    ``f`` and ``data`` as in :func:`train_curve`; the profiles use ``data``'s whole training set.
+
+    Used in :ref:`ch-pairs`.
+    """
+    check_arg("depth", depth, isinstance(depth, int) and depth >= 0, "an int >= 0")
+    check_arg("tol", tol, tol >= 0, "a float >= 0 (a fraction of the line's barrier)")
+    check_arg("n_probe", n_probe, isinstance(n_probe, int) and n_probe >= 3, "an int >= 3")
+    xy = {} if data is None else dict(x=data.x_train.to(a.device), y=data.y_train.to(a.device))
+    seg = lambda p, q: profile(f, torch.stack([p, q]), n_probe, **xy)["loss"]  # noqa: E731
+    fit = dict(data=data, steps=steps, lr=lr, optimizer=optimizer, momentum=momentum, schedule=schedule,
+               batch_size=batch_size)
+    a, c = a.detach(), c.detach()
+    chain, profs = [a, c], [seg(a, c)]
+    ends, bar = 0.5 * (profs[0][0] + profs[0][-1]), float(tol * barrier_height(profs[0]))
+    barriers, bends, count = [float(barrier_height(profs[0]))], [0], 0
+    for _ in range(depth):
+        split = [j for j, prof in enumerate(profs) if float(barrier_height(prof)) > bar
+                 and 0 < int(prof.argmax()) < n_probe - 1]
+        if split:
+            p, q = torch.stack([chain[j] for j in split]), torch.stack([chain[j + 1] for j in split])
+            t = torch.tensor([int(profs[j].argmax()) / (n_probe - 1) for j in split]).to(a)[:, None]
+            new = dict(zip(split, _descend_in_planes(f, p, q, p + t * (q - p), seed=seed + count, **fit)))
+            count += len(split)
+            new_chain, new_profs = [chain[0]], []
+            for j, (p, q) in enumerate(zip(chain[:-1], chain[1:])):
+                new_chain += [new[j], q] if j in new else [q]
+                new_profs += [seg(p, new[j]), seg(new[j], q)] if j in new else [profs[j]]
+            chain, profs = new_chain, new_profs
+        barriers.append(float(torch.stack([pr.max() for pr in profs]).max() - ends))
+        bends.append(len(chain) - 2)
+    return ChainResult(torch.stack(chain), torch.tensor(barriers), torch.tensor(bends))
 
 
 def rise_fraction(losses: torch.Tensor) -> float:

@@ -200,14 +200,18 @@ _add(
                                     "their verdicts; seeds 0-4 were seen before)", low=0),
         "align_widths": Param(tuple, "width multipliers of chapter 04's barrier-against-width study (n_pairs pairs "
                                      "each, before and after alignment; increasing)", low=0, low_open=True),
+        "fj_depth": Param(int, "levels of recursion of the F&J chain at most (level k: up to 2^k - 1 bends; part of "
+                               "the protocol)", low=0),
+        "fj_tol": Param(float, "the F&J chain bends a segment while its barrier exceeds this fraction of the line's "
+                               "(part of the protocol)", low=0),
     },
     {
         "smoke": dict(curve_steps=300, curve_lr=0.3, connector_lr=0.1, pair_grid=15, n_pairs=3,
-                      solution_seed=100, align_widths=(0.125, 0.25, 0.5)),
+                      solution_seed=100, align_widths=(0.125, 0.25, 0.5), fj_depth=3, fj_tol=0.05),
         "cpu": dict(curve_steps=1000, curve_lr=0.5, connector_lr=0.05, pair_grid=25, n_pairs=3,
-                    solution_seed=100, align_widths=(0.125, 0.25, 0.5, 1.0)),
+                    solution_seed=100, align_widths=(0.125, 0.25, 0.5, 1.0), fj_depth=3, fj_tol=0.05),
         "paper": dict(curve_steps=10000, curve_lr=0.05, connector_lr=0.01, pair_grid=31, n_pairs=3,
-                      solution_seed=100, align_widths=(0.25, 0.5, 1.0, 2.0)),
+                      solution_seed=100, align_widths=(0.25, 0.5, 1.0, 2.0), fj_depth=3, fj_tol=0.05),
     },
 )
 

@@ -1,10 +1,10 @@
 """Chapter 04's study of pairs of independently trained solutions, from a configuration.
 
 Per pair (:func:`pair_study`): the straight line, the curves of :data:`CURVES` fitted between the two solutions
-(:mod:`wedges_lib.connect`), the line after permutation alignment (:mod:`wedges_lib.align`) and the lines from each
-initialisation; across pairs the chapter's statistics (:func:`statistics`), verdicts and plain numbers; across
-widths the line's barrier before and after alignment (:func:`width_study`); and the chapter's main figure
-(:func:`draw_pairs`).
+(:mod:`wedges_lib.connect`), the F&J connector as a recursive chain (:func:`wedges_lib.connect.fj_chain`), the
+line after permutation alignment (:mod:`wedges_lib.align`) and the lines from each initialisation; across pairs
+the chapter's statistics (:func:`statistics`), verdicts and plain numbers; across widths the line's barrier before
+and after alignment (:func:`width_study`); and the chapter's main figure (:func:`draw_pairs`).
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from ..connect import (
     accuracy_drop,
     barrier_height,
     curve_points,
+    fj_chain,
     fj_connector,
     max_rise,
     profile,
@@ -33,10 +34,14 @@ from ..validation import check_arg
 #: name -> (path kind, objective): the curves chapter 04 fits between two solutions
 CURVES = {
     "Bezier": ("bezier", "curve"), "polygonal chain": ("polychain", "curve"),
-    "F&J connector": ("polychain", "point"), "F&J, path objective": ("polychain", "path")}
+    "F&J, one bend at the midpoint": ("polychain", "point"), "F&J, path objective": ("polychain", "path")}
 
 #: curve name -> the short name in chapter 04's recorded numbers and claims
-SHORT = {"Bezier": "bezier", "polygonal chain": "chain", "F&J connector": "fj", "F&J, path objective": "fjpath"}
+SHORT = {"Bezier": "bezier", "polygonal chain": "chain", "F&J, one bend at the midpoint": "fj",
+         "F&J, path objective": "fjpath"}
+
+#: the name of the recursive F&J chain in chapter 04's figures
+FJ_CHAIN = "F&J connector (chain)"
 
 
 def _fit_named(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.Tensor, name: str,
@@ -59,14 +64,33 @@ def fit_curves(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.T
                                 seed=seed), kind) for name, (kind, _) in CURVES.items()}
 
 
+def _fit_chain(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.Tensor, seed: int) -> dict:
+    res = fj_chain(model, a, c, depth=cfg.fj_depth, tol=cfg.fj_tol, data=data, n_probe=cfg.n_interp,
+                   steps=cfg.curve_steps, lr=cfg.connector_lr, batch_size=cfg.batch_size, seed=seed)
+    return {"points": res.points, "barriers": res.barriers, "bends": res.bends}
+
+
+def chain_study(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.Tensor, seed: int) -> dict:
+    """The F&J connector as :func:`wedges_lib.connect.fj_chain` builds it between a, c (D,), at most ``fj_depth``
+    levels with tolerance ``fj_tol`` (a fraction of the line's barrier), each bend ``curve_steps`` steps at
+    ``connector_lr`` from minibatch seed ``seed``, through the result cache: 'points' (K, D), 'barriers' (L + 1,)
+    after each level, 'bends' (L + 1,), and 'profile', the training loss along the final chain (``n_interp``
+    points per segment, concatenated). Used in :ref:`ch-pairs`."""
+    res = cache.cached("pairs-fj-chain", cfg, _fit_chain, model=model, data=data, a=a, c=c, seed=seed)
+    pts = res["points"]
+    segs = [profile(model, pts[i:i + 2], cfg.n_interp, x=data.x_train, y=data.y_train)["loss"]
+            for i in range(len(pts) - 1)]
+    return {**res, "profile": torch.cat(segs)}
+
+
 def pair_study(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.Tensor, a0: torch.Tensor,
                c0: torch.Tensor, *, index: int = 0) -> dict:
     """Everything chapter 04 measures on one pair of solutions a, c (D,) trained from a0, c0 (D,): training-set
     profiles (:func:`~wedges_lib.connect.profile`, ``n_interp`` points) of the straight line ('line'), of the
     curves of :data:`CURVES` ('curves', name -> profile; their bends in 'bends', name -> (b, kind)) fitted with
     minibatch seed ``cfg.seed + index``, of the line from a to c aligned to a by each method of :mod:`wedges_lib.align`
-    ('aligned', method -> profile; activations on the training inputs) and of the two lines a0 -> a, c0 -> c
-    ('from_init'). Used in :ref:`ch-pairs`."""
+    ('aligned', method -> profile; activations on the training inputs), of the two lines a0 -> a, c0 -> c
+    ('from_init'), and the recursive F&J chain ('fj_chain', :func:`chain_study`). Used in :ref:`ch-pairs`."""
     x, y = data.x_train, data.y_train
     bends = fit_curves(cfg, model, data, a, c, seed=cfg.seed + index)
     aligned = {m: align.align(model, a, c, method=m, x=x) for m in align.METHODS}
@@ -74,7 +98,8 @@ def pair_study(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.T
             "aligned": {m: profile(model, torch.stack([a, t]), cfg.n_interp, x=x, y=y) for m, t in aligned.items()},
             "curves": {name: profile(model, torch.stack([a, b, c]), cfg.n_interp, kind=kind, x=x, y=y)
                        for name, (b, kind) in bends.items()},
-            "from_init": [profile(model, torch.stack(e), cfg.n_interp, x=x, y=y) for e in ((a0, a), (c0, c))]}
+            "from_init": [profile(model, torch.stack(e), cfg.n_interp, x=x, y=y) for e in ((a0, a), (c0, c))],
+            "fj_chain": chain_study(cfg, model, data, a, c, seed=cfg.seed + index)}
 
 
 def run(cfg, data: Dataset) -> dict:
@@ -101,9 +126,10 @@ def statistics(raw: dict) -> dict[str, list[float]]:
     """Chapter 04's statistics from :func:`run`'s ``raw``, one value per pair (``pairs_monotonic``: per network)
     from its :func:`pair_study` results; a pair that is None (a member diverged) gives NaN, 'not measured'. Claim
     name -> values: the line's barrier ('pairs_line_height') and that barrier over the ends' mean loss
-    ('pairs_line_ratio'); each curve's barrier as a fraction of the line's ('pairs_curves_*', 'pairs_connector' for
-    the F&J connector; NaN without a barrier on the line); the line's barrier after weight matching
-    ('pairs_align_height') and as a fraction of the line's before it ('pairs_align_ratio');
+    ('pairs_line_ratio'); each curve's barrier as a fraction of the line's ('pairs_curves_*'; NaN without a barrier
+    on the line); the recursive F&J chain's after its last level, as a fraction of the line's ('pairs_connector';
+    the one-bend connector started at the midpoint is a plain number, :func:`pair_numbers`); the line's barrier
+    after weight matching ('pairs_align_height') and as a fraction of the line's before it ('pairs_align_ratio');
     :func:`~wedges_lib.connect.rise_fraction` of each init -> solution line; the aligned barrier's change per
     doubling of the width ('pairs_width', :func:`doubling_slope`, per pair of the width study).
     Used in :ref:`ch-pairs`."""
@@ -121,8 +147,9 @@ def statistics(raw: dict) -> dict[str, list[float]]:
         out["pairs_line_height"].append(lb)
         out["pairs_line_ratio"].append(lb / ends if ends > 0 else nan)
         for name, prof in s["curves"].items():
-            key = "pairs_connector" if SHORT[name] == "fj" else f"pairs_curves_{SHORT[name]}"
-            out[key].append(float(barrier_height(prof["loss"])) / lb if lb > 0 else nan)
+            if SHORT[name] != "fj":
+                out[f"pairs_curves_{SHORT[name]}"].append(float(barrier_height(prof["loss"])) / lb if lb > 0 else nan)
+        out["pairs_connector"].append(float(s["fj_chain"]["barriers"][-1]) / lb if lb > 0 else nan)
         al = float(barrier_height(s["aligned"]["weight"]["loss"]))
         out["pairs_align_height"].append(al)
         out["pairs_align_ratio"].append(al / lb if lb > 0 else nan)
@@ -142,8 +169,9 @@ def pair_numbers(studies: list[dict | None], toy_paths: dict) -> dict[str, float
     """Every plain number chapter 04 reports, by its recorded name: means over the measured pairs of the ends'
     loss, the line's barrier and accuracy drop, each curve's barrier as a fraction of the line's and its largest
     accuracy drop; the line's barrier and accuracy drop after each alignment method ('pairs_{method}_barrier',
-    '..._acc_drop'); the smallest fall and largest rise of the init -> solution lines; the toy's two barriers
-    (``toy_paths`` name -> (t, loss)). Used in :ref:`ch-pairs`."""
+    '..._acc_drop'); the F&J chain's barrier after each level of recursion over the line's, 'mean [95 %]' over the
+    pairs (:func:`chain_levels`, 'pairs_fjchain_levels'); the smallest fall and largest rise of the init -> solution
+    lines; the toy's two barriers (``toy_paths`` name -> (t, loss)). Used in :ref:`ch-pairs`."""
     ok = [s for s in studies if s is not None]
     mean = lambda v: sum(v) / len(v) if v else float("nan")  # noqa: E731
     lines = [s["line"] for s in ok]
@@ -159,10 +187,33 @@ def pair_numbers(studies: list[dict | None], toy_paths: dict) -> dict[str, float
         num[f"pairs_{short}_ratio"] = mean([float(barrier_height(s["curves"][name]["loss"]) /
                                                   barrier_height(s["line"]["loss"])) for s in ok])
         num[f"pairs_{short}_acc_drop"] = mean([float(accuracy_drop(s["curves"][name]["acc"])) for s in ok])
+    levels = chain_levels(studies)
+    num["pairs_fjchain_levels"] = "; ".join(f"level {k}: {verdicts.interval_text(levels[:, k])}"
+                                            for k in range(1, levels.shape[1]))
     for m in align.METHODS:
         num[f"pairs_{m}_barrier"] = mean([float(barrier_height(s["aligned"][m]["loss"])) for s in ok])
         num[f"pairs_{m}_acc_drop"] = mean([float(accuracy_drop(s["aligned"][m]["acc"])) for s in ok])
     return num
+
+
+def chain_levels(studies: list[dict | None]) -> torch.Tensor:
+    """The F&J chain's barrier after each level of recursion over the line's, (P, L + 1) (level 0 is 1; NaN for an
+    unmeasured pair or a line without a barrier). Used in :ref:`ch-pairs`."""
+    rows = [s["fj_chain"]["barriers"] / s["fj_chain"]["barriers"][0] if s is not None
+            and s["fj_chain"]["barriers"][0] > 0 else None for s in studies]
+    width = next((len(r) for r in rows if r is not None), 1)
+    return torch.stack([torch.full((width,), math.nan) if r is None else r.float() for r in rows])
+
+
+def bends_to_reach(studies: list[dict | None], bar: float) -> str:
+    """Per pair, the bends the F&J chain had at the first level whose barrier is below ``bar`` times the line's
+    ('not reached' if none), as a sentence for the prose. Used in :ref:`ch-pairs`."""
+    out = []
+    for s, row in zip(studies, chain_levels(studies)):
+        below = (row < bar).nonzero()
+        out.append("not measured" if s is None else "not reached" if len(below) == 0
+                   else str(int(s["fj_chain"]["bends"][int(below[0])])))
+    return ", ".join(out)
 
 
 def connector_sentence(v: dict) -> str:
@@ -172,13 +223,13 @@ def connector_sentence(v: dict) -> str:
     if v["pairs_connector"].n == 0:
         return "No pair could be measured: each had a diverged network."
     if fj == "reproduced":
-        return ("A bend point found by descending the loss at that point alone, in the hyperplane, removes most of "
-                "the barrier, although nothing in its objective sees the two segments.")
+        return ("Bend points found by descending the loss at each point alone, each in its hyperplane, remove the "
+                "barrier as well as the trained curves do, although no objective sees a segment.")
     if path == "reproduced":
-        return (f"The connector's claim is {fj}: a bend point of low loss, found in the hyperplane, has not made "
-                "both segments low. The variant that descends the whole path under the same constraint meets the "
-                "stricter bound, so the hyperplane is not the limit, the objective is.")
-    return (f"The connector's claim is {fj} and its path-trained variant's {path}: within the hyperplane and "
+        return (f"The connector's claim is {fj}: bend points of low loss, found in their hyperplanes, have not made "
+                "every segment low within the declared depth. The variant that descends the whole path under the "
+                "midpoint's constraint meets the bound, so the hyperplane is not the limit, the objective is.")
+    return (f"The connector's claim is {fj} and its path-trained variant's {path}: within the hyperplanes and "
             "this budget of steps, neither objective removed the barrier.")
 
 
@@ -270,25 +321,27 @@ def numbers(raw: dict, cfg) -> dict:
     return num
 
 
-def figures(which: str, raw: dict, cfg):
+def figures(which: str, raw: dict, cfg, bar: float | None = None):
     """Chapter 04's figures, by name: 'pairs' (the networks' lines, curves and aligned lines, the plane through A,
-    C and the Bezier bend, the lines from the initialisations, the barrier against width; :func:`draw_pairs`) and
-    'toy' (the same story in the toy wedge model; :func:`draw_toy_pair`). Returns the figure. Used in
-    :ref:`ch-pairs`."""
+    C and the Bezier bend, the lines from the initialisations, the barrier against width, the F&J chain's barrier
+    per level with the curves' ``bar``; :func:`draw_pairs`) and 'toy' (the same story in the toy wedge model;
+    :func:`draw_toy_pair`). Returns the figure. Used in :ref:`ch-pairs`."""
     check_arg("which", which, which in ("pairs", "toy"), "'pairs' or 'toy'")
     if which == "pairs":
-        fig, ax = plots.figure(4, width=3.6)
-        draw_pairs(ax[0], raw["studies"], raw["plane"], raw["widths"], cfg.n_interp)
+        fig, ax = plots.figure(5, width=3.6)
+        draw_pairs(ax[0], raw["studies"], raw["plane"], raw["widths"], cfg.n_interp, bar)
         return fig
     fig, ax = plots.figure(2, width=3.8)
     draw_toy_pair(ax[0], raw["toy"])
     return fig
 
 
-def draw_pairs(axes, studies: list[dict | None], plane: dict, widths: dict, n_interp: int) -> None:
-    """Chapter 04's main figure on four axes: the loss along the straight line, the aligned line and the curves
+def draw_pairs(axes, studies: list[dict | None], plane: dict, widths: dict, n_interp: int,
+               bar: float | None = None) -> None:
+    """Chapter 04's main figure on five axes: the loss along the straight line, the aligned line and the curves
     (:func:`stacked_profiles`, log scale); the plane through A, C and the Bezier bend B (:func:`tunnel`); the lines
-    from the initialisations; the line's barrier against the width, raw and aligned (:func:`width_study`).
+    from the initialisations; the line's barrier against the width, raw and aligned (:func:`width_study`); the F&J
+    chain's barrier over the line's after each level of recursion (:func:`chain_levels`), with ``bar`` dashed.
     Used in :ref:`ch-pairs`."""
     profiles = stacked_profiles(studies, n_interp)
     from_init = profiles.pop("init → solution")
@@ -309,6 +362,12 @@ def draw_pairs(axes, studies: list[dict | None], plane: dict, widths: dict, n_in
     plots.curves(axes[3], widths["widths"], {k: widths[m] for k, m in lines.items()}, marker="o",
                  xlabel="width multiplier", ylabel="barrier on the line A → C", title="barrier against width")
     axes[3].set_xscale("log", base=2)
+    levels = chain_levels(studies)
+    plots.curves(axes[4], torch.arange(levels.shape[1]), {FJ_CHAIN: levels.T.clamp_min(1e-6)}, marker="o",
+                 logy=True, xlabel="level of recursion", ylabel="chain's barrier ÷ line's", title="F&J chain")
+    if bar is not None:
+        axes[4].axhline(bar, ls="--", color="black", lw=1, label="curves' bar")
+        axes[4].legend(fontsize=7)
 
 
 def draw_toy_pair(axes, toy_pair: dict) -> None:
