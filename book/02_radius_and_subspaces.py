@@ -114,6 +114,15 @@ runs = study.statistics(res, cfg.id_fraction)  # per variant: sweep, d_int, per-
 d50 = cache.cached("radius-toy", cfg, study.toy_d50)  # (len(plane_radii), toys)
 
 # %% [markdown]
+# **The identity behind the controls.** A bias-free ReLU network of $L$ layers is positively homogeneous,
+# $f(c\theta) = c^L f(\theta)$: trained in the plane through $c\theta_0$ with its logits divided by $c^L$ and a step
+# proportional to $c$, it *is* the network trained in the plane through $\theta_0$. We check it numerically on the
+# bias-free MLP ($c$ = 0.5, 2, 8, every seed, one vmapped stack): the same loss at every step.
+
+# %%
+identity = cache.cached("radius-identity", cfg, study.homogeneity, data=ds)  # largest |Δ loss|
+
+# %% [markdown]
 # ## Figures
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The uncontrolled experiment: training in random subspaces of MNIST-1D's MLP anchored at c × the initialisation's norm (mean ± 1 std over seeds). Left: test accuracy against d, one line per radius; dashed: the intrinsic dimension's threshold. Middle: test accuracy at the largest d against c, with the full-space accuracy. Right: d_int against c (triangles: not reached).", "name": "fig-radius-subspaces"}}
@@ -126,7 +135,9 @@ fig = study.figures("controls", res, runs, cfg, d50)
 # ## Result vs paper
 
 # %% tags=["remove-cell"]
-judged = protocol.conclude(CHAPTER, study.judge(claims, runs, d50, cfg))
+judged = protocol.conclude(CHAPTER, study.judge(claims, runs, d50, identity, cfg))
+wedges_lib.record("radius_identity_largest", float(identity["largest"].max()))
+wedges_lib.record("radius_identity_layers", identity["layers"])
 slopes = {v: judged[name] for v, name in study.SLOPES.items()} | {"toy": judged["radius_toy"]}
 for v, p in slopes.items():
     wedges_lib.record(f"radius_direction_{v}", study.direction(p.mean, p.lo, p.hi))
@@ -176,9 +187,15 @@ protocol.sanity_list(CHAPTER, judged)
 #
 # {cite:t}`fort2019large` predict that wedges widen with the radius, so planes further out need fewer dimensions;
 # the toy ({ref}`ch-toy-model`) isolates that mechanism, its hole of radius $r_{\min}$ giving it a preferred
-# scale. Scaling a ReLU network's weights by $c$ scales its logits by about $c^L$, so an uncontrolled radius
-# effect mixes the wedges' width with a too-hot or too-cold softmax: an effect that survives the fitted
-# temperature is not temperature; a network with no preferred scale shows none under the relative step.
+# scale. **In a network the homogeneity identity decides what a radius effect can be**: for a bias-free ReLU
+# network of $L$ = {glue:text}`radius_identity_layers` layers, training through $c\theta_0$ at temperature $c^L$
+# and step $\propto c$ is training through $\theta_0$ (largest loss difference measured:
+# {glue:text}`radius_identity_largest`; **{glue:text}`radius_homogeneity_badge`**). There the radius *is* softmax
+# temperature plus step scale, and a radius effect of the wedge kind can only come from what breaks homogeneity:
+# the biases, a smooth activation, a normalisation layer. So the fitted-temperature variant can move only through
+# the MLP's biases, largest in share at small $c$ — read its slope with that in mind; the invariant network shows
+# none by construction, and the absolute step changes the optimisation budget (its angular step shrinks as $c$
+# grows) as much as the geometry.
 #
 # **Try it.** `python -m wedges_lib run book/02_radius_and_subspaces.py -p subspace_step absolute --out runs/abs`
 # gives every variant the absolute step; `-p seed 0`: the seeds the band was first seen on.

@@ -156,6 +156,34 @@ def run(cfg: Config, data: Dataset) -> dict:
 
 # --- statistics and the numbers the chapter quotes ------------------------------------------------
 
+HOMOGENEITY_C = (0.5, 2.0, 8.0)  # powers of two: scaling by them is exact in floating point
+
+
+def homogeneity(cfg: Config, data: Dataset, cs: Sequence[float] = HOMOGENEITY_C) -> dict[str, torch.Tensor]:
+    """The identity behind the controls, checked: a bias-free ReLU MLP of L layers has f(c·θ) = c^L f(θ), so
+    training in the plane θ = c·θ₀ + c·P w with the logits divided by c^L is training in the plane through θ₀ —
+    the same losses at every step. Per seed (:func:`seeds_of`), the network of ``mlp_invariant`` without its
+    logit normalisation (bias-free, plain logits) trains in a random plane of ``cfg.dims[0]`` dimensions through
+    θ₀ and, in one vmapped stack, through c·θ₀ for each c of ``cs`` at temperature c^L and step ∝ c (the relative
+    step; 100 steps at most); returns 'largest' (S,), the largest |loss(c) − loss(1)| over every minibatch step
+    and c, 'layers' L and 'final' (S, 1 + len(cs)) the final training losses. Used in :ref:`ch-radius`."""
+    device = pick_device(cfg.device)
+    net = models.mlp_invariant(data.input_shape[0], data.n_classes, cfg.subspace_width)[:-1].to(device)
+    L = sum(isinstance(m, nn.Linear) for m in net)
+    c = torch.tensor([1.0, *cs], device=device)
+    largest, final = [], []
+    for seed in seeds_of(cfg):
+        torch.manual_seed(seed)
+        theta0 = params.flatten(models.mlp_invariant(data.input_shape[0], data.n_classes, cfg.subspace_width)[:-1])
+        proj = make_projection(cfg.projection, theta0.numel(), cfg.dims[0], seed, device=device)
+        r = subspace.subspace_train(net, data, c[:, None] * theta0.to(device), proj, scale=c, temperature=c ** L,
+                                    seeds=[seed] * len(c), lr=cfg.subspace_lr / math.sqrt(cfg.dims[0]),
+                                    batch_size=cfg.batch_size, steps=min(cfg.subspace_steps, 100), quiet=True)
+        largest.append(float((r.batch_loss[:, 1:] - r.batch_loss[:, :1]).abs().max()))  # (steps, K)
+        final.append(r.loss)
+    return {"largest": torch.tensor(largest), "layers": L, "final": torch.stack(final)}
+
+
 def log_slope(x: Sequence[float], y: torch.Tensor) -> torch.Tensor:
     """Per column, the least-squares slope of log y against log x: x (R,), y (R, S) > 0 -> (S,); NaN where fewer
     than two points are finite or x has no spread. Used in :ref:`ch-radius`.
@@ -346,11 +374,13 @@ SLOPES = {"uncontrolled": "radius_id_slope", "temperature": "radius_id_slope_tem
           "invariant": "radius_id_slope_invariant", "absolute": "radius_id_slope_absolute"}
 
 
-def judge(claims: dict, runs: dict[str, dict], d50: torch.Tensor, cfg: Config) -> dict[str, verdicts.Verdict]:
+def judge(claims: dict, runs: dict[str, dict], d50: torch.Tensor, identity: dict,
+          cfg: Config) -> dict[str, verdicts.Verdict]:
     """Chapter 02's checks judged per seed, recorded: far vs near on the uncontrolled runs, each variant's slope of
     log d_int against log c (:data:`SLOPES`; the invariant network's absolute slope, a sanity check of its construction;
     seeds with a d_int never reached counted as censored), and the toy's slope of log d₅₀ against log r over
-    ``d50`` (R', toys) from :func:`toy_d50`. Name -> verdict. Used in :ref:`ch-radius`."""
+    ``d50`` (R', toys) from :func:`toy_d50`, and the homogeneity identity's largest loss difference per seed
+    (``identity`` from :func:`homogeneity`, a sanity check). Name -> verdict. Used in :ref:`ch-radius`."""
     st = {v: r["stat"] for v, r in runs.items()}
     out = {"radius_far_near": verdicts.judge(claims["radius_far_near"], st["uncontrolled"]["far_near"], cfg.scale)}
     for v, name in SLOPES.items():
@@ -359,6 +389,7 @@ def judge(claims: dict, runs: dict[str, dict], d50: torch.Tensor, cfg: Config) -
     toy_slope = log_slope(cfg.plane_radii, d50.nan_to_num(cfg.plane_dims[-1]))  # per toy
     out["radius_toy"] = verdicts.judge(claims["radius_toy"], toy_slope.tolist(), cfg.scale, unit="toys",
                                        censored=int(d50.isnan().any(0).sum()))
+    out["radius_homogeneity"] = verdicts.judge(claims["radius_homogeneity"], identity["largest"].tolist(), cfg.scale)
     return out
 
 
