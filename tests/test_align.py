@@ -93,6 +93,27 @@ def test_align_all_aligns_each_row_and_leaves_the_reference(trained_pair):
     assert torch.equal(out[1], align.weight_matching(net, th[0], th[1]))
 
 
+@pytest.mark.parametrize("name", ["mlp", "gn"])
+def test_merge_many_brings_permuted_copies_back_to_one_point(name):
+    net, x = _net(name)
+    theta = params.flatten(net)
+    copies = torch.stack([align.permute(net, theta, align.random_perms(net, seed=s)) for s in (1, 2, 3)])
+    out = align.merge_many(net, copies)
+    assert torch.equal(out[1], out[0]) and torch.equal(out[2], out[0])  # one point: a common relabelling of theta
+    assert torch.allclose(params.forward(net, out[0], x), params.forward(net, theta, x), atol=1e-5)
+
+
+def test_merge_many_reaches_a_fixed_point_and_keeps_every_function():
+    net, x = _net("mlp")
+    thetas = 0.1 * torch.randn(3, params.layout(net).dim, generator=torch.Generator().manual_seed(4))
+    out = align.merge_many(net, thetas, max_rounds=20)
+    for t, o in zip(thetas, out):
+        assert torch.allclose(params.forward(net, o, x), params.forward(net, t, x), atol=1e-5)
+    assert torch.equal(align.merge_many(net, out, max_rounds=1, seed=7), out)  # no member moves any more
+    spread = lambda v: float((v - v.mean(0)).norm(dim=1).sum())  # noqa: E731
+    assert spread(out) < spread(thetas)  # nearer their mean than before
+
+
 def test_unsupported_models_and_methods_are_named():
     with pytest.raises(ValueError, match="parameter 'model'.*resnet"):
         align.spec(models.make("resnet", (3, 32, 32), 10, width=0.25))

@@ -169,4 +169,4 @@ def test_malformed_sections_are_refused_with_the_field_named(tmp_path):
 def test_deviations_render_with_date_change_and_old_result():
     text = protocol.deviations_text("03_hyperparameters")
     assert "2026-11-30" in text and "`knobs.l2s`" in text and "−0.099 [−0.135, −0.063]" in text
-    assert "None" in protocol.deviations_text("05_connecting_many_solutions")
+    assert "None" in protocol.deviations_text("91_benchmarks")

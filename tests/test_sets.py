@@ -155,6 +155,7 @@ def _edges(worst, acc_min):
 
 def _fake_set(sol, hull_mean, hull_max, seg_max, *, seg_acc=(0.9, 0.9, 0.9), ahull=(0.5, 0.6), vols=(10.0, 1.0)):
     evals = {"naive hull": _ev(hull_mean, hull_max), "aligned hull": _ev(*ahull),
+             "jointly aligned hull": _ev(0.25, 0.3),
              "connector (segments)": _ev(0.3, max(seg_max)), "complex (Benton et al.)": _ev(0.3, 0.4)}
     edges = {"naive hull": _edges([1.0, 2.0, 1.5], [0.3, 0.2, 0.4]), "aligned hull": _edges([0.3, 0.4, 0.5],
                                                                                             [0.8, 0.9, 0.9]),
@@ -175,6 +176,7 @@ def test_set_statistics_use_the_worst_point_of_every_segment():
     assert s["sets_aligned_mean"][0] == pytest.approx(0.3 / 1.0)
     assert s["sets_aligned_worst"][0] == pytest.approx(0.4 / 2.0)
     assert s["sets_aligned_edges"][0] == pytest.approx(0.3 / 1.8)
+    assert s["sets_joint_worst"][0] == pytest.approx(0.1 / 2.0)
     assert all(math.isnan(v[1]) for v in s.values())
 
 
@@ -213,7 +215,7 @@ def test_set_study_scans_every_edge_and_aligns_to_the_first(three_solutions, smo
     cfg = config.resolve("smoke", structure_steps=3, n_eval=30, n_interp=5)
     names = ["connector (segments)", "complex (Benton et al.)"]
     st = sx.set_study(cfg, model, smoke_data, theta, names)
-    assert set(st["evals"]) == set(st["edges"]) == {"naive hull", "aligned hull", *names}
+    assert set(st["evals"]) == set(st["edges"]) == {"naive hull", "aligned hull", "jointly aligned hull", *names}
     seg = st["edges"]["connector (segments)"]
     assert seg["max"].shape == (3,) and seg["loss"].shape == (3, 5)
     assert torch.allclose(seg["loss"][:, 0], st["solutions_loss"])  # each segment starts at its solution
@@ -221,10 +223,13 @@ def test_set_study_scans_every_edge_and_aligns_to_the_first(three_solutions, smo
     x, y = smoke_data.x_train, smoke_data.y_train
     assert torch.allclose(params.evaluate(model, st["aligned"], x, y)[0], st["solutions_loss"], atol=1e-5)  # same fn
     assert torch.allclose(st["aligned"], align.align_all(model, theta[0], theta, seed=cfg.seed))
+    assert torch.allclose(params.evaluate(model, st["joint"], x, y)[0], st["solutions_loss"], atol=1e-5)
+    assert torch.equal(st["joint"], align.merge_many(model, theta, seed=cfg.seed))  # no member is the reference
     assert set(st["volumes"]) == {"complex (Benton et al.)"} and st["volumes"]["complex (Benton et al.)"] > 0
     rows = sx.segment_rows([st, None])
-    assert len(rows) == 3 + 3 + 3 + 7 and rows[0]["structure"] == "naive hull" and rows[0]["edge"] == "θ1 – θ2"
+    assert len(rows) == 3 + 3 + 3 + 3 + 7 and rows[0]["structure"] == "naive hull" and rows[0]["edge"] == "θ1 – θ2"
     assert any(r["edge"] == "θ1 – π(θ2)" for r in rows) and all(r["sets"] == 1 for r in rows)
+    assert any(r["edge"] == "σ(θ1) – σ(θ2)" for r in rows)
     mw = sx.mean_worst_rows([st, None], edges=True)
     assert len(mw) == len(rows) and all(m <= w for m, w in mw.values()) and "aligned: θ1 – π(θ2)" in mw
     assert set(sx.mean_worst_rows([st])) == set(st["evals"])

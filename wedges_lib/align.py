@@ -11,6 +11,10 @@ Srinivasa 2023, "Git Re-Basin"). Two methods:
 * :func:`activation_matching`: each hidden layer's units matched by the correlation of their activations on
   data x (the post-activation output of the layer, over examples and positions): one assignment per layer.
 
+A set of networks is aligned either to one member (:func:`align_all`, a star) or jointly by Ainsworth et al.'s
+MergeMany (:func:`merge_many`): each member in turn is weight-matched to the mean of the others, until a round
+changes no member.
+
 Supported: an ``nn.Sequential`` chain of Linear / Conv1d / Conv2d layers with element-wise activations,
 pooling, dropout, ``Flatten`` (a convolution's channels become blocks of the next Linear layer's columns),
 an ``Unflatten`` or ``Flatten`` before the first layer, and ``GroupNorm``: a GroupNorm of G groups normalises
@@ -263,3 +267,25 @@ def align_all(model: nn.Module, theta_ref: torch.Tensor, thetas: torch.Tensor, *
     :mod:`wedges_lib.studies.ch05_sets` and :mod:`wedges_lib.studies.ch06_ensembles`)."""
     check_arg("thetas", tuple(thetas.shape), thetas.ndim == 2, "a stack (K, D)")
     return torch.stack([align(model, theta_ref, t, method=method, x=x, seed=seed) for t in thetas])
+
+
+def merge_many(model: nn.Module, thetas: torch.Tensor, *, max_rounds: int = 10, seed: int = 0) -> torch.Tensor:
+    """The rows of thetas (K, D) aligned jointly by MergeMany (Ainsworth et al. 2023, their Algorithm 3): in each
+    round, in an order drawn from ``seed``, member i is weight-matched (:func:`weight_matching`) to the mean of the
+    others; rounds repeat until one changes no member (a fixed point) or ``max_rounds`` have run. Each row computes
+    what it did, (K, D); the first member is permuted too (no member is the reference). Used in :ref:`ch-sets`
+    (through :mod:`wedges_lib.studies.ch05_sets`)."""
+    check_arg("thetas", tuple(thetas.shape), thetas.ndim == 2 and len(thetas) >= 2, "a stack (K, D) with K >= 2")
+    check_arg("max_rounds", max_rounds, isinstance(max_rounds, int) and max_rounds >= 1, "an int >= 1")
+    cur = thetas.detach().clone()
+    rng = np.random.default_rng(seed)
+    for r in range(max_rounds):
+        changed = False
+        for i in rng.permutation(len(cur)):
+            others = (cur.sum(0) - cur[i]) / (len(cur) - 1)
+            new = weight_matching(model, others, cur[i], seed=seed + r)
+            if not torch.equal(new, cur[i]):
+                cur[i], changed = new, True
+        if not changed:
+            break
+    return cur

@@ -2,9 +2,10 @@
 
 For each independent set of k solutions: the structures of :data:`FITTED` (Fort & Jastrzebski's connector,
 its triangles, Benton et al.'s complex with and without their volume regulariser), the naive hull before and
-after permutation alignment of every member to the first (:func:`wedges_lib.align.align_all`, weight matching),
-each evaluated at random points (mean and worst) and along each of its straight edges on a grid (the worst point
-of every segment: highest loss, lowest accuracy). Then one value per set of each declared statistic, the
+after permutation alignment, of every member to the first (a star, :func:`wedges_lib.align.align_all`, weight
+matching) and jointly (MergeMany, :func:`wedges_lib.align.merge_many`), each evaluated at random points (mean and
+worst) and along each of its straight edges on a grid (the worst point of every segment: highest loss, lowest
+accuracy). Then one value per set of each declared statistic, the
 verdicts over the sets, and the chapter's plain numbers with their intervals over the sets.
 """
 from __future__ import annotations
@@ -40,8 +41,9 @@ FITTED = {
 #: the structures fitted on every set (the triangles only on the first)
 EVERY_SET = ("connector (segments)", "complex (Benton et al.)", "complex, no volume term")
 #: short names of the evaluated structures, for recorded numbers
-SHORT = {"naive hull": "hull", "aligned hull": "ahull", "connector (segments)": "seg",
-         "connector (triangles)": "tri", "complex (Benton et al.)": "cplx", "complex, no volume term": "cplx0"}
+SHORT = {"naive hull": "hull", "aligned hull": "ahull", "jointly aligned hull": "jhull",
+         "connector (segments)": "seg", "connector (triangles)": "tri", "complex (Benton et al.)": "cplx",
+         "complex, no volume term": "cplx0"}
 
 
 def _fit_named(cfg, model: nn.Module, data: Dataset, solutions: torch.Tensor, name: str, seed: int) -> dict:
@@ -82,14 +84,16 @@ def set_study(cfg, model: nn.Module, data: Dataset, sols: torch.Tensor, names=tu
               index: int = 0) -> dict:
     """Everything chapter 05 measures on one set of solutions (k, D): their training loss and accuracy
     ('solutions_loss', 'solutions_acc', (k,)), the structures ``names`` ('fitted', minibatch seed
-    ``cfg.seed + index``), the set aligned to its first member by weight matching ('aligned' (k, D)); per
-    evaluated structure (the naive and the aligned hull, each fitted one) :func:`~wedges_lib.sets.evaluate_structure`
+    ``cfg.seed + index``), the set aligned to its first member by weight matching ('aligned' (k, D)) and jointly by
+    MergeMany ('joint' (k, D)); per evaluated structure (the naive hull, the star- and the jointly aligned hull,
+    each fitted one) :func:`~wedges_lib.sets.evaluate_structure`
     at ``n_samples`` points ('evals') and :func:`~wedges_lib.sets.segment_profile` of its edges on ``n_interp``
     points ('edges'); the complexes' volumes ('volumes')."""
     x, y, seed, k = data.x_train, data.y_train, cfg.seed + index, len(sols)
     fitted = fit_structures(cfg, model, data, sols, names, seed=seed)
     aligned = align.align_all(model, sols[0], sols, method="weight", seed=seed)
-    hulls = {"naive hull": sols, "aligned hull": aligned}
+    joint = align.merge_many(model, sols, seed=seed)
+    hulls = {"naive hull": sols, "aligned hull": aligned, "jointly aligned hull": joint}
     evals = {n: evaluate_structure(model, x, y, lambda m, s, v=v: hull_points(v, m, s), cfg.n_eval, seed)
              for n, v in hulls.items()}
     edges = {n: segment_profile(model, x, y, v, structure_edges("hull", k), cfg.n_interp) for n, v in hulls.items()}
@@ -98,8 +102,8 @@ def set_study(cfg, model: nn.Module, data: Dataset, sols: torch.Tensor, names=tu
         edges[n] = segment_profile(model, x, y, r.vertices, structure_edges(r.kind, k, len(r.extra)), cfg.n_interp)
     volumes = {n: float(structure_volume(r.vertices, r.kind, k)) for n, r in fitted.items() if r.kind == "complex"}
     loss, acc = params.evaluate(model, sols, x, y)
-    return dict(solutions_loss=loss, solutions_acc=acc, fitted=fitted, aligned=aligned, evals=evals, edges=edges,
-                volumes=volumes)
+    return dict(solutions_loss=loss, solutions_acc=acc, fitted=fitted, aligned=aligned, joint=joint, evals=evals,
+                edges=edges, volumes=volumes)
 
 
 def run(cfg, data: Dataset) -> dict:
@@ -134,9 +138,10 @@ def statistics(raw: dict) -> dict[str, list[float]]:
     ('sets_connector_acc'); Benton et al.'s regularised complex, its worst sampled excess over the naive hull's
     ('sets_complex_low') and its volume over the unregularised one's ('sets_complex_volume'); after alignment, the
     hull's mean and worst excess and its edges' worst excess over the same before ('sets_aligned_mean',
-    'sets_aligned_worst', 'sets_aligned_edges'). Used in :ref:`ch-sets`."""
+    'sets_aligned_worst', 'sets_aligned_edges'; aligned to the first member), and the worst excess after joint
+    alignment over before ('sets_joint_worst'). Used in :ref:`ch-sets`."""
     keys = ("sets_hull_height", "sets_hull_ratio", "sets_connector_loss", "sets_connector_acc", "sets_complex_low",
-            "sets_complex_volume", "sets_aligned_mean", "sets_aligned_worst", "sets_aligned_edges")
+            "sets_complex_volume", "sets_aligned_mean", "sets_aligned_worst", "sets_aligned_edges", "sets_joint_worst")
     out: dict[str, list[float]] = {key: [] for key in keys}
     for st in raw["studies"]:
         if st is None:
@@ -145,8 +150,8 @@ def statistics(raw: dict) -> dict[str, list[float]]:
             continue
         ev, ed, s = st["evals"], st["edges"], float(st["solutions_loss"].mean())
         a = float(st["solutions_acc"].mean())
-        hull, ahull, conn, cplx = (ev.get(n) for n in ("naive hull", "aligned hull", "connector (segments)",
-                                                         "complex (Benton et al.)"))
+        hull, ahull, jhull, conn, cplx = (ev.get(n) for n in ("naive hull", "aligned hull", "jointly aligned hull",
+                                                                "connector (segments)", "complex (Benton et al.)"))
         worst_edge = _excess(st, ed["naive hull"]["max"].max())
         vols = st["volumes"]
         values = dict(
@@ -160,7 +165,8 @@ def statistics(raw: dict) -> dict[str, list[float]]:
                                  if len(vols) == 2 else math.nan),
             sets_aligned_mean=_excess(st, ahull["mean"]) / _excess(st, hull["mean"]),
             sets_aligned_worst=_excess(st, ahull["max"]) / _excess(st, hull["max"]),
-            sets_aligned_edges=_excess(st, ed["aligned hull"]["max"].max()) / worst_edge)
+            sets_aligned_edges=_excess(st, ed["aligned hull"]["max"].max()) / worst_edge,
+            sets_joint_worst=_excess(st, jhull["max"]) / _excess(st, hull["max"]))
         for key in keys:
             out[key].append(values[key])
     return out
@@ -175,7 +181,8 @@ def judge(claims: dict, stats: dict[str, list[float]], scale: str) -> dict:
 
 def _labels(name: str, k: int, n_extra: int) -> list[str]:
     extra = ["θc"] if name.startswith("connector") else [f"e{j + 1}" for j in range(n_extra)]
-    names = [f"θ{i + 1}" if name != "aligned hull" or i == 0 else f"π(θ{i + 1})" for i in range(k)] + extra
+    names = [f"σ(θ{i + 1})" if name == "jointly aligned hull" else f"θ{i + 1}" if name != "aligned hull" or i == 0
+             else f"π(θ{i + 1})" for i in range(k)] + extra
     return names
 
 
@@ -246,8 +253,8 @@ def _labelled(studies: list[dict | None], big: dict | None) -> list[tuple[str, d
 
 
 #: the structures whose edges :func:`mean_worst_rows` draws, by their label there
-EDGE_PLOT = {"naive hull": "hull", "aligned hull": "aligned", "connector (segments)": "connector",
-             "complex (Benton et al.)": "complex"}
+EDGE_PLOT = {"naive hull": "hull", "aligned hull": "aligned", "jointly aligned hull": "joint",
+             "connector (segments)": "connector", "complex (Benton et al.)": "complex"}
 
 
 def mean_worst_rows(studies: list[dict | None], *, edges: bool = False) -> dict[str, tuple[float, float]]:
