@@ -11,6 +11,11 @@ the target :mod:`wedges_lib.surfaces` and :func:`wedges_lib.connect.profile` tak
 * :meth:`Landscape.load` — a plain PyTorch model with theta and its statistics (SWA's ``update_bn`` step);
 * :meth:`Landscape.minibatch_loss` — train-mode loss on one batch, for fitting curves or training.
 
+Beside it, measures of any loss at given points: Keskar et al.'s ε-sharpness (:func:`sharpness`), the loss at
+distances ρ‖θ‖ along random directions (:func:`loss_at_distances`), a plane through one to three checkpoints
+(:func:`plane_through_points`) and a trajectory's PCA plane with each checkpoint's distance from it and its true
+loss beside the plane's (:func:`pca_plane`).
+
 >>> net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))
 >>> x, y = torch.randn(16, 3, generator=torch.Generator().manual_seed(0)), torch.arange(16) % 2
 >>> land = Landscape(net, objectives.split(x, y, size=8))
@@ -21,13 +26,14 @@ torch.Size([2])
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Sequence
+import math
+from typing import Any, Callable, NamedTuple, Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, vmap
+from torch.func import functional_call, grad_and_value, vmap
 
-from . import batchnorm, objectives, params  # noqa: F401  (objectives: the module doc's example)
+from . import batchnorm, objectives, params, surfaces  # noqa: F401  (objectives: the module doc's example)
 from .hessian import DatasetLoss
 from .objectives import Batch, Objective, as_objective, batch_size, check_batches
 from .validation import check_arg
@@ -169,3 +175,142 @@ class Landscape:
         m = copy.deepcopy(self.model)
         m.load_state_dict(self.state_dict(theta))
         return m.eval()
+
+
+# --- measures of a landscape at given points: sharpness, distances, planes through checkpoints ------------------
+
+
+class Sharpness(NamedTuple):
+    """Keskar et al.'s ε-sharpness at one point (``value``, in percent), the loss there and the largest loss found
+    in the box."""
+
+    value: float
+    loss: float
+    max_loss: float
+
+
+def sharpness(loss_fn: Callable[[Tensor], Tensor], theta: Tensor, *, eps: float = 1e-3, steps: int = 10,
+              seed: int = 0) -> Sharpness:
+    """Keskar et al.'s (2017) ε-sharpness of ``loss_fn`` at theta (D,), in percent:
+    100 (max_{δ in C} L(theta + δ) - L(theta)) / (1 + L(theta)), C the box |δ_i| <= ε (|theta_i| + 1).
+
+    The maximum is sought by ``steps`` steps of projected sign-gradient ascent (a linear loss's maximum over a
+    box is at the corner sign(∇L)), each of 2.5 / steps box half-widths, from a uniform random point of the box
+    drawn from ``seed``; the largest loss met at any iterate is kept. A lower bound on the maximum, as any
+    local search is (Keskar et al. used L-BFGS-B).
+
+    On L(θ) = ½ ‖θ‖² at θ = 0 the maximum is at a corner, ½ D ε²:
+
+    >>> s = sharpness(lambda t: 0.5 * t.pow(2).sum(), torch.zeros(4), eps=0.1, steps=3)
+    >>> round(s.max_loss, 6), round(s.value, 4)
+    (0.02, 2.0)
+
+    Used in :ref:`ch-your-model`.
+    """
+    check_arg("eps", eps, isinstance(eps, (int, float)) and eps > 0, "a float > 0")
+    check_arg("steps", steps, isinstance(steps, int) and steps >= 1, "an int >= 1")
+    theta = theta.detach()
+    width = eps * (theta.abs() + 1)
+    gen = torch.Generator().manual_seed(seed)
+    delta = ((2 * torch.rand(theta.shape, generator=gen, dtype=theta.dtype) - 1).to(theta.device)) * width
+    value_and_grad = grad_and_value(loss_fn)
+    base = float(loss_fn(theta).detach())
+    best = -math.inf
+    for _ in range(steps):
+        g, loss = value_and_grad(theta + delta)
+        best = max(best, float(loss.detach()))
+        delta = torch.maximum(torch.minimum(delta + (2.5 / steps) * width * g.detach().sign(), width), -width)
+    with torch.no_grad():
+        best = max(best, float(loss_fn(theta + delta)))
+    return Sharpness(100 * (best - base) / (1 + base), base, best)
+
+
+def loss_at_distances(f: Callable[[Tensor], Tensor], theta: Tensor, rhos: Sequence[float], *, n: int = 4,
+                      seed: int = 0) -> Tensor:
+    """The batched loss f at theta (D,) + ρ ‖theta‖ d for each ρ of ``rhos`` (R,) and each of n random unit
+    directions d (isotropic Gaussian, drawn from ``seed``, the same for every ρ): losses (R, n).
+
+    Used in :ref:`ch-your-model`.
+    """
+    check_arg("n", n, isinstance(n, int) and n >= 1, "an int >= 1")
+    check_arg("rhos", rhos, len(rhos) >= 1 and all(r > 0 for r in rhos), "distances > 0, as fractions of ‖θ‖")
+    d = surfaces.random_directions(theta, n, normalization="none", seed=seed)
+    d = d / d.norm(dim=1, keepdim=True) * params.radius(theta)
+    rho = torch.as_tensor(list(rhos), dtype=theta.dtype)
+    coords = torch.kron(rho[:, None], torch.eye(n, dtype=theta.dtype))  # (R n, n): ρ_r along direction j
+    return surfaces.evaluate_affine(f, theta, d, coords)["loss"].reshape(len(rho), n)
+
+
+def _grid_around(pts: Tensor, n: int, margin: float) -> tuple[Tensor, Tensor]:
+    """Axes (n,), (n,) spanning the 2D points (m, 2) plus ``margin`` of their largest extent on every side."""
+    lo, hi = pts.min(dim=0).values, pts.max(dim=0).values
+    pad = margin * float((hi - lo).max().clamp_min(1e-12))
+    return (torch.linspace(float(lo[0]) - pad, float(hi[0]) + pad, n),
+            torch.linspace(float(lo[1]) - pad, float(hi[1]) + pad, n))
+
+
+def plane_through_points(f: Callable[[Tensor], Tensor], points: Tensor, lay: params.Layout, *, n: int = 25,
+                         margin: float = 0.2, seed: int = 0) -> dict[str, Tensor]:
+    """The batched loss f on an n x n grid of a plane through the m = 1, 2 or 3 points (m, D), in true distances
+    from points[0]: one point, a filter-normalised random plane around it
+    (:func:`wedges_lib.surfaces.random_plane`, coordinates in units of its directions); two, the line between them
+    and a filter-normalised random direction (``lay``, from ``seed``) orthogonal to it; three, the plane through
+    them (:func:`wedges_lib.surfaces.plane_through`).
+    Returns 'xs' (n,), 'ys' (n,), 'loss' (n, n) and 'points' (m, 2), the points' coordinates.
+
+    Used in :ref:`ch-your-model`.
+    """
+    m = len(points)
+    check_arg("points", tuple(points.shape), points.ndim == 2 and 1 <= m <= 3, "1, 2 or 3 points (m, D)")
+    if m == 1:
+        res = surfaces.random_plane(f, points[0], n=n, lay=lay, seed=seed)
+        return {**res, "points": torch.zeros(1, 2)}
+    if m == 3:
+        return surfaces.plane_through(f, *points, n=n, margin=margin)
+    a, b = points
+    u = (b - a) / params.radius(b - a)
+    v = surfaces.random_directions(a, 1, lay=lay, seed=seed)[0]
+    v = v - (v @ u) * u
+    v = v / params.radius(v)
+    pts = torch.tensor([[0.0, 0.0], [float(params.radius(b - a)), 0.0]])
+    xs, ys = _grid_around(pts, n, margin)
+    ys = xs - xs.mean()  # as far across the line as along it
+    return {**surfaces.plane(f, a, u, v, xs, ys), "points": pts}
+
+
+def pca_plane(f: Callable[[Tensor], Tensor], thetas: Tensor, *, n: int = 25, margin: float = 0.2,
+              chunk: int = 1 << 20) -> dict[str, Tensor]:
+    """A trajectory's PCA plane (Li et al. 2018) and how far each checkpoint lies from it.
+
+    thetas (K, D), K >= 3, in order; the plane passes through the last one and is spanned by the top two
+    principal directions u, v (D,) of the differences thetas - thetas[-1]. Returns the grid 'xs', 'ys' (n,) and
+    'loss' (n, n) in distances along u and v; per checkpoint 'coords' (K, 2), 'off_plane' (K,) its distance from
+    the plane, 'relative' (K,) that distance over its distance from the last checkpoint (nan for the last), 'true'
+    (K,) its loss, 'projected' (K,) the loss at its projection onto the plane (what the contour shows there);
+    'explained' (2,) the variance fraction of the differences along u and v. The geometry is computed in float64
+    from the differences' Gram matrix (``chunk`` coordinates at a time), so a distance from the plane is exact to
+    float64 even for millions of parameters.
+
+    Used in :ref:`ch-your-model`.
+    """
+    check_arg("thetas", tuple(thetas.shape), thetas.ndim == 2 and len(thetas) >= 3, "K >= 3 points (K, D)")
+    K, origin = len(thetas), thetas[-1]
+    gram = torch.zeros(K, K, dtype=torch.float64, device=thetas.device)
+    for start in range(0, thetas.shape[1], chunk):
+        d = (thetas[:, start:start + chunk] - origin[start:start + chunk]).double()
+        gram += d @ d.T
+    centre = torch.eye(K, dtype=torch.float64, device=thetas.device) - 1.0 / K
+    evals, evecs = torch.linalg.eigh(centre @ gram @ centre)  # the centred differences' Gram matrix
+    top = evecs[:, [-1, -2]] / evals[[-1, -2]].clamp_min(1e-300).sqrt()  # u, v = centred^T top
+    coords = gram @ centre @ top  # (K, 2): <d_i, u>, <d_i, v>
+    off = (gram.diagonal() - coords.pow(2).sum(1)).clamp_min(0).sqrt()
+    dist = gram.diagonal().sqrt()
+    relative = torch.where(dist > 0, off / dist.clamp_min(1e-300), torch.full_like(off, math.nan))
+    mix = (centre @ top).to(thetas.dtype)  # u, v as combinations of the differences
+    u, v = mix.T @ thetas - mix.sum(0)[:, None] * origin
+    xs, ys = _grid_around(coords.float().cpu(), n, margin)
+    grid = surfaces.plane(f, origin, u, v, xs, ys)
+    with torch.no_grad():
+        true, projected = f(thetas), f(origin + coords.to(thetas.dtype) @ torch.stack([u, v]))
+    return {**grid, "coords": coords.cpu(), "off_plane": off.cpu(), "relative": relative.cpu(), "true": true.cpu(),
+            "projected": projected.cpu(), "explained": (evals[[-1, -2]] / evals.sum()).float().cpu()}
