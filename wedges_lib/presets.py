@@ -300,6 +300,10 @@ _add(
 #: for its verdicts), its training budget. :func:`wedges_lib.config.resolve` applies them between the scale's
 #: preset and the run's own overrides, so ``-p seed 5`` means the same in every chapter.
 CHAPTER_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "00_quickstart": {  # fresh seeds: seeds 0-4 were used while the book was written
+        "smoke": dict(seed=900), "cpu": dict(seed=900), "paper": dict(seed=900)},
+    "01_toy_model": {  # fresh seeds (its toys use seed ... seed + n_seeds): seeds 0-4 were used while it was written
+        "smoke": dict(seed=950), "cpu": dict(seed=950), "paper": dict(seed=950)},
     "02_radius_and_subspaces": {
         "smoke": dict(seed=200, n_seeds=3), "cpu": dict(seed=200, n_seeds=4), "paper": dict(seed=200, n_seeds=5)},
     "03_hyperparameters": {  # a constant rate: no run is compared while its step is annealed
