@@ -128,9 +128,9 @@ def test_library_fingerprint_ignores_docstrings_and_comments(tmp_path):
 
 def test_library_fingerprint_reads_subpackages(tmp_path):
     copy = _lib_copy(tmp_path)
-    studies = copy / "studies"
+    studies = copy / "probe"  # a new subpackage (wedges_lib.studies exists already)
     studies.mkdir()
-    (studies / "__init__.py").write_text('"""Studies."""\n')
+    (studies / "__init__.py").write_text('"""A probe."""\n')
     (studies / "x.py").write_text('"""A study."""\nWIDTH = 3\n\n\ndef width():\n    return WIDTH\n')
     before = _fingerprint(copy)
     _edit(studies / "x.py", "WIDTH = 3", "WIDTH = 4")

@@ -165,8 +165,9 @@ def homogeneity(cfg: Config, data: Dataset, cs: Sequence[float] = HOMOGENEITY_C)
     the same losses at every step. Per seed (:func:`seeds_of`), the network of ``mlp_invariant`` without its
     logit normalisation (bias-free, plain logits) trains in a random plane of ``cfg.dims[0]`` dimensions through
     θ₀ and, in one vmapped stack, through c·θ₀ for each c of ``cs`` at temperature c^L and step ∝ c (the relative
-    step; 100 steps at most); returns 'largest' (S,), the largest |loss(c) − loss(1)| over every minibatch step
-    and c, 'layers' L and 'final' (S, 1 + len(cs)) the final training losses. Used in :ref:`ch-radius`."""
+    step; 100 steps at most); returns 'largest' (S,), the largest absolute difference loss(c) − loss(1) over
+    every minibatch step and c, 'layers' L and 'final' (S, 1 + len(cs)) the final training losses. Used in
+    :ref:`ch-radius`."""
     device = pick_device(cfg.device)
     net = models.mlp_invariant(data.input_shape[0], data.n_classes, cfg.subspace_width)[:-1].to(device)
     L = sum(isinstance(m, nn.Linear) for m in net)
