@@ -283,9 +283,9 @@ def along_band(run: dict, band: torch.Tensor, key: str = "lmax") -> torch.Tensor
 
 
 def summary(sweeps: dict[str, list[dict]], band: torch.Tensor):
-    """A table (a pandas Styler, no index), one row per setting of every sweep: its members' fate, final loss and r/r0, and
-    the mean [95 % interval over trained members] of λ_max, trace and r/r0 at matched loss (:func:`matched` over
-    ``band``). Used in :ref:`ch-hyperparameters`."""
+    """A table (a pandas Styler, no index), one row per setting of every sweep: its members' fate, final loss and
+    r/r0, and the mean [95 % interval over trained members] of λ_max, trace and r/r0 at matched loss (:func:`matched`
+    over ``band``). Used in :ref:`ch-hyperparameters`."""
     import pandas as pd
 
     rows = []
