@@ -15,181 +15,196 @@
 # # Appendix: your own model
 #
 # The book's networks are the library's own, and they use GroupNorm, so that a network is a function of its
-# parameter vector alone. Yours may not be. This appendix takes a model the library never built — torchvision's
-# ResNet-18, with BatchNorm — and puts it through every tool of the book, each in the few lines it takes: the
-# Hessian's and the generalised Gauss-Newton's top eigenvalues, traces per layer, a filter-normalised plane
-# {cite:p}`li2018visualizing`, and the line and a Bezier curve {cite:p}`garipov2018loss` between two short runs.
+# parameter vector alone. Yours may not be. This appendix is a report on any model, data, loss and checkpoints,
+# made by one command:
+#
+# ```bash
+# python -m wedges_lib run book/92_your_model.py --scale cpu -p own_model mypkg.nets:Net \
+#     -p own_model_kwargs "{'num_classes': 10}" -p checkpoints run/step1000.pt,run/step2000.pt,run/step3000.pt \
+#     -p own_data mypkg.data:make --out runs/my-report
+# ```
+#
+# The run folder then holds the executed notebook, `report.html` (this page for your model, readable offline) and
+# `metrics.json`. Every input is built, loaded and checked together before anything runs: each checkpoint against the
+# model, the data against the model, the loss against its output; a bad one stops the run with one line that names
+# the parameter. Without checkpoints, the appendix makes its own: two short runs of torchvision's ResNet-18, which
+# has BatchNorm, on CIFAR-shaped random images. It puts them through every tool of the book: the Hessian's and the
+# generalised Gauss-Newton's top eigenvalues and traces per layer, ε-sharpness, the loss at distances ρ‖θ‖, a
+# filter-normalised plane {cite:p}`li2018visualizing`, a trajectory's PCA plane, and the line and a Bezier curve
+# {cite:p}`garipov2018loss` between two checkpoints, before and after weight matching {cite:p}`ainsworth2023git`.
 #
 # **BatchNorm.** BatchNorm's running statistics were estimated for the trained weights; at an interpolated,
 # averaged or perturbed point they are wrong unless re-estimated, as SWA's `update_bn` does for one model
 # {cite:p}`izmailov2018averaging`. Wedges' evaluators take the policy `bn`: `"recompute"` (the default:
 # re-estimated at every evaluated point on training batches, many points per vectorised pass), `"eval"`
-# (stored) or `"train"` (each batch's own); a BatchNorm model without a policy is an error. Any loss of
-# (model output, batch) and batches that are tuples or dicts of tensors work too (`wedges_lib.objectives`).
+# (the stored statistics: the last checkpoint's) or `"train"` (each batch's own). Any loss of (model output, batch)
+# works too (`-p objective mypkg.losses:loss`, see `wedges_lib.objectives`).
 
 # %% tags=["remove-cell"]
-import warnings
-
-import torch
-
 import wedges_lib
-from wedges_lib import cache, config, connect, curvature, operators, plots, protocol, surfaces, verdicts
-from wedges_lib.landscape import Landscape
-from wedges_lib.objectives import split
-from wedges_lib.studies.ch92_your_model import init, load_data, train_runs, update_bn_check
+from wedges_lib import config, protocol, verdicts
+from wedges_lib.studies import ch92_your_model as study
+
+CHAPTER = "92_your_model"  # its own presets and its protocol section
 
 # %% tags=["parameters", "hide-input"]
 scale = None
 seed = None
 device = None
+own_model = None
+own_model_kwargs = None
+checkpoints = None
 own_data = None
+objective = None
+bn = None
 own_n_train = None
 own_n_test = None
 own_steps = None
+own_snapshots = None
 own_lr = None
 own_batch = None
 own_bn_batches = None
 own_curv_n = None
+own_repeats = None
+own_measured = None
 own_topk = None
 own_lanczos = None
 own_probes = None
+own_eps = None
+own_ascent_steps = None
+own_rhos = None
 own_grid = None
 own_points = None
 own_curve_steps = None
 
 # %% tags=["remove-cell"]
-cfg = config.resolve_cell(globals())
-ds = load_data(cfg.own_data, cfg.own_n_train, cfg.own_n_test, cfg.seed)
-ds = ds.to(config.pick_device(cfg.device))
-net, theta0 = init(ds.n_classes, [cfg.seed, cfg.seed + 1], ds.x_train.device)  # 2 inits
+cfg = config.resolve_cell(globals(), CHAPTER)
+inputs = study.check_inputs(cfg)  # model, checkpoints, data and loss, checked together
 
 # %% tags=["remove-input"]
-CHAPTER = "92_your_model"  # its section of the book's protocol (wedges_lib/protocol.yml)
 claims = protocol.declare(CHAPTER)
 protocol.what_would_count(CHAPTER, claims)
 
 # %% [markdown]
 # ## Your model, your data, your loss
 #
-# At the smoke and cpu scales the data are random images shaped like CIFAR-10 (each class a smooth random
-# prototype plus noise); the paper scale reads CIFAR-10. One `Landscape` holds the model, the batches the loss
-# averages over, the objective and the BatchNorm policy; it is a batched loss of many parameter vectors at once:
+# One `Landscape` holds the model, the held-out batches the loss averages over, the objective and the BatchNorm
+# policy; it is a batched loss of many parameter vectors at once. The curvature and the sharpness are measured on
+# `own_repeats` disjoint training batches, each with its own probes and random start, the same at every checkpoint:
+# every number below is a mean with its 95 % interval over those batches (or over random directions).
 
 # %%
-train_batches = split(ds.x_train, ds.y_train, size=cfg.own_batch)
-bn_batches = train_batches[:cfg.own_bn_batches]  # BatchNorm statistics are recomputed on these
-land = Landscape(net, [(ds.x_test, ds.y_test)], bn="recompute", bn_batches=bn_batches)
+series = study.checkpoints(cfg, inputs)  # yours, or two short runs trained here (cached)
+land, batches = study.landscapes(cfg, inputs)
+n_train, n_test = len(inputs.data.y_train), len(inputs.data.y_test)
+print(f"{inputs.described}: {series.thetas.shape[1]:,} parameters;",
+      f"checkpoints {', '.join(series.names)}; data {cfg.own_data}",
+      f"({n_train} train, {n_test} held out); bn={cfg.bn}")
 
 # %% [markdown]
-# Two short runs from two seeds, trained in one vectorised pass with batch statistics (nothing stored):
-
-# %%
-def two_runs(cfg, model, data, theta0):
-    land = Landscape(model, [(data.x_test, data.y_test)])
-    return train_runs(land, theta0, data, seeds=[cfg.seed, cfg.seed + 1], steps=cfg.own_steps,
-                      lr=cfg.own_lr, batch_size=cfg.own_batch)
-
-
-a, c = cache.cached("own-runs", cfg, two_runs, model=net, data=ds, theta0=theta0)
-
-# %% [markdown]
-# ## Curvature: Hessian, Gauss-Newton, per layer
+# ## Curvature and sharpness along the checkpoints
 #
-# The Hessian at `a` (BatchNorm statistics recomputed at `a`, then fixed), the generalised Gauss-Newton through
-# the same Lanczos, and Hutchinson traces of every layer's diagonal block from one set of probes:
+# At each measured checkpoint (`own_measured` of them, spread over the series with the last; 0 measures every one):
+# the Hessian's and the Gauss-Newton's top eigenvalues (Lanczos; BatchNorm statistics
+# recomputed at the point, then fixed), their traces per layer (Hutchinson probes shared by the layers; a layer's
+# trace is its diagonal block's, the total their sum), and Keskar et al.'s (2017) ε-sharpness,
+#
+# $$\phi_\epsilon(\theta) = 100 \cdot \frac{\max_{\delta \in C_\epsilon} L(\theta + \delta) - L(\theta)}{1 + L(\theta)},
+# \qquad C_\epsilon = \{\delta : |\delta_i| \le \epsilon\,(|\theta_i| + 1)\},$$
+#
+# maximised by a few steps of projected sign-gradient ascent from a random point of the box. All on one schedule:
+# the same batches, probes and starts at every checkpoint, so that the trends of $\lambda_{\max}$, the traces and
+# the sharpness can be compared.
 
 # %%
-n = cfg.own_curv_n
-curv = Landscape(net, [(ds.x_train[:n], ds.y_train[:n])], bn_batches=bn_batches)
-losses = {"Hessian": curv.loss_fn(a), "GGN": operators.ggn_loss(curv, a)}
-blocks = operators.layer_blocks(net)
-with warnings.catch_warnings(record=True) as unconverged:
-    warnings.simplefilter("always")
-    top = {k: curvature.top_eigenvalues(f, a, k=cfg.own_topk, max_iter=cfg.own_lanczos,
-                                        tol=1e-2)[0] for k, f in losses.items()}
-layer_traces = {k: operators.block_traces(f, a, blocks, n_probes=cfg.own_probes, batch=1,
-                                          seed=cfg.seed) for k, f in losses.items()}
+curv = study.curvature_along(cfg, inputs, land, batches, series)
+study.tables("curvature", series, curv)
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Curvature along the checkpoints, each point a mean with its 95 % interval over the batches. Top: the top eigenvalue and the trace of the Hessian and of the generalised Gauss-Newton. Bottom left: Keskar's ε-sharpness. Bottom right: the trace of each layer's diagonal block at the last checkpoint.", "name": "fig-own-curvature"}}
+fig = study.figures("curvature", series, curv)
 
 # %% [markdown]
-# ## A plane, a line and a curve, BatchNorm recomputed at every point
+# ## The loss far away: random directions at distances ρ‖θ‖
 #
-# A random filter-normalised plane around `a`, the straight line `a` → `c` (once more with batch statistics,
-# for contrast), and a Bezier curve fitted between them (in train mode, as Garipov et al. fit theirs):
+# The held-out loss at θ + ρ‖θ‖ d, d a random unit direction, for each ρ of `own_rhos`: how far the low loss
+# reaches around each measured checkpoint on the scale of the weights themselves (the wedges' long directions).
 
 # %%
-plane = surfaces.random_plane(land, a, n=cfg.own_grid, lay=land.lay, seed=cfg.seed)
-line = surfaces.line(land, a, c, cfg.own_points)
-line_batch = surfaces.line(Landscape(net, land.batches, bn="train"), a, c, cfg.own_points)
+dist = study.distances(cfg, land, series)
 
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The rise of the held-out loss at distance ρ‖θ‖ along random directions from each checkpoint: means with 95 % intervals over the directions.", "name": "fig-own-distances"}}
+fig = study.figures("distances", series, dist)
 
-def bezier(cfg, model, data, a, c):
-    land = Landscape(model, [(data.x_test, data.y_test)])
-    fit = connect.train_curve(land.xy_loss(), a, c, kind="bezier", data=data, n_t=1, quiet=True,
-                              seed=cfg.seed, steps=cfg.own_curve_steps, lr=cfg.own_lr,
-                              batch_size=cfg.own_batch)
-    return fit.b
+# %% [markdown]
+# ## Planes: random, through checkpoints, and a trajectory's PCA plane
+#
+# A filter-normalised random plane around the last checkpoint, the plane through up to three checkpoints, and the
+# PCA plane of the whole series (Li et al.'s trajectory plot). A checkpoint drawn on a PCA plane is its
+# projection: where it lies off the plane, the contour under it shows another point's loss. The table gives each
+# checkpoint's distance from the plane and its true loss beside the loss the plane shows at its projection.
 
+# %%
+pl = study.planes(cfg, land, series)
+study.tables("pca", series, pl=pl) if "pca" in pl else print("one or two checkpoints: no PCA plane")
 
-bend = cache.cached("own-bezier", cfg, bezier, model=net, data=ds, a=a, c=c)
-curve = connect.profile(land, torch.stack([a, bend, c]), cfg.own_points, kind="bezier")
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Held-out loss on a filter-normalised random plane around the last checkpoint, on the plane through up to three checkpoints (true distances), and on the PCA plane of the series, each checkpoint at its projection and labelled with its true loss.", "name": "fig-own-planes"}}
+fig = study.figures("planes", series, pl)
+
+# %% [markdown]
+# ## Between two checkpoints, before and after weight matching
+#
+# The straight line and a fitted Bezier curve between the first and the last checkpoint (the two runs' ends
+# without checkpoints), BatchNorm per `bn` at every point, and, for a BatchNorm model, the line once more with
+# batch statistics. Where `wedges_lib.align` can permute the model (chains of Linear and convolution layers), the
+# last checkpoint is permuted to match the first by weight matching, the permuted network is checked to compute the
+# same function, and the line and curve are drawn again; otherwise the report says why it is not aligned.
+
+# %%
+pth = study.paths(cfg, inputs, land, series.pair) if series.pair is not None else None
+print("one checkpoint: no line" if pth is None else f"{pth['how']}; the permuted network's "
+      f"largest relative output change: {pth['same_function']:.2g}")
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Held-out loss along the line and the fitted Bezier curve between two checkpoints, before and, where the model allows it, after weight matching; for a BatchNorm model also the line with batch statistics.", "name": "fig-own-paths"}}
+fig = study.figures("paths", series, pth) if pth is not None else None
 
 # %% tags=["remove-cell"]
-paths = {"line": (torch.stack([a, c]), line), "Bezier": (torch.stack([a, bend, c]), curve)}
-per_point, max_dev = update_bn_check(land, paths)  # against torch.optim.swa_utils.update_bn
-total = {k: sum(e.value for e in v.values()) for k, v in layer_traces.items()}
-unconverged = [w for w in unconverged if "Lanczos stopped" in str(w.message)]
-numbers = {"own_D": a.numel(), "own_blocks": len(blocks), "own_unconverged": len(unconverged),
-           "own_hessian_top": top["Hessian"][0], "own_ggn_top": top["GGN"][0],
-           "own_hessian_trace": total["Hessian"], "own_ggn_trace": total["GGN"],
-           "own_end_loss": 0.5 * (line["loss"][0] + line["loss"][-1]),
-           "own_line_barrier": connect.barrier_height(line["loss"]),
-           "own_batch_barrier": connect.barrier_height(line_batch["loss"]),
-           "own_curve_barrier": connect.barrier_height(curve["loss"]),
-           "own_max_dev": max_dev, "own_points_checked": len(per_point)}
+numbers = study.numbers(series, curv, dist, pl, pth)
+per_point, max_dev = study.bn_agreement(land, *study.checked_points(series, dist, pth))
+numbers |= {"own_max_dev": max_dev, "own_points_checked": len(per_point)}
 for k, v in numbers.items():
-    wedges_lib.record(k, float(v) if torch.is_tensor(v) else v)
-
-# %% [markdown]
-# ## Figure
-
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "A torchvision ResNet-18 through Wedges. Top left: the top Hessian and GGN eigenvalues at run a. Top right: the trace of each layer's diagonal block, Hessian and GGN (Hutchinson, shared probes). Bottom left: held-out loss on a filter-normalised random plane around a, BatchNorm recomputed at every grid point. Bottom right: held-out loss on the line a → c with BatchNorm recomputed and with batch statistics, and on the fitted Bezier curve.", "name": "fig-your-model"}}
-fig, ax = plots.figure(2, 2, width=4.2, height=3.0)
-plots.curves(ax[0, 0], range(1, cfg.own_topk + 1), top, xlabel="rank", ylabel="eigenvalue",
-             title="top eigenvalues at a", marker="o")
-per_layer = {k: [e.value for e in v.values()] for k, v in layer_traces.items()}
-plots.curves(ax[0, 1], range(len(blocks)), per_layer, xlabel="layer (input → output)",
-             ylabel="trace of its block", title="curvature per layer")
-plots.contour(ax[1, 0], plane["xs"], plane["ys"], plane["loss"], points={"a": (0.0, 0.0)},
-              title="filter-normalised plane")
-plots.curves(ax[1, 1], line["t"], {"line, BN recomputed": line["loss"], "line, batch statistics":
-             line_batch["loss"], "Bezier, BN recomputed": curve["loss"]}, xlabel="t  (a → c)",
-             ylabel="held-out cross-entropy", title="line and curve between two runs")
+    wedges_lib.record(k, v)
 
 # %% [markdown]
 # ## Result
 #
-# The ResNet-18 has {glue:text}`own_D` parameters in {glue:text}`own_blocks` layers ({numref}`fig-your-model`).
-# At run `a` the top Hessian eigenvalue is {glue:text}`own_hessian_top`, the top GGN eigenvalue
-# {glue:text}`own_ggn_top` (Lanczos, tolerance 1e-2; {glue:text}`own_unconverged` hit the cap); layer traces sum to
-# {glue:text}`own_hessian_trace` (Hessian) and {glue:text}`own_ggn_trace` (GGN). Between the two runs, whose
-# held-out loss averages {glue:text}`own_end_loss`, the straight line rises by {glue:text}`own_line_barrier`
-# with BatchNorm recomputed and by {glue:text}`own_batch_barrier` with batch statistics; the fitted Bezier
-# curve's barrier is {glue:text}`own_curve_barrier`. At the {glue:text}`own_points_checked` points of the line
-# and the curve, Wedges' losses differ from plain PyTorch with `update_bn` by at most
-# {glue:text}`own_max_dev`: agreement is **{glue:text}`own_bn_agree_badge`**.
+# The model has {glue:text}`own_D` parameters in {glue:text}`own_blocks` layers; the report reads
+# {glue:text}`own_K` checkpoints ({numref}`fig-own-curvature`). At the last one the top Hessian eigenvalue is
+# {glue:text}`own_hessian_top`, the top GGN eigenvalue {glue:text}`own_ggn_top` (Lanczos, tolerance 1e-2;
+# {glue:text}`own_unconverged` runs hit the cap), the traces {glue:text}`own_hessian_trace` (Hessian) and
+# {glue:text}`own_ggn_trace` (GGN), and the ε-sharpness {glue:text}`own_eps_sharpness` % (means with 95 % intervals
+# over the batches). At ρ = 0.3 the held-out loss rises by {glue:text}`own_rise_far` ({numref}`fig-own-distances`).
+# The PCA plane holds {glue:text}`own_pca_explained` of the series' variance; the largest gap between a checkpoint's
+# true loss and the plane's loss at its projection is {glue:text}`own_worst_gap` ({numref}`fig-own-planes`). Between
+# the two ends the line rises by {glue:text}`own_line_barrier`, the Bezier curve by {glue:text}`own_curve_barrier`
+# ({glue:text}`own_alignment`; {numref}`fig-own-paths`). At the {glue:text}`own_points_checked` checkpoints and points
+# of the line and curve, Wedges' losses differ from plain PyTorch under the same BatchNorm policy (`update_bn` for
+# `recompute`) by at most {glue:text}`own_max_dev`: agreement is **{glue:text}`own_bn_agree_badge`**.
 
 # %% tags=["hide-input"]
 worst = verdicts.exact(claims["own_bn_agree"], max(per_point),
                        why=f"{max(per_point):.3g}, the worst of {len(per_point)} points")
-protocol.sanity_list(CHAPTER, protocol.conclude(CHAPTER, {"own_bn_agree": verdicts.combine("own_bn_agree", [worst],
-                                                                                         kind="sanity")}))
+judged = {"own_bn_agree": verdicts.combine("own_bn_agree", [worst], kind="sanity")}
+protocol.sanity_list(CHAPTER, protocol.conclude(CHAPTER, judged))
 
 # %% [markdown]
 # ## Takeaway
 #
-# Any `nn.Module` goes in as it is, with one word for what BatchNorm does at a point. The cpu scale's data are
-# random images: its numbers say nothing about ResNets on CIFAR, which the paper scale runs.
+# Any `nn.Module` goes in as it is, with one word for what BatchNorm does at a point; any checkpoints, data and loss
+# too. A PCA plane of a trajectory is honest only where its checkpoints lie on it: the table says how far they do
+# not. The demonstration's data are random images: its numbers say nothing about ResNets on CIFAR, which the paper
+# scale runs.
 #
-# **Try it.** `python -m wedges_lib run book/92_your_model.py --scale paper` (CIFAR-10 on disk), or in your code
-# `Landscape(your_model, your_batches, objective=your_loss)` and the calls above; `operators.ef_loss` gives the
+# **Try it.** The command at the top of this page on your own model and checkpoints; `-p own_data cifar10` (on
+# disk) or `mnist1d`; `-p bn eval`; `-p own_eps 5e-4`. In your own code, `Landscape(your_model, your_batches,
+# objective=your_loss)` and the calls of `wedges_lib.studies.ch92_your_model`; `operators.ef_loss` gives the
 # empirical Fisher, `Landscape.load(theta)` a plain model with recomputed statistics (SWA's `update_bn` step).

@@ -1,6 +1,7 @@
 """Command line.
 
-``python -m wedges_lib run CHAPTER --scale S -p NAME VALUE ... --out DIR``: one papermill run.
+``python -m wedges_lib run CHAPTER --scale S -p NAME VALUE ... --out DIR``: one papermill run (the executed notebook,
+its HTML export ``report.html`` unless ``--no-html``, and ``metrics.json``).
 ``python -m wedges_lib sweep CHAPTER --scale S --grid NAME=V1,V2 --seeds 0-4 --out DIR``: a grid on Dask.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
                      help="override one parameter (repeatable)")
     run.add_argument("--out", required=True, help="run folder to create (must not exist)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--no-html", action="store_true", help="no report.html (the executed notebook's export)")
     sw = sub.add_parser("sweep", help="run a grid of parameters x seeds of one chapter on Dask")
     sw.add_argument("chapter", help="path of a book/NN_topic.py chapter")
     sw.add_argument("--scale", default=None, help="smoke, cpu or paper (default: $WEDGES_SCALE or cpu)")
@@ -38,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sweep":
             return _sweep(args, sweep)
         overrides = {name: sweep.parse_value(value) for name, value in args.param}
-        status = sweep.run_chapter(args.chapter, args.out, scale=args.scale, overrides=overrides, quiet=args.quiet)
+        status = sweep.run_chapter(args.chapter, args.out, scale=args.scale, overrides=overrides, quiet=args.quiet,
+                                   html=not args.no_html)
     except (ValueError, NotADirectoryError) as e:  # bad parameters, or WEDGES_DATA naming a file
         print(f"error: {e}", file=sys.stderr)
         return 2

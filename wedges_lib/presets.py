@@ -8,9 +8,13 @@ implement them import them from here.
 """
 from __future__ import annotations
 
-from typing import Any
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
 
-from .validation import Param
+from .validation import Param, check_arg
 
 SCALES = ("smoke", "cpu", "paper")
 DATASETS = ("mnist1d", "cifar10", "cifar100", "fashion_mnist")
@@ -240,35 +244,133 @@ _add(
     },
 )
 
-# --- chapter 92 (your own model: a torchvision ResNet-18 with BatchNorm) -------------------------
+# --- chapter 92 (your own model, checkpoints, data and loss; by default a torchvision ResNet-18) -------
+
+OWN_DATA = ("random", "mnist1d", "cifar10", "cifar100", "fashion_mnist")  # or an import path to a factory
+OBJECTIVES = ("cross_entropy",)  # wedges_lib.objectives' losses; or an import path
+BN_POLICIES = ("recompute", "eval", "train")  # wedges_lib.batchnorm's policies
+_IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def is_import_path(text: Any) -> bool:
+    """Whether ``text`` reads 'package.module:name' (the form ``pkgutil.resolve_name`` resolves).
+
+    >>> is_import_path("torchvision.models:resnet18"), is_import_path("resnet18")
+    (True, False)
+    """
+    return isinstance(text, str) and _IMPORT_PATH.fullmatch(text) is not None
+
+
+@dataclass(frozen=True)
+class Parsed(Param):
+    """A parameter whose value ``parse(name, value)`` checks and normalises beyond a type and range (an import path,
+    a list of files), raising ValueError that names the parameter and shows an example."""
+
+    parse: Callable[[str, Any], Any] | None = None
+
+    def check(self, name: str, value: Any) -> Any:
+        """The parsed value, or ValueError naming ``name`` (see :class:`Parsed`)."""
+        return self.parse(name, value)
+
+
+def _one_of_or_import(choices: tuple[str, ...], example: str) -> Callable[[str, Any], str]:
+    def parse(name: str, value: Any) -> str:
+        ok = value in choices or is_import_path(value)
+        check_arg(name, value, ok, f"one of {', '.join(map(repr, choices))} or an import path "
+                                   f"'package.module:name', e.g. -p {name} {example}")
+        return value
+    return parse
+
+
+def _model(name: str, value: Any) -> str:
+    check_arg(name, value, is_import_path(value), "an import path 'package.module:factory' to a callable that "
+              f"returns an nn.Module, e.g. -p {name} torchvision.models:resnet18 or -p {name} mypkg.nets:Net")
+    return value
+
+
+def _kwargs(name: str, value: Any) -> dict:
+    if isinstance(value, str):  # plain papermill's -p passes text: a dict literal
+        try:
+            value = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            pass
+    ok = isinstance(value, dict) and all(isinstance(k, str) and k.isidentifier() for k in value)
+    check_arg(name, value, ok, f"a dict of keyword arguments for own_model's factory, e.g. -p {name} "
+              "\"{'num_classes': 10}\"")
+    return dict(value)
+
+
+def _files(name: str, value: Any) -> tuple[str, ...]:
+    """Checkpoint files: a comma-separated string or a list of paths, each an existing file; made absolute (a run
+    executes its notebook in another folder)."""
+    items = [v.strip() for v in value.split(",")] if isinstance(value, str) else value
+    example = f"a list of state-dict files (torch.save(model.state_dict(), path)), e.g. -p {name} a.pt,b.pt"
+    check_arg(name, value, isinstance(items, (list, tuple)) and all(isinstance(v, str) and v for v in items),
+              example)
+    missing = [v for v in items if not Path(v).is_file()]
+    check_arg(name, value, not missing, f"{example}; no such file: {', '.join(missing)}")
+    return tuple(str(Path(v).resolve()) for v in items)
+
 
 _add(
     {
-        "own_data": Param(str, "chapter 92's data: CIFAR-shaped random images or CIFAR-10",
-                          choices=("random", "cifar10")),
-        "own_n_train": Param(int, "chapter 92's training images", low=1),
-        "own_n_test": Param(int, "chapter 92's held-out images (the landscape is evaluated on them)", low=1),
-        "own_steps": Param(int, "SGD steps of each of chapter 92's two runs", low=1),
-        "own_lr": Param(float, "learning rate of chapter 92's runs and Bezier fit", low=0, low_open=True),
+        "own_model": Parsed(str, "the model: an import path to a factory (called with own_model_kwargs under the "
+                                 "seed) that returns an nn.Module", parse=_model),
+        "own_model_kwargs": Parsed(dict, "keyword arguments of own_model's factory", parse=_kwargs),
+        "checkpoints": Parsed(tuple, "state-dict files of own_model (one, two, or a training run's series, in order; "
+                                     "comma-separated on the command line); none: two short runs are trained here",
+                              parse=_files),
+        "own_data": Parsed(str, "the data: CIFAR-shaped random images, a data set of wedges_lib.data, or an import "
+                                "path to a factory returning a wedges_lib Dataset, a torch Dataset of (x, y) or (x, y) "
+                                "batches", parse=_one_of_or_import(OWN_DATA, "mypkg.data:make")),
+        "objective": Parsed(str, "the loss of (model output, batch): cross-entropy, or an import path to a "
+                                 "wedges_lib.objectives.Objective or a callable (output, batch) -> per-example losses",
+                            parse=_one_of_or_import(OBJECTIVES, "mypkg.losses:loss")),
+        "bn": Param(str, "BatchNorm's statistics at an evaluated point: recomputed there, the stored ones, or each "
+                         "batch's own", choices=BN_POLICIES),
+        "own_n_train": Param(int, "chapter 92's training examples (curvature, sharpness, BatchNorm batches, runs)",
+                             low=1),
+        "own_n_test": Param(int, "chapter 92's held-out examples (planes, lines and distances are evaluated on them)",
+                            low=1),
+        "own_steps": Param(int, "SGD steps of each of chapter 92's two demonstration runs", low=1),
+        "own_snapshots": Param(int, "points kept along the demonstration's run a (its series of checkpoints)",
+                               low=3),
+        "own_lr": Param(float, "learning rate of chapter 92's runs and Bezier fits", low=0, low_open=True),
         "own_batch": Param(int, "minibatch size in chapter 92 (training, BatchNorm batches)", low=1),
         "own_bn_batches": Param(int, "training batches the BatchNorm statistics are recomputed on", low=1),
-        "own_curv_n": Param(int, "images the curvature of chapter 92 is measured on", low=1),
+        "own_curv_n": Param(int, "examples per batch the curvature and the sharpness of chapter 92 are measured on",
+                            low=1),
+        "own_repeats": Param(int, "independent batches (each with its own probes, start and directions) that chapter "
+                                  "92's intervals are over", low=2),
+        "own_measured": Param(int, "checkpoints the curvature, sharpness and distances are measured at, spread evenly "
+                                   "over the series with the last among them (0: every one)", low=0),
         "own_topk": Param(int, "top eigenvalues of the Hessian and the GGN in chapter 92", low=1),
         "own_lanczos": Param(int, "Lanczos iterations at most (chapter 92)", low=2),
-        "own_probes": Param(int, "Hutchinson probes for chapter 92's per-layer traces", low=2),
-        "own_grid": Param(int, "grid points per axis of chapter 92's filter-normalised plane", low=2),
-        "own_points": Param(int, "points along chapter 92's line and Bezier curve", low=3),
-        "own_curve_steps": Param(int, "steps fitting chapter 92's Bezier curve", low=1)},
+        "own_probes": Param(int, "Hutchinson probes per batch for chapter 92's traces", low=2),
+        "own_eps": Param(float, "ε of Keskar et al.'s sharpness box |δ_i| <= ε (|θ_i| + 1)", low=0, low_open=True),
+        "own_ascent_steps": Param(int, "projected gradient-ascent steps maximising the loss in the ε-box", low=1),
+        "own_rhos": Param(tuple, "distances ρ, as fractions of ‖θ‖, of the random-direction probes", low=0,
+                          low_open=True),
+        "own_grid": Param(int, "grid points per axis of chapter 92's planes", low=2),
+        "own_points": Param(int, "points along chapter 92's lines and Bezier curves", low=3),
+        "own_curve_steps": Param(int, "steps fitting each of chapter 92's Bezier curves", low=1)},
     {
-        "smoke": dict(own_data="random", own_n_train=32, own_n_test=8, own_steps=2, own_lr=0.05, own_batch=8,
-                      own_bn_batches=1, own_curv_n=4, own_topk=1, own_lanczos=2, own_probes=2, own_grid=2,
-                      own_points=3, own_curve_steps=1),
-        "cpu": dict(own_data="random", own_n_train=512, own_n_test=64, own_steps=30, own_lr=0.05, own_batch=32,
-                    own_bn_batches=2, own_curv_n=16, own_topk=2, own_lanczos=8, own_probes=4, own_grid=6,
-                    own_points=7, own_curve_steps=20),
-        "paper": dict(own_data="cifar10", own_n_train=50000, own_n_test=2000, own_steps=5000, own_lr=0.05,
-                      own_batch=128, own_bn_batches=20, own_curv_n=1000, own_topk=5, own_lanczos=100,
-                      own_probes=100, own_grid=25, own_points=31, own_curve_steps=2000),
+        "smoke": dict(own_model="torchvision.models:resnet18", own_model_kwargs={"num_classes": 10}, checkpoints=(),
+                      own_data="random", objective="cross_entropy", bn="recompute", own_n_train=32, own_n_test=8,
+                      own_steps=2, own_snapshots=3, own_lr=0.05, own_batch=8, own_bn_batches=1, own_curv_n=2,
+                      own_repeats=2, own_measured=1, own_topk=1, own_lanczos=2, own_probes=2, own_eps=1e-3,
+                      own_ascent_steps=1, own_rhos=(0.03, 0.1, 0.3), own_grid=2, own_points=3, own_curve_steps=1),
+        "cpu": dict(own_model="torchvision.models:resnet18", own_model_kwargs={"num_classes": 10}, checkpoints=(),
+                    own_data="random", objective="cross_entropy", bn="recompute", own_n_train=512, own_n_test=64,
+                    own_steps=30, own_snapshots=3, own_lr=0.05, own_batch=32, own_bn_batches=2, own_curv_n=16,
+                    own_repeats=3, own_measured=2, own_topk=2, own_lanczos=6, own_probes=4, own_eps=1e-3,
+                    own_ascent_steps=5, own_rhos=(0.03, 0.1, 0.3), own_grid=6, own_points=7, own_curve_steps=20),
+        "paper": dict(own_model="torchvision.models:resnet18", own_model_kwargs={"num_classes": 10}, checkpoints=(),
+                      own_data="cifar10", objective="cross_entropy", bn="recompute", own_n_train=50000,
+                      own_n_test=2000, own_steps=5000, own_snapshots=6, own_lr=0.05, own_batch=128,
+                      own_bn_batches=20, own_curv_n=1000, own_repeats=5, own_measured=0, own_topk=5,
+                      own_lanczos=100, own_probes=100, own_eps=1e-3, own_ascent_steps=10, own_rhos=(0.03, 0.1, 0.3),
+                      own_grid=25, own_points=31, own_curve_steps=2000),
     },
 )
 

@@ -1,7 +1,8 @@
 """Running chapters as jobs: one papermill run with parameters, and grids of runs on Dask.
 
-A run folder holds ``notebook.ipynb`` (executed), ``params.json`` (resolved parameters),
-``metrics.json`` (what the chapter passed to :func:`~wedges_lib.results.record`) and ``status.json``. It is
+A run folder holds ``notebook.ipynb`` (executed), ``report.html`` (its export: :func:`export_html`),
+``params.json`` (resolved parameters), ``metrics.json`` (what the chapter passed to
+:func:`~wedges_lib.results.record`) and ``status.json``. It is
 built under a temporary name beside its final place and renamed when the run ends, so a folder that exists is
 complete; a failed run keeps its executed notebook for debugging and says ``"status": "failed"``.
 """
@@ -12,6 +13,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -34,12 +36,20 @@ def validate(chapter: str | Path, scale: str | None, overrides: dict[str, Any]) 
         raise ValueError(f"unknown parameter {unknown[0]!r} for {Path(chapter).name}; "
                          f"valid parameters: {', '.join(k for k in known if k != 'scale')}")
     cfg = config.resolve(scale, Path(chapter).stem, **overrides)  # with the chapter's own seeds and budget
-    return config.Config({k: cfg[k] for k in known if k in cfg})
+    cfg = config.Config({k: cfg[k] for k in known if k in cfg})
+    if Path(chapter).stem == "92_your_model":  # its parameters name code and files: built and loaded here, first
+        from .studies.ch92_your_model import check_inputs
+
+        check_inputs(cfg)
+    return cfg
 
 
 def run_chapter(chapter: str | Path, out: str | Path, *, scale: str | None = None,
-                overrides: dict[str, Any] | None = None, quiet: bool = False, kernel: str = "python3") -> dict:
-    """Execute ``chapter`` with papermill at ``scale`` with ``overrides`` into the run folder ``out``.
+                overrides: dict[str, Any] | None = None, quiet: bool = False, kernel: str = "python3",
+                html: bool = True) -> dict:
+    """Execute ``chapter`` with papermill at ``scale`` with ``overrides`` into the run folder ``out`` (with
+    ``html``, its export ``report.html`` too). The notebook gets the validated values (checkpoint paths made
+    absolute) and the caller's folder on its PYTHONPATH, so a model or data module there imports as it did here.
 
     Raises ValueError (nothing created) for bad parameters or an existing ``out``. Returns the status
     dict; ``status['status']`` is 'complete' or 'failed'.
@@ -56,12 +66,15 @@ def run_chapter(chapter: str | Path, out: str | Path, *, scale: str | None = Non
     write_json(tmp / "params.json", dict(cfg))
     src = tmp / "source.ipynb"
     notebook.to_ipynb(chapter, src)
-    env_before = os.environ.get(RUN_DIR_ENV)
+    env_before = {k: os.environ.get(k) for k in (RUN_DIR_ENV, "PYTHONPATH")}
     os.environ[RUN_DIR_ENV] = str(tmp.resolve())
+    os.environ["PYTHONPATH"] = os.pathsep.join([os.getcwd()] + ([env_before["PYTHONPATH"]]
+                                                                if env_before["PYTHONPATH"] else []))
     status: dict[str, Any] = {"chapter": str(chapter), "scale": cfg["scale"], "started": time.time()}
     try:
         # papermill writes tuples as strings: pass them as lists (config turns them back into tuples)
-        injected = {k: list(v) if isinstance(v, tuple) else v for k, v in {"scale": cfg["scale"], **overrides}.items()}
+        injected = {k: list(v) if isinstance(v, tuple) else v for k, v in {"scale": cfg["scale"], **{
+            k: cfg[k] for k in overrides}}.items()}
         papermill.execute_notebook(str(src), str(tmp / "notebook.ipynb"), parameters=injected,
                                    progress_bar=not quiet, kernel_name=kernel, cwd=str(Path(chapter).parent))
         status["status"] = "complete"
@@ -69,13 +82,19 @@ def run_chapter(chapter: str | Path, out: str | Path, *, scale: str | None = Non
         last = str(e).strip().splitlines()[-1] if str(e).strip() else ""
         status.update(status="failed", error=f"{type(e).__name__}: {last}")
     finally:
-        if env_before is None:
-            os.environ.pop(RUN_DIR_ENV, None)
-        else:
-            os.environ[RUN_DIR_ENV] = env_before
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     src.unlink()
     if not (tmp / "metrics.json").exists():
         write_json(tmp / "metrics.json", {})
+    if html and (tmp / "notebook.ipynb").exists():
+        try:
+            export_html(tmp / "notebook.ipynb", tmp / "report.html", json.loads((tmp / "metrics.json").read_text()))
+        except Exception as e:  # the run stands without its export; say why
+            status["html_error"] = f"{type(e).__name__}: {e}"
     status["seconds"] = round(time.time() - status.pop("started"), 2)
     write_json(tmp / "status.json", status)
     try:
@@ -84,6 +103,95 @@ def run_chapter(chapter: str | Path, out: str | Path, *, scale: str | None = Non
         shutil.rmtree(tmp, ignore_errors=True)
         status = json.loads((out / "status.json").read_text())
     return status
+
+
+# --- the run's report: its notebook as one HTML file -----------------------------------------------------
+
+_ROLE = re.compile(r"\{([\w:-]+)\}`([^`]*)`")
+_FENCE = re.compile(r"^(:{3,}|`{3,})\{([\w-]+)\}\s*(.*)$")
+_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_js_mathjax -%}
+<script>window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], processEscapes: true, tags: 'ams'},
+  options: {enableMenu: false}};</script>
+<script>{{ resources.wedges_mathjax }}</script>
+{%- endblock html_head_js_mathjax -%}
+"""
+
+
+def _role(match: re.Match, metrics: dict) -> str:
+    role, text = match.groups()
+    if role.startswith("glue"):
+        name = text.split("::")[-1].split(":")[0]
+        value = metrics.get(name, "n/a")
+        return f"{value:.3g}" if isinstance(value, float) else str(value)
+    if role.startswith("cite"):
+        return f"[{text}]"
+    if role == "math":
+        return f"${text}$"
+    return f"*{text.split('<')[0].strip() or text}*"  # ref, numref, doc: the target's name
+
+
+def plain_markdown(text: str, metrics: dict) -> str:
+    r"""MyST Markdown as plain Markdown for a report outside the book: roles as text (glued numbers from ``metrics``),
+    directive fences as a bold title, their options dropped, target labels ``(name)=`` dropped.
+
+    >>> plain_markdown(":::{admonition} Note\n:class: tip\nsee {numref}`fig-a`, {glue:text}`x` = 1\n:::", {"x": 0.5})
+    '**Note**\n\nsee *fig-a*, 0.5 = 1\n'
+    """
+    out, fences = [], []
+    for line in text.splitlines():
+        m = _FENCE.match(line.strip())
+        if m:
+            fences.append(m.group(1))
+            out += [f"**{m.group(3) or m.group(2).capitalize()}**", ""]
+        elif fences and line.strip() == fences[-1]:
+            fences.pop()
+        elif not (fences and re.match(r"^:\w+:", line.strip())) and not re.fullmatch(r"\([\w-]+\)=", line.strip()):
+            out.append(_ROLE.sub(lambda mm: _role(mm, metrics), line))
+    return "\n".join(out) + "\n"
+
+
+def export_html(notebook_path: Path, html_path: Path, metrics: dict) -> None:
+    """The executed notebook as one HTML file that reads offline: nbconvert's lab template with no CDN script, the
+    book's MathJax 3 (:func:`wedges_lib.notebook.mathjax_source`, its SVG build inlined), the chapter's MyST as plain
+    Markdown (:func:`plain_markdown`), cells tagged ``remove-cell`` left out, inputs tagged ``remove-input`` /
+    ``hide-input`` hidden, each figure followed by its caption."""
+    import jinja2
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(notebook_path), as_version=4)
+    nb.metadata.pop("widgets", None)
+    cells = []
+    for cell in nb.cells:
+        tags = set(cell.metadata.get("tags", []))
+        if "remove-cell" in tags:
+            continue
+        if cell.cell_type == "markdown":
+            cell.source = plain_markdown(cell.source, metrics)
+        elif cell.cell_type == "code":
+            cell.metadata["transient"] = {"remove_source": bool(tags & {"remove-input", "hide-input"})}
+            outs = [o for o in cell.outputs if not ("remove-stderr" in tags and o.get("name") == "stderr")]
+            for o in outs:
+                if "text/markdown" in o.get("data", {}):
+                    o.data["text/markdown"] = plain_markdown(o.data["text/markdown"], metrics)
+            fig = cell.metadata.get("mystnb", {}).get("figure")
+            if fig and any("image/png" in o.get("data", {}) for o in outs):
+                outs.append(nbformat.v4.new_output("display_data", {"text/markdown": plain_markdown(
+                    f"**Figure ({fig.get('name', '')}).** {fig.get('caption', '')}", metrics)}))
+            cell.outputs = outs
+        cells.append(cell)
+    nb.cells = cells
+    js = (notebook.mathjax_source() / "tex-svg-full.js").read_text().replace("</script", "<\\/script")
+    exporter = HTMLExporter(template_name="lab", extra_loaders=[jinja2.DictLoader({"report.html.j2": _TEMPLATE})],
+                            template_file="report.html.j2", exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb, resources={"wedges_mathjax": js})
+    tmp = html_path.with_name(f".{html_path.name}.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    os.replace(tmp, html_path)
 
 
 # --- grids of runs on Dask ------------------------------------------------------------------------
@@ -158,7 +266,8 @@ def _run_job(chapter: str, out: str, scale: str, overrides: dict) -> dict:
     import subprocess
     import sys
 
-    cmd = [sys.executable, "-m", "wedges_lib", "run", str(chapter), "--scale", scale, "--out", out, "--quiet"]
+    cmd = [sys.executable, "-m", "wedges_lib", "run", str(chapter), "--scale", scale, "--out", out, "--quiet",
+           "--no-html"]
     for k, v in overrides.items():
         cmd += ["-p", k, repr(v)]
     p = subprocess.run(cmd, capture_output=True, text=True)
