@@ -3,7 +3,7 @@ checked against the others before anything runs.
 
 Every error is a ValueError of one line that names the parameter (``own_model``, ``own_model_kwargs``,
 ``checkpoints``, ``own_data``, ``objective``: :mod:`wedges_lib.presets`) and shows an example. An import path reads
-``package.module:name`` (resolved by :func:`pkgutil.resolve_name`; the module must be importable). A checkpoint is a
+``package.module:name`` (resolved by ``pkgutil.resolve_name``; the module must be importable). A checkpoint is a
 file of ``torch.save(model.state_dict(), path)`` (or a training script's dict holding one under ``state_dict``,
 ``model_state_dict`` or ``model``), read with ``weights_only=True``. Data come as a :class:`wedges_lib.data.Dataset`,
 a torch ``Dataset`` of (x, y), an iterable of (x, y) batches, or a (train, test) pair of those.

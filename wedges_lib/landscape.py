@@ -192,7 +192,7 @@ class Sharpness(NamedTuple):
 def sharpness(loss_fn: Callable[[Tensor], Tensor], theta: Tensor, *, eps: float = 1e-3, steps: int = 10,
               seed: int = 0) -> Sharpness:
     """Keskar et al.'s (2017) ε-sharpness of ``loss_fn`` at theta (D,), in percent:
-    100 (max_{δ in C} L(theta + δ) - L(theta)) / (1 + L(theta)), C the box |δ_i| <= ε (|theta_i| + 1).
+    100 (max_{δ in C} L(theta + δ) - L(theta)) / (1 + L(theta)), C the box ``|δ_i| <= ε (|theta_i| + 1)``.
 
     The maximum is sought by ``steps`` steps of projected sign-gradient ascent (a linear loss's maximum over a
     box is at the corner sign(∇L)), each of 2.5 / steps box half-widths, from a uniform random point of the box

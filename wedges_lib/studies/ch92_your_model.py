@@ -238,7 +238,7 @@ def _bezier(cfg: Config, model: nn.Module, data: Dataset, objective: Objective, 
 
 def aligned(model: nn.Module, land: Landscape, a: Tensor, c: Tensor) -> tuple[Tensor | None, str, float]:
     """c (D,) permuted to match a (D,) by weight matching (Ainsworth et al.), or None where :mod:`wedges_lib.align`
-    cannot permute the model (why, in words); and the functional check: the largest |output| change of the
+    cannot permute the model (why, in words); and the functional check: the largest absolute output change of the
     permuted network on the held-out batches, relative to the outputs' largest magnitude (nan when skipped)."""
     try:
         align.spec(model)
