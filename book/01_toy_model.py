@@ -131,6 +131,7 @@ for k, (name, s) in enumerate(maps.items()):
                   ylabel="hyperplane dim d", title=f"{name}: success rate", colorbar=k == 1)
 plots.curves(ax[0, 2], torch.tensor(cfg.plane_radii), d50, xlabel="radius r", ylabel="d₅₀",
              marker="o", title="intrinsic dim. falls only if κ > 0")
+ax[0, 2].set_xlim(min(cfg.plane_radii) / 1.1, max(cfg.plane_radii) * 1.1)  # d₅₀ may be unreached
 ax[0, 2].set_xscale("log")
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The toy in D = 3 (the first toy), after the author's figure: the zero-loss points inside a ball are three slabs that thicken away from the origin, with a hole around it (the octant facing us is cut away). Two runs from random starts end on different slabs (a, b); the straight line between them leaves the slabs, the path through their intersection c stays inside.", "name": "fig-toy-3d"}}

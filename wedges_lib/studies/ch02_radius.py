@@ -169,13 +169,14 @@ def homogeneity(cfg: Config, data: Dataset, cs: Sequence[float] = HOMOGENEITY_C)
     every minibatch step and c, 'layers' L and 'final' (S, 1 + len(cs)) the final training losses. Used in
     :ref:`ch-radius`."""
     device = pick_device(cfg.device)
-    net = models.mlp_invariant(data.input_shape[0], data.n_classes, cfg.subspace_width)[:-1].to(device)
+    in_dim = math.prod(data.input_shape)  # the MLP flattens its input (sequences, or images at the paper scale)
+    net = models.mlp_invariant(in_dim, data.n_classes, cfg.subspace_width)[:-1].to(device)
     L = sum(isinstance(m, nn.Linear) for m in net)
     c = torch.tensor([1.0, *cs], device=device)
     largest, final = [], []
     for seed in seeds_of(cfg):
         torch.manual_seed(seed)
-        theta0 = params.flatten(models.mlp_invariant(data.input_shape[0], data.n_classes, cfg.subspace_width)[:-1])
+        theta0 = params.flatten(models.mlp_invariant(in_dim, data.n_classes, cfg.subspace_width)[:-1])
         proj = make_projection(cfg.projection, theta0.numel(), cfg.dims[0], seed, device=device)
         r = subspace.subspace_train(net, data, c[:, None] * theta0.to(device), proj, scale=c, temperature=c ** L,
                                     seeds=[seed] * len(c), lr=cfg.subspace_lr / math.sqrt(cfg.dims[0]),
