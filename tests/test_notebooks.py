@@ -54,19 +54,15 @@ def verdicts(metrics: dict) -> dict:
     return {k.removesuffix("_verdict"): v for k, v in metrics.items() if k.endswith("_verdict")}
 
 
-def _number(x) -> float:
-    return float(x)  # metrics.json writes inf and nan as strings
-
-
 def entries(metrics: dict) -> dict[str, dict]:
     """Each recorded verdict with its margin and, for a single check, the signed distances of its interval's
     ends and mean from its threshold: the expected file's entries."""
     out = {}
     for name, state in sorted(verdicts(metrics).items()):
-        e = {"verdict": state, "margin": _rounded(_number(metrics.get(f"{name}_margin", "nan")))}
+        e = {"verdict": state, "margin": _rounded(float(metrics.get(f"{name}_margin", "nan")))}
         thr = metrics.get(f"{name}_threshold")
-        if thr is not None and math.isfinite(_number(metrics.get(f"{name}_mean", "nan"))):
-            e["distance"] = {k: _rounded(_number(metrics[f"{name}_{k}"]) - thr) for k in ("lo", "mean", "hi")}
+        if thr is not None and math.isfinite(float(metrics.get(f"{name}_mean", "nan"))):
+            e["distance"] = {k: _rounded(float(metrics[f"{name}_{k}"]) - thr) for k in ("lo", "mean", "hi")}
         out[name] = e
     return out
 
@@ -76,7 +72,7 @@ def _rounded(x: float):
 
 
 def fragile(entry: dict) -> bool:
-    m = _number(entry["margin"])
+    m = float(entry["margin"])
     return not math.isnan(m) and m < TOLERANCE
 
 

@@ -81,12 +81,13 @@ def execute_all(paths: list[Path], cache_path: str | Path, *, jobs: int | None =
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
-    todo = order(pending(paths, cache_path), read_times(cache_path))
+    times = read_times(cache_path)
+    todo = order(pending(paths, cache_path), times)
     if not todo:
         return {}
     jobs = max(1, min(jobs or int(os.environ.get("WEDGES_BUILD_JOBS", 0)) or os.cpu_count() or 1, len(todo)))
     log(f"wedges: executing {len(todo)} chapter(s), {jobs} at a time: {', '.join(p.stem for p in todo)}")
-    cache, times = get_cache(str(cache_path)), read_times(cache_path)
+    cache = get_cache(str(cache_path))
     done: dict[str, float] = {}
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         for path, text, seconds, error in pool.map(_execute, [str(p) for p in todo], [timeout] * len(todo)):
