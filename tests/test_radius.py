@@ -1,5 +1,6 @@
-"""Tests of wedges_lib.studies.ch02_radius (chapter 02's experiment with its temperature controls) and of the
-scale-invariant model it uses."""
+"""Tests of wedges_lib.studies.ch02_radius (chapter 02's experiment with its temperature controls),
+wedges_lib.studies.ch02_threshold (the threshold dimension, the burn-in, the homogeneity identity, the toy) and of
+the scale-invariant and GELU models they use."""
 import math
 
 import numpy as np
@@ -9,10 +10,12 @@ from torch import nn
 
 from wedges_lib import config, models, params, subspace
 from wedges_lib.studies import ch02_radius as radius
+from wedges_lib.studies import ch02_threshold as td
 
 # the knobs chapter 02 declares, shrunk
-KNOBS = dict(dims=(8, 32), radii=(0.5, 1.0, 4.0), subspace_steps=20, steps=30, n_seeds=2,
-             goldilocks_probes=2, goldilocks_examples=64, goldilocks_dim=8)
+KNOBS = dict(dims=(8, 32), radii=(0.25, 1.0, 4.0), subspace_steps=20, steps=30, n_seeds=2,
+             goldilocks_probes=2, goldilocks_examples=64, goldilocks_dim=8, td_dims=(4, 8, 16),
+             td_radii=(0.25, 1.0, 4.0), td_subspaces=2, td_steps=10, td_fraction=0.3, burnin_steps=(5, 10))
 NAMES = ("seed", "model", "device", "subspace_width", "optimizer", "lr", "momentum", "l2", "schedule",
          "batch_size", "projection", "subspace_step", "subspace_lr", *KNOBS)
 
@@ -36,6 +39,33 @@ def test_mlp_invariant_is_scale_invariant_and_the_mlp_is_not():
     assert torch.allclose(f.std(-1, unbiased=False), torch.full((50,), 2.0))  # the fixed gain
     g = params.forward(mlp, tm, x)
     assert not torch.allclose(params.forward(mlp, 2.0 * tm, x), g, rtol=0.1)
+
+
+def test_mlp_gelu_is_the_mlp_with_gelu_and_is_not_homogeneous_even_without_biases():
+    relu = models.make("mlp", (40,), 10, width=0.25, seed=3)
+    gelu = models.make("mlp_gelu", (40,), 10, width=0.25, seed=3)
+    assert [isinstance(m, nn.GELU) for m in gelu].count(True) == 2 and not any(isinstance(m, nn.ReLU) for m in gelu)
+    torch.testing.assert_close(params.flatten(gelu), params.flatten(relu))  # the same init from the same seed
+    with pytest.raises(ValueError, match="activation"):
+        models.mlp(40, 10, activation="tanh2")
+    x = torch.randn(30, 40)
+    for name, m in (("relu", relu), ("gelu", gelu)):
+        for layer in m:  # bias-free: ReLU is homogeneous of degree 3, GELU is not
+            if isinstance(layer, nn.Linear):
+                layer.bias.data.zero_()
+        th = params.flatten(m)
+        scaled, base = params.forward(m, 2.0 * th, x), 8.0 * params.forward(m, th, x)
+        assert torch.allclose(scaled, base, rtol=1e-4, atol=1e-5) == (name == "relu")
+
+
+def test_bias_share_is_zero_without_biases_and_falls_with_c_with_them():
+    x = torch.randn(64, 40)
+    inv = models.make("mlp_invariant", (40,), 10, width=0.25)[:-1]
+    share = radius.bias_share(inv, params.flatten(inv)[None], (0.5, 2.0), x)
+    assert share.shape == (2, 1) and share.abs().max() == 0
+    mlp = models.make("mlp", (40,), 10, width=0.25, seed=2)
+    share = radius.bias_share(mlp, params.flatten(mlp)[None], (0.25, 1.0, 8.0), x)[:, 0]
+    assert 0 < share[2] < share[1] < share[0] <= 1.5
 
 
 def test_anchor_temperature_is_c_to_the_L_without_biases_and_one_at_the_init():
@@ -86,11 +116,15 @@ def test_radius_experiment_runs_every_variant_and_caches(cfg, smoke_data):
     assert set(res["variants"]) == set(radius.VARIANTS) and res["temperature"].shape == (3, 2)
     for v, r in res["variants"].items():
         assert r["ref"].shape == (2,) and r["init_loss"].shape == r["full"].shape == r["restricted"].shape == (3, 2)
+        assert r["bias_share"].shape == r["temperature"].shape == (3, 2)
         assert torch.equal(again["variants"][v]["full"], r["full"])
         assert r["sweep"]["test_acc"].shape == (3, 2, 2) and r["sweep"]["radii"] == cfg.radii
+        assert r["sweep"]["settings"]["step"] == cfg.subspace_step
     v = res["variants"]
-    assert v["absolute"]["sweep"]["settings"]["step"] == "absolute"
-    assert v["uncontrolled"]["sweep"]["settings"]["step"] == cfg.subspace_step
+    assert v["invariant"]["bias_share"].abs().max() == 0 and (v["smooth"]["bias_share"] > 0).all()
+    assert torch.equal(v["temperature"]["temperature"], res["temperature"])
+    assert v["smooth"]["temperature"][1].tolist() == pytest.approx([1.0, 1.0])
+    assert (v["uncontrolled"]["temperature"] == 1).all() and (v["invariant"]["temperature"] == 1).all()
     # at c = 1 the fitted temperature is 1: the temperature variant is the uncontrolled run there
     assert res["temperature"][1].tolist() == pytest.approx([1.0, 1.0])
     torch.testing.assert_close(v["temperature"]["sweep"]["loss"][1], v["uncontrolled"]["sweep"]["loss"][1])
@@ -102,10 +136,22 @@ def test_radius_experiment_runs_every_variant_and_caches(cfg, smoke_data):
     raw, tem = v["uncontrolled"]["init_loss"], v["temperature"]["init_loss"]
     assert (tem.max() - tem.min()) < 0.2 * (raw.max() - raw.min())
     runs = radius.statistics(res, fraction=0.5)
-    assert set(runs["invariant"]["stat"]) == {"far_near", "id_slope", "diverged"}
+    assert set(runs["invariant"]["stat"]) == {"far_near", "id_slope", "id_slope_high", "diverged"}
     assert runs["invariant"]["stat"]["id_slope"].tolist() == [0.0, 0.0]
     table = radius.id_table(runs, cfg.radii)
-    assert list(table.index) == list(radius.VARIANTS) and list(table.columns) == ["c = 0.5", "c = 1", "c = 4"]
+    assert list(table.index) == list(radius.VARIANTS) and list(table.columns) == ["c = 0.25", "c = 1", "c = 4"]
+    assert len(radius.id_table(runs, cfg.radii, res)) == len(radius.VARIANTS) + 2  # + the biases' shares
+    # the threshold dimension on the same seeds and networks: P in [0, 1] at every anchor, d and seed
+    refs = {k: res["variants"][k]["ref"] for k in ("temperature", "smooth")}
+    out = td.run(cfg, smoke_data, refs)
+    assert out["bias"]["p"].shape == (3 + 2, 3, 2) and out["smooth"]["p"].shape == (3, 3, 2)
+    assert ((out["bias"]["p"] >= 0) & (out["bias"]["p"] <= 1)).all() and out["burnin_radius"].shape == (2, 2)
+    assert (out["bias"]["p"] * cfg.td_subspaces).frac().abs().max() < 1e-9  # counts of subspaces
+    torch.testing.assert_close(out["bias"]["temperature"][:3], res["temperature"].to(out["bias"]["temperature"]))
+    st = td.statistics(out, cfg)
+    assert st["dstar_bias"].shape == (5, 2) and st["slope_smooth"].shape == st["burnin"].shape == (2,)
+    assert ((st["sharp"] >= 0) & (st["sharp"] <= 1)).all()
+    assert set(td.numbers(out, st, cfg)) == {"td_bias", "td_smooth", "td_burnin", "td_dims"}
 
 
 # --- statistics ----------------------------------------------------------------------------------
@@ -151,10 +197,33 @@ def test_toy_d50_repeats_the_toy_block_on_fresh_toys():
     cfg = config.resolve("smoke", "02_radius_and_subspaces", n_seeds=2, plane_D=40, plane_n=4, plane_K=2,
                          plane_dims=(2, 4, 8, 16),
                          plane_radii=(1.1, 10.0), plane_seeds=4, plane_steps=30)
-    d50 = radius.toy_d50(cfg)
+    d50 = td.toy_d50(cfg)
     assert d50.shape == (2, 2)
     for k in range(2):  # toy k: the chapter's one-toy block with seed cfg.seed + k
         s = cfg.seed + k
         w = toy.make_wedges(40, 4, 2, kappa=cfg.plane_kappa, r_min=cfg.toy_r_min, r_open=cfg.toy_r_min, seed=s)
         one = toy.hyperplane_success_map(w, cfg.plane_dims, cfg.plane_radii, seeds=4, steps=30, seed=s)
         torch.testing.assert_close(d50[:, k], toy.intrinsic_dimension(one, cfg.plane_dims), equal_nan=True)
+
+
+def test_threshold_statistics_from_known_probabilities():
+    cfg = config.resolve("smoke", "02_radius_and_subspaces", td_dims=(10, 20, 40, 80), td_radii=(0.25, 1.0, 4.0),
+                         burnin_steps=(5, 10), n_seeds=2)
+    p = torch.zeros(5, 4, 2, dtype=torch.float64)  # (anchors: 3 radii + 2 burn-ins, d, seeds)
+    p[:, 2:] = 1.0  # every anchor crosses ½ between d = 20 and 40: d* = sqrt(20 · 40) in log d ...
+    p[1, 1:] = 1.0  # ... but c = 1 already at d = 20 (reached there, between 10 and 20: d* = sqrt(10 · 20))
+    p[4, 1, :] = 0.5  # the longest burn-in reaches ½ exactly at d = 20
+    res = {"bias": {"p": p}, "smooth": {"p": torch.zeros(3, 4, 2, dtype=torch.float64)}}
+    st = td.statistics(res, cfg)
+    mid = math.sqrt(20 * 40)
+    assert st["dstar_bias"][:, 0].tolist() == pytest.approx([mid, math.sqrt(200), mid, mid, 20.0])
+    assert st["dstar_smooth"].isnan().all() and st["censored_smooth"] == 2 and st["slope_smooth"].tolist() == [0, 0]
+    assert st["slope_bias"].tolist() == pytest.approx([math.log(mid / math.sqrt(200)) / math.log(4)] * 2)
+    assert st["burnin"].tolist() == pytest.approx([math.log(20 / math.sqrt(200))] * 2)
+    assert st["sharp"].tolist() == pytest.approx([4.5 / 8] * 2)  # four anchors jump by 1, one by ½, three by 0
+
+
+def test_the_homogeneity_identity_holds_to_float_tolerance(cfg, smoke_data):
+    out = td.homogeneity(cfg, smoke_data)
+    assert out["layers"] == 3 and out["largest"].shape == (2,) and out["largest"].max() < 1e-6
+    assert out["final"].shape == (2, 4)

@@ -1,6 +1,7 @@
 """Model families with a width multiplier and a deterministic initialisation from a seed.
 
-``mlp``, ``mlp_invariant`` (its scale-invariant twin) and ``cnn1d`` are for MNIST-1D (inputs of shape
+``mlp``, ``mlp_gelu`` (its smooth twin: GELU instead of ReLU), ``mlp_invariant`` (its scale-invariant twin)
+and ``cnn1d`` are for MNIST-1D (inputs of shape
 (40,)); ``cifar_cnn`` and ``resnet`` for 32x32 images at the paper scale. Normalisation layers are
 GroupNorm (no running statistics), so a model is a pure function of its parameter vector and vmapping
 over many parameter vectors is exact.
@@ -10,19 +11,24 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-MODELS = ("mlp", "cnn1d", "cifar_cnn", "resnet", "mlp_invariant")
+MODELS = ("mlp", "cnn1d", "cifar_cnn", "resnet", "mlp_invariant", "mlp_gelu")
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}
 
 
 def _w(base: int, width: float) -> int:
     return max(1, round(base * width))
 
 
-def mlp(in_dim: int, n_classes: int, width: float = 1.0, hidden: tuple[int, ...] = (256, 256)) -> nn.Module:
-    """MLP in_dim -> hidden*width (ReLU) -> n_classes; flattens its input."""
+def mlp(in_dim: int, n_classes: int, width: float = 1.0, hidden: tuple[int, ...] = (256, 256),
+        activation: str = "relu") -> nn.Module:
+    """MLP in_dim -> hidden*width (``activation``: 'relu' or 'gelu', a smooth one that is not positively
+    homogeneous) -> n_classes; flattens its input."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"parameter 'activation': got {activation!r}; expected one of {', '.join(ACTIVATIONS)}")
     layers: list[nn.Module] = [nn.Flatten()]
     d = in_dim
     for h in hidden:
-        layers += [nn.Linear(d, _w(h, width)), nn.ReLU()]
+        layers += [nn.Linear(d, _w(h, width)), ACTIVATIONS[activation]()]
         d = _w(h, width)
     return nn.Sequential(*layers, nn.Linear(d, n_classes))
 
@@ -120,8 +126,9 @@ def make(name: str, input_shape: tuple[int, ...], n_classes: int, *, width: floa
         raise ValueError(f"parameter 'model': {name!r} takes {kind}, but the data has input shape {input_shape}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        if name == "mlp":
-            return mlp(int(torch.tensor(input_shape).prod()), n_classes, width)
+        if name in ("mlp", "mlp_gelu"):
+            return mlp(int(torch.tensor(input_shape).prod()), n_classes, width,
+                       activation="gelu" if name == "mlp_gelu" else "relu")
         if name == "mlp_invariant":
             return mlp_invariant(int(torch.tensor(input_shape).prod()), n_classes, width)
         if name == "cnn1d":

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib import patheffects
 import numpy as np
 import torch
 
@@ -51,7 +52,7 @@ def curves(ax, x, ys: dict[str, object], *, xlabel: str, ylabel: str, title: str
            logy: bool = False, marker: str | None = None) -> None:
     """One line per entry of ``ys`` (label -> values (T,) or (T, S) for S seeds: mean with a ±1 std band).
 
-    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-pairs`, :ref:`ch-ensembles` and :ref:`ch-your-model`.
+    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-pairs` and :ref:`ch-your-model`.
     """
     x = _np(x)
     for (name, y), colour in zip(ys.items(), PALETTE * 4):
@@ -80,13 +81,17 @@ def contour(ax, xs, ys, Z, *, points: dict[str, Sequence[float]] | None = None,
     """
     Z = _np(Z)
     Zp = np.log10(np.clip(Z, 1e-4, None)) if log else Z
+    if isinstance(levels, int) and np.ptp(Zp) < 1e-6:  # a flat field (e.g. zero loss everywhere): one unit wide
+        levels = np.linspace(Zp.min() - 0.5, Zp.max() + 0.5, levels)
     cs = ax.contourf(_np(xs), _np(ys), Zp, levels=levels if isinstance(levels, int) else _np(levels),
                      cmap="viridis", extend="neither" if isinstance(levels, int) else "both")
     if colorbar:
         ax.figure.colorbar(cs, ax=ax).set_label(f"log10 {cbar_label}" if log else cbar_label)
-    for (name, (px, py)), colour in zip((points or {}).items(), PALETTE[1:] * 4):
+    offsets = ((5, 5), (5, -13), (-15, 5), (-15, -13))  # points that lie close keep their names apart
+    for k, ((name, (px, py)), colour) in enumerate(zip((points or {}).items(), PALETTE[1:] * 4)):
         ax.plot([px], [py], "o", color=colour, mec="white", ms=7)
-        ax.annotate(name, (px, py), textcoords="offset points", xytext=(5, 5), color="white", fontsize=9)
+        ax.annotate(name, (px, py), textcoords="offset points", xytext=offsets[k % len(offsets)], color="white",
+                    fontsize=9, path_effects=[patheffects.withStroke(linewidth=2, foreground="black")])
     label(ax, xlabel, ylabel, title)
     return cs
 
@@ -143,7 +148,8 @@ def section(ax, sec, *, runs=None, names: Sequence[str] = ("a", "b", "c"), chord
     cs = contour(ax, sec.x, sec.y, sec.loss, points=dict(zip(names, P)), xlabel=xlabel, ylabel=ylabel, title=title)
     if runs is not None:
         for k, xy in enumerate(np.moveaxis(_np(runs), 1, 0)):
-            ax.plot(xy[:, 0], xy[:, 1], color="white", lw=1.5, label="runs (projected)" if k == 0 else None)
+            ax.plot(xy[:, 0], xy[:, 1], color="white", lw=1.5, label="runs (projected)" if k == 0 else None,
+                    path_effects=[patheffects.withStroke(linewidth=2.5, foreground="black")])  # shows in a legend
     if chords:
         paths(ax, {f"{names[0]} → {names[1]}": P[[0, 1]], f"{names[0]} → {names[2]} → {names[1]}": P[[0, 2, 1]]},
               styles=("--", "-"))
@@ -201,7 +207,7 @@ def frame_values(control, n: int = 7) -> list:
 def frames(draw, controls: dict, name: str, n: int = 7):
     """A slider over :func:`frame_values` of ``controls[name]`` that shows ``draw(**values)`` precomputed at each
     (the other controls at their values): plain HTML and a line of JavaScript, so it moves in the rendered book,
-    without a kernel. Returns an ``IPython.display.HTML``. Used in :ref:`ch-toy-model` (through :func:`live`)."""
+    without a kernel. Returns an ``IPython.display.HTML``. Used in :ref:`ch-toy-model` and :ref:`ch-radius`."""
     import base64
     import html
     import io
@@ -220,7 +226,8 @@ def frames(draw, controls: dict, name: str, n: int = 7):
                       "src": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()})
     start = next(i for i, v in enumerate(frame_values(controls[name], n)) if v == fixed[name])
     move = ("var d=this.closest('.wedges-frames'),f=JSON.parse(d.querySelector('script').textContent)[this.value];"
-            "d.querySelector('img').src=f.src;d.querySelector('output').textContent=f.label;")
+            "var i=d.querySelector('img');i.src=f.src;i.alt=i.alt.replace(/= .*$/,'= '+f.label);"
+            "d.querySelector('output').textContent=f.label;")
     return HTML(f'<div class="wedges-frames"><label>{html.escape(name)} = <output>{shots[start]["label"]}</output> '
                 f'<input type="range" min="0" max="{len(shots) - 1}" step="1" value="{start}" '
                 f'aria-label="{html.escape(name)}" oninput="{html.escape(move)}"></label>'
@@ -229,21 +236,17 @@ def frames(draw, controls: dict, name: str, n: int = 7):
                 f'<script type="application/json">{json.dumps(shots)}</script></div>')
 
 
-def live(draw, controls: dict, *, per_row: int = 3, frames_of: str | None = None):
+def live(draw, controls: dict, *, per_row: int = 3):
     """Sliders that call ``draw(**values)`` on every change and show its figure below them; returns the widget.
 
     The output area starts empty: draw the initial state once yourself, above, so that the page shows it
-    without a kernel (the rendered book embeds the widgets' state, Jupyter makes them live). ``frames_of`` names
-    a control whose values are also precomputed into a static slider (:func:`frames`), shown above the live ones:
-    that one moves the figure in the rendered book too.
+    without a kernel, e.g. as a static slider over one control (:func:`frames`): the rendered book cannot run
+    ``draw``, Jupyter makes these sliders live.
 
     Used in :ref:`ch-toy-model`.
     """
     import ipywidgets as widgets
-    from IPython.display import display
 
-    if frames_of is not None:
-        display(frames(draw, controls, frames_of))
     out = widgets.Output()
 
     def redraw(_change) -> None:

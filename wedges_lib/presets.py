@@ -18,7 +18,7 @@ from .validation import Param, check_arg
 
 SCALES = ("smoke", "cpu", "paper")
 DATASETS = ("mnist1d", "cifar10", "cifar100", "fashion_mnist")
-MODELS = ("mlp", "cnn1d", "cifar_cnn", "resnet", "mlp_invariant")
+MODELS = ("mlp", "cnn1d", "cifar_cnn", "resnet", "mlp_invariant", "mlp_gelu")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "step", "cosine")
 DEVICES = ("auto", "cpu", "cuda")
@@ -125,7 +125,7 @@ _add(
     },
 )
 
-# --- chapter 02 (random subspaces at a radius) ---------------------------------------------------
+# --- chapter 02 (random subspaces at a radius; the Goldilocks probe; the threshold dimension, Larsen et al. 2022) --
 
 _add(
     {
@@ -134,39 +134,33 @@ _add(
         "projection": Param(str, "random projection P from R^d to R^D", choices=PROJECTIONS),
         "subspace_width": Param(float, "width multiplier of the network trained in subspaces", low=0, low_open=True),
         "subspace_steps": Param(int, "optimisation steps of subspace training", low=1),
-        "subspace_lr": Param(float, "length of an Adam step in theta at radius multiple 1 (Adam's lr on w is "
-                             "this / sqrt(d))", low=0, low_open=True),
-        "subspace_step": Param(str, "Adam step the same at every radius ('absolute') or proportional to it "
-                               "('relative': the same angular step)", choices=STEPS),
-        "id_fraction": Param(float, "fraction of full-space accuracy that defines the intrinsic dimension",
-                             low=0, high=1, low_open=True),
-        "goldilocks_dim": Param(int, "d of the random subspace the restricted Goldilocks ratio PᵀHP is taken in",
-                                low=1),
+        "subspace_lr": Param(float, "Adam's step length in theta at c = 1 (on w: / sqrt(d))", low=0, low_open=True),
+        "subspace_step": Param(str, "step equal at every radius, or ∝ it (the same angle)", choices=STEPS),
+        "id_fraction": Param(float, "d_int: this fraction of full-space accuracy", low=0, high=1, low_open=True),
+        "goldilocks_dim": Param(int, "d of the subspace the restricted Goldilocks ratio PᵀHP is taken in", low=1),
+        "goldilocks_probes": Param(int, "Hutchinson probes for Tr(H) and ‖H‖_F at each radius", low=1),
+        "goldilocks_examples": Param(int, "training examples whose loss the Goldilocks Hessian is taken of", low=1),
+        "td_dims": Param(tuple, "subspace dimensions d of the threshold dimension (ints, each twice the last)", low=1),
+        "td_radii": Param(tuple, "radius multiples c of the threshold anchors (with 1.0)", low=0, low_open=True),
+        "td_subspaces": Param(int, "random subspaces per (anchor, d, seed) for the probability of success", low=2),
+        "td_steps": Param(int, "optimisation steps of each threshold-dimension run", low=1),
+        "td_fraction": Param(float, "target: this fraction of full-space test accuracy", low=0, high=1, low_open=True),
+        "burnin_steps": Param(tuple, "steps of ordinary training before the subspace (increasing)", low=1),
     },
     {
         "smoke": dict(dims=(10, 40, 160), radii=(0.25, 1.0, 8.0), projection="fastfood", subspace_width=0.25,
                       subspace_steps=150, subspace_lr=1.0, subspace_step="relative", id_fraction=0.5,
-                      goldilocks_dim=40),
+                      goldilocks_dim=40, goldilocks_probes=16, goldilocks_examples=1000, td_dims=(10, 20, 40, 80),
+                      td_radii=(0.25, 1.0, 8.0), td_subspaces=3, td_steps=60, td_fraction=0.5, burnin_steps=(10, 40)),
         "cpu": dict(dims=(200, 800, 3200, 12800), radii=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0), projection="fastfood",
-                    subspace_width=0.5, subspace_steps=500, subspace_lr=1.7, subspace_step="relative",
-                    id_fraction=0.8, goldilocks_dim=800),
+                    subspace_width=0.5, subspace_steps=500, subspace_lr=1.7, subspace_step="relative", id_fraction=0.8,
+                    goldilocks_dim=800, goldilocks_probes=16, goldilocks_examples=1000, td_dims=(200, 400, 800, 1600),
+                    td_radii=(0.25, 1.0, 4.0), td_subspaces=3, td_steps=200, td_fraction=0.6, burnin_steps=(30, 150)),
         "paper": dict(dims=(250, 1000, 4000, 16000, 64000), radii=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
                       projection="fastfood", subspace_width=1.0, subspace_steps=10000, subspace_lr=1.0,
-                      subspace_step="relative", id_fraction=0.9, goldilocks_dim=4000),
-    },
-)
-
-# --- chapter 02 (the Goldilocks curvature probe) -------------------------------------------------
-
-_add(
-    {
-        "goldilocks_probes": Param(int, "Hutchinson probes for Tr(H) and ‖H‖_F at each radius", low=1),
-        "goldilocks_examples": Param(int, "training examples whose loss the Goldilocks Hessian is taken of", low=1),
-    },
-    {
-        "smoke": dict(goldilocks_probes=16, goldilocks_examples=1000),
-        "cpu": dict(goldilocks_probes=16, goldilocks_examples=1000),
-        "paper": dict(goldilocks_probes=64, goldilocks_examples=2000),
+                      subspace_step="relative", id_fraction=0.9, goldilocks_dim=4000, goldilocks_probes=64,
+                      goldilocks_examples=2000, td_dims=(500, 1000, 2000, 4000, 8000), td_radii=(0.25, 1.0, 4.0),
+                      td_subspaces=5, td_steps=2000, td_fraction=0.8, burnin_steps=(200, 1000)),
     },
 )
 
@@ -178,13 +172,17 @@ _add(
         "widths": Param(tuple, "width multipliers of the width sweep (at the base lr and l2)", low=0, low_open=True),
         "l2s": Param(tuple, "L2 strengths of the L2 sweep (at the base lr and width)", low=0),
         "hp_examples": Param(int, "training examples in the fixed batch the Hessian is measured on", low=1),
-        "hp_probes": Param(int, "Rademacher probes of each Hutchinson trace estimate", low=2)},
-    {
-        "smoke": dict(lrs=(0.05, 0.2, 30.0), widths=(0.25, 1.0), l2s=(0.0, 0.003), hp_examples=256, hp_probes=4),
-        "cpu": dict(lrs=(0.05, 0.1, 0.2, 10.0), widths=(0.25, 0.5, 1.0, 2.0), l2s=(0.0, 0.001, 0.003),
-                    hp_examples=512, hp_probes=10),
+        "hp_probes": Param(int, "Rademacher probes of each Hutchinson trace estimate", low=2),
+        "hp_rhos": Param(tuple, "distances ρ (fractions of ‖θ‖) of the large-scale loss rise", low=0, low_open=True),
+        "hp_directions": Param(int, "random directions of each large-scale loss rise", low=1)},
+    {  # L2 strengths by the decay lr·λ·steps they apply over the run at the base lr: 0, 0.1, 0.3, 1 (smoke 0, 1)
+        "smoke": dict(lrs=(0.05, 0.2, 30.0), widths=(0.25, 1.0), l2s=(0.0, 0.0333), hp_examples=256, hp_probes=4,
+                      hp_rhos=(0.03, 0.1, 0.3), hp_directions=4),
+        "cpu": dict(lrs=(0.05, 0.1, 0.2, 10.0), widths=(0.25, 0.5, 1.0, 2.0), l2s=(0.0, 0.0025, 0.0075, 0.025),
+                    hp_examples=512, hp_probes=10, hp_rhos=(0.03, 0.1, 0.3), hp_directions=8),
         "paper": dict(lrs=(0.01, 0.02, 0.05, 0.1, 0.2, 2.0), widths=(0.5, 1.0, 2.0, 4.0),
-                      l2s=(0.0, 5e-4, 2e-3, 5e-3), hp_examples=2048, hp_probes=50),
+                      l2s=(0.0, 2e-4, 6e-4, 2e-3), hp_examples=2048, hp_probes=50, hp_rhos=(0.03, 0.1, 0.3),
+                      hp_directions=16),
     },
 )
 
@@ -381,11 +379,19 @@ _add(
         "n_members": Param(int, "ensemble members K", low=1),
         "cycle_steps": Param(int, "FGE cycle / SWA collection interval in steps (0 = equal compute with deep)", low=0),
         "lr_fractions": Param(tuple, "FGE peak / SWA constant rates swept, as fractions of lr (increasing)",
-                              low=0, low_open=True)},
+                              low=0, low_open=True),
+        "val_fraction": Param(float, "fraction of the training examples held out to tune the swept rates",
+                              low=0, high=0.9, low_open=True),
+        "fge_cycle_epochs": Param(int, "Garipov FGE's cycle in epochs of minibatches (a member at each low)", low=1),
+        "fge_low": Param(float, "Garipov FGE's low rate as a fraction of its peak (alpha_2 / alpha_1)", low=0,
+                         high=1, low_open=True)},
     {
-        "smoke": dict(n_members=3, cycle_steps=0, lr_fractions=(0.2, 1.0)),
-        "cpu": dict(n_members=5, cycle_steps=0, lr_fractions=(0.2, 0.5, 1.0)),
-        "paper": dict(n_members=5, cycle_steps=0, lr_fractions=(0.2, 0.5, 1.0)),
+        "smoke": dict(n_members=3, cycle_steps=0, lr_fractions=(0.2, 1.0), val_fraction=0.1, fge_cycle_epochs=4,
+                      fge_low=0.002),
+        "cpu": dict(n_members=5, cycle_steps=0, lr_fractions=(0.2, 0.5, 1.0), val_fraction=0.1, fge_cycle_epochs=4,
+                    fge_low=0.002),
+        "paper": dict(n_members=5, cycle_steps=0, lr_fractions=(0.2, 0.5, 1.0), val_fraction=0.1,
+                      fge_cycle_epochs=4, fge_low=0.002),
     },
 )
 
@@ -407,17 +413,21 @@ CHAPTER_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "01_toy_model": {  # fresh seeds (its toys use seed ... seed + n_seeds): seeds 0-4 were used while it was written
         "smoke": dict(seed=950), "cpu": dict(seed=950), "paper": dict(seed=950)},
     "02_radius_and_subspaces": {
-        "smoke": dict(seed=200, n_seeds=3), "cpu": dict(seed=200, n_seeds=4), "paper": dict(seed=200, n_seeds=5)},
-    "03_hyperparameters": {  # a constant rate: no run is compared while its step is annealed
-        "smoke": dict(seed=1700, n_seeds=4, steps=300, record_every=10, schedule="constant"),
-        "cpu": dict(seed=1700, n_seeds=5, steps=800, record_every=10, schedule="constant"),
-        "paper": dict(seed=1700, n_seeds=5, steps=10000, record_every=100, schedule="constant")},
-    "05_connecting_many_solutions": {  # fresh seeds for the per-segment, volume and alignment checks
-        "smoke": dict(solution_seed=500), "cpu": dict(solution_seed=500), "paper": dict(solution_seed=500)},
-    "06_ensembles": {  # steps S per member, repetitions per method
-        "smoke": dict(seed=700, n_seeds=3, steps=150, width=0.25),
-        "cpu": dict(seed=700, n_seeds=5, steps=800, width=0.5),
-        "paper": dict(seed=700, n_seeds=5, steps=20000, width=1.0)},
+        "smoke": dict(seed=1200, n_seeds=3), "cpu": dict(seed=1200, n_seeds=5), "paper": dict(seed=1200, n_seeds=5)},
+    "03_hyperparameters": {  # a constant rate: no run is compared while its step is annealed; fresh seeds 1800
+        "smoke": dict(seed=1800, n_seeds=4, steps=300, record_every=10, schedule="constant"),
+        "cpu": dict(seed=1800, n_seeds=5, steps=800, record_every=10, schedule="constant"),
+        "paper": dict(seed=1800, n_seeds=5, steps=10000, record_every=100, schedule="constant")},
+    "04_pairs_of_solutions": {  # fresh seeds after the connector's bar, its chain and the checks against alignment
+        "smoke": dict(solution_seed=1400, seed=1440), "cpu": dict(solution_seed=1400, seed=1440),
+        "paper": dict(solution_seed=1400, seed=1440)},
+    "05_connecting_many_solutions": {  # fresh seeds after the joint alignment and the check against the aligned hull
+        "smoke": dict(solution_seed=1500, seed=1550), "cpu": dict(solution_seed=1500, seed=1550),
+        "paper": dict(solution_seed=1500, seed=1550)},
+    "06_ensembles": {  # steps S per member, repetitions per method; fresh seeds for validation tuning, Garipov FGE
+        "smoke": dict(seed=760, n_seeds=3, steps=150, width=0.25),
+        "cpu": dict(seed=760, n_seeds=5, steps=800, width=0.5),
+        "paper": dict(seed=760, n_seeds=5, steps=20000, width=1.0)},
 }
 
 

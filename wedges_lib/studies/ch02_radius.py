@@ -2,19 +2,23 @@
 the softmax temperature that the weights' scale sets.
 
 Scaling every weight and bias of an L-layer ReLU network by c scales its logits by about c^L, so a radius
-effect in subspace training may be nothing but a too-hot or too-cold softmax. The experiment runs four
-variants side by side on the same initialisations, projections and minibatches (``VARIANTS``):
+effect in subspace training may be nothing but a too-hot or too-cold softmax; in a bias-free ReLU network it
+is exactly that (:func:`homogeneity`). The experiment runs four variants side by side on the same
+initialisations, projections and minibatches (``VARIANTS``):
 
-* ``uncontrolled`` — the network ``cfg.model`` as it is, with the chapter's step (``cfg.subspace_step``);
+* ``uncontrolled`` — the network ``cfg.model`` (the MLP with biases) as it is, with the chapter's step
+  (``cfg.subspace_step``);
 * ``temperature`` — the same, its logits divided during training by a temperature fitted at each anchor
   (:func:`anchor_temperature`: the anchor's logit scale relative to the initialisation's) and held fixed;
+* ``smooth`` — ``mlp_gelu`` (GELU instead of ReLU, with biases: not homogeneous) at its fitted temperature;
 * ``invariant`` — ``mlp_invariant`` (:func:`wedges_lib.models.mlp_invariant`), whose function does not
-  change with the scale of its weights at all;
-* ``absolute`` — the uncontrolled network with ``step = "absolute"`` (the same step length at every radius).
+  change with the scale of its weights at all.
 
-The three variants of ``cfg.model`` share one vmapped pass per d (:func:`wedges_lib.subspace.dim_sweep` with
+The two variants of ``cfg.model`` share one vmapped pass per d (:func:`wedges_lib.subspace.dim_sweep` with
 repeated radii). Seeds start at ``cfg.seed``. The Goldilocks ratio Tr(H)/‖H‖_F is measured at every
-anchor in the full space and restricted to the random subspace of dimension ``cfg.goldilocks_dim``.
+anchor in the full space and restricted to the random subspace of dimension ``cfg.goldilocks_dim``, and the
+biases' share of the logits (:func:`bias_share`) at every anchor of the two networks with biases. The
+threshold dimension of Larsen, Fort et al. (2022) is :mod:`wedges_lib.studies.ch02_threshold`.
 """
 from __future__ import annotations
 
@@ -25,15 +29,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import models, params, plots, subspace, toy, train, verdicts
+from .. import models, params, plots, subspace, train, verdicts
 from ..config import Config, pick_device
 from ..data import Dataset
 from ..projections import make_projection
 from ..subspace import IntrinsicDimension, SweepResult
 from ..validation import check_arg
 
-VARIANTS = ("uncontrolled", "temperature", "invariant", "absolute")
-INVARIANT_MODEL = "mlp_invariant"
+VARIANTS = ("uncontrolled", "temperature", "smooth", "invariant")
+INVARIANT_MODEL, SMOOTH_MODEL = "mlp_invariant", "mlp_gelu"
+HIGH_C = 0.5  #: the primary slopes are taken over c >= HIGH_C; the smaller c, where the biases dominate, apart
 
 
 def seeds_of(cfg: Config) -> list[int]:
@@ -96,6 +101,18 @@ def anchor_loss(model: nn.Module, theta_init: torch.Tensor, radii: Sequence[floa
     return loss.reshape(len(c), -1)
 
 
+@torch.no_grad()
+def bias_share(model: nn.Module, theta_init: torch.Tensor, radii: Sequence[float], x: torch.Tensor) -> torch.Tensor:
+    """The biases' share of the logits at every anchor c · theta_init[s]: ‖f(cθ) − f₀(cθ)‖ / ‖f(cθ)‖ on x, where
+    f₀ is the network with its biases set to 0 (its weights kept), (R, S); 0 for a network without biases.
+    Used in :ref:`ch-radius`."""
+    mask = torch.cat([torch.full((p.numel(),), float(n.endswith("bias"))) for n, p in model.named_parameters()])
+    keep = (1 - mask).to(theta_init)
+    out = [[float((params.forward(model, c * th, x) - params.forward(model, c * th * keep, x)).norm()
+                  / params.forward(model, c * th, x).norm()) for th in theta_init] for c in radii]
+    return torch.tensor(out, dtype=torch.float64)
+
+
 def goldilocks_ratios(cfg: Config, model: nn.Module, theta_init: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
                       temperature: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Tr(H)/‖H‖_F at every anchor, (R, S) each: 'full' in the whole space and 'restricted' to the random subspace
@@ -126,65 +143,34 @@ def run(cfg: Config, data: Dataset) -> dict:
     """Chapter 02's runs for every variant of ``VARIANTS``, as plain tensors (so they cache), each a dict by
     variant: the full-space reference test accuracy 'ref' (S,), the (radius, d, seed) sweep 'sweep' (the fields
     of a :class:`~wedges_lib.subspace.SweepResult`), the training loss 'init_loss' at every anchor (R, S), the
-    Goldilocks ratios 'full' and 'restricted' (R, S), the parameter count 'D'; and the fitted 'temperature'
-    (R, S). Used in :ref:`ch-radius`."""
-    model, th = init(cfg, data)
-    imodel, ith = init(cfg, data, INVARIANT_MODEL)
-    x, y = data.x_train.to(th.device), data.y_train.to(th.device)
+    Goldilocks ratios 'full' and 'restricted' (R, S), the biases' share of the logits 'bias_share' (R, S), the
+    fitted temperature 'temperature' (R, S; ones where none is fitted) and the parameter count 'D'; and the
+    fitted 'temperature' of ``cfg.model`` (R, S). Used in :ref:`ch-radius`."""
+    nets = {"mlp": init(cfg, data), "smooth": init(cfg, data, SMOOTH_MODEL),
+            "invariant": init(cfg, data, INVARIANT_MODEL)}
+    x, y = data.x_train.to(nets["mlp"][1].device), data.y_train.to(nets["mlp"][1].device)
     xg, yg = x[:cfg.goldilocks_examples], y[:cfg.goldilocks_examples]
-    temp = anchor_temperature(model, th, cfg.radii, x)
-    ones, R = torch.ones_like(temp), len(cfg.radii)
-    steps = (cfg.subspace_step,) * 2 * R + ("absolute",) * R
-    mixed = sweep_config(cfg, data, model, th, quiet=True, radii=tuple(cfg.radii) * 3, step=steps,
-                         temperature=torch.cat([ones, temp, ones]))
-    sweeps = dict(zip(("uncontrolled", "temperature", "absolute"), split(mixed, 3)))
-    sweeps["invariant"] = sweep_config(cfg, data, imodel, ith, quiet=True)
-    ref = reference_accuracy(cfg, data, model, th, quiet=True)["test_acc"]
-    iref = reference_accuracy(cfg, data, imodel, ith, quiet=True)["test_acc"]
-    gold = {"uncontrolled": goldilocks_ratios(cfg, model, th, xg, yg),
-            "temperature": goldilocks_ratios(cfg, model, th, xg, yg, temp),
-            "invariant": goldilocks_ratios(cfg, imodel, ith, xg, yg)}
-    gold["absolute"] = gold["uncontrolled"]  # the same anchors and subspaces: the step does not enter
-    loss = {"uncontrolled": anchor_loss(model, th, cfg.radii, x, y),
-            "temperature": anchor_loss(model, th, cfg.radii, x, y, temp),
-            "invariant": anchor_loss(imodel, ith, cfg.radii, x, y)}
-    loss["absolute"] = loss["uncontrolled"]
-    out = {v: {"ref": iref if v == "invariant" else ref, "sweep": vars(sweeps[v]), "init_loss": loss[v],
-               "D": int((ith if v == "invariant" else th).shape[1]), **gold[v]} for v in VARIANTS}
-    return {"variants": out, "temperature": temp}
+    temp = {k: anchor_temperature(m, th, cfg.radii, x) for k, (m, th) in nets.items()}
+    temp["invariant"] = torch.ones_like(temp["mlp"])
+    model, th = nets["mlp"]
+    mixed = sweep_config(cfg, data, model, th, quiet=True, radii=tuple(cfg.radii) * 2,
+                         temperature=torch.cat([torch.ones_like(temp["mlp"]), temp["mlp"]]))
+    sweeps = dict(zip(("uncontrolled", "temperature"), split(mixed, 2)))
+    sweeps["smooth"] = sweep_config(cfg, data, *nets["smooth"], quiet=True, temperature=temp["smooth"])
+    sweeps["invariant"] = sweep_config(cfg, data, *nets["invariant"], quiet=True)
+    ref = {k: reference_accuracy(cfg, data, m, t, quiet=True)["test_acc"] for k, (m, t) in nets.items()}
+    net_of = dict(uncontrolled="mlp", temperature="mlp", smooth="smooth", invariant="invariant")
+    out = {}
+    for v in VARIANTS:
+        (m, t), tv = nets[net_of[v]], None if v == "uncontrolled" else temp[net_of[v]]
+        out[v] = {"ref": ref[net_of[v]], "sweep": vars(sweeps[v]), "init_loss": anchor_loss(m, t, cfg.radii, x, y, tv),
+                  "D": int(t.shape[1]), "bias_share": bias_share(m, t, cfg.radii, xg),
+                  "temperature": torch.ones_like(temp["mlp"]) if tv is None else tv,
+                  **goldilocks_ratios(cfg, m, t, xg, yg, tv)}
+    return {"variants": out, "temperature": temp["mlp"]}
 
 
 # --- statistics and the numbers the chapter quotes ------------------------------------------------
-
-HOMOGENEITY_C = (0.5, 2.0, 8.0)  # powers of two: scaling by them is exact in floating point
-
-
-def homogeneity(cfg: Config, data: Dataset, cs: Sequence[float] = HOMOGENEITY_C) -> dict[str, torch.Tensor]:
-    """The identity behind the controls, checked: a bias-free ReLU MLP of L layers has f(c·θ) = c^L f(θ), so
-    training in the plane θ = c·θ₀ + c·P w with the logits divided by c^L is training in the plane through θ₀ —
-    the same losses at every step. Per seed (:func:`seeds_of`), the network of ``mlp_invariant`` without its
-    logit normalisation (bias-free, plain logits) trains in a random plane of ``cfg.dims[0]`` dimensions through
-    θ₀ and, in one vmapped stack, through c·θ₀ for each c of ``cs`` at temperature c^L and step ∝ c (the relative
-    step; 100 steps at most); returns 'largest' (S,), the largest absolute difference loss(c) − loss(1) over
-    every minibatch step and c, 'layers' L and 'final' (S, 1 + len(cs)) the final training losses. Used in
-    :ref:`ch-radius`."""
-    device = pick_device(cfg.device)
-    in_dim = math.prod(data.input_shape)  # the MLP flattens its input (sequences, or images at the paper scale)
-    net = models.mlp_invariant(in_dim, data.n_classes, cfg.subspace_width)[:-1].to(device)
-    L = sum(isinstance(m, nn.Linear) for m in net)
-    c = torch.tensor([1.0, *cs], device=device)
-    largest, final = [], []
-    for seed in seeds_of(cfg):
-        torch.manual_seed(seed)
-        theta0 = params.flatten(models.mlp_invariant(in_dim, data.n_classes, cfg.subspace_width)[:-1])
-        proj = make_projection(cfg.projection, theta0.numel(), cfg.dims[0], seed, device=device)
-        r = subspace.subspace_train(net, data, c[:, None] * theta0.to(device), proj, scale=c, temperature=c ** L,
-                                    seeds=[seed] * len(c), lr=cfg.subspace_lr / math.sqrt(cfg.dims[0]),
-                                    batch_size=cfg.batch_size, steps=min(cfg.subspace_steps, 100), quiet=True)
-        largest.append(float((r.batch_loss[:, 1:] - r.batch_loss[:, :1]).abs().max()))  # (steps, K)
-        final.append(r.loss)
-    return {"largest": torch.tensor(largest), "layers": L, "final": torch.stack(final)}
-
 
 def log_slope(x: Sequence[float], y: torch.Tensor) -> torch.Tensor:
     """Per column, the least-squares slope of log y against log x: x (R,), y (R, S) > 0 -> (S,); NaN where fewer
@@ -206,19 +192,24 @@ def radius_statistics(sw: SweepResult, idim: IntrinsicDimension) -> dict[str, to
     """Chapter 02's statistics, one value per seed (S,), each paired within the seed (its radii share the
     initialisation's direction, the projections and the minibatches): 'far_near', the test accuracy at the
     largest radius minus at the smallest, averaged over the swept d; 'id_slope', the slope of log d_int against
-    log radius (:func:`log_slope`; where d_int was not reached, the largest d swept stands in: a lower bound);
-    'diverged', the count of diverged runs of the seed. A seed with a diverged run is not measured (NaN).
-    Used in :ref:`ch-radius`."""
+    log radius (:func:`log_slope`; where d_int was not reached, the largest d swept stands in: a lower bound),
+    and 'id_slope_high' the same over the radii c >= :data:`HIGH_C`; 'diverged', the count of diverged runs of
+    the seed. A seed with a diverged run is not measured (NaN). Used in :ref:`ch-radius`."""
     acc, diverged = sw.test_acc.double(), sw.diverged.flatten(0, 1).sum(0)  # (R, n, S), (S,)
-    slope = log_slope(sw.radii, idim.d_star.nan_to_num(float(sw.dims[-1])))
+    d = idim.d_star.nan_to_num(float(sw.dims[-1]))
+    high = [i for i, c in enumerate(sw.radii) if c >= HIGH_C]
     return dict(far_near=(acc[-1] - acc[0]).mean(0).masked_fill(diverged > 0, math.nan),
-                id_slope=slope.masked_fill(diverged > 0, math.nan), diverged=diverged)
+                id_slope=log_slope(sw.radii, d).masked_fill(diverged > 0, math.nan),
+                id_slope_high=log_slope([sw.radii[i] for i in high], d[high]).masked_fill(diverged > 0, math.nan),
+                diverged=diverged)
 
 
-def censored(run: dict) -> int:
-    """How many seeds of one variant of :func:`statistics` enter a slope with a bound: some radius where d_int was
-    never reached (the largest d swept stands in). Used in :ref:`ch-radius`."""
-    return int(run["idim"].d_star.isnan().any(0).sum())
+def censored(run: dict, high: bool = False) -> int:
+    """How many seeds of one variant of :func:`statistics` enter a slope with a bound: some radius (c >=
+    :data:`HIGH_C` only, with ``high``) where d_int was never reached (the largest d swept stands in).
+    Used in :ref:`ch-radius`."""
+    d, radii = run["idim"].d_star, run["sweep"].radii
+    return int(d[[i for i, c in enumerate(radii) if c >= HIGH_C or not high]].isnan().any(0).sum())
 
 
 def statistics(res: dict, fraction: float) -> dict[str, dict]:
@@ -243,13 +234,17 @@ def id_summary(idim: IntrinsicDimension, i: int) -> str:
     return low + f" [{max(lo, 0):.0f}, {hi:.0f}]" + (f" ({missed} of {len(d)} not reached)" if missed else "")
 
 
-def id_table(runs: dict[str, dict], radii: Sequence[float]):
-    """d_int per variant (rows) and radius multiple (columns): mean [95% interval] over seeds (pandas).
+def id_table(runs: dict[str, dict], radii: Sequence[float], res: dict | None = None):
+    """d_int per variant (rows) and radius multiple (columns): mean [95% interval] over seeds (pandas); with
+    :func:`run`'s ``res``, a row per network with biases of the biases' share of its logits (mean [interval]).
     Used in :ref:`ch-radius`."""
     import pandas as pd
 
-    return pd.DataFrame({f"c = {c:g}": [id_summary(r["idim"], i) for r in runs.values()]
-                         for i, c in enumerate(radii)}, index=list(runs))
+    rows = {v: [id_summary(r["idim"], i) for i in range(len(radii))] for v, r in runs.items()}
+    for v in ("temperature", "smooth") if res else ():
+        rows[f"biases' share of the logits, {NETWORK[v]}"] = [
+            verdicts.interval_text(res["variants"][v]["bias_share"][i], 2) for i in range(len(radii))]
+    return pd.DataFrame(rows, index=[f"c = {c:g}" for c in radii]).T
 
 
 def direction(mean: float, lo: float, hi: float) -> str:
@@ -266,21 +261,6 @@ def direction(mean: float, lo: float, hi: float) -> str:
     return "falls" if hi < 0 else "rises" if lo > 0 else "no clear direction"
 
 
-def toy_d50(cfg: Config) -> torch.Tensor:
-    """Chapter 02's toy block, repeated on ``cfg.n_seeds`` toys (toy k: a fresh wedge landscape and fresh
-    planes from seed ``cfg.seed + k``): the smallest d of ``cfg.plane_dims`` where half of
-    ``cfg.plane_seeds`` random planes through a point at each radius of ``cfg.plane_radii`` succeed, (R, toys);
-    NaN where none does. Used in :ref:`ch-radius`."""
-    out = []
-    for s in seeds_of(cfg):
-        w = toy.make_wedges(cfg.plane_D, cfg.plane_n, cfg.plane_K, kappa=cfg.plane_kappa, r_min=cfg.toy_r_min,
-                            r_open=cfg.toy_r_min, seed=s)
-        ok = toy.hyperplane_success_map(w, cfg.plane_dims, cfg.plane_radii, seeds=cfg.plane_seeds,
-                                        steps=cfg.plane_steps, seed=s)
-        out.append(toy.intrinsic_dimension(ok, cfg.plane_dims))
-    return torch.stack(out, 1)
-
-
 def slope_table(parts: dict[str, verdicts.Verdict]):
     """Per variant (and the toy): the slope of log d_int against log c, mean [95% interval] over seeds, its
     :func:`direction` and its verdict (pandas). Used in :ref:`ch-radius`."""
@@ -289,6 +269,10 @@ def slope_table(parts: dict[str, verdicts.Verdict]):
     return pd.DataFrame({"slope of log d_int against log c": [p.summary for p in parts.values()],
                          "direction": [direction(p.mean, p.lo, p.hi) for p in parts.values()],
                          "verdict": [p.badge for p in parts.values()]}, index=list(parts))
+
+
+#: the network of each variant, in words
+NETWORK = {"uncontrolled": "MLP", "temperature": "MLP", "smooth": "GELU MLP", "invariant": "invariant MLP"}
 
 
 def numbers(res: dict, runs: dict[str, dict], radii: Sequence[float], d50: torch.Tensor,
@@ -307,7 +291,12 @@ def numbers(res: dict, runs: dict[str, dict], radii: Sequence[float], d50: torch
                smallest=radii[0], largest=radii[last], toy_d50_first=toy_mean[0], toy_d50_last=toy_mean[-1],
                toy_r_first=plane_radii[0], toy_r_last=plane_radii[-1], temp_smallest=temp[0], temp_largest=temp[last],
                temp_power=log_slope(radii, res["temperature"]).mean())
+    small = [i for i, c in enumerate(radii) if c < HIGH_C]
     for v, r in res["variants"].items():
+        num[f"small_{v}"] = "; ".join(f"c = {radii[i]:g}: {id_summary(runs[v]['idim'], i)}" for i in small) or "none"
+        num[f"share_{v}"] = "; ".join(f"c = {c:g}: {verdicts.interval_text(x, 2)}"
+                                      for c, x in zip(radii, r["bias_share"]))
+        num[f"temp_power_{v}"] = log_slope(radii, r["temperature"]).mean()
         num[f"diverged_{v}"] = int(r["sweep"]["diverged"].sum())
         num[f"dint_{v}"] = "; ".join(f"c = {c:g}: {id_summary(runs[v]['idim'], i)}" for i, c in enumerate(radii))
         for kind in ("full", "restricted"):
@@ -327,21 +316,43 @@ def _controls(axes, res: dict, runs: dict[str, dict], radii: Sequence[float], to
     c, xc, V = torch.tensor([float(r) for r in radii]), "radius c (× init norm)", res["variants"]
     top = float(runs["uncontrolled"]["sweep"].dims[-1])
     panels = [({v: runs[v]["idim"].d_star.nan_to_num(top) for v in V}, "d_int", "d_int against c", True),
-              ({v: runs[v]["sweep"].test_acc[:, -1] for v in V}, "test accuracy", f"accuracy at d = {top:g}", False),
+              ({NETWORK[v]: V[v]["bias_share"] for v in ("temperature", "smooth")}, "‖f(cθ) − f₀(cθ)‖ / ‖f(cθ)‖",
+               "the biases' share of the logits", False),
               ({v: V[v]["init_loss"] for v in V}, "cross-entropy at θ₀", "loss at the anchors", True),
-              ({v: V[v]["full"] for v in V if v != "absolute"}, "Tr(H) / ‖H‖$_F$", "Goldilocks, full space", False),
-              ({v: V[v]["restricted"] for v in V if v != "absolute"}, "Tr(PᵀHP) / ‖PᵀHP‖$_F$",
-               "Goldilocks, in the subspace", False)]
+              ({v: V[v]["full"] for v in V}, "Tr(H) / ‖H‖$_F$", "Goldilocks, full space", False),
+              ({v: V[v]["restricted"] for v in V}, "Tr(PᵀHP) / ‖PᵀHP‖$_F$", "Goldilocks, in the subspace", False)]
     for ax, (ys, ylabel, title, logy) in zip(axes.flat, panels):
         plots.curves(ax, c, ys, xlabel=xc, ylabel=ylabel, title=title, logy=logy, marker="o")
         plots.log_ticks(ax, radii)
+        if logy:
+            _log_y(ax)
     plots.curves(axes.flat[5], torch.tensor([float(r) for r in toy_radii]), {"toy d₅₀": toy_d50}, marker="o",
                  xlabel="radius r / r$_{min}$", ylabel="d₅₀ (half the planes succeed)", title="the toy's prediction")
     plots.log_ticks(axes.flat[5], toy_radii)
+    _log_y(axes.flat[5])
+    _legend_below(axes.flat[0], len(V), skip=(axes.flat[1], axes.flat[5]))
 
 
 def _np(x) -> np.ndarray:
     return torch.as_tensor(x).detach().cpu().numpy()
+
+
+def _log_y(ax) -> None:
+    """Plain tick labels at 1, 2 and 5 × each power of ten on a log y axis (several on a narrow range)."""
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _legend_below(ax, ncol: int, skip=()) -> None:
+    """One legend for the figure below its panels, from ``ax``'s lines; every other panel's legend removed except
+    those of ``skip`` (panels with lines of their own)."""
+    for a in ax.figure.axes:
+        if a.get_legend() is not None and a not in skip:
+            a.get_legend().remove()
+    ax.figure.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=ncol)
 
 
 def _sweep(axes, radii: Sequence[float], dims: Sequence[int], acc, reference, id_mean, id_std,
@@ -354,7 +365,8 @@ def _sweep(axes, radii: Sequence[float], dims: Sequence[int], acc, reference, id
     plots.curves(axes[0], torch.tensor(list(dims)), {f"c = {r:g}": acc[i] for i, r in enumerate(radii)},
            xlabel="subspace dimension d", ylabel="test accuracy", marker="o", title="accuracy grows with d")
     axes[0].axhline(float(id_threshold), ls="--", color="grey")
-    axes[0].set_xscale("log")
+    plots.log_ticks(axes[0], dims)
+    axes[0].legend(loc="upper left", bbox_to_anchor=(0.0, -0.28), ncol=3)  # below the panel, off the curves
     full = torch.as_tensor(reference).expand(len(c), -1)
     plots.curves(axes[1], c, {f"d = {dims[-1]}": acc[:, -1], "full space": full}, xlabel=xc, ylabel="test accuracy",
                  marker="o", title="accuracy against the radius")
@@ -367,20 +379,24 @@ def _sweep(axes, radii: Sequence[float], dims: Sequence[int], acc, reference, id
     axes[2].legend()
     plots.label(axes[2], xc, f"d reaching {id_fraction:g} × full-space acc.", "intrinsic dimension against the radius")
     axes[2].set_yscale("log")
+    _log_y(axes[2])
     for a in axes[1:3]:
         plots.log_ticks(a, radii)
 
 
-#: chapter 02's slope checks by variant
+#: chapter 02's slope checks over every c, by variant
 SLOPES = {"uncontrolled": "radius_id_slope", "temperature": "radius_id_slope_temperature",
-          "invariant": "radius_id_slope_invariant", "absolute": "radius_id_slope_absolute"}
+          "smooth": "radius_id_slope_smooth", "invariant": "radius_id_slope_invariant"}
+#: the primary slopes over c >= HIGH_C, by variant (the networks with biases at their fitted temperature)
+PRIMARY = {"temperature": "radius_slope_bias", "smooth": "radius_slope_smooth"}
 
 
 def judge(claims: dict, runs: dict[str, dict], d50: torch.Tensor, identity: dict,
           cfg: Config) -> dict[str, verdicts.Verdict]:
     """Chapter 02's checks judged per seed, recorded: far vs near on the uncontrolled runs, each variant's slope of
     log d_int against log c (:data:`SLOPES`; the invariant network's absolute slope, a sanity check of its construction;
-    seeds with a d_int never reached counted as censored), and the toy's slope of log d₅₀ against log r over
+    seeds with a d_int never reached counted as censored), the primary slopes over c >= HIGH_C (:data:`PRIMARY`),
+    and the toy's slope of log d₅₀ against log r over
     ``d50`` (R', toys) from :func:`toy_d50`, and the homogeneity identity's largest loss difference per seed
     (``identity`` from :func:`homogeneity`, a sanity check). Name -> verdict. Used in :ref:`ch-radius`."""
     st = {v: r["stat"] for v, r in runs.items()}
@@ -388,6 +404,9 @@ def judge(claims: dict, runs: dict[str, dict], d50: torch.Tensor, identity: dict
     for v, name in SLOPES.items():
         values = st[v]["id_slope"].abs() if v == "invariant" else st[v]["id_slope"]
         out[name] = verdicts.judge(claims[name], values.tolist(), cfg.scale, censored=censored(runs[v]))
+    for v, name in PRIMARY.items():
+        out[name] = verdicts.judge(claims[name], st[v]["id_slope_high"].tolist(), cfg.scale,
+                                   censored=censored(runs[v], high=True))
     toy_slope = log_slope(cfg.plane_radii, d50.nan_to_num(cfg.plane_dims[-1]))  # per toy
     out["radius_toy"] = verdicts.judge(claims["radius_toy"], toy_slope.tolist(), cfg.scale, unit="toys",
                                        censored=int(d50.isnan().any(0).sum()))
