@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.func import hessian
 
-from wedges_lib import config, models, params, plots, train, verdicts
+from wedges_lib import config, landscape, models, params, plots, protocol, train
 from wedges_lib.studies import ch03_hyperparameters as tj
 
 matplotlib.use("Agg")
@@ -79,7 +79,8 @@ def _run(loss, diverged=(False,), diverged_step=(-1,), **extra):
     loss = torch.as_tensor(loss, dtype=torch.float64)
     T, K = loss.shape
     base = dict(step=torch.arange(T) * 10, loss=loss, radius=torch.ones(T, K), lmax=torch.ones(T, K),
-                trace=torch.ones(T, K), trace_se=torch.zeros(T, K), diverged=torch.tensor(diverged),
+                trace=torch.ones(T, K), trace_se=torch.zeros(T, K), rise=torch.ones(T, K, 3),
+                diverged=torch.tensor(diverged),
                 diverged_step=torch.tensor(diverged_step), lr=0.1, width=1.0, l2=0.0, D=10)
     return {**base, **extra}
 
@@ -115,10 +116,13 @@ def test_run_setting_keeps_divergence_visible(smoke_data):
     assert tj.member_status(good) == ["trained", "trained"] and tj.trained(good).all()
     band = tj.loss_band([good, bad])
     good = {**good, "lmax": torch.full((3, 2), 5.0)}
-    table = tj.summary({"lr": [good, bad]}, band).data  # a Styler: the book's formatting, no index
+    raw = {"sweeps": {"lr": [good, bad]}, "band": band, "late": {"lr": band}, "rhos": cfg.hp_rhos, "steps": 20}
+    stats = {"matched": {b: {"lr": tj.matched([good, bad], band)} for b in ("early", "late")}}
+    table = tj.summary(raw, stats).data  # a Styler: the book's formatting, no index
     assert table["members"][0] == "2 trained" and table["members"][1].startswith("2 diverged (step ")
     assert table["final loss"][1] == "diverged"  # not NaN
-    assert table["λ_max at matched loss"][0] == "5 [5, 5]" and table["λ_max at matched loss"][1] == "—"
+    assert table["λ_max (early)"][0] == "5 [5, 5]" and table["λ_max (late)"][1] == "diverged"
+    assert table["λ_max·lr/2 (early)"][0] == "0.25 [0.25, 0.25]"  # the edge-of-stability ratio, lr 0.1
     fig, ax = matplotlib.pyplot.subplots(1, 2)
     paths = tj.knob_paths([good, bad], "lr", band)
     assert [p["all_trained"] for p in paths] == [True, False] and paths[1]["lmax"] is None
@@ -170,18 +174,23 @@ def test_band_curvature_is_measured_exactly_where_matched_reads_it(smoke_data):
     model, traj = run["_model"], run["_trajectory"].clone()
     assert traj.shape[:2] == (7, 2) and run["lmax"].isnan().all()
     band = tj.loss_band([run], n=3)
-    tj.add_band_curvature(cfg, smoke_data, run, band)
+    tj.add_band_curvature(cfg, smoke_data, run, [band])
     assert "_trajectory" not in run and "_model" not in run
     measured = ~run["lmax"].isnan()
-    assert measured.equal(tj.bracketing(run["loss"], band)) and measured.sum() < measured.numel()
+    at_init = torch.zeros(7, 2, dtype=torch.bool)
+    at_init[0] = True  # each member's own reference
+    assert measured.equal(tj.bracketing(run["loss"], band) | at_init) and measured.sum() < measured.numel()
+    assert (~run["rise"].isnan()).equal(measured[..., None].expand_as(run["rise"]))
     m = tj.matched([run], band)
     assert not m["lmax"].isnan().any() and not m["trace"].isnan().any()
     t, k = [int(i) for i in measured.nonzero()[0]]  # a point measured for the band
     only = torch.zeros(7, 2, dtype=torch.bool)
     only[t, k] = True
     x, y = smoke_data.x_train[:32], smoke_data.y_train[:32]
-    direct = tj.curvature_along(model, x, y, traj, n_probes=2, seed=cfg.seed, valid=only)
+    direct = tj.curvature_along(model, x, y, traj, n_probes=2, seed=cfg.seed, valid=only, rhos=cfg.hp_rhos,
+                                n_directions=cfg.hp_directions)
     assert direct["lmax"][t, k] == run["lmax"][t, k] and direct["trace"][t, k] == run["trace"][t, k]
+    assert direct["rise"][t, k].equal(run["rise"][t, k])
     along = tj.along_band(run, band)
     assert along.shape == (3, 2) and torch.allclose(along.mean(0), m["lmax"][0])
 
@@ -211,7 +220,7 @@ def test_knob_effect_direction_and_factor():
 
 # the knobs a sweep setting reads, and nothing else: what chapter 03 declares (besides lrs, widths, l2s)
 SETTING_KNOBS = ("seed", "n_seeds", "model", "device", "optimizer", "momentum", "batch_size", "lr", "width",
-                 "l2", "steps", "record_every", "hp_examples", "hp_probes", "schedule")
+                 "l2", "steps", "record_every", "hp_examples", "hp_probes", "hp_rhos", "hp_directions", "schedule")
 
 
 def test_run_setting_reads_only_its_knobs_and_matches_train_config(smoke_data):
@@ -244,31 +253,76 @@ def test_study_key_holds_the_knobs_it_reads(smoke_data, monkeypatch):
     assert len(calls) == 4
 
 
-def test_effects_numbers_overlay_points_and_the_table():
+def test_loss_rise_is_the_batched_loss_at_distances_along_random_directions(tiny):
+    model, x, y, traj = tiny
+    f = params.loss_fn(model, x, y)
+    out = tj.curvature_along(model, x, y, traj[:, 0], n_probes=2, rhos=(0.1, 0.3), n_directions=3, seed=5)
+    assert out["rise"].shape == (2, 2)
+    for t in range(2):  # the same directions (seed + t) evaluated one point at a time
+        theta = traj[t, 0]
+        far = landscape.loss_at_distances(lambda th: torch.stack([f(p) for p in th]), theta, [0.1, 0.3], n=3,
+                                          seed=5 + t)
+        want = (far.double().mean(1) - float(f(theta))).tolist()
+        assert out["rise"][t].tolist() == pytest.approx(want, abs=1e-6)  # float32 losses, differenced
+
+
+def _sweeps(width_to: float) -> dict:
+    """Three sweeps whose λ_max, Tr(H) and rise sit at c after initialisation (1 there): loss 2.5 → 0.6 → 0.1."""
+    def run(c, **knob):
+        v = torch.tensor([[1.0, 1.0], [c, c], [c, c]], dtype=torch.float64)
+        setting = {"lr": 0.1, "width": 1.0, "l2": 0.0, **knob}
+        return _run([[2.5, 2.5], [0.6, 0.6], [0.1, 0.1]], diverged=(False, False), diverged_step=(-1, -1),
+                    lmax=v, trace=v.clone(), rise=v[..., None].repeat(1, 1, 3), radius=v.clone(), **setting)
+    base = run(4.0)
+    sweeps = {"lr": [base, run(2.0, lr=0.2)], "width": [base, run(width_to, width=2.0)],
+              "l2": [base, run(2.0, l2=0.01)]}
+    band = tj.loss_band(sweeps["lr"] + sweeps["width"])
+    return {"sweeps": sweeps, "band": band, "late": {k: tj.late_band(r) for k, r in sweeps.items()},
+            "rhos": (0.03, 0.1, 0.3), "steps": 100}
+
+
+def test_alike_is_the_weakest_effect_in_the_shared_direction_and_every_check_is_computed():
+    raw = _sweeps(width_to=1.0)  # every knob lowers the curvature: 4 -> 2, 4 -> 1, 4 -> 2
+    stats = tj.statistics(raw)
+    for b in ("early", "late"):
+        e = stats["effects"][b]
+        assert e["width"]["lmax_rel"].tolist() == pytest.approx([math.log(0.25)] * 2)
+        assert e["lr"]["eos"].tolist() == pytest.approx([math.log(2.0 * 0.2 / (4.0 * 0.1))] * 2)  # λ lr / 2
+        assert stats["alike"][b]["lmax_rel"].tolist() == pytest.approx([math.log(2.0)] * 2)  # the weakest knob
+    mixed = tj.statistics(_sweeps(width_to=8.0))  # width raises it: the knobs disagree
+    assert mixed["alike"]["late"]["trace_rel"].tolist() == pytest.approx([-math.log(2.0)] * 2)
+    claims = protocol.section("03_hyperparameters")["checks"]
+    got = tj.checked(raw, stats)
+    assert set(got) == set(claims) and all(v.shape == (2,) for v in got.values())
+    assert got["hp_alike_lmax"].equal(stats["alike"]["late"]["lmax_rel"])
+    assert got["hp_l2_rise"].equal(stats["effects"]["late"]["l2"]["rise1"])  # ρ = 0.1, the middle one
+    num = tj.numbers(raw, stats, "03_hyperparameters")
+    assert num["hp_l2_decays"] == "0, 0.1" and num["hp_rho"] == "0.1"
+    assert num["hp_width_lmax_rel_late"] == "×0.25 [0.25, 0.25]" and num["hp_lr_late_pair"] == "0.1 → 0.2"
+    assert "−0.099" in num["hp_l2_earlier"]  # the earlier protocol's L2 result, read from the deviations
+    assert num["hp_eos_late"].startswith("lr 0.1: 0.2 [0.2, 0.2]; lr 0.2: 0.2 [0.2, 0.2]")
+    table = tj.effect_table(raw, stats, {"lr_lmax": "✔ reproduced"}).data
+    assert len(table) == 3 * len(tj.compared_quantities(raw))
+    assert table["verdict (late)"].tolist().count("✔ reproduced") == 1
+
+
+def test_same_direction_and_late_band():
+    e = [torch.tensor([-0.5, 0.2, math.nan]), torch.tensor([-0.1, -0.3, 1.0]), torch.tensor([-0.2, 0.1, 1.0])]
+    got = tj.same_direction(e)
+    assert got[:2].tolist() == pytest.approx([0.1, -0.2]) and got[2].isnan()
+    runs = [_run([[2.5], [0.2]]), _run([[2.5], [0.4]])]
+    assert tj.late_band(runs, n=3, span=1.5).tolist() == pytest.approx([0.4, 0.4 * 1.5 ** 0.5, 0.6])
+
+
+def test_overlay_points_count_a_shared_setting_once():
     up = torch.tensor([[1.0, 1.1], [2.0, 2.1], [3.0, 3.1]])
-    m = {"lr": {"lmax": up, "trace": 1 / up, "radius_ratio": up * 0 + 1}}
-    eff = tj.effects(m)
-    assert eff["lr"]["lmax"].tolist() == pytest.approx([math.log(3.0), math.log(3.1 / 1.1)])
-    assert eff["lr"]["trace"].tolist() == pytest.approx([-math.log(3.0), -math.log(3.1 / 1.1)])
-    assert eff["lr"]["radius_ratio"].tolist() == [0.0, 0.0]
-    runs = [_run([[2.5, 2.5], [0.1, 0.2]], lr=0.1, trace_se=torch.full((2, 2), 0.5)),
-            _run([[2.5, 2.5], [0.1, 0.2]], lr=0.2), _run([[2.5], [3.0]], lr=10.0, diverged=(True,),
-                                                          diverged_step=(5,))]
-    num = tj.sweep_numbers({"lr": runs}, torch.tensor([0.2, 0.3]), m)
-    assert num["band"] == "0.2–0.3" and (num["lr_from"], num["lr_to"]) == ("0.1", "10")
-    assert num["lr_lmax_factor"] == tj.factor(eff["lr"]["lmax"]) and num["lr_radius_ratio_factor"] == "×1 [1, 1]"
-    assert num["lr_lmax_at_from"] == verdicts.interval_text(up[0], missing="—")
-    assert num["lr_lmax_at_to"] == verdicts.interval_text(up[2], missing="—")
-    assert num["failed_runs"] == "lr 10 (diverged)" and num["diverged"] == 1
-    assert num["trace_se"] == pytest.approx(2 / 10)
-    table = tj.effect_table({"lr": runs}, m, {"lr_lmax": "✔ reproduced"}).data
-    assert len(table) == 3 and table["verdict"].tolist() == ["✔ reproduced", "", ""]
-    # overlay points: the base (lr 0.1, width 1) is in two sweeps and counted once
+    runs = [_run([[2.5, 2.5], [0.1, 0.2]], lr=0.1), _run([[2.5, 2.5], [0.1, 0.2]], lr=0.2)]
     wide = _run([[2.5, 2.5], [0.1, 0.2]], lr=0.1, width=2.0)
-    sweeps = {"lr": runs[:2], "width": [runs[0], wide]}
-    mm = {"lr": {q: up[:2] for q in tj.QUANTITIES}, "width": {q: 2 * up[:2] for q in tj.QUANTITIES}}
+    sweeps = {"lr": runs, "width": [runs[0], wide]}
+    keys = ("lmax", "trace", "radius_ratio")
+    mm = {"lr": {q: up[:2] for q in keys}, "width": {q: 2 * up[:2] for q in keys}}
     pts = tj.overlay_points(sweeps, mm)
     assert pts["groups"] == [{"lr", "width"}, {"lr"}, {"width"}] and pts["label"] == ["base", "lr 0.2", "width × 2"]
     assert torch.allclose(pts["lmax"], torch.log(torch.stack([up[0], up[1], 2 * up[1]])).double())
-    m["lr"]["lmax"] = torch.tensor([[1.0, -1.0]])  # no log of a negative value
-    assert tj.overlay_points({"lr": runs[:1]}, m)["lmax"][0, 1].isnan()
+    mm["lr"]["lmax"] = torch.tensor([[1.0, -1.0], [1.0, 1.0]])  # no log of a negative value
+    assert tj.overlay_points({"lr": runs}, mm)["lmax"][0, 1].isnan()

@@ -385,14 +385,8 @@ _add(
         "fge_cycle_epochs": Param(int, "Garipov FGE's cycle in epochs of minibatches (a member at each low)", low=1),
         "fge_low": Param(float, "Garipov FGE's low rate as a fraction of its peak (alpha_2 / alpha_1)", low=0,
                          high=1, low_open=True)},
-    {
-        "smoke": dict(n_members=3, cycle_steps=0, lr_fractions=(0.2, 1.0), val_fraction=0.1, fge_cycle_epochs=4,
-                      fge_low=0.002),
-        "cpu": dict(n_members=5, cycle_steps=0, lr_fractions=(0.2, 0.5, 1.0), val_fraction=0.1, fge_cycle_epochs=4,
-                    fge_low=0.002),
-        "paper": dict(n_members=5, cycle_steps=0, lr_fractions=(0.2, 0.5, 1.0), val_fraction=0.1,
-                      fge_cycle_epochs=4, fge_low=0.002),
-    },
+    {s: dict(n_members=3 if s == "smoke" else 5, cycle_steps=0, lr_fractions=(0.2, 1.0) if s == "smoke" else
+             (0.2, 0.5, 1.0), val_fraction=0.1, fge_cycle_epochs=4, fge_low=0.002) for s in SCALES},
 )
 
 # --- chapter 06 (its plane) -----------------------------------------------------------------------
