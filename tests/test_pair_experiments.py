@@ -39,6 +39,8 @@ def test_pair_statistics_per_pair_and_nan_when_not_measured():
     assert s["pairs_line_height"][0] == pytest.approx(2.0) and s["pairs_line_ratio"][0] == pytest.approx(10.0)
     assert s["pairs_curves_bezier"][0] == pytest.approx(0.1) and s["pairs_connector"][0] == pytest.approx(0.1)
     assert s["pairs_align_height"][0] == pytest.approx(0.5) and s["pairs_align_ratio"][0] == pytest.approx(0.25)
+    assert s["pairs_beyond_bezier"][0] == pytest.approx(0.4) and s["pairs_beyond_connector"][0] == pytest.approx(0.4)
+    assert math.isnan(s["pairs_beyond_bezier"][2])  # alignment left no barrier: nothing to beat
     assert all(math.isnan(v[1]) for v in s.values() if len(v) == 3)  # the diverged pair
     assert math.isnan(s["pairs_curves_chain"][2])  # no barrier on the line: nothing to lower
     assert len(s["pairs_monotonic"]) == 6 and s["pairs_monotonic"][:2] == [0.0, 0.0]
@@ -59,6 +61,7 @@ def test_pair_verdicts_follow_the_statistics_and_the_protocols_groups():
     good = [_fake_study([0.2, 2.2 + 0.1 * i, 0.2], [0.2, 0.3, 0.2]) for i in range(3)]
     v = judged(good)
     assert v["pairs_line"].state == v["pairs_curves"].state == v["pairs_monotonic"].state == "reproduced"
+    assert v["pairs_beyond"].state == "reproduced"  # the aligned line is the raw line here: the curves beat it
     assert v["pairs_align_ratio"].state in failed and v["pairs_align_height"].state == "reproduced"
     assert "remove the barrier as well as the trained curves" in pairs.connector_sentence(v)
     assert pairs.bends_to_reach(good + [None], 0.1) == "1, 1, 1, not measured"
@@ -75,7 +78,7 @@ def test_pair_verdicts_follow_the_statistics_and_the_protocols_groups():
 def test_stacked_profiles_leave_unmeasured_pairs_nan():
     st = pairs.stacked_profiles([_fake_study([0.2, 2.2, 0.2], [0.2, 0.3, 0.2], aligned=[0.2, 0.5, 0.2]), None], 3)
     assert st["straight line"].shape == (3, 2) and st["init → solution"].shape == (3, 4)
-    assert st[pairs.ALIGNED][1, 0] == pytest.approx(0.5)
+    assert st[pairs.ALIGNED][1, 0] == pytest.approx(0.5) and st[pairs.ACTIVATION][1, 0] == pytest.approx(0.5)
     assert torch.isnan(st["Bezier"][:, 1]).all() and not torch.isnan(st["Bezier"][:, 0]).any()
 
 
@@ -100,9 +103,16 @@ def test_pair_study_on_two_smoke_networks(two_solutions, smoke_data):
         assert torch.allclose(prof["loss"][[0, -1]], s["line"]["loss"][[0, -1]], atol=1e-5), m
         assert pairs.barrier_height(prof["loss"]) < pairs.barrier_height(s["line"]["loss"]), m
     widths = {"widths": torch.tensor([0.5, 1.0]), **{m: torch.rand(2, 3) for m in ("line", "weight", "activation")}}
-    fig, ax = plots.figure(5)
-    pairs.draw_pairs(ax[0], [s, None], plane, widths, 5, bar=0.1)
-    assert ax[0, 3].get_xscale() == "log" and len(ax[0, 0].get_lines()) == 2 + len(pairs.CURVES)
+    fig, ax = plots.figure(2, 2)
+    pairs.draw_pairs(ax, [s, None], plane, 5, bar=0.1)
+    lines = ax[0, 0].get_lines()
+    style = {x.get_label(): x.get_linestyle() for x in lines}  # the two chains, often one on the other, differ
+    assert len(lines) == 1 + len(pairs.CURVES) and style["polygonal chain"] != style["F&J, path objective"]
+    fig, ax = plots.figure(2)
+    pairs.draw_symmetry(ax[0], [s, None], widths, 5)
+    assert ax[0, 1].get_xscale() == "log" and len(ax[0, 0].get_lines()) == 4
+    html = pairs.explorer([None, s], plane, 5, n=3).data  # t = 0, 0.5, 1: three precomputed frames
+    assert 'class="wedges-frames"' in html and html.count('"label": ') == 3 and 'value="1"' in html
 
 
 def test_width_study_trains_pairs_at_each_width_and_judges_the_aligned_slope(smoke_data):

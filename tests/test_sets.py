@@ -159,6 +159,7 @@ def _fake_set(sol, hull_mean, hull_max, seg_max, *, seg_acc=(0.9, 0.9, 0.9), ahu
              "connector (segments)": _ev(0.3, max(seg_max)), "complex (Benton et al.)": _ev(0.3, 0.4)}
     edges = {"naive hull": _edges([1.0, 2.0, 1.5], [0.3, 0.2, 0.4]), "aligned hull": _edges([0.3, 0.4, 0.5],
                                                                                             [0.8, 0.9, 0.9]),
+             "jointly aligned hull": _edges([0.25, 0.35, 0.3], [0.9, 0.9, 0.9]),
              "connector (segments)": _edges(seg_max, list(seg_acc))}
     return {"solutions_loss": torch.tensor(sol), "solutions_acc": torch.tensor([0.95, 0.95, 0.95]), "evals": evals,
             "edges": edges, "fitted": {}, "volumes": {"complex (Benton et al.)": vols[0],
@@ -177,6 +178,7 @@ def test_set_statistics_use_the_worst_point_of_every_segment():
     assert s["sets_aligned_worst"][0] == pytest.approx(0.4 / 2.0)
     assert s["sets_aligned_edges"][0] == pytest.approx(0.3 / 1.8)
     assert s["sets_joint_worst"][0] == pytest.approx(0.1 / 2.0)
+    assert s["sets_beyond_connector"][0] == pytest.approx((0.6 - 0.2) / (0.35 - 0.2))  # over the joint hull's edge
     assert all(math.isnan(v[1]) for v in s.values())
 
 
@@ -195,6 +197,7 @@ def test_set_verdicts_and_the_one_larger_set_sentence():
     assert v["sets_hull"].state == v["sets_connector"].state == v["sets_complex"].state == "reproduced"
     assert v["sets_aligned_mean"].state == "reproduced"  # the mean drops, the worst points do not:
     assert v["sets_aligned"].state in ("not reproduced", "contradicted")  # the least favourable part
+    assert v["sets_beyond_connector"].state == "reproduced"  # its segments beat the jointly aligned hull's edges
     high = [_fake_set([0.1, 0.2, 0.3], 1.2, 2.2, [0.3, 1.9 + 0.01 * i, 0.3]) for i in range(3)]
     v = _judge(high)  # low on average, not at its worst
     assert v["sets_connector_loss"].state in ("not reproduced", "contradicted")
@@ -234,5 +237,7 @@ def test_set_study_scans_every_edge_and_aligns_to_the_first(three_solutions, smo
     assert len(mw) == len(rows) and all(m <= w for m, w in mw.values()) and "aligned: θ1 – π(θ2)" in mw
     assert set(sx.mean_worst_rows([st])) == set(st["evals"])
     assert "not measured" in sx.describe([st, None], st)[1]
+    html = sx.explorer([st, None], cfg.seed, cfg.n_eval).data  # one frame per hull, worst point as evaluated
+    assert html.count('"label": ') == 3 and "aligned jointly" in html
     num = sx.set_numbers([st, None], st, 3)
     assert num["sets_seg3_edge_worst"] == f"{float(seg['max'].max()):.3g}"  # one set: no interval

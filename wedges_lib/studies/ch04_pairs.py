@@ -119,7 +119,8 @@ def run(cfg, data: Dataset) -> dict:
 
 #: chapter 04's claims measured once per pair (the rest, 'pairs_monotonic', once per network)
 PAIR_CLAIMS = ("pairs_line_height", "pairs_line_ratio", "pairs_curves_bezier", "pairs_curves_chain",
-               "pairs_curves_fjpath", "pairs_connector", "pairs_align_ratio", "pairs_align_height")
+               "pairs_curves_fjpath", "pairs_connector", "pairs_beyond_bezier", "pairs_beyond_connector",
+               "pairs_align_ratio", "pairs_align_height")
 
 
 def statistics(raw: dict) -> dict[str, list[float]]:
@@ -130,6 +131,8 @@ def statistics(raw: dict) -> dict[str, list[float]]:
     on the line); the recursive F&J chain's after its last level, as a fraction of the line's ('pairs_connector';
     the one-bend connector started at the midpoint is a plain number, :func:`pair_numbers`); the line's barrier
     after weight matching ('pairs_align_height') and as a fraction of the line's before it ('pairs_align_ratio');
+    the Bezier curve's and the F&J chain's barrier over the weight-matched line's ('pairs_beyond_bezier',
+    'pairs_beyond_connector'; NaN when alignment leaves no barrier);
     :func:`~wedges_lib.connect.rise_fraction` of each init -> solution line; the aligned barrier's change per
     doubling of the width ('pairs_width', :func:`doubling_slope`, per pair of the width study).
     Used in :ref:`ch-pairs`."""
@@ -149,8 +152,12 @@ def statistics(raw: dict) -> dict[str, list[float]]:
         for name, prof in s["curves"].items():
             if SHORT[name] != "fj":
                 out[f"pairs_curves_{SHORT[name]}"].append(float(barrier_height(prof["loss"])) / lb if lb > 0 else nan)
-        out["pairs_connector"].append(float(s["fj_chain"]["barriers"][-1]) / lb if lb > 0 else nan)
+        chain = float(s["fj_chain"]["barriers"][-1])
+        out["pairs_connector"].append(chain / lb if lb > 0 else nan)
         al = float(barrier_height(s["aligned"]["weight"]["loss"]))
+        bezier = float(barrier_height(s["curves"]["Bezier"]["loss"]))
+        out["pairs_beyond_bezier"].append(bezier / al if al > 0 else nan)
+        out["pairs_beyond_connector"].append(chain / al if al > 0 else nan)
         out["pairs_align_height"].append(al)
         out["pairs_align_ratio"].append(al / lb if lb > 0 else nan)
         out["pairs_monotonic"] += [rise_fraction(p["loss"]) for p in s["from_init"]]
@@ -233,19 +240,20 @@ def connector_sentence(v: dict) -> str:
             "this budget of steps, neither objective removed the barrier.")
 
 
-#: the name of the straight line after weight matching in chapter 04's figures
-ALIGNED = "line, aligned"
+#: the names of the straight line after weight / activation matching in chapter 04's figures
+ALIGNED, ACTIVATION = "line, weight-matched", "line, activation-matched"
 
 
 def stacked_profiles(studies: list[dict | None], n_interp: int) -> dict[str, torch.Tensor]:
-    """Chapter 04's loss profiles stacked over the pairs for one figure: 'straight line', ALIGNED (the line after
-    weight matching) and each curve of :data:`CURVES` (T, P), 'init → solution' (T, 2P); an unmeasured pair
-    (None) is NaN. Used in :ref:`ch-pairs`."""
+    """Chapter 04's loss profiles stacked over the pairs for one figure: 'straight line', ALIGNED and ACTIVATION
+    (the line after weight / activation matching) and each curve of :data:`CURVES` (T, P), 'init → solution'
+    (T, 2P); an unmeasured pair (None) is NaN. Used in :ref:`ch-pairs`."""
     nan = torch.full((n_interp, 1), float("nan"))
-    cols = {name: [] for name in ("straight line", ALIGNED, *CURVES, "init → solution")}
+    cols = {name: [] for name in ("straight line", ALIGNED, ACTIVATION, *CURVES, "init → solution")}
     for s in studies:
         cols["straight line"].append(nan if s is None else s["line"]["loss"][:, None])
         cols[ALIGNED].append(nan if s is None else s["aligned"]["weight"]["loss"][:, None])
+        cols[ACTIVATION].append(nan if s is None else s["aligned"]["activation"]["loss"][:, None])
         for name in CURVES:
             cols[name].append(nan if s is None else s["curves"][name]["loss"][:, None])
         cols["init → solution"] += [nan, nan] if s is None else [p["loss"][:, None] for p in s["from_init"]]
@@ -322,52 +330,112 @@ def numbers(raw: dict, cfg) -> dict:
 
 
 def figures(which: str, raw: dict, cfg, bar: float | None = None):
-    """Chapter 04's figures, by name: 'pairs' (the networks' lines, curves and aligned lines, the plane through A,
-    C and the Bezier bend, the lines from the initialisations, the barrier against width, the F&J chain's barrier
-    per level with the curves' ``bar``; :func:`draw_pairs`) and 'toy' (the same story in the toy wedge model;
-    :func:`draw_toy_pair`). Returns the figure. Used in :ref:`ch-pairs`."""
-    check_arg("which", which, which in ("pairs", "toy"), "'pairs' or 'toy'")
+    """Chapter 04's figures, by name: 'pairs' (2 x 2: the lines and curves, the plane through A, C and the Bezier
+    bend, the lines from the initialisations, the F&J chain's barrier per level with the curves' ``bar``;
+    :func:`draw_pairs`), 'symmetry' (the lines after alignment beside the Bezier curve, the barrier against width;
+    :func:`draw_symmetry`), 'toy' (the same story in the toy wedge model; :func:`draw_toy_pair`) and 'explorer' (a
+    kernel-free slider over the position t along the first measured pair's paths, :func:`explorer`). Returns the
+    figure (the explorer: its HTML). Used in :ref:`ch-pairs`."""
+    check_arg("which", which, which in ("pairs", "symmetry", "toy", "explorer"), "pairs, symmetry, toy, explorer")
+    if which == "explorer":
+        return explorer(raw["studies"], raw["plane"], cfg.n_interp)
+    fig, ax = plots.figure(2, 2 if which == "pairs" else 1, width=3.8, height=3.1)
     if which == "pairs":
-        fig, ax = plots.figure(5, width=3.6)
-        draw_pairs(ax[0], raw["studies"], raw["plane"], raw["widths"], cfg.n_interp, bar)
-        return fig
-    fig, ax = plots.figure(2, width=3.8)
-    draw_toy_pair(ax[0], raw["toy"])
+        draw_pairs(ax, raw["studies"], raw["plane"], cfg.n_interp, bar)
+    elif which == "symmetry":
+        draw_symmetry(ax[0], raw["studies"], raw["widths"], cfg.n_interp)
+    else:
+        draw_toy_pair(ax[0], raw["toy"])
     return fig
 
 
-def draw_pairs(axes, studies: list[dict | None], plane: dict, widths: dict, n_interp: int,
-               bar: float | None = None) -> None:
-    """Chapter 04's main figure on five axes: the loss along the straight line, the aligned line and the curves
+def _legend_below(ax, ncol: int = 2) -> None:
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=ncol, fontsize=7)
+
+
+def _profiles_panel(ax, profiles: dict[str, torch.Tensor], n_interp: int, title: str) -> None:
+    """Loss profiles (T, P) on one log axis, each curve drawn with its own dash pattern (no line hides another),
+    the legend below the axis."""
+    plots.curves(ax, torch.linspace(0, 1, n_interp), profiles, xlabel="t  (A → C)", ylabel="train cross-entropy",
+                 title=title, logy=True)
+    for line, dash in zip(ax.get_lines(), ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))):
+        line.set_linestyle(dash)
+    ax.set_ylim(bottom=float(min(v.nan_to_num(1).min() for v in profiles.values())) / 100)
+    _legend_below(ax)
+
+
+def draw_pairs(axes, studies: list[dict | None], plane: dict, n_interp: int, bar: float | None = None) -> None:
+    """Chapter 04's main figure on 2 x 2 axes: the loss along the straight line and the curves
     (:func:`stacked_profiles`, log scale); the plane through A, C and the Bezier bend B (:func:`tunnel`); the lines
-    from the initialisations; the line's barrier against the width, raw and aligned (:func:`width_study`); the F&J
-    chain's barrier over the line's after each level of recursion (:func:`chain_levels`), with ``bar`` dashed.
-    Used in :ref:`ch-pairs`."""
+    from the initialisations; the F&J chain's barrier over the line's after each level of recursion
+    (:func:`chain_levels`), with ``bar`` dashed. Used in :ref:`ch-pairs`."""
     profiles = stacked_profiles(studies, n_interp)
     from_init = profiles.pop("init → solution")
-    t = torch.linspace(0, 1, n_interp)
-    plots.curves(axes[0], t, profiles, xlabel="t  (A → C)", ylabel="train cross-entropy",
-                 title="straight line and trained curves", logy=True)
-    axes[0].set_ylim(bottom=float(min(v.nan_to_num(1).min() for v in profiles.values())) / 100)
-    axes[0].legend(loc="lower left", fontsize=7)
+    profiles.pop(ALIGNED), profiles.pop(ACTIVATION)
+    _profiles_panel(axes[0, 0], profiles, n_interp, "straight line and trained curves")
     P = plane["points"]
-    plots.contour(axes[1], plane["xs"], plane["ys"], plane["loss"], points=dict(zip("ACB", P)),
+    plots.contour(axes[0, 1], plane["xs"], plane["ys"], plane["loss"], points=dict(zip("ACB", P)),
                   xlabel="along C − A  (distance in θ)", ylabel="towards B  (distance in θ)",
                   title="the plane through A, C, B", cbar_label="train loss")
-    axes[1].plot(P[:2, 0], P[:2, 1], "--", color="black", lw=1.8, label="straight line")
-    plots.paths(axes[1], {"Bezier curve": plane["curve"]})
-    plots.curves(axes[2], t, {"init → solution": from_init}, xlabel="t  (θ₀ → θ*)", logy=True,
-                 ylabel="train cross-entropy", title="init → solution")
-    lines = {"straight line": "line", "weight matching": "weight", "activation matching": "activation"}
-    plots.curves(axes[3], widths["widths"], {k: widths[m] for k, m in lines.items()}, marker="o",
-                 xlabel="width multiplier", ylabel="barrier on the line A → C", title="barrier against width")
-    axes[3].set_xscale("log", base=2)
+    axes[0, 1].plot(P[:2, 0], P[:2, 1], "--", color="black", lw=1.8, label="straight line")
+    plots.paths(axes[0, 1], {"Bezier curve": plane["curve"]})
+    _legend_below(axes[0, 1])
+    plots.curves(axes[1, 0], torch.linspace(0, 1, n_interp), {"init → solution": from_init}, logy=True,
+                 xlabel="t  (θ₀ → θ*)", ylabel="train cross-entropy", title="init → solution")
     levels = chain_levels(studies)
-    plots.curves(axes[4], torch.arange(levels.shape[1]), {FJ_CHAIN: levels.T.clamp_min(1e-6)}, marker="o",
+    plots.curves(axes[1, 1], torch.arange(levels.shape[1]), {FJ_CHAIN: levels.T.clamp_min(1e-6)}, marker="o",
                  logy=True, xlabel="level of recursion", ylabel="chain's barrier ÷ line's", title="F&J chain")
+    axes[1, 1].set_xticks(range(levels.shape[1]))
     if bar is not None:
-        axes[4].axhline(bar, ls="--", color="black", lw=1, label="curves' bar")
-        axes[4].legend(fontsize=7)
+        axes[1, 1].axhline(bar, ls="--", color="black", lw=1, label="curves' bar")
+        _legend_below(axes[1, 1])
+
+
+def draw_symmetry(axes, studies: list[dict | None], widths: dict, n_interp: int) -> None:
+    """What permutation symmetry explains, on two axes: the loss along the straight line, along it after each
+    alignment and along the Bezier curve (log scale); the line's barrier against the width, raw and aligned
+    (:func:`width_study`). Used in :ref:`ch-pairs`."""
+    profiles = stacked_profiles(studies, n_interp)
+    _profiles_panel(axes[0], {k: profiles[k] for k in ("straight line", ALIGNED, ACTIVATION, "Bezier")}, n_interp,
+                    "the line after alignment")
+    lines = {"straight line": "line", "weight matching": "weight", "activation matching": "activation"}
+    plots.curves(axes[1], widths["widths"], {k: widths[m] for k, m in lines.items()}, marker="o",
+                 xlabel="width multiplier", ylabel="barrier on the line A → C", title="barrier against width")
+    axes[1].set_xscale("log", base=2)
+    _legend_below(axes[1])
+
+
+def explorer(studies: list[dict | None], plane: dict, n_interp: int, n: int = 11):
+    """A kernel-free slider (:func:`wedges_lib.plots.frames`, ``n`` frames) over the position t along the first
+    measured pair's paths: the point at t on the straight line and on the Bezier curve in the plane through A, C
+    and B, and the loss along the line, the weight-matched line and the Bezier curve with their values at t.
+    Draws from results already computed. Used in :ref:`ch-pairs`."""
+    import ipywidgets as widgets
+
+    i = next((i for i, s in enumerate(studies) if s is not None), None)
+    prof = {} if i is None else {"straight line": studies[i]["line"]["loss"], "Bezier": studies[i]["curves"][
+        "Bezier"]["loss"], ALIGNED: studies[i]["aligned"]["weight"]["loss"]}
+    P = plane["points"]
+
+    def draw(t: float) -> None:
+        fig, ax = plots.figure(2, width=3.8, height=3.1)
+        k = int(round(t * (n_interp - 1)))
+        plots.contour(ax[0, 0], plane["xs"], plane["ys"], plane["loss"], points=dict(zip("ACB", P)),
+                      xlabel="along C − A", ylabel="towards B", title=f"t = {t:.2f} on the plane",
+                      cbar_label="train loss")
+        bez = (1 - t) ** 2 * P[0] + 2 * t * (1 - t) * P[2] + t ** 2 * P[1]
+        for xy, name, colour in (((1 - t) * P[0] + t * P[1], "line", "black"), (bez, "Bezier", "white")):
+            ax[0, 0].plot([float(xy[0])], [float(xy[1])], "*", ms=14, color=colour, mec="red", label=f"{name} at t")
+        _legend_below(ax[0, 0])
+        if prof:
+            _profiles_panel(ax[0, 1], prof, n_interp, "loss along the paths")
+            ax[0, 1].axvline(k / (n_interp - 1), color="black", lw=1)
+            ax[0, 1].set_title("at t: " + ", ".join(f"{name.split(',')[0]} {float(v[k]):.3g}"
+                                                  for name, v in list(prof.items())[:2]), fontsize=9)
+
+    step = 1 / (n_interp - 1)
+    control = widgets.FloatSlider(value=round(round(0.5 / step) * step, 10), min=0.0, max=1.0, step=step)
+    return plots.frames(draw, {"t": control}, "t", n)
 
 
 def draw_toy_pair(axes, toy_pair: dict) -> None:
@@ -379,3 +447,4 @@ def draw_toy_pair(axes, toy_pair: dict) -> None:
     paths = {k: v[1].clamp_min(1e-12) for k, v in toy_pair["paths"].items()}
     plots.curves(axes[1], toy_pair["paths"]["straight a → c"][0], paths, logy=True, ylabel="toy loss",
                  xlabel="position on path (b at ½)", title="zero loss through b")
+    _legend_below(axes[0]), _legend_below(axes[1], ncol=1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
@@ -139,9 +140,11 @@ def statistics(raw: dict) -> dict[str, list[float]]:
     ('sets_complex_low') and its volume over the unregularised one's ('sets_complex_volume'); after alignment, the
     hull's mean and worst excess and its edges' worst excess over the same before ('sets_aligned_mean',
     'sets_aligned_worst', 'sets_aligned_edges'; aligned to the first member), and the worst excess after joint
-    alignment over before ('sets_joint_worst'). Used in :ref:`ch-sets`."""
+    alignment over before ('sets_joint_worst'); the connector's worst segment's worst excess over the jointly
+    aligned hull's worst edge's ('sets_beyond_connector'). Used in :ref:`ch-sets`."""
     keys = ("sets_hull_height", "sets_hull_ratio", "sets_connector_loss", "sets_connector_acc", "sets_complex_low",
-            "sets_complex_volume", "sets_aligned_mean", "sets_aligned_worst", "sets_aligned_edges", "sets_joint_worst")
+            "sets_complex_volume", "sets_aligned_mean", "sets_aligned_worst", "sets_aligned_edges", "sets_joint_worst",
+            "sets_beyond_connector")
     out: dict[str, list[float]] = {key: [] for key in keys}
     for st in raw["studies"]:
         if st is None:
@@ -153,11 +156,13 @@ def statistics(raw: dict) -> dict[str, list[float]]:
         hull, ahull, jhull, conn, cplx = (ev.get(n) for n in ("naive hull", "aligned hull", "jointly aligned hull",
                                                                 "connector (segments)", "complex (Benton et al.)"))
         worst_edge = _excess(st, ed["naive hull"]["max"].max())
+        seg = _excess(st, ed["connector (segments)"]["max"].max()) if conn else math.nan
+        joint_edge = _excess(st, ed["jointly aligned hull"]["max"].max())
         vols = st["volumes"]
         values = dict(
             sets_hull_height=_excess(st, hull["mean"]), sets_hull_ratio=_excess(st, hull["mean"]) / s,
-            sets_connector_loss=(_excess(st, ed["connector (segments)"]["max"].max()) / worst_edge
-                                 if conn else math.nan),
+            sets_connector_loss=seg / worst_edge,
+            sets_beyond_connector=seg / joint_edge if joint_edge > 0 else math.nan,
             sets_connector_acc=((a - float(ed["connector (segments)"]["acc_min"].min()))
                                 / (a - float(ed["naive hull"]["acc_min"].min())) if conn else math.nan),
             sets_complex_low=_excess(st, cplx["max"]) / _excess(st, hull["max"]) if cplx else math.nan,
@@ -313,25 +318,90 @@ def numbers(raw: dict, cfg) -> dict:
             "sets_toy_conn_worst": float(conn["max"])}
 
 
-def figures(which: str, raw: dict):
+def figures(which: str, raw: dict, cfg=None):
     """Chapter 05's figures, by name: 'planes' (the loss on the planes through the first set: its connector's
-    segments, the naive hull, the aligned hull) and 'summary' (mean and worst sampled loss per structure, the
-    worst point of every straight edge, the toy's sampled losses). Returns the figure. Used in :ref:`ch-sets`."""
-    check_arg("which", which, which in ("planes", "summary"), "'planes' or 'summary'")
-    if which == "planes":
-        fig, ax = plots.figure(3, width=3.8)
-        names = (("θ₁", "θ₂", "θc"), ("θ₁", "θ₂", "θ₃"), ("θ₁", "π(θ₂)", "π(θ₃)"))
-        titles = ("θ₁ → θc → θ₂", "naive hull", "aligned hull")
-        for axis, plane, nm, title in zip(ax[0], raw["planes"], names, titles):
-            P, path = plane["points"], [0, 2, 1] if nm[2] == "θc" else [0, 1, 2, 0]
-            plots.contour(axis, plane["xs"], plane["ys"], plane["loss"], points=dict(zip(nm, P)), title=title,
-                          xlabel=f"along {nm[1]} − θ₁", ylabel=f"towards {nm[2]}", cbar_label="train loss")
-            plots.paths(axis, {title: P[path]})
+    segments, the naive hull), 'summary' (mean and worst sampled loss per structure and the toy's sampled losses
+    above, the worst point of every straight edge below), 'symmetry' (the plane through the set aligned to θ₁, and
+    the hull's mean and worst points and edges before and after each alignment) and 'explorer' (a kernel-free slider
+    over the alignment, :func:`explorer`; needs ``cfg``). Returns the figure (the explorer: its HTML).
+    Used in :ref:`ch-sets`."""
+    check_arg("which", which, which in ("planes", "summary", "symmetry", "explorer"),
+              "'planes', 'summary', 'symmetry' or 'explorer'")
+    if which == "explorer":
+        return explorer(raw["studies"], cfg.seed, cfg.n_eval)
+    if which == "summary":
+        fig = plt.figure(figsize=(8.4, 7.6))
+        grid = fig.add_gridspec(2, 2, height_ratios=(1, 1.3))
+        ax = [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, :])]
+        rows = {k: v for k, v in mean_worst_rows(raw["studies"]).items() if k not in HULLS[1:]}
+        plots.mean_worst(ax[0], rows, xlabel="train loss", title="sampled points")
+        toy_logs = {n: e["loss"].clamp_min(1e-8).log10() for n, e in raw["toy"].items()}  # floored at 1e-8
+        plots.histograms(ax[1], toy_logs, bins=30, xlabel="log10 toy loss", title="toy: sampled losses")
+        edges = {k: v for k, v in mean_worst_rows(raw["studies"], edges=True).items()
+                 if k.split(":")[0] not in ("aligned", "joint")}
+        plots.mean_worst(ax[2], edges, xlabel="train loss", title="every straight edge")
+        for axis in ax:
+            axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
         return fig
-    fig, ax = plots.figure(3, width=4.6, height=4)
-    plots.mean_worst(ax[0, 0], mean_worst_rows(raw["studies"]), xlabel="train loss", title="sampled points")
-    plots.mean_worst(ax[0, 1], mean_worst_rows(raw["studies"], edges=True), xlabel="train loss",
-                     title="every straight edge")
-    toy_logs = {n: e["loss"].clamp_min(1e-8).log10() for n, e in raw["toy"].items()}  # floored at 1e-8
-    plots.histograms(ax[0, 2], toy_logs, bins=30, xlabel="log10 toy loss", title="toy: sampled losses")
+    fig, ax = plots.figure(2, width=4.0, height=3.4)
+    if which == "symmetry":
+        _plane(ax[0, 0], raw["planes"][2], ("θ₁", "π(θ₂)", "π(θ₃)"), "hull aligned to θ₁")
+        rows = {k: v for k, v in mean_worst_rows(raw["studies"]).items() if k in HULLS}
+        rows |= {k: v for k, v in mean_worst_rows(raw["studies"], edges=True).items()
+                 if k.split(":")[0] in ("hull", "aligned", "joint")}
+        plots.mean_worst(ax[0, 1], rows, xlabel="train loss", title="the hull before and after alignment")
+        ax[0, 1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
+        return fig
+    for axis, plane, nm, title in zip(ax[0], raw["planes"], (("θ₁", "θ₂", "θc"), ("θ₁", "θ₂", "θ₃")),
+                                      ("θ₁ → θc → θ₂", "naive hull")):
+        _plane(axis, plane, nm, title)
     return fig
+
+
+#: the naive hull and the hull aligned to θ₁ (a star) and jointly (MergeMany), by their names in a set study
+HULLS = ("naive hull", "aligned hull", "jointly aligned hull")
+
+
+def _plane(axis, plane: dict, names: tuple[str, str, str], title: str) -> None:
+    P, path = plane["points"], [0, 2, 1] if names[2] == "θc" else [0, 1, 2, 0]
+    plots.contour(axis, plane["xs"], plane["ys"], plane["loss"], points=dict(zip(names, P)), title=title,
+                  xlabel=f"along {names[1]} − θ₁", ylabel=f"towards {names[2]}", cbar_label="train loss")
+    plots.paths(axis, {title: P[path]})
+    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=7)
+
+
+def explorer(studies: list[dict | None], seed: int, n_eval: int):
+    """A kernel-free slider (:func:`wedges_lib.plots.frames`) over the alignment of the first measured set: its
+    naive hull, aligned to θ₁ and aligned jointly, drawn as the triangle of barycentric weights, each of the
+    ``n_eval`` sampled points (weights from ``seed``, as :func:`set_study` drew them) coloured by its training
+    loss on one scale for all three, the worst marked. Draws from results already computed. Used in :ref:`ch-sets`."""
+    import ipywidgets as widgets
+
+    from ..sets import structure_weights
+
+    j = next((j for j, st in enumerate(studies) if st is not None), None)
+    labels = dict(zip(("naive", "aligned to θ₁ (star)", "aligned jointly (MergeMany)"), HULLS))
+    corners = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.5, 3 ** 0.5 / 2]])
+    xy = structure_weights("hull", 3, n_eval, seed=seed + (j or 0)) @ corners
+    logs = {} if j is None else {h: studies[j]["evals"][h]["loss"].clamp_min(1e-6).log10() for h in HULLS}
+    lo = min((float(v.min()) for v in logs.values()), default=0.0)
+    hi = max((float(v.max()) for v in logs.values()), default=1.0)
+
+    def draw(hull: str) -> None:
+        fig, ax = plots.figure(1, width=5.0, height=4.2)
+        ax = ax[0, 0]
+        ax.plot(*corners[[0, 1, 2, 0]].T, color="black", lw=1)
+        if logs:
+            loss = logs[labels[hull]]
+            sc = ax.scatter(xy[:, 0], xy[:, 1], c=loss, s=14, cmap="viridis", vmin=lo, vmax=hi)
+            fig.colorbar(sc, ax=ax).set_label("log10 train loss")
+            w = int(loss.argmax())
+            ax.plot([float(xy[w, 0])], [float(xy[w, 1])], "x", color="red", ms=10, mew=2, label="worst point")
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.05))
+            ax.set_title(f"set {j + 1}, {hull}: worst {10 ** float(loss.max()):.3g}")
+        for name, (x, y) in zip(("θ₁", "θ₂", "θ₃"), corners.tolist()):
+            ax.annotate(name, (x, y), textcoords="offset points", xytext=(-6, 6 if y > 0 else -14))
+        ax.set_aspect("equal")
+        ax.axis("off")
+
+    return plots.frames(draw, {"hull": widgets.Dropdown(options=list(labels), value="naive")}, "hull")
