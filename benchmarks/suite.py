@@ -129,9 +129,14 @@ def saved(directory: Path = RESULTS) -> list[dict[str, Any]]:
     return runs
 
 
-def table(name: str, rows: list[Row], caption: str = ""):
-    """Benchmark ``name``'s rows as a styled pandas table: ratio, its range over rounds, goal, whether met,
-    fraction of peak, the ratio at peak (ratio / of peak) and the agreement columns."""
+SPEED_COLUMNS = ("task", "unit", "Wedges", "peer's", "ratio peer / Wedges", "ratio range", "goal", "goal met")
+CHECK_COLUMNS = ("task", "peer", "of peak", "ratio at peak", "agreement", "peer's agreement")
+
+
+def tables(name: str, rows: list[Row], caption: str = ""):
+    """Benchmark ``name``'s rows as two styled pandas tables that fit the book's text column: the speed (each
+    task's values, the ratio, its range over rounds, the goal and whether it is met) and the evidence behind it
+    (the peer, the fraction of the matmul peak, the ratio at peak — ratio / of peak — and the agreement)."""
     import pandas as pd
 
     df = pd.DataFrame([dict(r.to_dict(), **{"goal met": r.goal_met}) for r in rows])
@@ -142,14 +147,15 @@ def table(name: str, rows: list[Row], caption: str = ""):
         df["ratio range"] = [f"{a:.2f}–{b:.2f}" if a == a else "" for a, b in zip(df.ratio_lo, df.ratio_hi)]
     if "of peak" in df:  # the ratio were Wedges' work done at the matmul peak
         df["ratio at peak"] = df[ratio] / pd.to_numeric(df["of peak"], errors="coerce")
-    cols = ["task", "unit", "Wedges", "peer", "peer's", ratio, "ratio range", "goal", "goal met",
-            "of peak", "ratio at peak"]
-    cols = [c for c in cols if c in df] + [c for c in ("agreement", "peer's agreement") if c in df]
     fmt = {"Wedges": "{:.3g}", "peer's": "{:.3g}", ratio: "{:.2f}", "agreement": "{:.1e}",
            "peer's agreement": "{:.1e}", "of peak": "{:.0%}", "ratio at peak": "{:.2f}"}
     described = list(dict.fromkeys(r.agreement_is for r in rows if r.agreement_is))
-    caption = (caption or TITLES[name]) + (f" (agreement: {'; '.join(described)})" if described else "")
-    return df[cols].style.format(fmt, na_rep="").hide(axis="index").set_caption(caption)
+    caption = caption or TITLES[name]
+    checks = caption + ": the peer, the work's share of the peak and the agreement" + (
+        f" ({'; '.join(described)})" if described else "")
+    return tuple(df[[c for c in cols if c in df]].style.format({k: v for k, v in fmt.items() if k in cols},
+                                                                na_rep="").hide(axis="index").set_caption(cap)
+                 for cols, cap in ((SPEED_COLUMNS, caption + ": speed"), (CHECK_COLUMNS, checks)))
 
 
 def main(argv=None) -> None:

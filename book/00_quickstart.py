@@ -90,7 +90,7 @@ drop = line_loss[:, 0] - line_loss[:, -1]
 # %% [markdown]
 # ## Figure
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Training MNIST-1D (mean ± std over the seeds): loss (left), the radius of the parameter vector (middle), and the loss on the straight line from the initialisation to the solution (right).", "name": "fig-quickstart"}}
+# %% tags=["hide-input", "remove-output"]
 fig, ax = plots.figure(3)
 plots.curves(ax[0, 0], h["step"], {"train loss": h["loss"], "test loss": h["test_loss"]},
              xlabel="step", ylabel="cross-entropy", title="the loss falls", logy=True)
@@ -98,6 +98,15 @@ plots.curves(ax[0, 1], h["step"], {"radius": h["radius"]}, xlabel="step", ylabel
              title="θ moves outward")
 plots.curves(ax[0, 2], ts, {"train loss": line_loss.T}, xlabel="t  (θ₀ → θ*)",
              ylabel="cross-entropy", title="init → solution: monotonic", logy=True)
+wedges_lib.glue_figure("fig_quickstart", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig_quickstart
+# :name: fig-quickstart
+#
+# Training MNIST-1D (mean ± std over the seeds): loss (left), the radius of the parameter vector (middle), and the
+# loss on the straight line from the initialisation to the solution (right).
+# ```
 
 # %% [markdown]
 # ## Result vs paper

@@ -100,7 +100,7 @@ run, slabs = runs[0], slab_runs[0]  # the descent, pair and D = 3 figures draw t
 # %% [markdown]
 # ## Figures
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Gradient descent from random starts (the first toy). Top: the loss reaches exactly zero on a wedge (median and worst run; zero drawn at 1e-12), and plain descent stops at its radius while gradient noise carries the runs outward along the long directions (mean and spread over runs). Bottom: the straight line from each start to its solution descends monotonically; from the solutions (at radius R) the loss stays low along most random directions for distances comparable to R, but not along their short directions.", "name": "fig-toy-descent"}}
+# %% tags=["hide-input", "remove-output"]
 plain, L, R = run["plain"], run["plain"].history["loss"], run["plain"].history["radius"]
 noisy_R = torch.cat([run["noisy"].history["radius"], run["settled"].history["radius"][1:]])
 fig, ax = plots.figure(2, 2)
@@ -115,15 +115,38 @@ plots.curves(ax[1, 0], torch.linspace(0, 1, cfg.toy_grid), {"start → solution"
 x = torch.linspace(0, 2, 201)  # distance from a solution / its radius R
 plots.curves(ax[1, 1], x, study.still_low(run["escape"], x), xlabel="distance / R",
              ylabel="fraction still at low loss", title="long and short directions")
+wedges_lib.glue_figure("fig_toy_descent", fig)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Two solutions a and b on different wedges (the first toy). Left: the loss on the plane through a, b and the joint c (log scale; dark is zero): the straight line a → b leaves the wedges, the path a → c → b through their intersection stays inside. Middle: the plane through a's start θ₀, a and b, with both runs projected on it: descent goes straight into a wedge. Right: the loss along both paths.", "name": "fig-toy-connect"}}
+# %% [markdown]
+# ```{glue:figure} fig_toy_descent
+# :name: fig-toy-descent
+#
+# Gradient descent from random starts (the first toy). Top: the loss reaches exactly zero on a wedge (median and worst
+# run; zero drawn at 1e-12), and plain descent stops at its radius while gradient noise carries the runs outward along
+# the long directions (mean and spread over runs). Bottom: the straight line from each start to its solution descends
+# monotonically; from the solutions (at radius R) the loss stays low along most random directions for distances
+# comparable to R, but not along their short directions.
+# ```
+
+# %% tags=["hide-input", "remove-output"]
 fig, ax = plots.figure(3)
 plots.toy_pair(ax[0], run["sections"])
 paths = {"a → b (straight)": run["line"].clamp_min(FLOOR), "a → c → b": run["via"].clamp_min(FLOOR)}
 plots.curves(ax[0, 2], run["t_line"], paths, logy=True, xlabel="position on the path (by segment)",
              ylabel="loss", title="a barrier only on the line")
+wedges_lib.glue_figure("fig_toy_connect", fig)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Training in random d-dimensional hyperplanes through a random point at radius r: the fraction that reaches zero loss (mean over the toys), for wedges that open up (left) and for slabs of constant width (middle); right, the intrinsic dimension d₅₀ (the smallest d where half the runs succeed) against the radius, mean ± std over the toys.", "name": "fig-toy-hyperplanes"}}
+# %% [markdown]
+# ```{glue:figure} fig_toy_connect
+# :name: fig-toy-connect
+#
+# Two solutions a and b on different wedges (the first toy). Left: the loss on the plane through a, b and the joint c
+# (log scale; dark is zero): the straight line a → b leaves the wedges, the path a → c → b through their intersection
+# stays inside. Middle: the plane through a's start θ₀, a and b, with both runs projected on it: descent goes straight
+# into a wedge. Right: the loss along both paths.
+# ```
+
+# %% tags=["hide-input", "remove-output"]
 fig, ax = plots.figure(3)
 maps, d50 = study.hyperplane_summary(hypers)  # mean success maps; d₅₀ (radii, toys)
 for k, (name, s) in enumerate(maps.items()):
@@ -133,12 +156,33 @@ plots.curves(ax[0, 2], torch.tensor(cfg.plane_radii), d50, xlabel="radius r", yl
              marker="o", title="intrinsic dim. falls only if κ > 0")
 ax[0, 2].set_xlim(min(cfg.plane_radii) / 1.1, max(cfg.plane_radii) * 1.1)  # d₅₀ may be unreached
 ax[0, 2].set_xscale("log")
+wedges_lib.glue_figure("fig_toy_hyperplanes", fig)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The toy in D = 3 (the first toy), after the author's figure: the zero-loss points inside a ball are three slabs that thicken away from the origin, with a hole around it (the octant facing us is cut away). Two runs from random starts end on different slabs (a, b); the straight line between them leaves the slabs, the path through their intersection c stays inside.", "name": "fig-toy-3d"}}
+# %% [markdown]
+# ```{glue:figure} fig_toy_hyperplanes
+# :name: fig-toy-hyperplanes
+#
+# Training in random d-dimensional hyperplanes through a random point at radius r: the fraction that reaches zero loss
+# (mean over the toys), for wedges that open up (left) and for slabs of constant width (middle); right, the intrinsic
+# dimension d₅₀ (the smallest d where half the runs succeed) against the radius, mean ± std over the toys.
+# ```
+
+# %% tags=["hide-input", "remove-output"]
 chord, bent = (torch.stack([slabs[k] for k in ks]) for ks in ("ab", "acb"))
 lines3 = {"runs": list(slabs["paths"].unbind(1)), "a → b (straight)": chord, "a → c → b": bent}
 fig, ax3 = plots.cloud3d(slabs["low"], toy.wedge_of(slabs["model"], slabs["low"]), lines=lines3,
                          marks={k: slabs[k] for k in "abc"}, title="three wedges in D = 3")
+wedges_lib.glue_figure("fig_toy_3d", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig_toy_3d
+# :name: fig-toy-3d
+#
+# The toy in D = 3 (the first toy), after the author's figure: the zero-loss points inside a ball are three slabs that
+# thicken away from the origin, with a hole around it (the octant facing us is cut away). Two runs from random starts
+# end on different slabs (a, b); the straight line between them leaves the slabs, the path through their intersection
+# c stays inside.
+# ```
 
 # %% [markdown]
 # ## Result vs paper
@@ -183,7 +227,7 @@ protocol.sanity_list(CHAPTER, verdict)
 # `python -m wedges_lib run book/01_toy_model.py --scale cpu -p plane_kappa 0.0 --out runs/flat` removes the width
 # growth, and the opening-wedge parts of the hyperplane check are not reproduced, as they should not be.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The explorer's initial state: the plane through two solutions a, b and their joint c (left) and the plane through a's start, a and b with the runs (right). Below, a slider over precomputed radii moves it in this page; in Jupyter the live sliders redraw it.", "name": "fig-toy-explorer"}}
+# %% tags=["hide-input", "remove-output"]
 def explore(D, n, K, law, radius):
     """A toy of these sizes; runs from random points at ``radius``; the two sections of a pair."""
     n = min(n, (D - 1) // 2)  # n < D / 2: wedges intersect
@@ -192,6 +236,7 @@ def explore(D, n, K, law, radius):
     pair = toy_experiments.solution_pair(cfg, m, radius)
     plots.toy_pair(ax[0], toy_experiments.sections(m, *pair, cfg.toy_grid))
     fig.suptitle(f"D = {D}, n = {n}, K = {K}, {law} widths, starts at radius {radius:g}")
+    return fig
 
 
 sliders = dict(  # ranges that redraw in < 1 s
@@ -199,7 +244,16 @@ sliders = dict(  # ranges that redraw in < 1 s
     K=widgets.IntSlider(cfg.toy_K, min=1, max=12),
     law=widgets.Dropdown(options=toy.LAWS, value=cfg.toy_law),
     radius=widgets.FloatSlider(cfg.toy_r0, min=1.0, max=10.0, step=0.1))
-explore(**{k: w.value for k, w in sliders.items()})  # the initial state, drawn for the page
+wedges_lib.glue_figure("fig_toy_explorer", plots.frames(explore, sliders, "radius"))  # precomputed radii
+
+# %% [markdown]
+# ```{glue:figure} fig_toy_explorer
+# :name: fig-toy-explorer
+#
+# The explorer: the plane through two solutions a, b and their joint c (left) and the plane through a's start, a and
+# b with the runs (right). The slider steps through precomputed radii in this page; in Jupyter the live sliders
+# below redraw it for any D, n, K and law.
+# ```
 
 # %% tags=["hide-input"]
-plots.live(explore, sliders, frames_of="radius")  # a static radius slider, then the live ones
+plots.live(explore, sliders)  # live in Jupyter: every slider redraws the figure

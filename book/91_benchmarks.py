@@ -78,7 +78,7 @@ print(f"{suite.machine()}, torch {torch.__version__}, 1-min load average after t
 
 # %% tags=["remove-input"]
 for name, rs in rows.items():
-    display(suite.table(name, rs))
+    display(*suite.tables(name, rs))
 
 # %% tags=["remove-cell"]
 met = [r.goal_met for rs in rows.values() for r in rs]
@@ -131,7 +131,7 @@ for run in runs:
                      f"with torch {run['torch']}"
                      + (" (each benchmark's quick version)" if run["quick"] else "")))
     for name, rs in run["benchmarks"].items():
-        display(suite.table(name, rs))
+        display(*suite.tables(name, rs))
 if not runs:
     display(Markdown("No run is saved in `benchmarks/results/` yet."))
 

@@ -120,8 +120,18 @@ print(f"{inputs.described}: {series.thetas.shape[1]:,} parameters;",
 curv = study.curvature_along(cfg, inputs, land, batches, series)
 study.tables("curvature", series, curv)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Curvature along the checkpoints, each point a mean with its 95 % interval over the batches. Top: the top eigenvalue and the trace of the Hessian and of the generalised Gauss-Newton. Bottom left: Keskar's ε-sharpness. Bottom right: the trace of each layer's diagonal block at the last checkpoint.", "name": "fig-own-curvature"}}
+# %% tags=["hide-input", "remove-output"]
 fig = study.figures("curvature", series, curv)
+wedges_lib.glue_figure("fig_own_curvature", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig_own_curvature
+# :name: fig-own-curvature
+#
+# Curvature along the checkpoints, each point a mean with its 95 % interval over the batches. Top: the top eigenvalue
+# and the trace of the Hessian and of the generalised Gauss-Newton. Bottom left: Keskar's ε-sharpness. Bottom right:
+# the trace of each layer's diagonal block at the last checkpoint.
+# ```
 
 # %% [markdown]
 # ## The loss far away: random directions at distances ρ‖θ‖
@@ -132,8 +142,17 @@ fig = study.figures("curvature", series, curv)
 # %%
 dist = study.distances(cfg, land, series)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The rise of the held-out loss at distance ρ‖θ‖ along random directions from each checkpoint: means with 95 % intervals over the directions.", "name": "fig-own-distances"}}
+# %% tags=["hide-input", "remove-output"]
 fig = study.figures("distances", series, dist)
+wedges_lib.glue_figure("fig_own_distances", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig_own_distances
+# :name: fig-own-distances
+#
+# The rise of the held-out loss at distance ρ‖θ‖ along random directions from each checkpoint: means with 95 %
+# intervals over the directions.
+# ```
 
 # %% [markdown]
 # ## Planes: random, through checkpoints, and a trajectory's PCA plane
@@ -147,8 +166,18 @@ fig = study.figures("distances", series, dist)
 pl = study.planes(cfg, land, series)
 study.tables("pca", series, pl=pl) if "pca" in pl else print("one or two checkpoints: no PCA plane")
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Held-out loss on a filter-normalised random plane around the last checkpoint, on the plane through up to three checkpoints (true distances), and on the PCA plane of the series, each checkpoint at its projection and labelled with its true loss.", "name": "fig-own-planes"}}
+# %% tags=["hide-input", "remove-output"]
 fig = study.figures("planes", series, pl)
+wedges_lib.glue_figure("fig_own_planes", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig_own_planes
+# :name: fig-own-planes
+#
+# Held-out loss on a filter-normalised random plane around the last checkpoint, on the plane through up to three
+# checkpoints (true distances), and on the PCA plane of the series, each checkpoint at its projection and labelled
+# with its true loss.
+# ```
 
 # %% [markdown]
 # ## Between two checkpoints, before and after weight matching
@@ -164,8 +193,17 @@ pth = study.paths(cfg, inputs, land, series.pair) if series.pair is not None els
 print("one checkpoint: no line" if pth is None else f"{pth['how']}; the permuted network's "
       f"largest relative output change: {pth['same_function']:.2g}")
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Held-out loss along the line and the fitted Bezier curve between two checkpoints, before and, where the model allows it, after weight matching; for a BatchNorm model also the line with batch statistics.", "name": "fig-own-paths"}}
+# %% tags=["hide-input", "remove-output"]
 fig = study.figures("paths", series, pth) if pth is not None else None
+wedges_lib.glue_figure("fig_own_paths", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig_own_paths
+# :name: fig-own-paths
+#
+# Held-out loss along the line and the fitted Bezier curve between two checkpoints, before and, where the model allows
+# it, after weight matching; for a BatchNorm model also the line with batch statistics.
+# ```
 
 # %% tags=["remove-cell"]
 numbers = study.numbers(series, curv, dist, pl, pth)

@@ -550,23 +550,29 @@ def test_toy_model_leaves_live_widgets_out_of_the_static_page(page, book, book_u
     assert page.locator("main .jupyter-widgets, main .widget-slider").count() == 0, "a live widget in the page"
 
 
-def test_toy_explorer_moves_in_the_static_page(page, book, book_url):
-    """The toy chapter's precomputed slider (plots.frames) changes the picture with no kernel behind the page."""
-    if not (book[0] / WIDGET_PAGE).is_file():
-        pytest.skip(f"{WIDGET_PAGE} is not in the book yet")
-    page.goto(book_url + WIDGET_PAGE)
-    box = page.locator(".wedges-frames")
-    assert box.count() == 1, f"{WIDGET_PAGE}: {box.count()} static sliders (expected the explorer's one)"
+SLIDER_PAGES = [f"book/{p.stem}.html" for p in sorted((ROOT / "book").glob("0[1-6]_*.py"))]  # toy + claims
+
+
+@pytest.mark.parametrize("path", SLIDER_PAGES)
+def test_each_claim_chapter_has_a_figure_that_moves_without_a_kernel(path, page, book, book_url):
+    """The toy chapter and every claim chapter (02-06) show a precomputed slider (plots.frames): moving it changes
+    the label, the image, the picture on screen and the image's alt text, with no kernel behind the page."""
+    if not (book[0] / path).is_file():
+        pytest.skip(f"{path} is not in the book yet")
+    page.goto(book_url + path)
+    box = page.locator(".wedges-frames").first
+    assert page.locator(".wedges-frames").count() >= 1, f"{path}: no static slider (plots.frames)"
     slider, img, label = box.locator('input[type="range"]'), box.locator("img"), box.locator("output")
     img.scroll_into_view_if_needed()
-    before = (img.get_attribute("src"), label.text_content(), img.screenshot())
+    before = (img.get_attribute("src"), label.text_content(), img.screenshot(), img.get_attribute("alt"))
     last = int(slider.get_attribute("max"))
     slider.fill(str(last if int(slider.input_value()) != last else 0))  # sets the value, fires 'input'
     page.wait_for_timeout(200)
-    after = (img.get_attribute("src"), label.text_content(), img.screenshot())
+    after = (img.get_attribute("src"), label.text_content(), img.screenshot(), img.get_attribute("alt"))
     assert after[1] != before[1], f"the slider's label did not change ({before[1]!r})"
     assert after[0] != before[0], "the slider moved but the figure's image stayed the same"
     assert after[2] != before[2], "the slider moved but the picture on screen did not change"
+    assert after[3] != before[3] and after[3].endswith(after[1]), f"the alt text did not follow: {after[3]!r}"
     assert _blank_fraction(after[2]) >= BLANK_FRACTION, "the new frame is blank"
 
 

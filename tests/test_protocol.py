@@ -170,3 +170,38 @@ def test_deviations_render_with_date_change_and_old_result():
     text = protocol.deviations_text("03_hyperparameters")
     assert "2026-11-30" in text and "`knobs.l2s`" in text and "−0.099 [−0.135, −0.063]" in text
     assert "None" in protocol.deviations_text("91_benchmarks")
+
+
+# --- the intro's tables: written from the protocol at build time -------------------------------------------
+
+TABLE_OF_KIND = {"primary": "primary", "control": "others", "toy": "others", "sanity": "sanity"}
+
+
+def test_the_intro_tables_are_written_from_the_protocol_with_every_check_in_its_table():
+    from wedges_lib import notebook
+
+    intro = (ROOT / "book" / "intro.md").read_text()
+    assert all(f"```{{protocol-table}} {which}\n```" in intro for which in protocol.OVERVIEW_TABLES)
+    labels = notebook.chapter_labels(ROOT / "book")
+    p = protocol.load()
+    assert set(p) == set(labels), "every chapter with a protocol section has a labelled page"
+    tables = {which: protocol.overview(which, labels) for which in protocol.OVERVIEW_TABLES}
+    for ch, sec in p.items():
+        for name, c in sec["checks"].items():
+            row = next((g for g, parts in sec["groups"].items() if name in parts), name)
+            assert f"`{ch}.py::{row}_badge:s`" in tables[TABLE_OF_KIND[c["kind"]]], (ch, name)
+        for claim in sec["claims"]:
+            has_primary = any(c["claim"] == claim and c["kind"] == "primary" for c in sec["checks"].values())
+            assert (f"`{ch}.py::{claim}_badge:s`" in tables["claims"]) == has_primary, (ch, claim)
+    rows = sum(t.count("\n| ") for t in tables.values())
+    assert rows == sum(len(t.splitlines()) - 2 for t in tables.values())  # one line per row, all rows well formed
+
+
+def test_an_intro_table_escapes_pipes_and_refuses_an_unknown_table(tmp_path):
+    def piped(p):
+        p["00_quickstart"]["checks"]["quickstart_monotonic"]["hypothesis"] = "a | b"
+
+    table = protocol.overview("primary", {"00_quickstart": "ch-quickstart"}, _scratch(tmp_path, piped))
+    assert "a \\| b (`quickstart_monotonic`)" in table and table.count("\n") == 4
+    with pytest.raises(ValueError, match="parameter 'which'.*'claims'"):
+        protocol.overview("headlines", {})

@@ -6,6 +6,6 @@ checks are :mod:`wedges_lib.verdicts`.
 """
 __version__ = "0.3.0"
 
-from .results import record  # noqa: E402  (after __version__, which results does not need)
+from .results import glue_figure, record  # noqa: E402  (after __version__, which results does not need)
 
-__all__ = ["record", "__version__"]
+__all__ = ["glue_figure", "record", "__version__"]

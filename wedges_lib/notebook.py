@@ -9,7 +9,9 @@ re-reads every page (and so calls :func:`reads` again) when the library changed 
 The extension also serves MathJax 3 with the book (copied from the ``django-static-mathjax`` package into
 ``_static/mathjax``, so the maths is typeset offline, with no CDN) and gives every chapter page a download button
 for its executed notebook (``.ipynb``) beside its ``.py`` source, and a role, ``{verdict-tally}``, that the intro
-uses for this build's count of verdicts by kind and state across every chapter (:func:`tally_text`).
+uses for this build's count of verdicts by kind and state across every chapter (:func:`tally_text`), and a
+directive, ``{protocol-table}``, that writes the intro's tables of claims and checks from the protocol
+(:func:`wedges_lib.protocol.overview`), so they follow every change to it.
 """
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ from pathlib import Path
 
 import nbformat
 from docutils import nodes
+from docutils.statemachine import StringList
 from sphinx.transforms.post_transforms import SphinxPostTransform
+from sphinx.util.docutils import SphinxDirective
 
 from .cache import library_fingerprint
 
@@ -132,6 +136,33 @@ class _FillTally(SphinxPostTransform):
             node.replace_self(nodes.Text(tally_text(folder)))
 
 
+def chapter_labels(book: Path) -> dict[str, str]:
+    """Each chapter's stem -> the label its page opens with (``(ch-...)=``), for the chapters in ``book``."""
+    import re
+
+    out = {}
+    for path in sorted(Path(book).glob("[0-9]*.py")):
+        found = re.search(r"^# \((ch-[a-z0-9-]+)\)=", path.read_text(), re.M)
+        if found:
+            out[path.stem] = found.group(1)
+    return out
+
+
+class _ProtocolTable(SphinxDirective):
+    """``{protocol-table} claims|primary|others|sanity``: one of the intro's tables, from the protocol."""
+    required_arguments = 1
+
+    def run(self):
+        from . import protocol
+
+        book = Path(self.env.srcdir) / "book"
+        self.env.note_dependency(str(protocol.PATH))  # a protocol change re-reads the page
+        text = protocol.overview(self.arguments[0], chapter_labels(book))
+        box = nodes.container()
+        self.state.nested_parse(StringList(text.splitlines(), source=self.env.docname), self.content_offset, box)
+        return box.children
+
+
 def setup(app) -> dict:
     """Sphinx extension: the library fingerprint as an 'env' config value (a change re-reads every page), MathJax
     served from the book, and a download button for each chapter's executed notebook."""
@@ -140,6 +171,7 @@ def setup(app) -> dict:
     app.connect("build-finished", _copy_mathjax)
     app.connect("html-page-context", _notebook_download, priority=400)  # before the theme builds its buttons (501)
     app.add_role("verdict-tally", _tally_role)  # the intro's count of this build's verdicts
+    app.add_directive("protocol-table", _ProtocolTable)  # the intro's tables of claims and checks
     app.add_post_transform(_FillTally)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 

@@ -207,7 +207,8 @@ def frame_values(control, n: int = 7) -> list:
 def frames(draw, controls: dict, name: str, n: int = 7):
     """A slider over :func:`frame_values` of ``controls[name]`` that shows ``draw(**values)`` precomputed at each
     (the other controls at their values): plain HTML and a line of JavaScript, so it moves in the rendered book,
-    without a kernel. Returns an ``IPython.display.HTML``. Used in :ref:`ch-toy-model` and :ref:`ch-radius`."""
+    without a kernel. Returns an ``IPython.display.HTML``. Used in :ref:`ch-toy-model`, :ref:`ch-radius` and
+    :ref:`ch-hyperparameters`."""
     import base64
     import html
     import io

@@ -185,3 +185,48 @@ def sanity_list(chapter: str, judged: Mapping[str, Verdict], path: str | Path | 
     return Markdown(":::{admonition} Sanity checks\n:class: note\nFixed by construction, or unable to fail "
                     "plausibly: they guard the code and count for no claim.\n\n" + body.replace("|", "\\|")
                     + "\n:::\n")
+
+
+OVERVIEW_HEAD = "| {} | chapter | measured: mean [95 % interval] (scale, repetitions) | verdict |\n|---|---|---|---|\n"
+OVERVIEW_TABLES = {  # the intro's tables: which rows each holds, and the title of its first column
+    "claims": "claim (headline)", "primary": "primary check or group", "others": "check (kind)",
+    "sanity": "sanity check"}
+
+
+def _rows(sec: dict, kinds: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(name, text, kind) of each group of one of ``kinds`` and each check of those kinds in no group, in the
+    section's order."""
+    grouped = {p: g for g, parts in sec["groups"].items() for p in parts}
+    out, seen = [], set()
+    for name, c in sec["checks"].items():
+        if c["kind"] not in kinds:
+            continue
+        row = grouped.get(name, name)
+        if row in seen:
+            continue
+        seen.add(row)
+        parts = sec["groups"].get(row, [row])
+        out.append((row, "; ".join(sec["checks"][p]["hypothesis"] for p in parts), c["kind"]))
+    return out
+
+
+def overview(which: str, labels: Mapping[str, str], path: str | Path | None = None) -> str:
+    """One of the book intro's tables (``OVERVIEW_TABLES``: 'claims' — the headlines —, 'primary', 'others' —
+    controls and toy checks — or 'sanity') as MyST Markdown, one row per claim, group or check of the chapters in
+    ``labels`` (chapter stem -> its page's label), every number and verdict a cross-document glue reference to
+    what the chapter records; nothing in it is typed by hand, so it follows the protocol."""
+    check_arg("which", which, which in OVERVIEW_TABLES, f"one of {sorted(OVERVIEW_TABLES)}")
+    lines = []
+    for chapter, sec in load(path).items():
+        if chapter not in labels:
+            continue
+        if which == "claims":
+            rows = [(c, text, "primary") for c, text in sec["claims"].items()
+                    if any(x["claim"] == c and x["kind"] == "primary" for x in sec["checks"].values())]
+        else:
+            rows = _rows(sec, {"primary": ("primary",), "others": ("control", "toy"), "sanity": ("sanity",)}[which])
+        for name, text, kind in rows:
+            text = ((f"*{kind}* — " if which == "others" else "") + f"{text} (`{name}`)").replace("|", r"\|")
+            summary, badge = (f"{{glue:text}}`{chapter}.py::{name}_{part}:s`" for part in ("summary", "badge"))
+            lines.append(f"| {text} | {{ref}}`{labels[chapter]}` | {summary} | {badge} |")
+    return OVERVIEW_HEAD.format(OVERVIEW_TABLES[which]) + "\n".join(lines) + "\n"

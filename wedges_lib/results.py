@@ -59,3 +59,26 @@ def record(name: str, value: Any, *, display: bool = False) -> Any:
     shown = f"{value:.3g}" if isinstance(value, Number) and not isinstance(value, (bool, int)) else value
     glue(name, shown, display=display)
     return value
+
+
+def glue_figure(name: str, fig: Any) -> None:
+    """Show a chapter's figure and glue it as ``name`` for a ``{glue:figure}`` directive in the chapter's markdown,
+    which holds the caption and the label (the cell that draws it is tagged ``remove-output``: the figure appears
+    once, under its caption). ``fig`` is a matplotlib figure, any displayable object (e.g. a static slider,
+    :func:`wedges_lib.plots.frames`), or ``None`` where the chapter has nothing to draw (a line of text stands in).
+    In Jupyter the figure shows under its cell as usual.
+
+    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-hyperparameters` and :ref:`ch-your-model`.
+    """
+    try:
+        from myst_nb import glue
+    except ImportError:  # outside the book toolchain there is nothing to glue into
+        return
+    if fig is None:
+        glue(name, "(nothing to draw for these inputs)", display=True)
+        return
+    import matplotlib.pyplot as plt
+
+    glue(name, fig, display=True)
+    if isinstance(fig, plt.Figure):
+        plt.close(fig)  # or the inline backend draws it a second time

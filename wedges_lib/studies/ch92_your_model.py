@@ -446,4 +446,5 @@ def figures(which: str, series: Series, result: dict):
     plots.curves(ax[0, 0], next(iter(prof.values()))["t"], {n: v["loss"] for n, v in prof.items()},
                  xlabel=f"t  ({series.pair_names[0]} → {series.pair_names[1]})", ylabel="held-out loss",
                  title="line and Bezier curve between two checkpoints")
+    ax[0, 0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)  # below the axes, off the peak
     return fig
