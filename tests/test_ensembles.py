@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from wedges_lib import config, diversity, ensembles, params, protocol, train, verdicts
+from wedges_lib import config, data, diversity, ensembles, optimize, params, protocol, train, verdicts
 from wedges_lib.studies import ch06_ensembles as ensemble_claims
 
 
@@ -160,7 +160,9 @@ def test_displacements_from_a_common_reference_exact():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda c, d: ensembles.build("bagging", c, d), "'method'.*deep, snapshot, fge, swa"),
+    (lambda c, d: ensembles.build("bagging", c, d), "'method'.*deep, snapshot, fge, garipov, swa"),
+    (lambda c, d: ensembles.garipov_cycle(config.resolve("smoke", fge_cycle_epochs=30), d), "'fge_cycle_epochs'"),
+    (lambda c, d: data.validation_split(d, 0.0), "'val_fraction'"),
     (lambda c, d: ensembles.fge(c, d, pretrained=torch.zeros(3)), "'pretrained'"),
     (lambda c, d: ensembles.fge(config.resolve("smoke", n_members=1, steps=1), d), "'cycle_steps'"),
     (lambda c, d: config.resolve("smoke", lr_fractions=(0.5, -1.0)), "'lr_fractions'"),
@@ -175,7 +177,7 @@ def test_bad_arguments_raise_naming_the_parameter(cfg, smoke_data, call, match):
 def test_chapter_06_sets_its_budget_in_the_base_knobs_and_a_run_overrides_them():
     cell = {"scale": "smoke", "n_members": None, "steps": None, "n_seeds": None, "seed": None, "width": None}
     cfg = config.resolve_cell(cell, "06_ensembles")
-    assert (cfg.steps, cfg.n_seeds, cfg.seed, cfg.width) == (150, 3, 700, 0.25)  # the chapter's, not the base's
+    assert (cfg.steps, cfg.n_seeds, cfg.seed, cfg.width) == (150, 3, 760, 0.25)  # the chapter's, not the base's
     assert config.resolve_cell(cell, None).seed == config.PRESETS["smoke"]["seed"]
     b = config.resolve_cell({**cell, "seed": 11, "steps": 7}, "06_ensembles")  # -p seed 11 -p steps 7
     assert (b.steps, b.seed) == (7, 11)
@@ -191,11 +193,11 @@ def test_final_means_and_gains():
     assert m["gain_acc"] == pytest.approx(0.8 - 0.6) and m["gain_nll"] == pytest.approx((0.2 + 0.5) / 2)
 
 
-def test_tuned_rate_has_the_lowest_ensemble_nll_and_select_flattens():
-    nll = lambda *v: dict(nll=torch.tensor([[9.0, x] for x in v]))  # noqa: E731
-    sweep = {"fge": {0.2: nll(1.0, 1.2), 0.5: nll(0.9, float("nan")), 1.0: nll(1.0, 1.0)},
-             "swa": {0.2: nll(float("nan"), float("nan")), 1.0: nll(3.0, 3.0)}}
-    assert ensemble_claims.tuned(sweep) == {"fge": 0.5, "swa": 1.0}  # NaN repetitions ignored; all-NaN never wins
+def test_tuned_rate_has_the_lowest_validation_nll_and_select_flattens():
+    nll = lambda *v: torch.tensor(v)  # noqa: E731
+    val = {"fge": {0.2: nll(1.0, 1.2), 0.5: nll(0.9, float("nan")), 1.0: nll(1.0, 1.0)},
+           "swa": {0.2: nll(float("nan"), float("nan")), 1.0: nll(3.0, 3.0)}}
+    assert ensemble_claims.tuned(val) == {"fge": 0.5, "swa": 1.0}  # NaN repetitions ignored; all-NaN never wins
     ens = {"deep": "D", "fge": {0.2: "a", 1.0: "b"}}
     assert ensemble_claims.select(ens, {"fge": 1.0}) == {"deep": "D", "fge": "b"}
 
@@ -262,7 +264,7 @@ def test_gain_and_weight_claims_follow_their_definitions():
     assert verdict["ens_gain_acc_fge"].state == verdict["ens_gain_nll_fge"].state == "contradicted"
     assert verdict["ens_gain"].state == "contradicted"  # the least favourable part, not "partly"
     assert ensemble_claims.outcome_sentence([verdict["ens_gain_acc_fge"]], "ens_gain") == \
-        "The opposite, clear of the noise, for FGE (accuracy)."
+        "The opposite, clear of the noise, for snapshot-style FGE (accuracy)."
 
 
 GROUPS = protocol.section("06_ensembles")["groups"]
@@ -340,9 +342,12 @@ def test_draw_figures_take_the_summaries(cfg, smoke_data):
 
     stats = {m: dict(acc=torch.rand(2, 3), nll=torch.rand(2, 3)) for m in ("deep", "fge")}
     stats["swa"] = dict(acc=torch.rand(2, 3), nll=torch.rand(2, 3), swa_acc=torch.rand(2, 3))
+    ens = {m: ensembles.Ensemble(m, None, torch.zeros(2, 3, 1), torch.zeros(2, 3, 1), 0,
+                                 member_steps=torch.tensor([100, 200, 300])) for m in stats}
     fig, ax = plots.figure(2)
-    ensemble_claims.draw_gains(ax[0], stats)
+    ensemble_claims.draw_gains(ax[0], stats, ens)
     assert len(ax[0, 0].lines) == 4 and ax[0, 1].get_ylabel() == "test NLL (nats)"
+    assert ax[0, 0].lines[0].get_xdata().tolist() == [0.1, 0.2, 0.3]  # against compute, in thousands of steps
 
 
 def test_accuracy_plane_places_the_reference_at_zero_disagreement(net, smoke_data):
@@ -355,3 +360,43 @@ def test_accuracy_plane_places_the_reference_at_zero_disagreement(net, smoke_dat
     assert plane["deep"]["members"][0].tolist() == pytest.approx([0.0, acc0.item()])
     assert plane["deep"]["paths"].shape == (3, 2, 2) and plane["fge@0.5"]["paths"] is None
     assert (plane["deep"]["members"][1:, 0] > 0).all()  # other initialisations predict differently
+
+
+def test_a_function_schedule_scales_the_rate_at_every_step():
+    f = ensembles.triangular(6, 0.25)
+    run = optimize.minimize(torch.zeros(1, 1), lambda p, idx: p.sum(1), lr=0.5, momentum=0.0, steps=9,
+                            schedule=f, quiet=True)  # gradient 1: each step moves p by lr * f(step)
+    assert run.p.item() == pytest.approx(-0.5 * sum(f(s) for s in range(9)))
+    assert [f(s) for s in (0, 3, 6)] == pytest.approx([1.0, 0.25, 1.0])  # peak, the low point, peak again
+
+
+def test_garipov_fge_collects_the_cycle_lows_within_the_budget(cfg, smoke_data):
+    cfg = config.Config({**cfg, "fge_cycle_epochs": 1})  # cycles of 8 steps: 8 lows in the budget of 60 steps
+    deep = ensembles.deep_ensemble(cfg, smoke_data, quiet=True)
+    c, M = ensembles.garipov_cycle(cfg, smoke_data)
+    per_epoch = len(smoke_data.y_train) // cfg.batch_size
+    assert c % 2 == 0 and c >= cfg.fge_cycle_epochs * per_epoch and M > 1
+    assert (M - 1) * c + c // 2 <= (cfg.n_members - 1) * cfg.steps < M * c + c // 2  # as many lows as fit
+    g = ensembles.garipov_fge(cfg, smoke_data, pretrained=deep.members[:, 0], lr_fraction=0.5, quiet=True)
+    assert g.members.shape == (cfg.n_seeds, M, deep.members.shape[-1]) and g.grad_steps <= deep.grad_steps
+    assert g.member_steps.tolist() == [cfg.steps + c // 2 + j * c for j in range(M)]
+    assert torch.equal(g.members[0].cpu(), g.path[0, 1::2])  # the path's rows at c/2, 3c/2, ...: the lows
+    # the same run by hand: the triangular rate from deep member 0, the first low after c/2 steps
+    model, _ = train.init(cfg, smoke_data, ensembles.repetition_seeds(cfg))
+    by_hand = train.train(model, smoke_data, deep.members[:, 0], seeds=[s * 1000 + 1 for s in
+                          ensembles.repetition_seeds(cfg)], lr=0.5 * cfg.lr, momentum=cfg.momentum,
+                          schedule=ensembles.triangular(c, cfg.fge_low), steps=c // 2, quiet=True)
+    assert torch.allclose(by_hand.theta, g.members[:, 0], atol=1e-5)
+    s = ensembles.summarize(g, smoke_data, n_interp=3, barrier_members=3)
+    assert s["barrier"].shape == (cfg.n_seeds,) and s["acc"].shape == (cfg.n_seeds, M)
+
+
+def test_the_validation_split_holds_out_training_examples_only(smoke_data):
+    fit, tuning = data.validation_split(smoke_data, 0.1, seed=3)
+    n = len(smoke_data.y_train)
+    assert len(fit.y_train) == n - round(0.1 * n) and torch.equal(fit.x_test, smoke_data.x_test)
+    assert torch.equal(tuning.x_train, fit.x_train) and len(tuning.y_test) == round(0.1 * n)
+    rows = {tuple(r.tolist()) for r in smoke_data.x_train}
+    assert all(tuple(r.tolist()) in rows for r in tuning.x_test)  # held-out examples come from training
+    again, _ = data.validation_split(smoke_data, 0.1, seed=3)
+    assert torch.equal(again.x_train, fit.x_train)  # the seed fixes the split

@@ -158,6 +158,29 @@ def torchvision_dataset(name: str, root: str | os.PathLike | None = None, downlo
     return Dataset(name, (xtr - mean) / std, ytr, (xte - mean) / std, yte, n_classes)
 
 
+def validation_split(ds: Dataset, fraction: float, seed: int = 0) -> tuple[Dataset, Dataset]:
+    """Hold out a random ``fraction`` of the *training* examples (a permutation drawn from ``seed``): returns
+    ``(fit, tuning)``, ``fit`` the remaining training examples with the test set unchanged, ``tuning`` the same
+    training examples with the held-out ones in the place of the test set — so a choice made on ``tuning``'s
+    "test" scores never sees the test set. Used in :ref:`ch-ensembles`.
+
+    >>> ds = Dataset("toy", torch.arange(10.0)[:, None], torch.arange(10), torch.zeros(2, 1), torch.zeros(2), 10)
+    >>> fit, tuning = validation_split(ds, 0.2, seed=0)
+    >>> len(fit.y_train), len(tuning.y_test), sorted(fit.y_train.tolist() + tuning.y_test.tolist()) == list(range(10))
+    (8, 2, True)
+    """
+    n = len(ds.y_train)
+    n_val = round(fraction * n)
+    if not 0 < n_val < n:
+        raise ValueError(f"parameter 'val_fraction': got {fraction!r}, which holds out {n_val} of {n} training "
+                         "examples; expected a fraction that leaves at least one on each side")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).to(ds.y_train.device)
+    keep, held = order[n_val:], order[:n_val]
+    x, y = ds.x_train[keep], ds.y_train[keep]
+    return (Dataset(ds.name, x, y, ds.x_test, ds.y_test, ds.n_classes),
+            Dataset(ds.name, x, y, ds.x_train[held], ds.y_train[held], ds.n_classes))
+
+
 def load(name: str = "mnist1d", n_train: int = 0, device=None) -> Dataset:
     """Dataset ``name`` with its first ``n_train`` training examples (0 = all), on ``device``.
 

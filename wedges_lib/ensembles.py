@@ -1,16 +1,21 @@
 """Ensembles, and how diverse their members are in function space.
 
-Four ways to build K = ``n_members`` members, at (approximately) equal compute. Compute is counted
-in **gradient steps**: one minibatch gradient (``batch_size`` examples) of one member is one step,
-so with S = ``steps`` every method spends K·S steps per ensemble:
+Five ways to build an ensemble, at (approximately) equal compute. Compute is counted in **gradient
+steps**: one minibatch gradient (``batch_size`` examples) of one member is one step, so with
+S = ``steps`` and K = ``n_members`` every method spends K·S steps per ensemble:
 
 - ``deep`` (Lakshminarayanan et al. 2017): K independent initialisations, S steps each with the
   config's schedule, all K trained in one vmapped pass — K·S.
 - ``snapshot`` (Huang et al. 2017): one initialisation, K cosine cycles of S steps that restart at
   ``lr``; a member at the end of each cycle — K·S.
-- ``fge`` (Garipov et al. 2018): a pretrained solution (one S-step run, the same run as deep member
+- ``fge``, *snapshot-style FGE*: a pretrained solution (one S-step run, the same run as deep member
   0), then K cosine cycles of ``cycle_steps`` steps that restart at a peak rate; a member at the end
-  (the learning-rate minimum) of each cycle — S + K·cycle_steps.
+  (the learning-rate minimum) of each cycle — S + K·cycle_steps. With the default (K − 1)·S / K steps
+  per cycle this is a snapshot ensemble from a trained start, not Garipov et al.'s method:
+- ``garipov``, FGE as Garipov et al. (2018) run it: from the same pretrained solution, one run whose
+  rate cycles every ``fge_cycle_epochs`` epochs' worth of steps, linear from α₁ (the swept peak) down to
+  α₂ = ``fge_low``·α₁ and back (:func:`triangular`), a member at each cycle's low point; the rest of the
+  budget, (K − 1)·S steps, buys as many cycles as fit — M members, more than K (the method's point).
 - ``swa`` (Izmailov et al. 2018): the same pretrained solution, then K·cycle_steps steps at a
   constant rate, an iterate every ``cycle_steps`` steps; the members are these iterates and the
   SWA solution is their weight average (``torch.optim.swa_utils.AveragedModel``).
@@ -58,9 +63,11 @@ from .diversity import (
     weight_cosine,
 )
 
-METHODS = ("deep", "snapshot", "fge", "swa")
-TRAJECTORY_METHODS = ("snapshot", "fge", "swa")
-LABELS = {"deep": "deep ensemble", "snapshot": "snapshot", "fge": "FGE", "swa": "SWA iterates"}
+METHODS = ("deep", "snapshot", "fge", "garipov", "swa")
+TRAJECTORY_METHODS = ("snapshot", "fge", "garipov", "swa")
+SWEPT = ("fge", "garipov", "swa")  # the methods whose rate is swept (and tuned)
+LABELS = {"deep": "deep ensemble", "snapshot": "snapshot", "fge": "snapshot-style FGE", "garipov": "Garipov FGE",
+          "swa": "SWA iterates"}
 
 
 @dataclass
@@ -72,7 +79,8 @@ class Ensemble:
     0..m; ``grad_steps`` the gradient steps one repetition cost; ``diverged`` (R, K) marks members
     whose run (or an earlier cycle of it) diverged — all False when not given; ``lr`` the peak
     learning rate of the method's own phase; ``path`` (P, T, D) the first repetition's runs recorded
-    densely (P = K independent runs for deep, one trajectory otherwise), when recorded.
+    densely (P = K independent runs for deep, one trajectory otherwise), when recorded; ``member_steps``
+    (K,) the gradient steps one repetition had spent when each member was collected.
     """
 
     method: str
@@ -84,6 +92,7 @@ class Ensemble:
     diverged: torch.Tensor | None = None
     lr: float = math.nan
     path: torch.Tensor | None = None
+    member_steps: torch.Tensor | None = None
 
     def __post_init__(self):
         if self.diverged is None:
@@ -161,7 +170,8 @@ def deep_ensemble(cfg: Config, data: Dataset, *, quiet: bool = False) -> Ensembl
     theta, diverged, traj = _run(cfg, data, model, theta0, seeds, quiet, points=PATH_POINTS)
     shape = (cfg.n_seeds, K, -1)
     return Ensemble("deep", model, theta.reshape(shape), theta0.reshape(shape), K * cfg.steps,
-                    diverged=diverged.reshape(cfg.n_seeds, K), lr=cfg.lr, path=traj[:, :K].transpose(0, 1).clone())
+                    diverged=diverged.reshape(cfg.n_seeds, K), lr=cfg.lr, path=traj[:, :K].transpose(0, 1).clone(),
+                    member_steps=cfg.steps * torch.arange(1, K + 1))
 
 
 def snapshot_ensemble(cfg: Config, data: Dataset, *, quiet: bool = False) -> Ensemble:
@@ -177,12 +187,13 @@ def snapshot_ensemble(cfg: Config, data: Dataset, *, quiet: bool = False) -> Ens
         paths.append(p[:, 0])
     members = torch.stack(members, dim=1)
     return Ensemble("snapshot", model, members, theta0[:, None].expand_as(members).clone(),
-                    cfg.n_members * cfg.steps, diverged=torch.stack(bad[1:], dim=1), lr=cfg.lr, path=_chain(paths))
+                    cfg.n_members * cfg.steps, diverged=torch.stack(bad[1:], dim=1), lr=cfg.lr, path=_chain(paths),
+                    member_steps=cfg.steps * torch.arange(1, cfg.n_members + 1))
 
 
 def fge(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None, lr_fraction: float = 1.0,
         quiet: bool = False) -> Ensemble:
-    """Fast geometric ensembling: K cosine cycles of ``cycle_length(cfg)`` steps at peak ``lr_fraction``·``lr``.
+    """Snapshot-style FGE: K cosine cycles of ``cycle_length(cfg)`` steps at peak ``lr_fraction``·``lr``.
 
     They start from ``pretrained`` (R, D) — the S-step solution of each repetition, trained here when None
     (it is deep member 0: ``deep_ensemble(cfg, data).members[:, 0]``); its steps are counted either way.
@@ -199,7 +210,7 @@ def fge(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None, l
     members = torch.stack(members, dim=1)
     return Ensemble("fge", model, members, theta0[:, None].expand_as(members).clone(),
                     cfg.steps + cfg.n_members * steps, diverged=torch.stack(bad[1:], dim=1), lr=lr,
-                    path=_chain(paths))
+                    path=_chain(paths), member_steps=cfg.steps + steps * torch.arange(1, cfg.n_members + 1))
 
 
 def swa_average(members: torch.Tensor) -> torch.Tensor:
@@ -248,7 +259,56 @@ def swa(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None, l
             bn_update(model, th)
     diverged = (pre_diverged | r.diverged.reshape(-1).cpu())[:, None].expand(-1, K).clone()
     return Ensemble("swa", model, members, theta0[:, None].expand_as(members).clone(), cfg.steps + K * steps,
-                    averages, diverged, lr, traj[:, 0][None].clone())
+                    averages, diverged, lr, traj[:, 0][None].clone(), cfg.steps + steps * torch.arange(1, K + 1))
+
+
+def triangular(cycle: int, low: float) -> Callable[[int], float]:
+    """Garipov et al.'s cyclical schedule as a factor of the peak rate α₁ at each step: linear from 1 down to
+    ``low`` (α₂ / α₁) over the first half of each ``cycle`` steps, back up to 1 over the second half.
+
+    >>> f = triangular(4, 0.1)
+    >>> [round(f(s), 2) for s in range(5)]
+    [1.0, 0.55, 0.1, 0.55, 1.0]
+    """
+    def factor(step: int) -> float:
+        t = (step % cycle) / cycle
+        return (1 - 2 * t) + 2 * t * low if t < 0.5 else (2 * t - 1) + (2 - 2 * t) * low
+    return factor
+
+
+def garipov_cycle(cfg: Config, data: Dataset) -> tuple[int, int]:
+    """(c, M): Garipov FGE's cycle in steps, ``fge_cycle_epochs`` epochs of ``data``'s minibatches made even,
+    and the members the budget (K − 1)·S after the pretrained solution buys, one per cycle low (step c/2 + j·c),
+    at least 3 (the centroid of members 0, 1, 2)."""
+    per_epoch = max(1, len(data.y_train) // min(cfg.batch_size, len(data.y_train)))
+    c = 2 * math.ceil(cfg.fge_cycle_epochs * per_epoch / 2)
+    budget = (cfg.n_members - 1) * cfg.steps
+    if budget < c // 2 + 2 * c:
+        raise ValueError(f"parameter 'fge_cycle_epochs': got {cfg.fge_cycle_epochs!r}, cycles of {c} steps of which "
+                         f"the budget of {budget} steps buys fewer than 3 low points; shorten the cycle or raise steps")
+    return c, (budget - c // 2) // c + 1
+
+
+def garipov_fge(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None, lr_fraction: float = 1.0,
+                quiet: bool = False) -> Ensemble:
+    """Garipov et al.'s FGE: from ``pretrained`` (R, D) (see :func:`fge`), one run at the :func:`triangular`
+    rate between α₁ = ``lr_fraction``·``lr`` and α₂ = ``fge_low``·α₁, cycles of :func:`garipov_cycle` steps
+    (momentum kept), a member at each cycle's low point: M members for (K − 1)·S steps or fewer."""
+    model, theta0, theta, pre_diverged = _pretrained(cfg, data, pretrained, quiet)
+    (c, M), lr = garipov_cycle(cfg, data), lr_fraction * cfg.lr
+    steps = (M - 1) * c + c // 2
+    r = train.train(model, data, theta, seeds=_cycle_seeds(repetition_seeds(cfg), 0), optimizer=cfg.optimizer,
+                    lr=lr, momentum=cfg.momentum, l2=cfg.l2, schedule=triangular(c, cfg.fge_low),
+                    batch_size=cfg.batch_size, steps=steps, record_every=c // 2, keep_trajectory=True, quiet=quiet)
+    if r.any_diverged:
+        warnings.warn(f"Garipov FGE diverged in {int(r.diverged.sum())} runs; lower its rate ({lr})", stacklevel=2)
+    traj = r.trajectory  # (2M, R, D): rows at 0, c/2, c, ...; padded where every run diverged and the loop stopped
+    traj = torch.cat([traj, r.theta.cpu()[None].expand(2 * M - len(traj), -1, -1)])
+    members = traj[1::2].transpose(0, 1).to(theta)  # (R, M, D): the lows, steps c/2 + j·c
+    diverged = (pre_diverged | r.diverged.reshape(-1).cpu())[:, None].expand(-1, M).clone()
+    return Ensemble("garipov", model, members, theta0[:, None].expand_as(members).clone(), cfg.steps + steps,
+                    diverged=diverged, lr=lr, path=traj[:, 0][None].clone(),
+                    member_steps=cfg.steps + c // 2 + c * torch.arange(M))
 
 
 def build(method: str, cfg: Config, data: Dataset, **kwargs) -> Ensemble:
@@ -256,7 +316,7 @@ def build(method: str, cfg: Config, data: Dataset, **kwargs) -> Ensemble:
 
     Used in :ref:`ch-ensembles`.
     """
-    funcs = dict(deep=deep_ensemble, snapshot=snapshot_ensemble, fge=fge, swa=swa)
+    funcs = dict(deep=deep_ensemble, snapshot=snapshot_ensemble, fge=fge, garipov=garipov_fge, swa=swa)
     if method not in funcs:
         raise ValueError(f"parameter 'method': got {method!r}; expected one of {', '.join(METHODS)}")
     return funcs[method](cfg, data, **kwargs)
@@ -264,7 +324,7 @@ def build(method: str, cfg: Config, data: Dataset, **kwargs) -> Ensemble:
 
 def build_all(cfg: Config, data: Dataset, *, quiet: bool = True) -> dict[str, Ensemble | dict[float, Ensemble]]:
     """Every method of ``METHODS`` for ``cfg`` at equal compute: 'deep' and 'snapshot' an :class:`Ensemble`,
-    'fge' and 'swa' a dict {fraction: Ensemble}, one per rate ``lr_fractions``·``lr`` of the sweep, each
+    each of ``SWEPT`` a dict {fraction: Ensemble}, one per rate ``lr_fractions``·``lr`` of the sweep, each
     continuing deep member 0 (whose steps they count, and whose divergence they inherit).
     Used in :ref:`ch-ensembles`."""
     fracs = cfg.lr_fractions
@@ -273,7 +333,7 @@ def build_all(cfg: Config, data: Dataset, *, quiet: bool = True) -> dict[str, En
     out: dict = {"deep": deep_ensemble(cfg, data, quiet=quiet)}
     out["snapshot"] = snapshot_ensemble(cfg, data, quiet=quiet)
     start = out["deep"].members[:, 0]
-    for method in ("fge", "swa"):
+    for method in SWEPT:
         out[method] = {f: build(method, cfg, data, quiet=quiet, pretrained=start, lr_fraction=f) for f in fracs}
         for e in out[method].values():
             e.diverged |= out["deep"].diverged[:, :1]
@@ -281,13 +341,14 @@ def build_all(cfg: Config, data: Dataset, *, quiet: bool = True) -> dict[str, En
 
 
 def summarize(ens: Ensemble, data: Dataset, *, n_interp: int = 0, n_bins: int = 15,
-              reference: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+              reference: torch.Tensor | None = None, barrier_members: int = 0) -> dict[str, torch.Tensor]:
     """Per-repetition accuracy / NLL / ECE vs size and mean pairwise diversity of ``ens`` on the test set.
 
     Returns 'acc', 'nll', 'ece' (R, K) for the first m members' ensemble; 'member_acc', 'member_nll' (R, K);
     'disagreement', 'kl', 'js', 'prediction_cosine' (R,) as off-diagonal means, 'distance' (R,) the mean
     pairwise weight-space distance; 'barrier' (R,), the mean linear-path barrier of the *training*
-    loss, when ``n_interp`` >= 3; 'centroid' and 'worst' (R,), the training loss at the centroid of
+    loss, when ``n_interp`` >= 3 (between ``barrier_members`` members evenly spaced along the ensemble when
+    it has more; 0: all); 'centroid' and 'worst' (R,), the training loss at the centroid of
     members 0, 1, 2 and at the worst of them (:func:`wedges_lib.diversity.centroid_loss`), when K >= 3;
     for SWA also 'swa_acc', 'swa_nll', 'swa_ece' (R, K) of the averaged weights. With a common
     ``reference`` (R, D) (one point per repetition, the same for every method): 'ref_distance' (R,) the mean
@@ -313,7 +374,9 @@ def summarize(ens: Ensemble, data: Dataset, *, n_interp: int = 0, n_bins: int = 
         if reference is not None:
             stats |= _from_reference(ens.model, ens.members[r], reference[r].to(device), probs, x)
         if n_interp >= 3:
-            stats["barrier"] = offdiag_mean(linear_barriers(ens.model, ens.members[r], x_tr, y_tr,
+            K = ens.members.shape[1]
+            pick = torch.linspace(0, K - 1, min(K, barrier_members or K)).round().long()
+            stats["barrier"] = offdiag_mean(linear_barriers(ens.model, ens.members[r, pick], x_tr, y_tr,
                                                             n_interp=n_interp))
         if ens.members.shape[1] >= 3:
             worst, centroid = centroid_loss(ens.model, ens.members[r, :3], x_tr, y_tr)

@@ -23,7 +23,7 @@ caller                         p                   loss(p, idx)
 * **Optimiser and schedule.** ``torch.optim`` SGD with momentum or Adam on the whole (K, ...) tensor —
   both element-wise, so member k's update depends on member k's gradient alone; ``l2`` is coupled
   weight decay (the gradient of l2/2 ‖p‖²); the learning rate is constant, divided by 10 at 50% and
-  75% of the steps (``step``), or cosine-annealed to 0.
+  75% of the steps (``step``), cosine-annealed to 0, or ``lr`` times ``schedule(step)`` for a function.
 * **Divergence.** A member whose loss is NaN / inf, whose gradient is not finite, or (unless
   ``explode`` is None) whose loss exceeds ``explode`` times its first loss is marked diverged at that
   step and frozen from then on (no gradient, no momentum, no weight decay moves it); the loop stops
@@ -79,7 +79,9 @@ class OptimizeResult:
     trajectory: torch.Tensor | None = None
 
 
-def _schedule(opt: torch.optim.Optimizer, name: str, steps: int):
+def _schedule(opt: torch.optim.Optimizer, name, steps: int):
+    if callable(name):  # step -> factor of lr (e.g. FGE's triangular cycle, :func:`wedges_lib.ensembles.triangular`)
+        return torch.optim.lr_scheduler.LambdaLR(opt, name)
     if name == "constant":
         return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
     if name == "step":  # divide by 10 at 50% and 75% of training
@@ -113,7 +115,8 @@ def minimize(p0: torch.Tensor, loss: Loss, *, n: int | None = None, seeds: Seque
     ``seeds`` one per member fixes its minibatch order.
     """
     check_arg("optimizer", optimizer, optimizer in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}")
-    check_arg("schedule", schedule, schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}")
+    check_arg("schedule", schedule, callable(schedule) or schedule in SCHEDULES,
+              f"one of {', '.join(SCHEDULES)} or a function step -> factor of lr")
     check_arg("lr", lr, lr > 0 and math.isfinite(lr), "a float > 0")
     check_arg("momentum", momentum, 0 <= momentum < 1, "a float in [0, 1)")
     check_arg("l2", l2, l2 >= 0, "a float >= 0")
