@@ -185,11 +185,14 @@ display(study.effect_table(raw, stats, badges))
 # - **L2** ({glue:text}`hp_l2_late_pair`): λ_max {glue:text}`hp_l2_lmax_rel_late`, Tr(H)
 #   {glue:text}`hp_l2_trace_rel_late`, loss rise {glue:text}`hp_l2_rise_late` (early band, between
 #   {glue:text}`hp_l2_early_pair`: {glue:text}`hp_l2_lmax_rel_early`, {glue:text}`hp_l2_trace_rel_early`,
-#   {glue:text}`hp_l2_rise_early`) — flatter, our reading: **{glue:text}`hp_l2_badge`**. The earlier protocols'
-#   L2 result, from the deviations list: {glue:text}`hp_l2_earlier`
+#   {glue:text}`hp_l2_rise_early`) — flatter, our reading: **{glue:text}`hp_l2_badge`**. The L2 sweep's late band
+#   is where its strongest penalty holds the data loss (the initial loss is {glue:text}`hp_start`), so L2 is read
+#   there, on the data loss without the penalty. The earlier protocols' L2 result, from the deviations list:
+#   {glue:text}`hp_l2_earlier`
 # - **Edge of stability** {cite:p}`cohen2021gradient`: λ_max·lr/2 along the learning-rate sweep is
 #   {glue:text}`hp_eos_early` in the early band and {glue:text}`hp_eos_late` in the late one; full-batch gradient
-#   descent stalls at 1 (heavy-ball momentum β moves that ceiling to 1 + β). Along the width sweep, at the base
+#   descent stalls at 1 (heavy-ball momentum β moves that ceiling to 1 + β); the largest seed mean is
+#   {glue:text}`hp_eos_max`. Along the width sweep, at the base
 #   learning rate, it is {glue:text}`hp_eos_width_early` (early) and {glue:text}`hp_eos_width_late` (late); along
 #   the L2 sweep {glue:text}`hp_eos_l2_early` and {glue:text}`hp_eos_l2_late`.
 # - **The overlay** (control: the knobs act through r/r₀, early band, raw curvature; below 2 holds):
@@ -209,11 +212,16 @@ display(study.effect_table(raw, stats, badges))
 # %% [markdown]
 # ## Takeaway
 #
+# What this network shows, in each sweep's late band: {glue:text}`hp_reading_late`. In the early band:
+# {glue:text}`hp_reading_early` ("no clear change": the 95 % interval over seeds straddles no change).
+#
 # In the wedge model ({ref}`ch-toy-model`) low loss lives on wedges that widen with the radius, so a region of a
 # given loss is wider — and its curvature lower — further out, and every knob that moves the optimiser onto wider
-# ground should lower the curvature it meets at a given loss. The primary verdict above says whether the three
-# knobs move it the same way in this network; the controls say which way each goes, whether the large-scale rise
-# agrees with the local Hessian, and whether the knobs share one curve against r/r₀. Two readings are not the
+# ground should lower the curvature it meets at a given loss. The primary verdict says whether the three knobs
+# move the curvature the same way here; the controls say which way each goes and whether the large-scale rise
+# agrees with the local Hessian. The model's *route* — flatter because further out — would have every knob raise
+# r/r₀ as it lowers the curvature: the readings above say for which knobs r/r₀ moves that way, and the overlay
+# control says whether the knobs share one curve of curvature against r/r₀. Two readings are not the
 # wedge model's own: the learning rate has a simpler reason to flatten the path (stability bounds $\lambda_{\max}$
 # by about $2/\text{lr}$: the ratios above say how close the runs sit to that ceiling), and width is a question of
 # **parameterisation** — in the standard one the raw Hessian's scale grows with width whatever the path, so only

@@ -301,6 +301,10 @@ def test_alike_is_the_weakest_effect_in_the_shared_direction_and_every_check_is_
     assert num["hp_width_lmax_rel_late"] == "×0.25 [0.25, 0.25]" and num["hp_lr_late_pair"] == "0.1 → 0.2"
     assert "−0.099" in num["hp_l2_earlier"]  # the earlier protocol's L2 result, read from the deviations
     assert num["hp_eos_late"].startswith("lr 0.1: 0.2 [0.2, 0.2]; lr 0.2: 0.2 [0.2, 0.2]")
+    assert num["hp_eos_max"] == "0.2"
+    assert "as width grows, λ_max / init falls, Tr(H) / init falls" in num["hp_reading_late"]
+    assert num["hp_reading_late"].endswith("the loss rise falls and r/r₀ falls")  # radius 4 -> 2
+
     table = tj.effect_table(raw, stats, {"lr_lmax": "✔ reproduced"}).data
     assert len(table) == 3 * len(tj.compared_quantities(raw))
     assert table["verdict (late)"].tolist().count("✔ reproduced") == 1

@@ -245,6 +245,15 @@ def numbers(raw: dict, stats: dict, chapter: str) -> dict:
             num[f"hp_eos_{k}_{b}"] = ", ".join(interval_text(m[b][k]["eos"][i], 2, missing=_fate(r) or "—")
                                                for i, r in enumerate(raw["sweeps"][k]))
         num[f"hp_alike_rise_{b}"] = interval_text(stats["alike"][b][rise], missing="—")
+    for b in BANDS:  # the directions the data show, in words, for the prose
+        e = eff[b]
+        num[f"hp_reading_{b}"] = "; ".join(
+            f"as {k} grows, λ_max / init {direction(e[k]['lmax_rel'])}, Tr(H) / init {direction(e[k]['trace_rel'])}"
+            f", the loss rise {direction(e[k][rise])} and r/r₀ {direction(e[k]['radius_ratio'])}" for k in KNOBS)
+    ratios = [float(v) for b in BANDS for i, r in enumerate(raw["sweeps"]["lr"])
+              if not math.isnan(v := m[b]["lr"]["eos"][i].nanmean())]
+    num["hp_eos_max"] = f"{max(ratios):.2g}" if ratios else "—"
+    num["hp_start"] = f"{float(torch.cat([r['loss'][0] for r in raw['sweeps']['lr']]).nanmean()):.2g}"
     runs = raw["sweeps"]["l2"]
     num["hp_l2_decays"] = ", ".join(f"{r['lr'] * r['l2'] * raw['steps']:.2g}" for r in runs)
     seen = {id(r): (k, r) for k, rs in raw["sweeps"].items() for r in rs}.values()  # a shared setting once
