@@ -194,7 +194,8 @@ display(study.effect_table(raw, stats, badges))
 #   descent stalls at 1 (heavy-ball momentum β moves that ceiling to 1 + β); the largest seed mean is
 #   {glue:text}`hp_eos_max`. Along the width sweep, at the base
 #   learning rate, it is {glue:text}`hp_eos_width_early` (early) and {glue:text}`hp_eos_width_late` (late); along
-#   the L2 sweep {glue:text}`hp_eos_l2_early` and {glue:text}`hp_eos_l2_late`.
+#   the L2 sweep {glue:text}`hp_eos_l2_early` and {glue:text}`hp_eos_l2_late`. The largest setting's mean in all
+#   three sweeps is {glue:text}`hp_eos_all_max`; a knob that acts through the ceiling would hold its runs at 1.
 # - **The overlay** (control: the knobs act through r/r₀, early band, raw curvature; below 2 holds):
 #   {glue:text}`hp_overlay_summary` — **{glue:text}`hp_overlay_badge`**. The slope of one line through all points,
 #   log curvature against log r/r₀, is {glue:text}`hp_slope_lmax` for λ_max and {glue:text}`hp_slope_trace` for the

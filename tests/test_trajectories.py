@@ -301,7 +301,12 @@ def test_alike_is_the_weakest_effect_in_the_shared_direction_and_every_check_is_
     assert num["hp_width_lmax_rel_late"] == "×0.25 [0.25, 0.25]" and num["hp_lr_late_pair"] == "0.1 → 0.2"
     assert "−0.099" in num["hp_l2_earlier"]  # the earlier protocol's L2 result, read from the deviations
     assert num["hp_eos_late"].startswith("lr 0.1: 0.2 [0.2, 0.2]; lr 0.2: 0.2 [0.2, 0.2]")
-    assert num["hp_eos_max"] == "0.2"
+    assert num["hp_eos_max"] == "0.2" and num["hp_eos_all_max"] == "0.2"
+    gone = _sweeps(width_to=1.0)
+    gone["sweeps"]["lr"].append(_run([[2.5, 2.5], [3.0, 3.0], [3.0, 3.0]], diverged=(True, True),
+                                     diverged_step=(5, 5), lr=10.0))  # a diverged setting is left out
+    gone["sweeps"]["lr"][1]["lmax"] = gone["sweeps"]["lr"][1]["lmax"] * 1.5  # lr 0.2: λ_max 3, ratio 0.3
+    assert tj.numbers(gone, tj.statistics(gone), "03_hyperparameters")["hp_eos_all_max"] == "0.3"
     assert "as width grows, λ_max / init falls, Tr(H) / init falls" in num["hp_reading_late"]
     assert num["hp_reading_late"].endswith("the loss rise falls and r/r₀ falls")  # radius 4 -> 2
 

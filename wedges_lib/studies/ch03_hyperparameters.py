@@ -253,6 +253,8 @@ def numbers(raw: dict, stats: dict, chapter: str) -> dict:
     ratios = [float(v) for b in BANDS for i, r in enumerate(raw["sweeps"]["lr"])
               if not math.isnan(v := m[b]["lr"]["eos"][i].nanmean())]
     num["hp_eos_max"] = f"{max(ratios):.2g}" if ratios else "—"
+    every = [float(v) for b in BANDS for k in KNOBS for v in m[b][k]["eos"].nanmean(1) if not v.isnan()]
+    num["hp_eos_all_max"] = f"{max(every):.2g}" if every else "—"
     num["hp_start"] = f"{float(torch.cat([r['loss'][0] for r in raw['sweeps']['lr']]).nanmean()):.2g}"
     runs = raw["sweeps"]["l2"]
     num["hp_l2_decays"] = ", ".join(f"{r['lr'] * r['l2'] * raw['steps']:.2g}" for r in runs)
