@@ -202,13 +202,17 @@ study.slope_table(slopes)
 # %% [markdown]
 # **Where a radius effect can exist: the primary tests.** Over $c \ge$ 0.5, at the fitted temperature, the slope of
 # $\log d_\text{int}$ against $\log c$ is {glue:text}`radius_slope_bias_summary` for the MLP with biases
-# (**{glue:text}`radius_slope_bias_badge`**; d_int {glue:text}`radius_direction_high_temperature`) and
+# (**{glue:text}`radius_slope_bias_badge`**; $d_\text{int}$: {glue:text}`radius_direction_high_temperature`) and
 # {glue:text}`radius_slope_smooth_summary` for the GELU MLP (**{glue:text}`radius_slope_smooth_badge`**;
 # {glue:text}`radius_direction_high_smooth`). The small radii, apart: $d_\text{int}$
-# {glue:text}`radius_small_temperature` (MLP) and {glue:text}`radius_small_smooth` (GELU MLP); over every $c$ the
+# {glue:text}`radius_small_temperature` (MLP) and {glue:text}`radius_small_smooth` (GELU MLP). Over every $c$ the
 # slopes are {glue:text}`radius_id_slope_temperature_summary` (MLP, {glue:text}`radius_direction_temperature`) and
-# {glue:text}`radius_id_slope_smooth_summary` (GELU MLP, {glue:text}`radius_direction_smooth`). The biases' share of
-# the logits, MLP: {glue:text}`radius_share_temperature`; GELU MLP: {glue:text}`radius_share_smooth`.
+# {glue:text}`radius_id_slope_smooth_summary` (GELU MLP, {glue:text}`radius_direction_smooth`): set beside the slopes
+# over $c \ge$ 0.5, they show where a fall of $d_\text{int}$ sits — at the small radii, where the biases carry the
+# logits. The biases' share of the logits, MLP: {glue:text}`radius_share_temperature`; GELU MLP:
+# {glue:text}`radius_share_smooth`. Scaling $\theta$ by $c$ scales the first layer's weights and biases alike but
+# each later layer's bias by $c$ against $c^{\ell}$ for the path through the weights, so the biases dominate below
+# $c = 1$ and fade above it: the fitted temperature absorbs the scale, not this change of function.
 #
 # **The threshold dimension** ({numref}`fig-radius-threshold`; $d$ = {glue:text}`radius_td_dims`). $d^*$ of the MLP
 # with biases: {glue:text}`radius_td_bias`; of the GELU MLP: {glue:text}`radius_td_smooth` (mean [95 % interval]
@@ -217,8 +221,9 @@ study.slope_table(slopes)
 # (**{glue:text}`radius_dstar_smooth_badge`**). The literature's anchors: the largest rise of $P$ over one doubling
 # of $d$ is {glue:text}`radius_td_sharp_summary` (**{glue:text}`radius_td_sharp_badge`**: a sharp transition when
 # above ½), and after a burn-in of ordinary training $d^*$ is {glue:text}`radius_td_burnin`, a log ratio to the
-# initialisation's of {glue:text}`radius_burnin_summary` (**{glue:text}`radius_burnin_badge`**). The burn-in moves
-# the anchor outwards only a little, and trains it: $d^*$ against the burn-in point's radius is not $d^*$ against $c$.
+# initialisation's of {glue:text}`radius_burnin_summary` (**{glue:text}`radius_burnin_badge`**). Set beside $d^*$
+# against $c$ (right panel), the burn-in's fall of $d^*$ is not a radius effect: the burn-in moves the anchor outwards
+# only by the factor in brackets, and what it adds is training, not distance from the origin.
 #
 # **Goldilocks** {cite:p}`fort2018goldilocks`. $\mathrm{Tr}(H)/\lVert H\rVert_F$ at the uncontrolled anchors peaks
 # at $c$ = {glue:text}`radius_gold_full_peak_uncontrolled` in the full space

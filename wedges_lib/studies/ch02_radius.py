@@ -376,7 +376,7 @@ def _sweep(axes, radii: Sequence[float], dims: Sequence[int], acc, reference, id
     if missed.any():
         axes[2].plot(_np(c)[missed], [dims[-1]] * int(missed.sum()), "^", color=plots.PALETTE[3], ms=7,
                      label=f"not reached (> {dims[-1]})")
-    axes[2].legend()
+    axes[2].legend(loc="upper left", bbox_to_anchor=(0.0, -0.28))  # below the panel, off the points
     plots.label(axes[2], xc, f"d reaching {id_fraction:g} × full-space acc.", "intrinsic dimension against the radius")
     axes[2].set_yscale("log")
     _log_y(axes[2])

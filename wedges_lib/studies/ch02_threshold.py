@@ -23,7 +23,7 @@ from ..config import Config, pick_device
 from ..data import Dataset
 from ..projections import make_projection, stack_projections
 from ..validation import check_arg
-from .ch02_radius import HIGH_C, NETWORK, SMOOTH_MODEL, anchor_temperature, init, log_slope, seeds_of
+from .ch02_radius import HIGH_C, NETWORK, SMOOTH_MODEL, _log_y, anchor_temperature, init, log_slope, seeds_of
 
 FAMILIES = {"bias": "mlp", "smooth": SMOOTH_MODEL}  # the networks that are not homogeneous, by their checks' name
 
@@ -167,12 +167,15 @@ def figures(res: dict, st: dict, cfg: Config):
                         (("bias", "MLP"), ("smooth", "GELU MLP"))}, marker="o", xlabel="radius (× init norm)",
                  ylabel="d* (P = ½)", title="d* against the radius")
     burn = st["dstar_bias"][R:].nan_to_num(top)
-    a.errorbar(res["burnin_radius"].mean(-1).numpy(), burn.mean(-1).numpy(), yerr=burn.std(-1).numpy(), fmt="s",
-               color=plots.PALETTE[3], capsize=3, label="MLP after burn-in")
+    xb, yb = res["burnin_radius"].mean(-1).numpy(), burn.mean(-1).numpy()
+    a.errorbar(xb, yb, yerr=burn.std(-1).numpy(), fmt="s", color=plots.PALETTE[3], capsize=3,
+               label="MLP after burn-in (steps), at its radius")
+    for x, y, t in zip(xb, yb, cfg.burnin_steps):
+        a.annotate(f"{t}", (x, y), textcoords="offset points", xytext=(6, -3), fontsize=7)
     a.set_yscale("log")
-    plots.log_ticks(a, sorted({*cfg.td_radii, *[round(float(r), 2) for r in res["burnin_radius"].mean(-1)]}))
-    a.tick_params(axis="x", labelrotation=45)
-    a.legend(loc="upper left", bbox_to_anchor=(0.0, -0.3), fontsize=7)
+    _log_y(a)
+    plots.log_ticks(a, cfg.td_radii)
+    a.legend(loc="upper left", bbox_to_anchor=(0.0, -0.25), fontsize=7)
     return fig
 
 
