@@ -244,7 +244,7 @@ sliders = dict(  # ranges that redraw in < 1 s
     K=widgets.IntSlider(cfg.toy_K, min=1, max=12),
     law=widgets.Dropdown(options=toy.LAWS, value=cfg.toy_law),
     radius=widgets.FloatSlider(cfg.toy_r0, min=1.0, max=10.0, step=0.1))
-wedges_lib.glue_figure("fig_toy_explorer", plots.frames(explore, sliders, "radius"))  # precomputed radii
+wedges_lib.glue_figure("fig_toy_explorer", plots.frames(explore, sliders, "radius"))
 
 # %% [markdown]
 # ```{glue:figure} fig_toy_explorer
