@@ -138,8 +138,21 @@ raw = study.run(cfg, ds)  # networks; per pair lines, curves, aligned lines; wid
 # %% [markdown]
 # ## Figures
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Independently trained pairs of networks A and C (mean over the measured pairs, ±1 std shaded). Top left: the training loss along the straight line between them and along the four one-bend curves (log scale). Top right: for the first measured pair, the loss on the plane through A, C and the Bezier curve's bend B (log10 scale), with the straight line (dashed) and the Bezier curve. Bottom left: the loss along the straight line from each network's initialisation to its solution. Bottom right: the F&J connector's barrier over the line's after each level of recursion (level 0 is the line), with the curves' bar dashed.", "name": "fig-pairs"}}
+# %% tags=["hide-input", "remove-output"]
 fig = study.figures("pairs", raw, cfg, bar=claims["pairs_connector"].threshold)
+wedges_lib.glue_figure("fig_pairs", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig_pairs
+# :name: fig-pairs
+#
+# Independently trained pairs of networks A and C (mean over the measured pairs, ±1 std shaded). Top left: the
+# training loss along the straight line between them and along the four one-bend curves (log scale). Top right: for
+# the first measured pair, the loss on the plane through A, C and the Bezier curve's bend B (log10 scale), with the
+# straight line (dashed) and the Bezier curve. Bottom left: the loss along the straight line from each network's
+# initialisation to its solution. Bottom right: the F&J connector's barrier over the line's after each level of
+# recursion (level 0 is the line), with the curves' bar dashed.
+# ```
 
 # %% [markdown]
 # **Along the paths.** The slider moves a point along the first measured pair's straight line and its Bezier
@@ -149,8 +162,18 @@ fig = study.figures("pairs", raw, cfg, bar=claims["pairs_connector"].threshold)
 # %% tags=["hide-input"]
 study.figures("explorer", raw, cfg)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The same story in the toy wedge model. Left: the loss on the plane through two solutions a, c on different wedges and the intersection point b (log scale, dark is zero). Right: the loss along the straight line a → c and along the chain through b (zero drawn at 1e-12).", "name": "fig-pairs-toy"}}
+# %% tags=["hide-input", "remove-output"]
 fig = study.figures("toy", raw, cfg)
+wedges_lib.glue_figure("fig_pairs_toy", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig_pairs_toy
+# :name: fig-pairs-toy
+#
+# The same story in the toy wedge model. Left: the loss on the plane through two solutions a, c on different wedges
+# and the intersection point b (log scale, dark is zero). Right: the loss along the straight line a → c and along the
+# chain through b (zero drawn at 1e-12).
+# ```
 
 # %% tags=["remove-cell"]
 for name, value in study.numbers(raw, cfg).items():
@@ -215,8 +238,19 @@ wedges_lib.record("pairs_fjchain_bends", study.bends_to_reach(raw["studies"], ba
 #   {glue:text}`pairs_w_activation_narrow` → {glue:text}`pairs_w_activation_wide` after activation matching.
 # - Together, **{glue:text}`pairs_symmetry_badge`**: {glue:text}`pairs_symmetry_summary`.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "What permutation symmetry explains (mean over the measured pairs, ±1 std). Left: the training loss along the straight line A → C, along the line to C aligned to A by weight matching and by activation matching (the same function as C), and along the Bezier curve (log scale). Right: the line's barrier against the width multiplier, before and after each alignment (mean over the pairs at each width, ±1 std).", "name": "fig-pairs-symmetry"}}
+# %% tags=["hide-input", "remove-output"]
 fig = study.figures("symmetry", raw, cfg)
+wedges_lib.glue_figure("fig_pairs_symmetry", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig_pairs_symmetry
+# :name: fig-pairs-symmetry
+#
+# What permutation symmetry explains (mean over the measured pairs, ±1 std). Left: the training loss along the
+# straight line A → C, along the line to C aligned to A by weight matching and by activation matching (the same
+# function as C), and along the Bezier curve (log scale). Right: the line's barrier against the width multiplier,
+# before and after each alignment (mean over the pairs at each width, ±1 std).
+# ```
 
 # %% tags=["remove-input"]
 protocol.sanity_list(CHAPTER, v)

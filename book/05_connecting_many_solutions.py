@@ -126,11 +126,32 @@ pd.DataFrame(study.segment_rows(raw["studies"]))
 # %% [markdown]
 # ## Figures
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The first set of three trained networks θ₁, θ₂, θ₃: the loss (log10) on the plane through θ₁, θ₂ and the trained connector θc with the segments to θc (left), and on the plane through the three solutions where the naive hull lies (right).", "name": "fig-sets"}}
+# %% tags=["hide-input", "remove-output"]
 fig = study.figures("planes", raw)
+wedges_lib.glue_figure("fig_sets", fig)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Top left: the mean and worst sampled loss of each structure, averaged over the sets (log scale). Top right: the toy wedge model: loss at points sampled on the naive hull of three solutions on different wedges and on the segments to the trained connector. Bottom: the mean and worst point of every straight edge of the naive hull, the connector and the regularised complex, averaged over the sets.", "name": "fig-sets-summary"}}
+# %% [markdown]
+# ```{glue:figure} fig_sets
+# :name: fig-sets
+#
+# The first set of three trained networks θ₁, θ₂, θ₃: the loss (log10) on the plane through θ₁, θ₂ and the trained
+# connector θc with the segments to θc (left), and on the plane through the three solutions where the naive hull lies
+# (right).
+# ```
+
+# %% tags=["hide-input", "remove-output"]
 fig = study.figures("summary", raw)
+wedges_lib.glue_figure("fig_sets_summary", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig_sets_summary
+# :name: fig-sets-summary
+#
+# Top left: the mean and worst sampled loss of each structure, averaged over the sets (log scale). Top right: the toy
+# wedge model: loss at points sampled on the naive hull of three solutions on different wedges and on the segments to
+# the trained connector. Bottom: the mean and worst point of every straight edge of the naive hull, the connector and
+# the regularised complex, averaged over the sets.
+# ```
 
 # %% tags=["remove-cell"]
 num = study.numbers(raw, cfg)
@@ -190,8 +211,18 @@ wedges_lib.record("sets_big_sentence", study.big_set_sentence(num, bar))
 # The slider below shows where in the first set's hull the loss is high, before and after each alignment: each
 # sampled point at its barycentric weights, coloured on one scale for all three (it needs no kernel).
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "What permutation symmetry explains. Left: the loss (log10) on the plane through the first set aligned to θ₁ by weight matching (the same functions). Right: the mean and worst sampled loss of the hull before alignment, aligned to θ₁ and aligned jointly, and of each of their edges, averaged over the sets (log scale).", "name": "fig-sets-symmetry"}}
+# %% tags=["hide-input", "remove-output"]
 fig = study.figures("symmetry", raw)
+wedges_lib.glue_figure("fig_sets_symmetry", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig_sets_symmetry
+# :name: fig-sets-symmetry
+#
+# What permutation symmetry explains. Left: the loss (log10) on the plane through the first set aligned to θ₁ by
+# weight matching (the same functions). Right: the mean and worst sampled loss of the hull before alignment, aligned
+# to θ₁ and aligned jointly, and of each of their edges, averaged over the sets (log scale).
+# ```
 
 # %% tags=["hide-input"]
 study.figures("explorer", raw, cfg)
