@@ -150,14 +150,62 @@ verdict = protocol.conclude(CHAPTER, study.judge(claims, study.statistics(raw), 
 # common reference, so they cannot plausibly fail) and count in no overall verdict. **Claim C6:
 # {glue:text}`ens_badge`** — {glue:text}`ens_summary`.
 #
-# | claim (per repetition) | deep ensemble | snapshot | FGE, snapshot-style | Garipov FGE | SWA iterates | overall |
-# |---|---|---|---|---|---|---|
-# | trajectory members disagree less: disagreement(method) / disagreement(deep) < {glue:text}`ens_diversity_fge_threshold` | — | {glue:text}`ens_diversity_snapshot_badge` {glue:text}`ens_diversity_snapshot_summary` | {glue:text}`ens_diversity_fge_badge` {glue:text}`ens_diversity_fge_summary` | {glue:text}`ens_diversity_garipov_badge` {glue:text}`ens_diversity_garipov_summary` | {glue:text}`ens_diversity_swa_badge` {glue:text}`ens_diversity_swa_summary` | **{glue:text}`ens_diversity_badge`** |
-# | averaging three members: centroid − worst member loss (nats) > {glue:text}`ens_slice_deep_threshold` for deep, < {glue:text}`ens_slice_fge_threshold` along a trajectory | {glue:text}`ens_slice_deep_badge` {glue:text}`ens_slice_deep_summary` | {glue:text}`ens_slice_snapshot_badge` {glue:text}`ens_slice_snapshot_summary` | {glue:text}`ens_slice_fge_badge` {glue:text}`ens_slice_fge_summary` | {glue:text}`ens_slice_garipov_badge` {glue:text}`ens_slice_garipov_summary` | {glue:text}`ens_slice_swa_badge` {glue:text}`ens_slice_swa_summary` | **{glue:text}`ens_slice_badge`** |
-# | line barrier: deep's > {glue:text}`ens_barrier_deep_threshold` nats; barrier(method) / barrier(deep) < {glue:text}`ens_barrier_fge_threshold` | {glue:text}`ens_barrier_deep_badge` {glue:text}`ens_barrier_deep_summary` | {glue:text}`ens_barrier_snapshot_badge` {glue:text}`ens_barrier_snapshot_summary` | {glue:text}`ens_barrier_fge_badge` {glue:text}`ens_barrier_fge_summary` | {glue:text}`ens_barrier_garipov_badge` {glue:text}`ens_barrier_garipov_summary` | {glue:text}`ens_barrier_swa_badge` {glue:text}`ens_barrier_swa_summary` | **{glue:text}`ens_barrier_badge`** |
-# | weight space: distance from the common reference, method / deep < {glue:text}`ens_weight_fge_threshold` | — | {glue:text}`ens_weight_snapshot_badge` {glue:text}`ens_weight_snapshot_summary` | {glue:text}`ens_weight_fge_badge` {glue:text}`ens_weight_fge_summary` | {glue:text}`ens_weight_garipov_badge` {glue:text}`ens_weight_garipov_summary` | {glue:text}`ens_weight_swa_badge` {glue:text}`ens_weight_swa_summary` | **{glue:text}`ens_weight_badge`** |
-# | gain ordering: deep's accuracy gain − the method's > {glue:text}`ens_gain_acc_fge_threshold` | — | {glue:text}`ens_gain_acc_snapshot_badge` {glue:text}`ens_gain_acc_snapshot_summary` | {glue:text}`ens_gain_acc_fge_badge` {glue:text}`ens_gain_acc_fge_summary` | {glue:text}`ens_gain_acc_garipov_badge` {glue:text}`ens_gain_acc_garipov_summary` | {glue:text}`ens_gain_acc_swa_badge` {glue:text}`ens_gain_acc_swa_summary` | **{glue:text}`ens_gain_badge`** |
-# | gain ordering: deep's NLL gain (nats) − the method's > {glue:text}`ens_gain_nll_fge_threshold` | — | {glue:text}`ens_gain_nll_snapshot_badge` {glue:text}`ens_gain_nll_snapshot_summary` | {glue:text}`ens_gain_nll_fge_badge` {glue:text}`ens_gain_nll_fge_summary` | {glue:text}`ens_gain_nll_garipov_badge` {glue:text}`ens_gain_nll_garipov_summary` | {glue:text}`ens_gain_nll_swa_badge` {glue:text}`ens_gain_nll_swa_summary` | (with the row above) |
+# :::{list-table}
+# :header-rows: 1
+#
+# * - claim (per repetition)
+#   - deep ensemble
+#   - snapshot
+#   - FGE, snapshot-style
+#   - Garipov FGE
+#   - SWA iterates
+#   - overall
+# * - trajectory members disagree less: disagreement(method) / disagreement(deep) <
+#     {glue:text}`ens_diversity_fge_threshold`
+#   - —
+#   - {glue:text}`ens_diversity_snapshot_badge` {glue:text}`ens_diversity_snapshot_summary`
+#   - {glue:text}`ens_diversity_fge_badge` {glue:text}`ens_diversity_fge_summary`
+#   - {glue:text}`ens_diversity_garipov_badge` {glue:text}`ens_diversity_garipov_summary`
+#   - {glue:text}`ens_diversity_swa_badge` {glue:text}`ens_diversity_swa_summary`
+#   - **{glue:text}`ens_diversity_badge`**
+# * - averaging three members: centroid − worst member loss (nats) > {glue:text}`ens_slice_deep_threshold` for deep,
+#     and < {glue:text}`ens_slice_fge_threshold` along a trajectory
+#   - {glue:text}`ens_slice_deep_badge` {glue:text}`ens_slice_deep_summary`
+#   - {glue:text}`ens_slice_snapshot_badge` {glue:text}`ens_slice_snapshot_summary`
+#   - {glue:text}`ens_slice_fge_badge` {glue:text}`ens_slice_fge_summary`
+#   - {glue:text}`ens_slice_garipov_badge` {glue:text}`ens_slice_garipov_summary`
+#   - {glue:text}`ens_slice_swa_badge` {glue:text}`ens_slice_swa_summary`
+#   - **{glue:text}`ens_slice_badge`**
+# * - line barrier: deep's > {glue:text}`ens_barrier_deep_threshold` nats; barrier(method) / barrier(deep) <
+#     {glue:text}`ens_barrier_fge_threshold`
+#   - {glue:text}`ens_barrier_deep_badge` {glue:text}`ens_barrier_deep_summary`
+#   - {glue:text}`ens_barrier_snapshot_badge` {glue:text}`ens_barrier_snapshot_summary`
+#   - {glue:text}`ens_barrier_fge_badge` {glue:text}`ens_barrier_fge_summary`
+#   - {glue:text}`ens_barrier_garipov_badge` {glue:text}`ens_barrier_garipov_summary`
+#   - {glue:text}`ens_barrier_swa_badge` {glue:text}`ens_barrier_swa_summary`
+#   - **{glue:text}`ens_barrier_badge`**
+# * - weight space: distance from the common reference, method / deep < {glue:text}`ens_weight_fge_threshold`
+#   - —
+#   - {glue:text}`ens_weight_snapshot_badge` {glue:text}`ens_weight_snapshot_summary`
+#   - {glue:text}`ens_weight_fge_badge` {glue:text}`ens_weight_fge_summary`
+#   - {glue:text}`ens_weight_garipov_badge` {glue:text}`ens_weight_garipov_summary`
+#   - {glue:text}`ens_weight_swa_badge` {glue:text}`ens_weight_swa_summary`
+#   - **{glue:text}`ens_weight_badge`**
+# * - gain ordering: deep's accuracy gain − the method's > {glue:text}`ens_gain_acc_fge_threshold`
+#   - —
+#   - {glue:text}`ens_gain_acc_snapshot_badge` {glue:text}`ens_gain_acc_snapshot_summary`
+#   - {glue:text}`ens_gain_acc_fge_badge` {glue:text}`ens_gain_acc_fge_summary`
+#   - {glue:text}`ens_gain_acc_garipov_badge` {glue:text}`ens_gain_acc_garipov_summary`
+#   - {glue:text}`ens_gain_acc_swa_badge` {glue:text}`ens_gain_acc_swa_summary`
+#   - **{glue:text}`ens_gain_badge`**
+# * - gain ordering: deep's NLL gain (nats) − the method's > {glue:text}`ens_gain_nll_fge_threshold`
+#   - —
+#   - {glue:text}`ens_gain_nll_snapshot_badge` {glue:text}`ens_gain_nll_snapshot_summary`
+#   - {glue:text}`ens_gain_nll_fge_badge` {glue:text}`ens_gain_nll_fge_summary`
+#   - {glue:text}`ens_gain_nll_garipov_badge` {glue:text}`ens_gain_nll_garipov_summary`
+#   - {glue:text}`ens_gain_nll_swa_badge` {glue:text}`ens_gain_nll_swa_summary`
+#   - (with the row above)
+# :::
 #
 # **Trajectory members are less diverse than independent ones** ({numref}`fig-ensembles-fhl`):
 # {glue:text}`ens_diversity_sentence` **Only independent members are separated by a barrier**:
