@@ -124,8 +124,20 @@ display(study.summary(raw, stats))
 #
 # ## Figures
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "One column per knob. Top: the largest Hessian eigenvalue at each loss of the early band (the shaded stretch, shared by all sweeps), against the training loss (training runs right to left; seed means of the values interpolated between dense records; an L2 run that does not reach the band has no line). Bottom: the radius relative to the start, r/r₀, along training. Dotted: a run that diverged or got stuck; a red cross at the top marks the step where a run diverged. Raw λ_max: a title's direction holds when the whole 95 % interval over seeds is on one side.", "name": "fig-hp-paths"}}
+# %% tags=["hide-input", "remove-output"]
 fig = study.figures("paths", raw, stats)
+wedges_lib.glue_figure("fig_hp_paths", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig_hp_paths
+# :name: fig-hp-paths
+#
+# One column per knob. Top: the largest Hessian eigenvalue at each loss of the early band (the shaded stretch, shared
+# by all sweeps), against the training loss (training runs right to left; seed means of the values interpolated
+# between dense records; an L2 run that does not reach the band has no line). Bottom: the radius relative to the
+# start, r/r₀, along training. Dotted: a run that diverged or got stuck; a red cross at the top marks the step where a
+# run diverged. Raw λ_max: a title's direction holds when the whole 95 % interval over seeds is on one side.
+# ```
 
 # %% tags=["hide-input", "remove-output"]
 def knob_figure(knob):
@@ -146,8 +158,20 @@ wedges_lib.glue_figure("fig_hp_knobs", plots.frames(knob_figure, pick, "knob")) 
 # descent's ceiling 2/lr). Solid: the early band; dashed: the sweep's late band. Bars: 95 % intervals over seeds.
 # ```
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The overlay (a control): every trained setting of the three sweeps at matched training loss in the early band, its largest eigenvalue (left) and Hutchinson trace (right) against r/r₀, log-log; bars are 95 % intervals over seeds, the numbers the knob values, black the setting shared by several sweeps. Dashed: one line fitted to all points. The knobs act through r/r₀ when each knob's points lie on the line the other two trace, within the seed noise (the overlay statistic in the title).", "name": "fig-hp-overlay"}}
+# %% tags=["hide-input", "remove-output"]
 fig = study.figures("overlay", raw, stats)
+wedges_lib.glue_figure("fig_hp_overlay", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig_hp_overlay
+# :name: fig-hp-overlay
+#
+# The overlay (a control): every trained setting of the three sweeps at matched training loss in the early band, its
+# largest eigenvalue (left) and Hutchinson trace (right) against r/r₀, log-log; bars are 95 % intervals over seeds,
+# the numbers the knob values, black the setting shared by several sweeps. Dashed: one line fitted to all points. The
+# knobs act through r/r₀ when each knob's points lie on the line the other two trace, within the seed noise (the
+# overlay statistic in the title).
+# ```
 
 # %% [markdown]
 # ## Result vs paper
