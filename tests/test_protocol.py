@@ -135,7 +135,7 @@ def test_a_threshold_changed_without_a_deviation_entry_fails(tmp_path):
 
 
 @pytest.mark.parametrize("edit", [
-    lambda p: p["02_radius_and_subspaces"]["checks"]["radius_far_near"].update(kind="control"),
+    lambda p: p["02_radius_and_subspaces"]["checks"]["radius_slope_bias"].update(kind="control"),
     lambda p: p["06_ensembles"]["checks"].pop("ens_distinct"),
     lambda p: p["03_hyperparameters"]["knobs"].remove("n_seeds"),
 ], ids=["kind", "a check removed", "a repetition knob dropped"])

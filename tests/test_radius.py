@@ -117,11 +117,12 @@ def test_radius_experiment_runs_every_variant_and_caches(cfg, smoke_data):
     for v, r in res["variants"].items():
         assert r["ref"].shape == (2,) and r["init_loss"].shape == r["full"].shape == r["restricted"].shape == (3, 2)
         assert r["bias_share"].shape == r["temperature"].shape == (3, 2)
-        assert torch.equal(again["variants"][v]["full"], r["full"])
+        torch.testing.assert_close(again["variants"][v]["full"], r["full"], rtol=0, atol=0, equal_nan=True)
         assert r["sweep"]["test_acc"].shape == (3, 2, 2) and r["sweep"]["radii"] == cfg.radii
         assert r["sweep"]["settings"]["step"] == cfg.subspace_step
     v = res["variants"]
     assert v["invariant"]["bias_share"].abs().max() == 0 and (v["smooth"]["bias_share"] > 0).all()
+    assert v["invariant"]["full"].isnan().all() and not v["smooth"]["full"].isnan().any()  # fixed by construction
     assert torch.equal(v["temperature"]["temperature"], res["temperature"])
     assert v["smooth"]["temperature"][1].tolist() == pytest.approx([1.0, 1.0])
     assert (v["uncontrolled"]["temperature"] == 1).all() and (v["invariant"]["temperature"] == 1).all()

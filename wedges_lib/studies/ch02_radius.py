@@ -39,6 +39,7 @@ from ..validation import check_arg
 VARIANTS = ("uncontrolled", "temperature", "smooth", "invariant")
 INVARIANT_MODEL, SMOOTH_MODEL = "mlp_invariant", "mlp_gelu"
 HIGH_C = 0.5  #: the primary slopes are taken over c >= HIGH_C; the smaller c, where the biases dominate, apart
+INVARIANT_SEEDS = 3  #: the invariant network (a sanity check, the same run at every c) runs on the first seeds only
 
 
 def seeds_of(cfg: Config) -> list[int]:
@@ -145,13 +146,13 @@ def run(cfg: Config, data: Dataset) -> dict:
     of a :class:`~wedges_lib.subspace.SweepResult`), the training loss 'init_loss' at every anchor (R, S), the
     Goldilocks ratios 'full' and 'restricted' (R, S), the biases' share of the logits 'bias_share' (R, S), the
     fitted temperature 'temperature' (R, S; ones where none is fitted) and the parameter count 'D'; and the
-    fitted 'temperature' of ``cfg.model`` (R, S). Used in :ref:`ch-radius`."""
+    fitted 'temperature' of ``cfg.model`` (R, S). The invariant network runs on the first :data:`INVARIANT_SEEDS`
+    seeds, its Goldilocks ratios not measured (NaN: fixed by construction). Used in :ref:`ch-radius`."""
     nets = {"mlp": init(cfg, data), "smooth": init(cfg, data, SMOOTH_MODEL),
-            "invariant": init(cfg, data, INVARIANT_MODEL)}
+            "invariant": init(cfg, data, INVARIANT_MODEL, seeds_of(cfg)[:INVARIANT_SEEDS])}
     x, y = data.x_train.to(nets["mlp"][1].device), data.y_train.to(nets["mlp"][1].device)
     xg, yg = x[:cfg.goldilocks_examples], y[:cfg.goldilocks_examples]
-    temp = {k: anchor_temperature(m, th, cfg.radii, x) for k, (m, th) in nets.items()}
-    temp["invariant"] = torch.ones_like(temp["mlp"])
+    temp = {k: anchor_temperature(m, th, cfg.radii, x) for k, (m, th) in nets.items() if k != "invariant"}
     model, th = nets["mlp"]
     mixed = sweep_config(cfg, data, model, th, quiet=True, radii=tuple(cfg.radii) * 2,
                          temperature=torch.cat([torch.ones_like(temp["mlp"]), temp["mlp"]]))
@@ -162,11 +163,14 @@ def run(cfg: Config, data: Dataset) -> dict:
     net_of = dict(uncontrolled="mlp", temperature="mlp", smooth="smooth", invariant="invariant")
     out = {}
     for v in VARIANTS:
-        (m, t), tv = nets[net_of[v]], None if v == "uncontrolled" else temp[net_of[v]]
+        (m, t), tv = nets[net_of[v]], temp[net_of[v]] if v in ("temperature", "smooth") else None
+        ones = torch.ones(len(cfg.radii), len(t), dtype=torch.float64)
+        # the invariant network's Hessian at c·θ is its Hessian at θ over c²: its Goldilocks ratio is one number
+        gold = ({k: torch.full_like(ones, math.nan) for k in ("full", "restricted")} if v == "invariant" else
+                goldilocks_ratios(cfg, m, t, xg, yg, tv))
         out[v] = {"ref": ref[net_of[v]], "sweep": vars(sweeps[v]), "init_loss": anchor_loss(m, t, cfg.radii, x, y, tv),
                   "D": int(t.shape[1]), "bias_share": bias_share(m, t, cfg.radii, xg),
-                  "temperature": torch.ones_like(temp["mlp"]) if tv is None else tv,
-                  **goldilocks_ratios(cfg, m, t, xg, yg, tv)}
+                  "temperature": ones if tv is None else tv, **gold}
     return {"variants": out, "temperature": temp["mlp"]}
 
 
@@ -290,7 +294,8 @@ def numbers(res: dict, runs: dict[str, dict], radii: Sequence[float], d50: torch
                acc_best=mean[best], best=radii[best], acc_smallest=mean[0], acc_largest=mean[last],
                smallest=radii[0], largest=radii[last], toy_d50_first=toy_mean[0], toy_d50_last=toy_mean[-1],
                toy_r_first=plane_radii[0], toy_r_last=plane_radii[-1], temp_smallest=temp[0], temp_largest=temp[last],
-               temp_power=log_slope(radii, res["temperature"]).mean())
+               temp_power=log_slope(radii, res["temperature"]).mean(),
+               invariant_seeds=len(res["variants"]["invariant"]["ref"]))
     small = [i for i, c in enumerate(radii) if c < HIGH_C]
     for v, r in res["variants"].items():
         num[f"small_{v}"] = "; ".join(f"c = {radii[i]:g}: {id_summary(runs[v]['idim'], i)}" for i in small) or "none"
