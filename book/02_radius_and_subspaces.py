@@ -107,8 +107,9 @@ protocol.what_would_count(CHAPTER, claims)
 # **temperature** (the same, its logits divided, in training too, by a temperature fitted at each anchor: its
 # logits' std over the $c = 1$ init's); **smooth** (`mlp_gelu`: GELU instead of ReLU, with biases, at its own fitted
 # temperature); **invariant** (`mlp_invariant`: no biases, normalised logits, a function blind to its weights'
-# scale; a sanity check, on the first {glue:text}`radius_invariant_seeds` seeds). The **biases' share of the logits** at an anchor: $\lVert f(c\theta_0) - f_0(c\theta_0)\rVert /
-# \lVert f(c\theta_0)\rVert$, $f_0$ the same weights with the biases set to 0. $\mathrm{Tr}(H)/\lVert H\rVert_F$ at
+# scale; a sanity check, on the first {glue:text}`radius_invariant_seeds` seeds). The **biases' share of the
+# logits** at an anchor: $\lVert f(c\theta_0) - f_0(c\theta_0)\rVert / \lVert f(c\theta_0)\rVert$, $f_0$ the same
+# weights with the biases set to 0. $\mathrm{Tr}(H)/\lVert H\rVert_F$ at
 # the anchors: `goldilocks_probes` Hutchinson probes on `goldilocks_examples` examples, in the full space and in the
 # subspace of dimension `goldilocks_dim` ($P^\top H P$). **Threshold dimension** {cite:p}`larsen2022many`: at each
 # anchor, `td_subspaces` fresh random subspaces per $d$ of `td_dims` train for `td_steps` steps; $P(d)$ is the
