@@ -400,3 +400,26 @@ def test_the_validation_split_holds_out_training_examples_only(smoke_data):
     assert all(tuple(r.tolist()) in rows for r in tuning.x_test)  # held-out examples come from training
     again, _ = data.validation_split(smoke_data, 0.1, seed=3)
     assert torch.equal(again.x_train, fit.x_train)  # the seed fixes the split
+
+
+def test_rate_verdicts_judge_every_rate_and_mark_the_tuned_one(tmp_path, monkeypatch):
+    import json
+
+    from wedges_lib import results
+
+    monkeypatch.setenv(results.RUN_DIR_ENV, str(tmp_path))  # records go to its metrics.json
+    deep = _fake([0.40, 0.42, 0.44], [1.0, 1.1, 1.2], [2.0, 2.1, 2.2], 0.5, distance=20.0, gain=[0.2, 0.21, 0.19])
+    near = _fake([0.1, 0.12, 0.11], [0.0, 0.01, 0.0], [0.40, 0.41, 0.42], 0.5, distance=[2.0, 3.0, 2.5])
+    far = _fake([0.60, 0.62, 0.61], [0.0, 0.01, 0.0], [0.40, 0.41, 0.42], 0.5, distance=[2.0, 3.0, 2.5])
+    ens = _ens()
+    raw = {"stats": {"deep": deep, "snapshot": near}, "ens": {m: ens[m] for m in ("deep", "snapshot")},
+           "sweep": {m: {0.2: near, 1.0: far} for m in ensembles.SWEPT},
+           "tuned": {m: 0.2 for m in ensembles.SWEPT}}
+    raw["ens"] |= {m: {0.2: ens[m], 1.0: ens[m]} for m in ensembles.SWEPT}
+    tables = ensemble_claims.rate_verdicts(protocol.declare("06_ensembles"), raw, "smoke", 0.05)
+    rec = json.loads((tmp_path / "metrics.json").read_text())
+    assert [t.index.name for t in tables] == [ensembles.LABELS[m] for m in ensembles.SWEPT]
+    assert list(tables[0].columns) == ["0.2 × lr = 0.01 ★", "1 × lr = 0.05"] and tables[0].shape[0] == 6
+    assert tables[1].iloc[0, 0].startswith("✔") and tables[1].iloc[0, 1].startswith("✖")  # diversity 0.27, 1.45
+    assert rec["ens_diversity_garipov_r1_verdict"] == "contradicted"
+    assert "Garipov FGE, disagreement ÷ deep's: ✔ at 0.2 × lr; ✖ at 1 × lr" in rec["ens_rates_sentence"]

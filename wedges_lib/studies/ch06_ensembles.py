@@ -143,26 +143,32 @@ def rate_values(raw: Mapping, fraction: float) -> dict[str, list[float]]:
 def rate_verdicts(claims: Mapping[str, verdicts.Claim], raw: Mapping, scale: str, base_lr: float) -> list:
     """Each swept method's checks judged at every swept rate, as one table per method (rows: checks; columns:
     rates, the validation-tuned one marked ★; cells: verdict and mean [95 % interval]); each verdict recorded as
-    '{check}_r{i}_*' (rate i of the sweep). The headline's verdicts are those at the ★ rate. Used in
-    :ref:`ch-ensembles`."""
+    '{check}_r{i}_*' (rate i of the sweep), and 'ens_rates_sentence': the checks whose verdict changes with the rate,
+    in words. The headline's verdicts are those at the ★ rate. Used in :ref:`ch-ensembles`."""
     import pandas as pd
 
     fractions = list(next(iter(raw["sweep"].values())))
     at = {i: rate_values(raw, f) for i, f in enumerate(fractions)}
-    tables = []
+    tables, moved = [], []
     for m in SWEPT:
         rows = {}
         for key, text in _CHECKS.items():
             c = claims[f"ens_{key}_{m}"]
-            row = {}
+            row, states = {}, {}
             for i, f in enumerate(fractions):
                 with contextlib.redirect_stdout(io.StringIO()):
                     v = verdicts.judge(dataclasses.replace(c, name=f"{c.name}_r{i}"), at[i][c.name], scale,
                                        unit="repetitions")
                 shown = f"{verdicts.ICONS[v.state]} {v.summary.split(' (')[0]}"
+                states.setdefault(verdicts.ICONS[v.state], []).append(f"{f:g}")
                 row[_rate_label(f, base_lr, f == raw["tuned"][m])] = shown
             rows[f"{text} {c.holds_if} {c.threshold:.3g}" + (" (sanity)" if c.kind == "sanity" else "")] = row
+            if len(states) > 1:
+                at_rates = "; ".join(f"{s} at {', '.join(fs)} × lr" for s, fs in states.items())
+                moved.append(f"{LABELS[m]}, {text}{' (sanity)' * (c.kind == 'sanity')}: {at_rates}")
         tables.append(pd.DataFrame(rows).T.rename_axis(LABELS[m]))
+    record("ens_rates_sentence", ("Verdicts that change with the rate — " + " · ".join(moved) + ".") if moved
+           else "No verdict changes with the rate.")
     return tables
 
 
@@ -283,7 +289,7 @@ def results(stats: Mapping[str, Mapping[str, torch.Tensor]], ens: Mapping[str, E
         diverged += mean["diverged"]
         for k in (*scores, *places, "worst", "ref_disagreement", "lr", "diverged"):
             record(f"ens_{m}_{k}", mean[k])
-        shown = {k: f"{v:.3g}" for k, v in mean.items()}
+        shown = {k: f"{v:.3g}" if isinstance(v, float) else str(v) for k, v in mean.items()}
         for k, v in gains(st).items():
             shown[k] = record(f"ens_{m}_{k}_summary", verdicts.interval_text(v))
         rows[LABELS[m]] = {label: shown[k] for k, label in (scores | places).items()}
