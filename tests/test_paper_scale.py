@@ -34,7 +34,7 @@ SHRINK = dict(
     plane_D=200, plane_n=10, plane_K=3, plane_dims=(2, 5, 10), plane_radii=(1.5, 3.0, 10.0), plane_seeds=2,
     plane_steps=30,
     dims=(10, 40), subspace_width=0.25, subspace_steps=6, goldilocks_dim=40, goldilocks_probes=2,
-    goldilocks_examples=32,
+    goldilocks_examples=32, td_dims=(10, 20), td_subspaces=2, td_steps=6, burnin_steps=(2, 4),
     lrs=(0.05, 2.0), widths=(0.25, 0.5), l2s=(0.0, 0.005), hp_examples=32, hp_probes=2,
     curve_steps=4, pair_grid=3, n_pairs=2, align_widths=(0.25, 0.5),
     n_solutions=3, structure_steps=4, n_eval=4, set_grid=3, n_sets=2,
