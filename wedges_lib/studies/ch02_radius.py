@@ -3,8 +3,8 @@ the softmax temperature that the weights' scale sets.
 
 Scaling every weight and bias of an L-layer ReLU network by c scales its logits by about c^L, so a radius
 effect in subspace training may be nothing but a too-hot or too-cold softmax; in a bias-free ReLU network it
-is exactly that (:func:`homogeneity`). The experiment runs four variants side by side on the same
-initialisations, projections and minibatches (``VARIANTS``):
+is exactly that (:func:`~wedges_lib.studies.ch02_threshold.homogeneity`). The experiment runs four variants side
+by side on the same initialisations, projections and minibatches (``VARIANTS``):
 
 * ``uncontrolled`` — the network ``cfg.model`` (the MLP with biases) as it is, with the chapter's step
   (``cfg.subspace_step``);
@@ -282,8 +282,8 @@ NETWORK = {"uncontrolled": "MLP", "temperature": "MLP", "smooth": "GELU MLP", "i
 def numbers(res: dict, runs: dict[str, dict], radii: Sequence[float], d50: torch.Tensor,
             plane_radii: Sequence[float]) -> dict:
     """The numbers chapter 02's text quotes, named as recorded (less ``radius_``), from :func:`run`'s
-    ``res``, :func:`statistics`'s ``runs`` and :func:`toy_d50` (R', toys); accuracies averaged over seeds and d.
-    Used in :ref:`ch-radius`."""
+    ``res``, :func:`statistics`'s ``runs`` and :func:`~wedges_lib.studies.ch02_threshold.toy_d50` (R', toys);
+    accuracies averaged over seeds and d. Used in :ref:`ch-radius`."""
     un, last = res["variants"]["uncontrolled"], len(radii) - 1
     mean = un["sweep"]["test_acc"].double().mean((1, 2))  # (R,): over d and seeds
     best, toy_mean, temp = int(mean.argmax()), d50.nanmean(1), res["temperature"].mean(1)
@@ -401,9 +401,10 @@ def judge(claims: dict, runs: dict[str, dict], d50: torch.Tensor, identity: dict
     """Chapter 02's checks judged per seed, recorded: far vs near on the uncontrolled runs, each variant's slope of
     log d_int against log c (:data:`SLOPES`; the invariant network's absolute slope, a sanity check of its construction;
     seeds with a d_int never reached counted as censored), the primary slopes over c >= HIGH_C (:data:`PRIMARY`),
-    and the toy's slope of log d₅₀ against log r over
-    ``d50`` (R', toys) from :func:`toy_d50`, and the homogeneity identity's largest loss difference per seed
-    (``identity`` from :func:`homogeneity`, a sanity check). Name -> verdict. Used in :ref:`ch-radius`."""
+    and the toy's slope of log d₅₀ against log r over ``d50`` (R', toys) from
+    :func:`~wedges_lib.studies.ch02_threshold.toy_d50`, and the homogeneity identity's largest loss difference per
+    seed (``identity`` from :func:`~wedges_lib.studies.ch02_threshold.homogeneity`, a sanity check). Name -> verdict.
+    Used in :ref:`ch-radius`."""
     st = {v: r["stat"] for v, r in runs.items()}
     out = {"radius_far_near": verdicts.judge(claims["radius_far_near"], st["uncontrolled"]["far_near"], cfg.scale)}
     for v, name in SLOPES.items():

@@ -25,7 +25,7 @@ from ..projections import make_projection, stack_projections
 from ..validation import check_arg
 from .ch02_radius import HIGH_C, NETWORK, SMOOTH_MODEL, _log_y, anchor_temperature, init, log_slope, seeds_of
 
-FAMILIES = {"bias": None, "smooth": SMOOTH_MODEL}  # not homogeneous, by their checks' name (None: cfg.model)
+FAMILIES = {"bias": None, "smooth": SMOOTH_MODEL}  #: not homogeneous, by their checks' name (None: cfg.model)
 
 
 def burnin(cfg: Config, data: Dataset, model: nn.Module, theta_init: torch.Tensor) -> torch.Tensor:
