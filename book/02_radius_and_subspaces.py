@@ -145,14 +145,48 @@ identity = cache.cached("radius-identity", cfg, td.homogeneity, data=ds)  # larg
 # %% [markdown]
 # ## Figures
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The uncontrolled experiment: training in random subspaces of MNIST-1D's MLP anchored at c × the initialisation's norm (mean ± 1 std over seeds). Left: test accuracy against d, one line per radius; dashed: the intrinsic dimension's threshold. Middle: test accuracy at the largest d against c, with the full-space accuracy. Right: d_int against c (triangles: not reached).", "name": "fig-radius-subspaces"}}
+# %% tags=["hide-input", "remove-output"]
 fig = study.figures("sweep", res, runs, cfg)
+wedges_lib.glue_figure("fig_radius_subspaces", fig)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The variants, one line each (mean ± 1 std over seeds) against c. Top: d_int (not reached: the largest d), the biases' share of the logits of the two networks with biases, the training loss at the anchors (at each variant's temperature). Bottom: Tr(H)/‖H‖_F at the anchors in the full space and restricted to the random subspace (PᵀHP), and the wedge toy's prediction, d₅₀ against r / r_min.", "name": "fig-radius-controls"}}
+# %% [markdown]
+# ```{glue:figure} fig_radius_subspaces
+# :name: fig-radius-subspaces
+#
+# The uncontrolled experiment: training in random subspaces of MNIST-1D's MLP anchored at c × the initialisation's
+# norm (mean ± 1 std over seeds). Left: test accuracy against d, one line per radius; dashed: the intrinsic
+# dimension's threshold. Middle: test accuracy at the largest d against c, with the full-space accuracy. Right: d_int
+# against c (triangles: not reached).
+# ```
+
+# %% tags=["hide-input", "remove-output"]
 fig = study.figures("controls", res, runs, cfg, d50)
+wedges_lib.glue_figure("fig_radius_controls", fig)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The threshold dimension (Larsen, Fort et al. 2022). Left and middle: the probability that training in a random subspace of dimension d reaches the target, for the MLP with biases and the GELU MLP at their fitted temperature, one line per c (mean ± 1 std over seeds; dashed: the MLP after a burn-in of ordinary training). Right: d*, where the probability crosses ½, against c, and for the burn-in points against their own radius (d* never reached: the largest d).", "name": "fig-radius-threshold"}}
+# %% [markdown]
+# ```{glue:figure} fig_radius_controls
+# :name: fig-radius-controls
+#
+# The variants, one line each (mean ± 1 std over seeds) against c. Top: d_int (not reached: the largest d), the
+# biases' share of the logits of the two networks with biases, the training loss at the anchors (at each variant's
+# temperature). Bottom: Tr(H)/‖H‖_F at the anchors in the full space and restricted to the random subspace (PᵀHP), and
+# the wedge toy's prediction, d₅₀ against r / r_min.
+# ```
+
+# %% tags=["hide-input", "remove-output"]
 fig = td.figures(tdres, tds, cfg)
+wedges_lib.glue_figure("fig_radius_threshold", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig_radius_threshold
+# :name: fig-radius-threshold
+#
+# The threshold dimension (Larsen, Fort et al. 2022). Left and middle: the probability that training in a random
+# subspace of dimension d reaches the target, for the MLP with biases and the GELU MLP at their fitted temperature,
+# one line per c (mean ± 1 std over seeds; dashed: the MLP after a burn-in of ordinary training). Right: d*, where the
+# probability crosses ½, against c, and for the burn-in points against their own radius (d* never reached: the largest
+# d).
+# ```
 
 # %% [markdown]
 # **Explore the radius.** The slider steps through the radii already run (nothing is recomputed): at each, every

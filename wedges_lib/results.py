@@ -68,8 +68,8 @@ def glue_figure(name: str, fig: Any) -> None:
     :func:`wedges_lib.plots.frames`), or ``None`` where the chapter has nothing to draw (a line of text stands in).
     In Jupyter the figure shows under its cell as usual.
 
-    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-hyperparameters`, :ref:`ch-pairs`, :ref:`ch-sets`
-    and :ref:`ch-your-model`.
+    Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`, :ref:`ch-pairs`,
+    :ref:`ch-sets` and :ref:`ch-your-model`.
     """
     try:
         from myst_nb import glue
