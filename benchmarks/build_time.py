@@ -47,6 +47,7 @@ def build(scale: str, jobs: int | None = None, keep: Path | None = None) -> dict
         env = {**os.environ, "WEDGES_SCALE": scale, "WEDGES_DATA": str(Path(tmp) / "data")}
         if jobs:
             env["WEDGES_BUILD_JOBS"] = str(jobs)
+        load = os.getloadavg()[1]  # other work on the machine slows every chapter: kept with the record
         start = time.perf_counter()
         p = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--path-output",
                             str(Path(tmp) / "out"), "-W", "-n", "--keep-going"], env=env, cwd=ROOT,
@@ -54,6 +55,7 @@ def build(scale: str, jobs: int | None = None, keep: Path | None = None) -> dict
         total = time.perf_counter() - start
         chapters = read_times(Path(tmp) / "out" / "_build" / ".jupyter_cache")
     return {"scale": scale, "total_seconds": round(total, 1), "chapters": chapters, "succeeded": p.returncode == 0,
+            "load": [round(load, 2), round(os.getloadavg()[2], 2)],  # 5-min average before, 15-min after
             "cores": os.cpu_count(), "jobs": jobs or os.cpu_count(), "log_tail": (p.stdout + p.stderr)[-2000:]}
 
 
@@ -92,7 +94,10 @@ def markdown(record: dict | None) -> str:
                       for name, seconds in sorted(record["chapters"].items()))
     return (f"Built cold at the {record['scale']} scale on {record['device']} ({record['jobs']} chapters at a time), "
             f"{record['date']}, commit `{record['commit']}`: **{record['total_seconds'] / 60:.1f} minutes** "
-            f"(the chapters' execution times add up to {sum(record['chapters'].values()) / 60:.1f}).\n\n"
+            f"(the chapters' execution times add up to {sum(record['chapters'].values()) / 60:.1f})"
+            + (f"; the machine's load average was {record['load'][0]:g} before and {record['load'][1]:g} over the "
+               f"build (the build alone keeps {record['jobs']} of its {record['cores']} cores busy: more is other work)"
+               if "load" in record else "") + ".\n\n"
             f"| chapter | seconds | budget (s) | |\n|---|---|---|---|\n{rows}\n")
 
 
