@@ -387,7 +387,8 @@ def explorer(raw: Mapping, base_lr: float):
         e = raw["ens"][m][f] if f is not None else raw["ens"][m]
         fig, ax = plots.figure(2, width=3.6, height=3.3)
         p, deep = raw["fhl"][m if f is None else f"{m}@{f:g}"], raw["fhl"]["deep"]
-        ax[0, 0].plot(deep["members"][:, 0], deep["members"][:, 1], "s", color="grey", ms=5, label="deep members")
+        ax[0, 0].plot(deep["members"][:, 0], deep["members"][:, 1], "s", color="grey", ms=5, label="deep members",
+                     zorder=3)
         for line in p["paths"] if p["paths"] is not None else []:
             ax[0, 0].plot(line[:, 0], line[:, 1], color=plots.PALETTE[METHODS.index(m)], lw=0.8, alpha=0.7)
         ax[0, 0].plot(p["members"][:, 0], p["members"][:, 1], "o", color=plots.PALETTE[METHODS.index(m)], ms=4,
