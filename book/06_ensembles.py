@@ -110,14 +110,45 @@ study.sweep_table(raw, cfg.lr)
 # the common reference; the training loss on the plane through members 0, 1 and 2 on an `ensemble_grid`² grid in
 # true distances from member 0 (`wedges_lib.surfaces.plane_through`).
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy (left) and NLL (right) of the ensemble of the first m members against the gradient steps spent when member m was collected, mean ± std over repetitions, each swept method at its validation-tuned rate (Garipov FGE collects many cheap members); the dotted line is the SWA weight average of the first m SWA iterates.", "name": "fig-ensembles-gain"}}
+# %% tags=["hide-input", "remove-output"]
 fig = study.figures("gains", raw)
+wedges_lib.glue_figure("fig_ensembles_gain", fig)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The diversity–accuracy plane of Fort, Hu & Lakshminarayanan (2019), first repetition: test disagreement with the common reference (the star, deep member 0) against test accuracy, for every member (dots) and along every run (lines: deep's K runs from their initialisations; the snapshot run; both FGEs and SWA at each swept rate, as a fraction of lr). Dotted: the bounds any model obeys given the reference's accuracy.", "name": "fig-ensembles-fhl"}}
+# %% [markdown]
+# ```{glue:figure} fig_ensembles_gain
+# :name: fig-ensembles-gain
+#
+# Test accuracy (left) and NLL (right) of the ensemble of the first m members against the gradient steps spent when
+# member m was collected, mean ± std over repetitions, each swept method at its validation-tuned rate (Garipov FGE
+# collects many cheap members); the dotted line is the SWA weight average of the first m SWA iterates.
+# ```
+
+# %% tags=["hide-input", "remove-output"]
 fig = study.figures("fhl", raw)
+wedges_lib.glue_figure("fig_ensembles_fhl", fig)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Training loss (log10, one colour scale for all panels) on the plane through members 0, 1 and 2 of each method (first repetition, swept methods at their tuned rate; none where its run diverged); the axes are weight-space distances from member 0, each panel at its own extent.", "name": "fig-ensembles-plane"}}
+# %% [markdown]
+# ```{glue:figure} fig_ensembles_fhl
+# :name: fig-ensembles-fhl
+#
+# The diversity–accuracy plane of Fort, Hu & Lakshminarayanan (2019), first repetition: test disagreement with the
+# common reference (the star, deep member 0) against test accuracy, for every member (dots) and along every run
+# (lines: deep's K runs from their initialisations; the snapshot run; both FGEs and SWA at each swept rate, as a
+# fraction of lr). Dotted: the bounds any model obeys given the reference's accuracy.
+# ```
+
+# %% tags=["hide-input", "remove-output"]
 fig = study.figures("planes", raw)
+wedges_lib.glue_figure("fig_ensembles_plane", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig_ensembles_plane
+# :name: fig-ensembles-plane
+#
+# Training loss (log10, one colour scale for all panels) on the plane through members 0, 1 and 2 of each method
+# (first repetition, swept methods at their tuned rate; none where its run diverged); the axes are weight-space
+# distances from member 0, each panel at its own extent.
+# ```
 
 # %% [markdown]
 # **Every ensemble, one at a time.** The slider steps through every ensemble the chapter built — deep, snapshot,

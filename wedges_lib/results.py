@@ -69,7 +69,7 @@ def glue_figure(name: str, fig: Any) -> None:
     In Jupyter the figure shows under its cell as usual.
 
     Used in :ref:`ch-quickstart`, :ref:`ch-toy-model`, :ref:`ch-radius`, :ref:`ch-hyperparameters`, :ref:`ch-pairs`,
-    :ref:`ch-sets` and :ref:`ch-your-model`.
+    :ref:`ch-sets`, :ref:`ch-ensembles` and :ref:`ch-your-model`.
     """
     try:
         from myst_nb import glue
