@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Sequence
 
 import matplotlib.pyplot as plt
-from matplotlib import patheffects
 import numpy as np
 import torch
+from matplotlib import patheffects
 
 # Okabe & Ito (2008): distinguishable under the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")

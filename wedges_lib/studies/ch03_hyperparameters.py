@@ -22,9 +22,26 @@ from ..config import Config
 from ..data import Dataset
 from ..validation import check_arg
 from ..verdicts import interval, interval_text
-from .hp_matched import (KNOBS, STATUSES, add_band_curvature, along_band, at_loss, bracketing,  # noqa: F401
-                         common_loss, compared, curvature_along, knob_effect, late_band, loss_band, matched,
-                         member_status, quantities, run_setting, same_direction, trained)
+from .hp_matched import (  # noqa: F401
+    KNOBS,
+    STATUSES,
+    add_band_curvature,
+    along_band,
+    at_loss,
+    bracketing,
+    common_loss,
+    compared,
+    curvature_along,
+    knob_effect,
+    late_band,
+    loss_band,
+    matched,
+    member_status,
+    quantities,
+    run_setting,
+    same_direction,
+    trained,
+)
 
 NAMES = {"lr": "lr", "width": "width ×", "l2": "L2"}
 BANDS = ("early", "late")

@@ -356,7 +356,7 @@ def _bounds(ax, a0: float) -> None:
 
 def draw_accuracy_plane(axes, plane: Mapping[str, dict]) -> None:
     """One panel per method of ``plane`` (:func:`accuracy_plane`): the recorded paths as lines (one colour per
-    swept rate), the members as markers, and the bounds (:func:`_bounds`). Used in :ref:`ch-ensembles`."""
+    swept rate), the members as markers, and the bounds (``_bounds``). Used in :ref:`ch-ensembles`."""
     for ax, m in zip(axes, METHODS):
         keys = [k for k in plane if k == m or k.startswith(m + "@")]
         for k, colour in zip(keys, plots.PALETTE * 2):

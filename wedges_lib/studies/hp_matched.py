@@ -276,8 +276,9 @@ def same_direction(effects: Sequence[torch.Tensor]) -> torch.Tensor:
     (its size is then the smallest effect); negative when they disagree; NaN where a knob is not measured.
     Used in :ref:`ch-hyperparameters`.
 
-    >>> same_direction([torch.tensor([-0.5, 0.2]), torch.tensor([-0.1, -0.3]), torch.tensor([-0.2, 0.1])]).tolist()
-    [0.1, -0.2]
+    >>> effects = [torch.tensor([-0.5, 0.25]), torch.tensor([-0.125, -0.375]), torch.tensor([-0.25, 0.125])]
+    >>> same_direction(effects).tolist()
+    [0.125, -0.25]
     """
     e = torch.stack([x.double() for x in effects])
     out = torch.maximum(e.min(0).values, -e.max(0).values)
