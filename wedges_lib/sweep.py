@@ -108,7 +108,7 @@ def run_chapter(chapter: str | Path, out: str | Path, *, scale: str | None = Non
 # --- the run's report: its notebook as one HTML file -----------------------------------------------------
 
 _ROLE = re.compile(r"\{([\w:-]+)\}`([^`]*)`")
-_FENCE = re.compile(r"^(:{3,}|`{3,})\{([\w-]+)\}\s*(.*)$")
+_FENCE = re.compile(r"^(:{3,}|`{3,})\{([\w:-]+)\}\s*(.*)$")
 _TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
@@ -136,20 +136,28 @@ def _role(match: re.Match, metrics: dict) -> str:
 
 def plain_markdown(text: str, metrics: dict) -> str:
     r"""MyST Markdown as plain Markdown for a report outside the book: roles as text (glued numbers from ``metrics``),
-    directive fences as a bold title, their options dropped, target labels ``(name)=`` dropped.
+    directive fences as a bold title (a ``{glue:figure}``'s caption as "Figure (its name)." — the figure itself is
+    its cell's output), their options dropped, target labels ``(name)=`` dropped.
 
     >>> plain_markdown(":::{admonition} Note\n:class: tip\nsee {numref}`fig-a`, {glue:text}`x` = 1\n:::", {"x": 0.5})
     '**Note**\n\nsee *fig-a*, 0.5 = 1\n'
+    >>> plain_markdown("```{glue:figure} fig_a\n:name: fig-a\n\nThe caption.\n```", {})
+    '**Figure (fig-a).**\n\nThe caption.\n'
     """
     out, fences = [], []
     for line in text.splitlines():
         m = _FENCE.match(line.strip())
+        option = re.match(r"^:(\w+):\s*(.*)$", line.strip()) if fences else None
         if m:
             fences.append(m.group(1))
-            out += [f"**{m.group(3) or m.group(2).capitalize()}**", ""]
+            if m.group(2) != "glue:figure":  # a figure's title comes with its name (the :name: option)
+                out += [f"**{m.group(3) or m.group(2).capitalize()}**", ""]
         elif fences and line.strip() == fences[-1]:
             fences.pop()
-        elif not (fences and re.match(r"^:\w+:", line.strip())) and not re.fullmatch(r"\([\w-]+\)=", line.strip()):
+        elif option:
+            if option.group(1) == "name":
+                out.append(f"**Figure ({option.group(2)}).**")
+        elif not re.fullmatch(r"\([\w-]+\)=", line.strip()):
             out.append(_ROLE.sub(lambda mm: _role(mm, metrics), line))
     return "\n".join(out) + "\n"
 
@@ -158,7 +166,7 @@ def export_html(notebook_path: Path, html_path: Path, metrics: dict) -> None:
     """The executed notebook as one HTML file that reads offline: nbconvert's lab template with no CDN script, the
     book's MathJax 3 (:func:`wedges_lib.notebook.mathjax_source`, its SVG build inlined), the chapter's MyST as plain
     Markdown (:func:`plain_markdown`), cells tagged ``remove-cell`` left out, inputs tagged ``remove-input`` /
-    ``hide-input`` hidden, each figure followed by its caption."""
+    ``hide-input`` hidden, each figure followed by its caption (the chapter's ``{glue:figure}``)."""
     import jinja2
     import nbformat
     from nbconvert import HTMLExporter
@@ -178,10 +186,6 @@ def export_html(notebook_path: Path, html_path: Path, metrics: dict) -> None:
             for o in outs:
                 if "text/markdown" in o.get("data", {}):
                     o.data["text/markdown"] = plain_markdown(o.data["text/markdown"], metrics)
-            fig = cell.metadata.get("mystnb", {}).get("figure")
-            if fig and any("image/png" in o.get("data", {}) for o in outs):
-                outs.append(nbformat.v4.new_output("display_data", {"text/markdown": plain_markdown(
-                    f"**Figure ({fig.get('name', '')}).** {fig.get('caption', '')}", metrics)}))
             cell.outputs = outs
         cells.append(cell)
     nb.cells = cells
