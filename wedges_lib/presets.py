@@ -425,11 +425,12 @@ CHAPTER_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-#: each chapter's time budget at the cpu scale (seconds of execution, one core): the whole book within 12 minutes
-#: on 2 cores. ``python -m benchmarks.build_time`` flags a chapter over its budget.
+#: each chapter's time budget at the cpu scale (seconds of execution, one core), from its measured CPU time;
+#: ``python -m benchmarks.build_time`` flags a chapter over its budget. They add up to about 21 minutes on 2 cores:
+#: over the 12 the book aims at, since chapters 02-06 took on the mechanism and fairness work of this round.
 CHAPTER_BUDGETS: dict[str, int] = {
     "00_quickstart": 30, "01_toy_model": 60, "02_radius_and_subspaces": 480, "03_hyperparameters": 400,
-    "04_pairs_of_solutions": 180, "05_connecting_many_solutions": 240, "06_ensembles": 120, "91_benchmarks": 300,
+    "04_pairs_of_solutions": 240, "05_connecting_many_solutions": 360, "06_ensembles": 600, "91_benchmarks": 300,
     "92_your_model": 60}
 
 
