@@ -24,7 +24,7 @@ from pathlib import Path
 
 from benchmarks.common import ROOT
 from benchmarks.suite import RESULTS, git_commit, machine
-from wedges_lib.execution import read_times
+from wedges_lib.execution import read_cells, read_times
 from wedges_lib.presets import CHAPTER_BUDGETS
 from wedges_lib.results import write_json
 
@@ -54,7 +54,9 @@ def build(scale: str, jobs: int | None = None, keep: Path | None = None) -> dict
                            capture_output=True, text=True)
         total = time.perf_counter() - start
         chapters = read_times(Path(tmp) / "out" / "_build" / ".jupyter_cache")
-    return {"scale": scale, "total_seconds": round(total, 1), "chapters": chapters, "succeeded": p.returncode == 0,
+        cells = read_cells(Path(tmp) / "out" / "_build" / ".jupyter_cache")
+    return {"scale": scale, "total_seconds": round(total, 1), "chapters": chapters, "cells": cells,
+            "succeeded": p.returncode == 0,
             "load": [round(load, 2), round(os.getloadavg()[2], 2)],  # 5-min average before, 15-min after
             "cores": os.cpu_count(), "jobs": jobs or os.cpu_count(), "log_tail": (p.stdout + p.stderr)[-2000:]}
 
@@ -82,6 +84,9 @@ def table(record: dict) -> str:
         rows.append(f"{name:32} {seconds:8.0f} {budget if budget is not None else '—':>8}{over}")
     rows.append(f"{'sum of chapters':32} {sum(record['chapters'].values()):8.0f}")
     rows.append(f"{'whole build (wall clock)':32} {record['total_seconds']:8.0f}")
+    for name, cells in sorted(record.get("cells", {}).items()):  # where each chapter's time goes
+        rows.append(f"{name}, slowest cells:")
+        rows += [f"  {seconds:8.1f} s  {line}" for seconds, line in cells]
     return "\n".join(rows)
 
 

@@ -5,6 +5,10 @@ import pytest
 import torch
 
 torch.set_num_threads(1)  # small tensors: one thread is as fast, and steadier when cores are shared
+# ... and so for every kernel the tests start (papermill runs of the chapters): CI runs a second configuration beside
+# them, and kernels of two threads each on two cores wait on each other's OpenMP barriers (wedges_lib.execution)
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 os.environ.setdefault("WEDGES_SCALE", "smoke")
 

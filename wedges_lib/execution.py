@@ -10,35 +10,75 @@ cache. myst-nb then finds every chapter cached and executes nothing; a chapter t
 myst-nb executes it again and reports its error as usual. Each chapter's time is written to
 ``_build/.jupyter_cache/wedges-times.json`` (:func:`read_times`), which ``benchmarks.build_time`` reads.
 
-``WEDGES_BUILD_JOBS`` sets the number of parallel kernels (default: the cores, at most the chapters to run).
+``WEDGES_BUILD_JOBS`` sets the number of parallel kernels (default: the cores, at most the chapters to run). Each
+kernel gets the cores divided among the kernels as its threads (``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``, unless
+the environment sets them): two kernels of two threads each on two cores wait on each other's OpenMP barriers, which
+made a chapter without its own ``torch.set_num_threads`` up to 35 times slower (chapter 00: 14 s alone, 511 s beside
+another). The slowest cells of each chapter are kept beside its time (``wedges-cells.json``, :func:`read_cells`).
 """
 from __future__ import annotations
 
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+from .results import write_json
+
 TIMES = "wedges-times.json"  # beside the execution cache's database: chapter -> seconds, of the last execution
+CELLS = "wedges-cells.json"  # chapter -> its slowest cells [[seconds, first line of code], ...] in that execution
+SLOWEST = 5  # cells kept per chapter
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")  # torch's intra-op pool and BLAS read them when they start
 
 
-def _execute(path: str, timeout: int) -> tuple[str, str | None, float, str | None]:
-    """Execute one chapter (in its own folder) in a fresh kernel: (path, executed notebook as JSON or None, seconds,
-    error)."""
+def kernel_threads(jobs: int, cores: int | None = None) -> int | None:
+    """The threads each of ``jobs`` parallel kernels gets: the cores shared out (at least 1), or None where the
+    environment already sets ``OMP_NUM_THREADS`` (the kernels inherit it).
+
+    >>> kernel_threads(2, cores=2), kernel_threads(1, cores=2), kernel_threads(3, cores=2)
+    (1, 2, 1)
+    """
+    if os.environ.get("OMP_NUM_THREADS"):
+        return None
+    return max(1, (cores or os.cpu_count() or 1) // max(1, jobs))
+
+
+def slowest_cells(nb, n: int = SLOWEST) -> list[list]:
+    """The ``n`` slowest code cells of an executed notebook (executed with ``record_timing``): [[seconds, the first
+    line of code], ...], slowest first."""
+    from datetime import datetime
+
+    out = []
+    for cell in nb.cells:
+        t = cell.get("metadata", {}).get("execution", {})
+        if cell.cell_type != "code" or "shell.execute_reply" not in t or "iopub.execute_input" not in t:
+            continue
+        seconds = (datetime.fromisoformat(t["shell.execute_reply"].replace("Z", "+00:00"))
+                   - datetime.fromisoformat(t["iopub.execute_input"].replace("Z", "+00:00"))).total_seconds()
+        first = next((ln for ln in cell.source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")), "")
+        out.append([round(seconds, 1), first.strip()[:100]])
+    return sorted(out, key=lambda c: -c[0])[:n]
+
+
+def _execute(path: str, timeout: int, threads: int | None) -> tuple[str, str | None, float, list, str | None]:
+    """Execute one chapter (in its own folder) in a fresh kernel with ``threads`` threads (None: as the environment
+    says): (path, executed notebook as JSON or None, seconds, its slowest cells, error)."""
     import nbformat
     from jupyter_cache.executors.utils import single_nb_execution
 
     from .notebook import reads
 
+    if threads is not None:  # this worker process's environment is the kernel's
+        os.environ.update({k: str(threads) for k in THREAD_VARS})
     nb = reads(Path(path).read_text(), fmt="py:percent")
     start = time.perf_counter()
     result = single_nb_execution(nb, cwd=str(Path(path).parent), allow_errors=False, timeout=timeout,
-                                 meta_override=True)
+                                 meta_override=True, record_timing=True)
     seconds = time.perf_counter() - start
     if result.err is not None:
-        return path, None, seconds, f"{result.err.__class__.__name__}: {result.err}"
-    return path, nbformat.writes(nb), seconds, None
+        return path, None, seconds, slowest_cells(nb), f"{result.err.__class__.__name__}: {result.err}"
+    return path, nbformat.writes(nb), seconds, slowest_cells(nb), None
 
 
 def order(paths: list[Path], times: dict[str, float]) -> list[Path]:
@@ -54,6 +94,12 @@ def order(paths: list[Path], times: dict[str, float]) -> list[Path]:
 def read_times(cache_path: str | Path) -> dict[str, float]:
     """Seconds each chapter took when it was last executed here (empty before any build)."""
     path = Path(cache_path) / TIMES
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def read_cells(cache_path: str | Path) -> dict[str, list]:
+    """Each chapter's slowest cells when it was last executed here: {chapter: [[seconds, first line], ...]}."""
+    path = Path(cache_path) / CELLS
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
@@ -86,21 +132,28 @@ def execute_all(paths: list[Path], cache_path: str | Path, *, jobs: int | None =
     if not todo:
         return {}
     jobs = max(1, min(jobs or int(os.environ.get("WEDGES_BUILD_JOBS", 0)) or os.cpu_count() or 1, len(todo)))
-    log(f"wedges: executing {len(todo)} chapter(s), {jobs} at a time: {', '.join(p.stem for p in todo)}")
+    threads = kernel_threads(jobs)
+    log(f"wedges: executing {len(todo)} chapter(s), {jobs} at a time"
+        f"{f', {threads} thread(s) each' if threads else ''}: {', '.join(p.stem for p in todo)}")
     cache = get_cache(str(cache_path))
+    cells = read_cells(cache_path)
     done: dict[str, float] = {}
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        for path, text, seconds, error in pool.map(_execute, [str(p) for p in todo], [timeout] * len(todo)):
+        futures = [pool.submit(_execute, str(p), timeout, threads) for p in todo]
+        for future in as_completed(futures):
+            path, text, seconds, slow, error = future.result()
             stem = Path(path).stem
+            cells[stem] = slow
             if error is not None:
                 log(f"wedges: {stem} failed after {seconds:.0f} s ({error}); the book build executes it again")
-                continue
-            cache.cache_notebook_bundle(CacheBundleIn(nbformat.reads(text, as_version=4), path,
-                                                      data={"execution_seconds": seconds}),
-                                        check_validity=False, overwrite=True)
-            done[stem] = times[stem] = round(seconds, 1)
-            log(f"wedges: {stem} executed in {seconds:.0f} s")
-    Path(cache_path, TIMES).write_text(json.dumps(times, indent=1, sort_keys=True))
+            else:
+                cache.cache_notebook_bundle(CacheBundleIn(nbformat.reads(text, as_version=4), path,
+                                                          data={"execution_seconds": seconds}),
+                                            check_validity=False, overwrite=True)
+                done[stem] = times[stem] = round(seconds, 1)
+                log(f"wedges: {stem} executed in {seconds:.0f} s")
+            write_json(Path(cache_path, TIMES), times)  # after each chapter: an interrupted build keeps its times
+            write_json(Path(cache_path, CELLS), cells)
     return done
 
 
