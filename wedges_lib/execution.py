@@ -81,14 +81,18 @@ def _execute(path: str, timeout: int, threads: int | None) -> tuple[str, str | N
     return path, nbformat.writes(nb), seconds, slowest_cells(nb), None
 
 
-def order(paths: list[Path], times: dict[str, float]) -> list[Path]:
-    """The chapters to execute, slowest first by their last recorded time (unknown ones first of all), so that the
-    last kernel to finish starts early.
+def order(paths: list[Path], times: dict[str, float], budgets: dict[str, float] | None = None) -> list[Path]:
+    """The chapters to execute, slowest first, so that the last kernel to finish starts early: by their last
+    recorded time here, else their budget (:data:`wedges_lib.presets.CHAPTER_BUDGETS`, the measured cost at the
+    cpu scale: a cold build has no record yet), chapters with neither first of all.
 
-    >>> [p.name for p in order([Path("a.py"), Path("b.py"), Path("c.py")], {"a": 5.0, "b": 60.0})]
-    ['c.py', 'b.py', 'a.py']
+    >>> [p.name for p in order([Path("a.py"), Path("b.py"), Path("c.py"), Path("d.py")], {"a": 5.0, "b": 60.0},
+    ...                        {"d": 30, "b": 1})]
+    ['c.py', 'b.py', 'd.py', 'a.py']
     """
-    return sorted(paths, key=lambda p: -times.get(p.stem, float("inf")))
+    if budgets is None:
+        from .presets import CHAPTER_BUDGETS as budgets
+    return sorted(paths, key=lambda p: -times.get(p.stem, budgets.get(p.stem, float("inf"))))
 
 
 def read_times(cache_path: str | Path) -> dict[str, float]:
