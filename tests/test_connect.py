@@ -121,6 +121,19 @@ def test_trained_curves_lower_the_linear_barrier(two_solutions, smoke_data):
     assert connect.barrier_height(prof["loss"]) < 0.5 * line, "F&J connector"
 
 
+def test_points_loss_equals_the_vmapped_minibatch_loss(two_solutions, smoke_data):
+    # the fits' batched pass (params.stacked_loss, gradient written out) against vmap over params.batch_loss
+    model, a, c, _ = two_solutions
+    thetas = connect.curve_points(torch.stack([a, c]), torch.tensor([0.1, 0.5, 0.8])).requires_grad_()
+    idx = torch.arange(0, 64, 3)
+    fast = connect._points_loss(model, smoke_data, a.device)(thetas, idx)
+    slow = torch.func.vmap(params.batch_loss(model), in_dims=(0, None, None))(
+        thetas, smoke_data.x_train[idx], smoke_data.y_train[idx])
+    torch.testing.assert_close(fast, slow)
+    w = torch.tensor([0.2, 0.3, 0.5])
+    torch.testing.assert_close(torch.autograd.grad(fast @ w, thetas)[0], torch.autograd.grad(slow @ w, thetas)[0])
+
+
 def test_line_from_init_to_solution_descends(two_solutions, smoke_data):
     model, a, _, theta0 = two_solutions
     prof = connect.profile(model, torch.stack([theta0[0], a]), 11, x=smoke_data.x_train, y=smoke_data.y_train)

@@ -140,21 +140,37 @@ class CurveResult:
         return torch.stack([self.a, self.b, self.c])
 
 
-def _points_loss(f, data: Dataset | None, device) -> Callable:
-    """``loss(thetas (T, D), idx (B,) | None) -> (T,)``: ``f``'s loss at T parameter points on the minibatch idx
-    of ``data`` (vmapped over the points), or the batched loss ``f`` itself when ``data`` is None."""
+def _network_loss(f, data: Dataset | None, device) -> tuple[Callable, torch.Tensor | None, torch.Tensor | None]:
+    """``(loss(thetas (K, D), xb (K, B, ...), yb (K, B)) -> (K,), x, y)``: each of K parameter points' minibatch
+    loss on its own batch, and ``data``'s training set on ``device`` (None, None without data). A network goes
+    through :func:`wedges_lib.params.stacked_loss` (batched products, the gradient written out where it can),
+    a callable ``loss_on_batch(theta (D,), xb, yb)`` is vmapped; with ``data`` None, ``f`` is the batched loss
+    ``f(thetas (K, D)) -> (K,)`` itself."""
     if data is None:
         check_arg("data", None, not isinstance(f, nn.Module), "a Dataset when f is a network")
         check_arg("f", type(f).__name__, callable(f), "an nn.Module or a callable")
-        return lambda thetas, idx: f(thetas)
+        return (lambda thetas, xb, yb: f(thetas)), None, None
     if isinstance(f, nn.Module):
-        single = params.batch_loss(f)
+        per_point = params.stacked_loss(f)
     else:
         check_arg("f", type(f).__name__, callable(f), "an nn.Module or a callable loss_on_batch(theta, xb, yb)")
-        single = f
-    per_point = vmap(single, in_dims=(0, None, None))
-    x, y = data.x_train.to(device), data.y_train.to(device)
-    return lambda thetas, idx: per_point(thetas, x[idx], y[idx])
+        per_point = vmap(f, in_dims=(0, 0, 0))
+    return per_point, data.x_train.to(device), data.y_train.to(device)
+
+
+def _points_loss(f, data: Dataset | None, device) -> Callable:
+    """``loss(thetas (T, D), idx (B,) | None) -> (T,)``: ``f``'s loss at T parameter points on the minibatch idx
+    of ``data`` (all T points on the same batch, in one batched pass), or the batched loss ``f`` itself when
+    ``data`` is None."""
+    per_point, x, y = _network_loss(f, data, device)
+    if x is None:
+        return lambda thetas, idx: per_point(thetas, None, None)
+
+    def loss(thetas: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        xb, yb = x[idx], y[idx]
+        return per_point(thetas, xb.expand(len(thetas), *xb.shape), yb.expand(len(thetas), -1))
+
+    return loss
 
 
 def _fit_bend(f, a: torch.Tensor, c: torch.Tensor, *, kind: str, fixed_t: float | None, project: bool,
@@ -236,13 +252,8 @@ def _descend_in_planes(f, p: torch.Tensor, q: torch.Tensor, m: torch.Tensor, *, 
     the loss at itself (member k's minibatches from ``seed + k``), its gradient's component along q[k] - p[k]
     removed and the bend put back on the hyperplane through m[k] orthogonal to q[k] - p[k] after every step."""
     e = (q - p) / (q - p).norm(dim=1, keepdim=True)
-    if data is None:
-        check_arg("data", None, not isinstance(f, nn.Module), "a Dataset when f is a network")
-        loss = lambda b, idx: f(b)  # noqa: E731
-    else:
-        per_point = vmap(params.batch_loss(f) if isinstance(f, nn.Module) else f, in_dims=(0, 0, 0))
-        x, y = data.x_train.to(m.device), data.y_train.to(m.device)
-        loss = lambda b, idx: per_point(b, x[idx], y[idx])  # noqa: E731
+    per_point, x, y = _network_loss(f, data, m.device)
+    loss = lambda b, idx: per_point(b, None if x is None else x[idx], None if y is None else y[idx])  # noqa: E731
 
     def along_out(g: torch.Tensor) -> torch.Tensor:
         return g - (g * e).sum(1, keepdim=True) * e
