@@ -78,6 +78,8 @@ def test_fj_chain_on_a_ring_inscribes_the_polygon_with_known_barriers():
     angles = torch.atan2(res.points[:, 1], res.points[:, 0])
     assert torch.allclose(angles, torch.linspace(0, math.pi / 2, 9), atol=1e-4)  # the inscribed 8-gon
     assert torch.allclose(res.points.norm(dim=1), torch.ones(9), atol=1e-4)
+    segs = [connect.profile(ring_loss, res.points[i:i + 2], 33)["loss"] for i in range(8)]
+    assert torch.equal(res.profile, torch.cat(segs))  # the kept profile is the final chain's, probe for probe
     # a tolerance between level 1's barrier and level 2's stops the recursion after level 2
     stop = connect.fj_chain(ring_loss, a, c, depth=3, tol=0.05, n_probe=33, steps=300, lr=0.05)
     assert stop.bends.tolist() == [0, 1, 3, 3]

@@ -124,6 +124,20 @@ def test_width_study_trains_pairs_at_each_width_and_judges_the_aligned_slope(smo
     assert torch.equal(w["widths"], torch.tensor([0.125, 0.5]))
     assert all(w[m].shape == (2, 2) and torch.isfinite(w[m]).all() for m in ("line", "weight", "activation"))
     assert (w["weight"] <= w["line"] + 1e-6).all()  # matching never picks a worse point than the identity here
+    # at the chapter's own width the pair studies' profiles are read: the same numbers as computing them again
+    from wedges_lib import align, solutions
+    from wedges_lib.config import Config
+
+    own = Config({**cfg, "width": 0.5})
+    model, sol = solutions.independent(own, smoke_data, 4)
+    x, y = smoke_data.x_train, smoke_data.y_train
+    studies = []
+    for a, c in sol["theta"].view(2, 2, -1):
+        prof = lambda t, a=a: pairs.profile(model, torch.stack([a, t]), cfg.n_interp, x=x, y=y)  # noqa: E731
+        studies.append({"line": prof(c), "aligned": {m: prof(align.align(model, a, c, method=m, x=x))
+                                                     for m in align.METHODS}})
+    shared = pairs.width_study(own, smoke_data, (0.125, 0.5), studies)
+    assert all(torch.equal(shared[m], w[m]) for m in ("line", *align.METHODS))
     claims = verdicts.declare(Claim("pairs_width", "h", "slope", "<", 0))
     stats = pairs.statistics({"studies": [], "widths": w})
     v = pairs.judge(claims, {"pairs_width": stats["pairs_width"]}, "smoke")["pairs_width"]

@@ -272,12 +272,14 @@ def _descend_in_planes(f, p: torch.Tensor, q: torch.Tensor, m: torch.Tensor, *, 
 @dataclass
 class ChainResult:
     """A recursive F&J chain (:func:`fj_chain`): its vertices ``points`` (K, D), a first and c last; the chain's
-    barrier after each level of recursion ``barriers`` (L + 1,), level 0 being the straight line, and the number of
-    bends after each level ``bends`` (L + 1,)."""
+    barrier after each level of recursion ``barriers`` (L + 1,), level 0 being the straight line, the number of
+    bends after each level ``bends`` (L + 1,), and the loss along the final chain ``profile`` ((K - 1) T,), its
+    segments' probes concatenated."""
 
     points: torch.Tensor
     barriers: torch.Tensor
     bends: torch.Tensor
+    profile: torch.Tensor
 
 
 def fj_chain(f, a: torch.Tensor, c: torch.Tensor, *, depth: int = 3, tol: float = 0.05,
@@ -292,7 +294,7 @@ def fj_chain(f, a: torch.Tensor, c: torch.Tensor, *, depth: int = 3, tol: float 
     vmapped run, minibatches of ``data`` from ``seed`` + the bend's index), its gradient's component along q - p
     projected out and b kept on the hyperplane through m orthogonal to q - p; p -> q becomes p -> b -> q. A segment
     whose loss peaks at an end is not bent (no bend lowers its end). The chain's barrier is its highest probed loss
-    minus the mean of a's and c's.
+    minus the mean of a's and c's; the final chain's probed profile is kept.
     ``f`` and ``data`` as in :func:`train_curve`; the profiles use ``data``'s whole training set.
 
     Used in :ref:`ch-pairs`.
@@ -323,7 +325,7 @@ def fj_chain(f, a: torch.Tensor, c: torch.Tensor, *, depth: int = 3, tol: float 
             chain, profs = new_chain, new_profs
         barriers.append(float(torch.stack([pr.max() for pr in profs]).max() - ends))
         bends.append(len(chain) - 2)
-    return ChainResult(torch.stack(chain), torch.tensor(barriers), torch.tensor(bends))
+    return ChainResult(torch.stack(chain), torch.tensor(barriers), torch.tensor(bends), torch.cat(profs))
 
 
 def rise_fraction(losses: torch.Tensor) -> float:

@@ -67,7 +67,7 @@ def fit_curves(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.T
 def _fit_chain(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.Tensor, seed: int) -> dict:
     res = fj_chain(model, a, c, depth=cfg.fj_depth, tol=cfg.fj_tol, data=data, n_probe=cfg.n_interp,
                    steps=cfg.curve_steps, lr=cfg.connector_lr, batch_size=cfg.batch_size, seed=seed)
-    return {"points": res.points, "barriers": res.barriers, "bends": res.bends}
+    return {"points": res.points, "barriers": res.barriers, "bends": res.bends, "profile": res.profile}
 
 
 def chain_study(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.Tensor, seed: int) -> dict:
@@ -76,11 +76,7 @@ def chain_study(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.
     ``connector_lr`` from minibatch seed ``seed``, through the result cache: 'points' (K, D), 'barriers' (L + 1,)
     after each level, 'bends' (L + 1,), and 'profile', the training loss along the final chain (``n_interp``
     points per segment, concatenated). Used in :ref:`ch-pairs`."""
-    res = cache.cached("pairs-fj-chain", cfg, _fit_chain, model=model, data=data, a=a, c=c, seed=seed)
-    pts = res["points"]
-    segs = [profile(model, pts[i:i + 2], cfg.n_interp, x=data.x_train, y=data.y_train)["loss"]
-            for i in range(len(pts) - 1)]
-    return {**res, "profile": torch.cat(segs)}
+    return cache.cached("pairs-fj-chain", cfg, _fit_chain, model=model, data=data, a=a, c=c, seed=seed)
 
 
 def pair_study(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.Tensor, a0: torch.Tensor,
@@ -112,7 +108,7 @@ def run(cfg, data: Dataset) -> dict:
     th, th0, bad = sol["theta"], sol["theta0"], sol["diverged"]
     studies = [None if bad[i:i + 2].any() else pair_study(cfg, model, data, th[i], th[i + 1], th0[i], th0[i + 1],
                                                           index=i // 2) for i in range(0, len(th), 2)]
-    return dict(model=model, sol=sol, studies=studies, widths=width_study(cfg, data, cfg.align_widths),
+    return dict(model=model, sol=sol, studies=studies, widths=width_study(cfg, data, cfg.align_widths, studies),
                 plane=tunnel(model, studies, th, cfg.pair_grid, data.x_train, data.y_train),
                 toy=toy_experiments.pair_study(cfg))
 
@@ -279,14 +275,22 @@ def tunnel(model: nn.Module, studies: list[dict | None], theta: torch.Tensor, n:
     return {**plane, "curve": torch.stack([pts @ plane["u"], pts @ plane["v"]], dim=1)}
 
 
-def width_study(cfg: Mapping, data: Dataset, widths: Sequence[float]) -> dict[str, torch.Tensor]:
+def width_study(cfg: Mapping, data: Dataset, widths: Sequence[float],
+                studies: list[dict | None] | None = None) -> dict[str, torch.Tensor]:
     """For each width w of ``widths`` (W,), ``n_pairs`` pairs trained as :func:`wedges_lib.solutions.independent`
     (same seeds, width w) and the training loss's barrier on the line from a to c, raw ('line') and with c aligned
     to a by each method of :mod:`wedges_lib.align` ('weight', 'activation'), each (W, P) (NaN for a pair with a
-    diverged member), with 'widths' (W,). Used in :ref:`ch-pairs`."""
+    diverged member), with 'widths' (W,). At ``cfg.width`` itself the profiles of ``studies`` (:func:`pair_study`'s
+    of the same pairs), when given, are read instead of computed again. Used in :ref:`ch-pairs`."""
     x, y = data.x_train, data.y_train
     out = {m: torch.full((len(widths), cfg.n_pairs), math.nan) for m in ("line", *align.METHODS)}
     for i, w in enumerate(widths):
+        if studies is not None and float(w) == float(cfg.width):
+            for p, s in enumerate(studies):
+                if s is not None:
+                    for m, prof in {"line": s["line"], **s["aligned"]}.items():
+                        out[m][i, p] = barrier_height(prof["loss"])
+            continue
         model, sol = solutions.independent(Config({**cfg, "width": float(w)}), data, 2 * cfg.n_pairs)
         for p in range(cfg.n_pairs):
             if sol["diverged"][2 * p:2 * p + 2].any():
