@@ -125,6 +125,21 @@ def test_methods_spend_equal_compute_and_return_members(cfg, smoke_data):
     assert deep.path.shape[:1] == (K,) and torch.equal(deep.path[:, -1], deep.members[0].cpu())
 
 
+@pytest.mark.parametrize("method", ensembles.SWEPT)
+def test_a_swept_method_stacks_its_rates_as_the_runs_one_rate_at_a_time(cfg, smoke_data, method):
+    """Several fractions train as one vmapped stack, each member at its rate: exactly one call per fraction."""
+    cfg = config.Config({**cfg, "fge_cycle_epochs": 1})  # Garipov cycles of 8 steps: 8 lows in the budget
+    start = ensembles.deep_ensemble(cfg, smoke_data, quiet=True).members[:, 0]
+    swept = ensembles.build(method, cfg, smoke_data, pretrained=start, lr_fraction=(0.2, 1.0), quiet=True)
+    assert list(swept) == [0.2, 1.0]
+    for f, e in swept.items():
+        alone = ensembles.build(method, cfg, smoke_data, pretrained=start, lr_fraction=f, quiet=True)
+        assert e.lr == alone.lr and e.grad_steps == alone.grad_steps
+        for key in ("members", "origins", "swa", "diverged", "path", "member_steps"):
+            a, b = getattr(e, key), getattr(alone, key)
+            assert (a is None and b is None) or torch.equal(a, b), f"{method} at {f}: {key}"
+
+
 def test_summary_shapes_and_trajectory_members_closer_to_the_common_reference(cfg, smoke_data):
     deep = ensembles.deep_ensemble(cfg, smoke_data, quiet=True)
     ref = deep.members[:, 0]

@@ -101,6 +101,23 @@ def test_a_member_does_not_depend_on_the_others(optimizer):
         assert torch.allclose(stack.batch_loss[:, k], alone.batch_loss[:, 0], atol=1e-7)
 
 
+@pytest.mark.parametrize("optimizer, schedule", [("sgd", "cosine"), ("sgd", "step"), ("adam", "constant")])
+def test_per_member_rates_equal_one_run_per_rate(optimizer, schedule):
+    """K rates (runs of equal consecutive rates are parameter groups) give exactly the runs at each rate alone;
+    K equal rates give exactly the run at that one rate (the scalar path)."""
+    p0 = torch.tensor([[2.0], [-1.0], [0.5], [2.0], [-1.0], [0.5]])
+    kw = dict(n=N, optimizer=optimizer, l2=0.01, schedule=schedule, batch_size=3, steps=12, record_every=5,
+              keep_trajectory=True, quiet=True)
+    rates, seeds = [0.1] * 3 + [0.03] * 3, [4, 5, 6] * 2
+    stack = minimize(p0, mean_sq, seeds=seeds, lr=rates, **kw)
+    for rows, lr in ((slice(0, 3), 0.1), (slice(3, 6), 0.03)):
+        alone = minimize(p0[rows], mean_sq, seeds=seeds[rows], lr=lr, **kw)
+        assert torch.equal(stack.p[rows], alone.p) and torch.equal(stack.trajectory[:, rows], alone.trajectory)
+        assert torch.equal(stack.batch_loss[:, rows], alone.batch_loss)
+    same = minimize(p0, mean_sq, seeds=seeds, lr=[0.1] * 6, **kw)
+    assert torch.equal(same.p, minimize(p0, mean_sq, seeds=seeds, lr=0.1, **kw).p)
+
+
 def test_recording_rows_measures_and_interval_means():
     run = minimize(torch.zeros(2, 1), mean_sq, n=N, seeds=[0, 1], batch_size=5, steps=10, record_every=4,
                    measure=lambda p: {"value": p[:, 0]}, keep_trajectory=True, quiet=True)
@@ -135,6 +152,7 @@ def test_side_generator_is_a_stream_apart_from_the_minibatch_order():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(optimizer="rmsprop"), "'optimizer'"), (dict(schedule="linear"), "'schedule'"), (dict(lr=0.0), "'lr'"),
+    (dict(lr=[0.1]), "'lr'"), (dict(lr=[0.1, -0.1]), "'lr'"),
     (dict(momentum=1.0), "'momentum'"), (dict(steps=0), "'steps'"), (dict(n=N, seeds=[0]), "'seeds'"),
     (dict(explode=0.0), "'explode'"), (dict(record_every=0), "'record_every'"),
 ])

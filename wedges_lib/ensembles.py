@@ -21,7 +21,9 @@ S = ``steps`` and K = ``n_members`` every method spends K·S steps per ensemble:
   SWA solution is their weight average (``torch.optim.swa_utils.AveragedModel``).
 
 FGE's peak rate and SWA's constant rate are swept (:func:`build_all`): ``lr_fractions``·``lr``, up to
-the base rate ``lr`` itself, which deep members and snapshot cycles start from.
+the base rate ``lr`` itself, which deep members and snapshot cycles start from. A swept method given several
+fractions trains all its rates as one vmapped stack, each member at its own rate
+(:func:`wedges_lib.optimize.minimize`): the same runs as one call per rate.
 
 ``cycle_steps = 0`` means (K − 1)·S // K, which makes FGE and SWA cost K·S too (up to rounding);
 ``Ensemble.grad_steps`` is the count actually spent. Cycles reuse :func:`wedges_lib.train.train`
@@ -38,7 +40,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -134,7 +136,7 @@ def _run(cfg: Config, data: Dataset, model: nn.Module, theta: torch.Tensor, seed
                     keep_trajectory=True, **kw)
     if r.any_diverged:
         warnings.warn(f"{int(r.diverged.sum())} of {len(seeds)} runs diverged (frozen at their last finite "
-                      f"point); lower the learning rate ({kw['lr']})", stacklevel=3)
+                      f"point); lower the learning rate ({_diverged_rates(kw['lr'], r.diverged)})", stacklevel=3)
     return r.theta, r.diverged.reshape(-1).cpu(), r.trajectory
 
 
@@ -150,12 +152,36 @@ def _pretrained(cfg: Config, data: Dataset, pretrained: torch.Tensor | None, qui
     return model, theta0, pretrained.to(theta0), torch.zeros(len(seeds), dtype=torch.bool)
 
 
+def _diverged_rates(lr: float | Sequence[float], diverged: torch.Tensor) -> str:
+    """The rate, or the distinct per-member rates of the runs that diverged ((K,) bool), as text."""
+    if not isinstance(lr, Sequence):
+        return f"{lr:g}"
+    return ", ".join(f"{v:g}" for v in sorted({lr[k] for k in diverged.reshape(-1).nonzero().flatten().tolist()}))
+
+
+def _rate_stack(cfg: Config, data: Dataset, pretrained: torch.Tensor | None, lr_fraction: float | Sequence[float],
+                quiet: bool):
+    """A swept method's start with every rate of ``lr_fraction`` stacked (rate i's repetitions are rows i·R to
+    i·R + R − 1): (model, theta0 (R, D), fractions (F,), start (F·R, D), diverged (F·R,), seeds (F·R,), member rates
+    (F·R,))."""
+    model, theta0, theta, diverged = _pretrained(cfg, data, pretrained, quiet)
+    fracs = (lr_fraction,) if not isinstance(lr_fraction, Sequence) else tuple(lr_fraction)
+    seeds = repetition_seeds(cfg)
+    return (model, theta0, fracs, theta.repeat(len(fracs), 1), diverged.repeat(len(fracs)), seeds * len(fracs),
+            [f * cfg.lr for f in fracs for _ in seeds])
+
+
+def _per_rate(lr_fraction: float | Sequence[float], fracs: tuple, ensembles: list[Ensemble]):
+    """The Ensemble of a single fraction, or {fraction: Ensemble} for a sequence of them (one per rate)."""
+    return ensembles[0] if not isinstance(lr_fraction, Sequence) else dict(zip(fracs, ensembles))
+
+
 def _cycle_seeds(seeds: list[int], cycle: int) -> list[int]:
     return [s * 1000 + cycle + 1 for s in seeds]
 
 
 def _chain(paths: list[torch.Tensor]) -> torch.Tensor:
-    """Consecutive runs' paths (T_i, D) as one (1, T, D), each run's start (the previous end) dropped."""
+    """Consecutive runs' paths (T_i, ...) as one (1, T, ...), each run's start (the previous end) dropped."""
     return torch.cat([paths[0], *(p[1:] for p in paths[1:])])[None]
 
 
@@ -191,26 +217,29 @@ def snapshot_ensemble(cfg: Config, data: Dataset, *, quiet: bool = False) -> Ens
                     member_steps=cfg.steps * torch.arange(1, cfg.n_members + 1))
 
 
-def fge(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None, lr_fraction: float = 1.0,
-        quiet: bool = False) -> Ensemble:
+def fge(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None,
+        lr_fraction: float | Sequence[float] = 1.0, quiet: bool = False) -> Ensemble | dict[float, Ensemble]:
     """Snapshot-style FGE: K cosine cycles of ``cycle_length(cfg)`` steps at peak ``lr_fraction``·``lr``.
 
     They start from ``pretrained`` (R, D) — the S-step solution of each repetition, trained here when None
     (it is deep member 0: ``deep_ensemble(cfg, data).members[:, 0]``); its steps are counted either way.
+    Several fractions give {fraction: Ensemble}, every rate's cycles trained in one vmapped stack.
     """
-    model, theta0, theta, d = _pretrained(cfg, data, pretrained, quiet)
-    seeds, steps, lr = repetition_seeds(cfg), cycle_length(cfg), lr_fraction * cfg.lr
+    model, theta0, fracs, theta, d, seeds, lrs = _rate_stack(cfg, data, pretrained, lr_fraction, quiet)
+    R, K, steps = len(theta0), cfg.n_members, cycle_length(cfg)
     members, bad, paths = [], [d], []
-    for c in range(cfg.n_members):
-        theta, d, p = _run(cfg, data, model, theta, _cycle_seeds(seeds, c), quiet, points=4, lr=lr,
+    for c in range(K):
+        theta, d, p = _run(cfg, data, model, theta, _cycle_seeds(seeds, c), quiet, points=4, lr=lrs,
                            schedule="cosine", steps=steps)
         members.append(theta)
         bad.append(bad[-1] | d)
-        paths.append(p[:, 0])
-    members = torch.stack(members, dim=1)
-    return Ensemble("fge", model, members, theta0[:, None].expand_as(members).clone(),
-                    cfg.steps + cfg.n_members * steps, diverged=torch.stack(bad[1:], dim=1), lr=lr,
-                    path=_chain(paths), member_steps=cfg.steps + steps * torch.arange(1, cfg.n_members + 1))
+        paths.append(p[:, ::R])  # (T, F, D): each rate's first repetition
+    members, diverged, path = torch.stack(members, dim=1), torch.stack(bad[1:], dim=1), _chain(paths)
+    origins = theta0[:, None].expand(-1, K, -1).clone()
+    return _per_rate(lr_fraction, fracs, [
+        Ensemble("fge", model, members[i * R:(i + 1) * R].clone(), origins.clone(), cfg.steps + K * steps,
+                 diverged=diverged[i * R:(i + 1) * R].clone(), lr=f * cfg.lr, path=path[:, :, i].clone(),
+                 member_steps=cfg.steps + steps * torch.arange(1, K + 1)) for i, f in enumerate(fracs)])
 
 
 def swa_average(members: torch.Tensor) -> torch.Tensor:
@@ -226,8 +255,9 @@ def swa_average(members: torch.Tensor) -> torch.Tensor:
     return torch.stack(out, dim=-2)
 
 
-def swa(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None, lr_fraction: float = 1.0,
-        bn_update: Callable[[nn.Module, torch.Tensor], None] | None = None, quiet: bool = False) -> Ensemble:
+def swa(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None,
+        lr_fraction: float | Sequence[float] = 1.0, bn_update: Callable[[nn.Module, torch.Tensor], None] | None = None,
+        quiet: bool = False) -> Ensemble | dict[float, Ensemble]:
     """Stochastic weight averaging: K iterates ``cycle_length(cfg)`` steps apart at constant ``lr_fraction``·``lr``.
 
     The phase is one uninterrupted run (momentum kept) from ``pretrained`` (R, D), trained here when
@@ -236,30 +266,36 @@ def swa(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None, l
     m + 1 iterates with ``AveragedModel`` (:func:`swa_average`). Our models have
     no BatchNorm (GroupNorm, no buffers), so there are no statistics to recompute; for a model with
     buffers pass ``bn_update(model, theta)``, e.g. ``load_into`` then ``torch.optim.swa_utils.update_bn``,
-    which is called on each repetition's final SWA solution.
+    which is called on each repetition's final SWA solution. Several fractions give {fraction: Ensemble},
+    every rate's run in one vmapped stack.
     """
-    model, theta0, theta, pre_diverged = _pretrained(cfg, data, pretrained, quiet)
+    model, theta0, fracs, theta, pre_diverged, seeds, lrs = _rate_stack(cfg, data, pretrained, lr_fraction, quiet)
     if any(True for _ in model.buffers()) and bn_update is None:
         raise ValueError(f"parameter 'bn_update': model {cfg.model!r} has buffers (BatchNorm statistics?) "
                          "that SWA must recompute; pass bn_update(model, theta)")
-    seeds, steps, K, lr = repetition_seeds(cfg), cycle_length(cfg), cfg.n_members, lr_fraction * cfg.lr
+    R, steps, K = len(theta0), cycle_length(cfg), cfg.n_members
     every = _every(steps, 4)
-    r = train.train(model, data, theta, seeds=_cycle_seeds(seeds, 0), optimizer=cfg.optimizer, lr=lr,
+    r = train.train(model, data, theta, seeds=_cycle_seeds(seeds, 0), optimizer=cfg.optimizer, lr=lrs,
                     momentum=cfg.momentum, l2=cfg.l2, schedule="constant", batch_size=cfg.batch_size,
                     steps=K * steps, record_every=every, keep_trajectory=True, quiet=quiet)
     if r.any_diverged:
-        warnings.warn(f"SWA phase diverged in {int(r.diverged.sum())} runs; lower its rate ({lr})", stacklevel=2)
+        warnings.warn(f"SWA phase diverged in {int(r.diverged.sum())} runs; lower its rate "
+                      f"({_diverged_rates(lrs, r.diverged)})", stacklevel=2)
     per, T = steps // every, K * steps // every + 1
-    traj = r.trajectory  # (T, R, D), shorter when every run diverged and the loop stopped: pad with
+    traj = r.trajectory  # (T, F·R, D), shorter when every run diverged and the loop stopped: pad with
     traj = torch.cat([traj, r.theta.cpu()[None].expand(T - len(traj), -1, -1)])  # where they froze
-    members = traj[per::per].transpose(0, 1).to(theta)  # (R, K, D): the iterates after 1..K intervals
+    members = traj[per::per].transpose(0, 1).to(theta)  # (F·R, K, D): the iterates after 1..K intervals
     averages = swa_average(members)
     if bn_update is not None:
         for th in averages[:, -1]:
             bn_update(model, th)
     diverged = (pre_diverged | r.diverged.reshape(-1).cpu())[:, None].expand(-1, K).clone()
-    return Ensemble("swa", model, members, theta0[:, None].expand_as(members).clone(), cfg.steps + K * steps,
-                    averages, diverged, lr, traj[:, 0][None].clone(), cfg.steps + steps * torch.arange(1, K + 1))
+    origins = theta0[:, None].expand(-1, K, -1).clone()
+    return _per_rate(lr_fraction, fracs, [
+        Ensemble("swa", model, members[i * R:(i + 1) * R].clone(), origins.clone(), cfg.steps + K * steps,
+                 averages[i * R:(i + 1) * R].clone(),
+                 diverged[i * R:(i + 1) * R].clone(), f * cfg.lr, traj[:, i * R][None].clone(),
+                 cfg.steps + steps * torch.arange(1, K + 1)) for i, f in enumerate(fracs)])
 
 
 def triangular(cycle: int, low: float) -> Callable[[int], float]:
@@ -289,30 +325,35 @@ def garipov_cycle(cfg: Config, data: Dataset) -> tuple[int, int]:
     return c, (budget - c // 2) // c + 1
 
 
-def garipov_fge(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None, lr_fraction: float = 1.0,
-                quiet: bool = False) -> Ensemble:
+def garipov_fge(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None,
+                lr_fraction: float | Sequence[float] = 1.0, quiet: bool = False) -> Ensemble | dict[float, Ensemble]:
     """Garipov et al.'s FGE: from ``pretrained`` (R, D) (see :func:`fge`), one run at the :func:`triangular`
     rate between α₁ = ``lr_fraction``·``lr`` and α₂ = ``fge_low``·α₁, cycles of :func:`garipov_cycle` steps
-    (momentum kept), a member at each cycle's low point: M members for (K − 1)·S steps or fewer."""
-    model, theta0, theta, pre_diverged = _pretrained(cfg, data, pretrained, quiet)
-    (c, M), lr = garipov_cycle(cfg, data), lr_fraction * cfg.lr
+    (momentum kept), a member at each cycle's low point: M members for (K − 1)·S steps or fewer. Several
+    fractions give {fraction: Ensemble}, every rate's run in one vmapped stack."""
+    model, theta0, fracs, theta, pre_diverged, seeds, lrs = _rate_stack(cfg, data, pretrained, lr_fraction, quiet)
+    R, (c, M) = len(theta0), garipov_cycle(cfg, data)
     steps = (M - 1) * c + c // 2
-    r = train.train(model, data, theta, seeds=_cycle_seeds(repetition_seeds(cfg), 0), optimizer=cfg.optimizer,
-                    lr=lr, momentum=cfg.momentum, l2=cfg.l2, schedule=triangular(c, cfg.fge_low),
+    r = train.train(model, data, theta, seeds=_cycle_seeds(seeds, 0), optimizer=cfg.optimizer,
+                    lr=lrs, momentum=cfg.momentum, l2=cfg.l2, schedule=triangular(c, cfg.fge_low),
                     batch_size=cfg.batch_size, steps=steps, record_every=c // 2, keep_trajectory=True, quiet=quiet)
     if r.any_diverged:
-        warnings.warn(f"Garipov FGE diverged in {int(r.diverged.sum())} runs; lower its rate ({lr})", stacklevel=2)
-    traj = r.trajectory  # (2M, R, D): rows at 0, c/2, c, ...; padded where every run diverged and the loop stopped
+        warnings.warn(f"Garipov FGE diverged in {int(r.diverged.sum())} runs; lower its rate "
+                      f"({_diverged_rates(lrs, r.diverged)})", stacklevel=2)
+    traj = r.trajectory  # (2M, F·R, D): rows at 0, c/2, c, ...; padded where every run diverged and the loop stopped
     traj = torch.cat([traj, r.theta.cpu()[None].expand(2 * M - len(traj), -1, -1)])
-    members = traj[1::2].transpose(0, 1).to(theta)  # (R, M, D): the lows, steps c/2 + j·c
+    members = traj[1::2].transpose(0, 1).to(theta)  # (F·R, M, D): the lows, steps c/2 + j·c
     diverged = (pre_diverged | r.diverged.reshape(-1).cpu())[:, None].expand(-1, M).clone()
-    return Ensemble("garipov", model, members, theta0[:, None].expand_as(members).clone(), cfg.steps + steps,
-                    diverged=diverged, lr=lr, path=traj[:, 0][None].clone(),
-                    member_steps=cfg.steps + c // 2 + c * torch.arange(M))
+    origins = theta0[:, None].expand(-1, M, -1).clone()
+    return _per_rate(lr_fraction, fracs, [
+        Ensemble("garipov", model, members[i * R:(i + 1) * R].clone(), origins.clone(), cfg.steps + steps,
+                 diverged=diverged[i * R:(i + 1) * R].clone(), lr=f * cfg.lr, path=traj[:, i * R][None].clone(),
+                 member_steps=cfg.steps + c // 2 + c * torch.arange(M)) for i, f in enumerate(fracs)])
 
 
-def build(method: str, cfg: Config, data: Dataset, **kwargs) -> Ensemble:
-    """The ensemble of ``method`` (one of METHODS) for ``cfg``; kwargs go to that method's function.
+def build(method: str, cfg: Config, data: Dataset, **kwargs) -> Ensemble | dict[float, Ensemble]:
+    """The ensemble of ``method`` (one of METHODS) for ``cfg``; kwargs go to that method's function ({fraction:
+    Ensemble} for a swept method given several ``lr_fraction``).
 
     Used in :ref:`ch-ensembles`.
     """
@@ -333,8 +374,8 @@ def build_all(cfg: Config, data: Dataset, *, quiet: bool = True) -> dict[str, En
     out: dict = {"deep": deep_ensemble(cfg, data, quiet=quiet)}
     out["snapshot"] = snapshot_ensemble(cfg, data, quiet=quiet)
     start = out["deep"].members[:, 0]
-    for method in SWEPT:
-        out[method] = {f: build(method, cfg, data, quiet=quiet, pretrained=start, lr_fraction=f) for f in fracs}
+    for method in SWEPT:  # every rate of the sweep in one vmapped stack
+        out[method] = build(method, cfg, data, quiet=quiet, pretrained=start, lr_fraction=tuple(fracs))
         for e in out[method].values():
             e.diverged |= out["deep"].diverged[:, :1]
     return out

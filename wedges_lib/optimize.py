@@ -24,6 +24,8 @@ caller                         p                   loss(p, idx)
   both element-wise, so member k's update depends on member k's gradient alone; ``l2`` is coupled
   weight decay (the gradient of l2/2 ‖p‖²); the learning rate is constant, divided by 10 at 50% and
   75% of the steps (``step``), cosine-annealed to 0, or ``lr`` times ``schedule(step)`` for a function.
+  ``lr`` may be K rates, one per member: each run of consecutive members with one rate is then its own
+  parameter group (a slice of p), so member k is updated exactly as a run at rate ``lr[k]`` alone.
 * **Divergence.** A member whose loss is NaN / inf, whose gradient is not finite, or (unless
   ``explode`` is None) whose loss exceeds ``explode`` times its first loss is marked diverged at that
   step and frozen from then on (no gradient, no momentum, no weight decay moves it); the loop stops
@@ -100,8 +102,17 @@ def minibatches(n: int, seeds: Sequence[int], batch_size: int, device=None) -> I
             yield order[:, pos:pos + bs]
 
 
+def _rate_groups(p: torch.nn.Parameter, rates: list[float]) -> list[tuple[slice, torch.nn.Parameter, float]]:
+    """(rows, tensor, rate) per run of consecutive members of p (K, ...) with one rate: p itself when all
+    share one, else slices of p made leaves that share its storage (the optimiser's steps on them move p)."""
+    bounds = [0] + [k for k in range(1, len(rates)) if rates[k] != rates[k - 1]] + [len(rates)]
+    if len(bounds) == 2:
+        return [(slice(None), p, rates[0])]
+    return [(slice(a, b), torch.nn.Parameter(p.data[a:b]), rates[a]) for a, b in zip(bounds, bounds[1:])]
+
+
 def minimize(p0: torch.Tensor, loss: Loss, *, n: int | None = None, seeds: Sequence[int] = (0,),
-             optimizer: str = "sgd", lr: float = 0.1, momentum: float = 0.9, l2: float = 0.0,
+             optimizer: str = "sgd", lr: float | Sequence[float] = 0.1, momentum: float = 0.9, l2: float = 0.0,
              schedule: str = "constant", batch_size: int = 128, steps: int = 1000, explode: float | None = 1e3,
              record_every: int = 100, record_start: bool = True,
              measure: Callable[[torch.Tensor], dict[str, torch.Tensor]] | None = None,
@@ -112,12 +123,11 @@ def minimize(p0: torch.Tensor, loss: Loss, *, n: int | None = None, seeds: Seque
     """Minimise ``loss(p, idx) -> (K,)`` over the K members of p0 (K, ...) independently; see the module doc.
 
     ``n`` is the number of examples minibatches are drawn from (None: no data, ``idx`` is None);
-    ``seeds`` one per member fixes its minibatch order.
+    ``seeds`` one per member fixes its minibatch order; ``lr`` one rate, or K (one per member).
     """
     check_arg("optimizer", optimizer, optimizer in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}")
     check_arg("schedule", schedule, callable(schedule) or schedule in SCHEDULES,
               f"one of {', '.join(SCHEDULES)} or a function step -> factor of lr")
-    check_arg("lr", lr, lr > 0 and math.isfinite(lr), "a float > 0")
     check_arg("momentum", momentum, 0 <= momentum < 1, "a float in [0, 1)")
     check_arg("l2", l2, l2 >= 0, "a float >= 0")
     check_arg("steps", steps, isinstance(steps, int) and steps >= 1, "an int >= 1")
@@ -128,10 +138,15 @@ def minimize(p0: torch.Tensor, loss: Loss, *, n: int | None = None, seeds: Seque
     K, device = p0.shape[0], p0.device
     check_arg("seeds", list(seeds), n is None or len(seeds) == K, f"{K} seeds, one per member")
     check_arg("n", n, n is None or (isinstance(n, int) and n >= 1), "None or an int >= 1")
+    rates = [float(v) for v in lr] if isinstance(lr, Sequence) else [float(lr)] * K
+    check_arg("lr", lr, len(rates) == K and all(v > 0 and math.isfinite(v) for v in rates),
+              f"a float > 0, or {K} of them (one per member)")
 
     p = torch.nn.Parameter(p0.detach().clone())
-    opt = (torch.optim.SGD([p], lr=lr, momentum=momentum, weight_decay=l2) if optimizer == "sgd"
-           else torch.optim.Adam([p], lr=lr, weight_decay=l2))
+    groups = _rate_groups(p, rates)
+    param_groups = [{"params": [q], "lr": rate} for _, q, rate in groups]
+    opt = (torch.optim.SGD(param_groups, lr=rates[0], momentum=momentum, weight_decay=l2) if optimizer == "sgd"
+           else torch.optim.Adam(param_groups, lr=rates[0], weight_decay=l2))
     sched = _schedule(opt, schedule, steps)
     batches = minibatches(n, seeds, batch_size, device) if n is not None else None
 
@@ -183,7 +198,8 @@ def minimize(p0: torch.Tensor, loss: Loss, *, n: int | None = None, seeds: Seque
             dv = diverged.to(device)
             grads[dv] = 0.0
             frozen = p.detach()[dv].clone()
-        p.grad = grads
+        for rows, q, _ in groups:
+            q.grad = grads[rows]
         opt.step()
         sched.step()
         with torch.no_grad():

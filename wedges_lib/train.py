@@ -47,13 +47,14 @@ class TrainResult:
 
 
 def train(model: nn.Module, data: Dataset, theta0: torch.Tensor, *, seeds: int | Sequence[int] = 0,
-          optimizer: str = "sgd", lr: float = 0.1, momentum: float = 0.9, l2: float = 0.0,
+          optimizer: str = "sgd", lr: float | Sequence[float] = 0.1, momentum: float = 0.9, l2: float = 0.0,
           schedule: str = "constant", batch_size: int = 128, steps: int = 1000, record_every: int = 100,
           keep_trajectory: bool = False, explode: float = 1e3, quiet: bool = False,
           path: str = "auto") -> TrainResult:
     """Train theta0 (D,) or a stack (K, D) on ``data`` with ``model``'s architecture; see the module doc.
 
-    ``seeds`` (an int for one run, K ints for a stack) fixes each member's minibatch order. ``path``: how the
+    ``seeds`` (an int for one run, K ints for a stack) fixes each member's minibatch order; ``lr`` is one rate or,
+    for a stack, K (member k trains as a run at ``lr[k]``, :func:`wedges_lib.optimize.minimize`). ``path``: how the
     members' losses are batched (:func:`wedges_lib.params.stacked_loss`): ``"auto"`` takes batched matrix
     products for networks of Linear layers and element-wise activations, ``vmap`` otherwise.
     """
