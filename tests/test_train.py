@@ -52,6 +52,9 @@ def test_diverged_member_is_frozen_and_others_train(cfg, smoke_data):
 def test_trajectory_kept_on_request(cfg, smoke_data):
     r = train.train_config(cfg, smoke_data, keep_trajectory=True)
     assert r.trajectory.shape == (4, r.theta.numel()) and torch.equal(r.trajectory[-1], r.theta)
+    bare = train.train_config(cfg, smoke_data, keep_trajectory=True, measured=False)  # the same run, no evaluations
+    assert list(bare.history) == ["step"] and torch.equal(bare.history["step"], r.history["step"])
+    assert torch.equal(bare.trajectory, r.trajectory)
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -27,7 +27,8 @@ fractions trains all its rates as one vmapped stack, each member at its own rate
 
 ``cycle_steps = 0`` means (K − 1)·S // K, which makes FGE and SWA cost K·S too (up to rounding);
 ``Ensemble.grad_steps`` is the count actually spent. Cycles reuse :func:`wedges_lib.train.train`
-(one call per cycle, chaining theta), so the momentum buffer restarts with each cycle. Every method
+(one call per cycle, chaining theta), so the momentum buffer restarts with each cycle; only the runs' recorded
+parameters are kept (no whole-set evaluations along the way). Every method
 is repeated ``n_seeds`` times for error bars; the repetitions are one vmapped stack. A run that
 diverges is frozen by the training loop and marked in ``Ensemble.diverged``; nothing raises.
 
@@ -133,7 +134,7 @@ def _run(cfg: Config, data: Dataset, model: nn.Module, theta: torch.Tensor, seed
               batch_size=cfg.batch_size, steps=cfg.steps)
     kw.update(overrides)
     r = train.train(model, data, theta, seeds=seeds, record_every=_every(kw["steps"], points), quiet=quiet,
-                    keep_trajectory=True, **kw)
+                    keep_trajectory=True, measured=False, **kw)
     if r.any_diverged:
         warnings.warn(f"{int(r.diverged.sum())} of {len(seeds)} runs diverged (frozen at their last finite "
                       f"point); lower the learning rate ({_diverged_rates(kw['lr'], r.diverged)})", stacklevel=3)
@@ -277,7 +278,8 @@ def swa(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None,
     every = _every(steps, 4)
     r = train.train(model, data, theta, seeds=_cycle_seeds(seeds, 0), optimizer=cfg.optimizer, lr=lrs,
                     momentum=cfg.momentum, l2=cfg.l2, schedule="constant", batch_size=cfg.batch_size,
-                    steps=K * steps, record_every=every, keep_trajectory=True, quiet=quiet)
+                    steps=K * steps, record_every=every, keep_trajectory=True, measured=False,
+                    quiet=quiet)
     if r.any_diverged:
         warnings.warn(f"SWA phase diverged in {int(r.diverged.sum())} runs; lower its rate "
                       f"({_diverged_rates(lrs, r.diverged)})", stacklevel=2)
@@ -336,7 +338,8 @@ def garipov_fge(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None =
     steps = (M - 1) * c + c // 2
     r = train.train(model, data, theta, seeds=_cycle_seeds(seeds, 0), optimizer=cfg.optimizer,
                     lr=lrs, momentum=cfg.momentum, l2=cfg.l2, schedule=triangular(c, cfg.fge_low),
-                    batch_size=cfg.batch_size, steps=steps, record_every=c // 2, keep_trajectory=True, quiet=quiet)
+                    batch_size=cfg.batch_size, steps=steps, record_every=c // 2, keep_trajectory=True,
+                    measured=False, quiet=quiet)
     if r.any_diverged:
         warnings.warn(f"Garipov FGE diverged in {int(r.diverged.sum())} runs; lower its rate "
                       f"({_diverged_rates(lrs, r.diverged)})", stacklevel=2)

@@ -27,7 +27,8 @@ class TrainResult:
     """What a run produced. Stacked runs have a leading member axis K; a single run has none.
 
     ``history`` maps 'step' (T,) and 'loss', 'acc', 'test_loss', 'test_acc', 'radius' (T,) or (T, K)
-    — measured on the whole training / test set at the recorded steps. ``trajectory`` holds the
+    — measured on the whole training / test set at the recorded steps ('step' alone when not measured).
+    ``trajectory`` holds the
     parameter vectors at those steps, (T, D) or (T, K, D), when asked for.
     """
 
@@ -50,13 +51,14 @@ def train(model: nn.Module, data: Dataset, theta0: torch.Tensor, *, seeds: int |
           optimizer: str = "sgd", lr: float | Sequence[float] = 0.1, momentum: float = 0.9, l2: float = 0.0,
           schedule: str = "constant", batch_size: int = 128, steps: int = 1000, record_every: int = 100,
           keep_trajectory: bool = False, explode: float = 1e3, quiet: bool = False,
-          path: str = "auto") -> TrainResult:
+          path: str = "auto", measured: bool = True) -> TrainResult:
     """Train theta0 (D,) or a stack (K, D) on ``data`` with ``model``'s architecture; see the module doc.
 
     ``seeds`` (an int for one run, K ints for a stack) fixes each member's minibatch order; ``lr`` is one rate or,
     for a stack, K (member k trains as a run at ``lr[k]``, :func:`wedges_lib.optimize.minimize`). ``path``: how the
     members' losses are batched (:func:`wedges_lib.params.stacked_loss`): ``"auto"`` takes batched matrix
-    products for networks of Linear layers and element-wise activations, ``vmap`` otherwise.
+    products for networks of Linear layers and element-wise activations, ``vmap`` otherwise. ``measured=False``
+    skips the whole-set evaluations at the recorded steps, for a caller that keeps only the trajectory.
     """
     single = theta0.ndim == 1
     seeds = [seeds] if isinstance(seeds, int) else list(seeds)
@@ -75,8 +77,8 @@ def train(model: nn.Module, data: Dataset, theta0: torch.Tensor, *, seeds: int |
     run = optimize.minimize(theta0.detach().reshape(K, -1), lambda th, idx: member_loss(th, x[idx], y[idx]),
                             n=len(y), seeds=seeds, optimizer=optimizer, lr=lr, momentum=momentum, l2=l2,
                             schedule=schedule, batch_size=batch_size, steps=steps, explode=explode,
-                            record_every=record_every, measure=measure, keep_trajectory=keep_trajectory,
-                            quiet=quiet, desc="train")
+                            record_every=record_every, measure=measure if measured else None,
+                            keep_trajectory=keep_trajectory, quiet=quiet, desc="train")
     out = {k: v for k, v in run.history.items() if k != "batch_loss"}
     th, traj, diverged, diverged_step = run.p, run.trajectory, run.diverged, run.diverged_step
     if single:
