@@ -59,6 +59,22 @@ def test_fwht_gradient_is_transform_of_gradient():
     assert torch.allclose(torch.func.vmap(fwht)(xs), fwht(xs), atol=1e-5)  # usable under vmap
 
 
+@pytest.mark.parametrize("n", [2, 256, 4096, 16384])
+def test_fwht_equals_the_transposing_form(n):
+    """The transform H_h on each group of bits in place equals, bit for bit, H_h on the lowest bits then
+    rotating them to the top (the form it replaced, one transposed copy per group)."""
+    def rotating(x):
+        bits = n.bit_length() - 1
+        while bits > 0:
+            h = 1 << min(5, bits)
+            x = (x.reshape(-1, h) @ hadamard(h)).reshape(*x.shape[:-1], n // h, h).transpose(-1, -2).reshape(x.shape)
+            bits -= min(5, bits)
+        return x
+
+    x = torch.randn(6, 3, n)
+    assert torch.equal(fwht(x), rotating(x))
+
+
 def test_fwht_rejects_non_power_of_two():
     with pytest.raises(ValueError, match="power of two"):
         fwht(torch.zeros(12))
@@ -157,6 +173,19 @@ def test_stack_projections_uses_one_per_group():
     assert torch.allclose(out[:2], p0(w[:2])) and torch.allclose(out[2:], p1(w[2:]))
     with pytest.raises(ValueError, match="'w'"):
         st(torch.randn(3, d))
+
+
+def test_stacked_fastfood_equals_each_projection():
+    """Fastfood projections stacked run in one pass: bit for bit each group through its own, values and gradient."""
+    D, d = 3000, 100
+    projs = [fastfood_projection(D, d, s) for s in range(3)]
+    st = stack_projections(projs, group=2)
+    w = torch.randn(6, d, requires_grad=True)
+    g = torch.randn(6, D)
+    (gw,) = torch.autograd.grad(st(w), w, g)
+    parts = [p(wi) for p, wi in zip(projs, w.split(2))]
+    assert torch.equal(st(w), torch.cat(parts))
+    assert torch.equal(gw, torch.autograd.grad(parts, w, list(g.split(2)))[0])
 
 
 def test_projection_errors_name_the_parameter():

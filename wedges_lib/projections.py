@@ -57,16 +57,20 @@ def hadamard(n: int, dtype=torch.float32, device=None) -> torch.Tensor:
 def _fwht(x: torch.Tensor, chunk_bits: int = 5) -> torch.Tensor:
     n = x.shape[-1]
     batch = x.shape[:-1]
-    bits = n.bit_length() - 1
-    while bits > 0:  # H_n = ⊗ H_2 over the bits: apply H_h to the lowest k bits, then rotate them to the top
+    bits, inner = n.bit_length() - 1, 1
+    # H_n = ⊗ H_h over groups of bits, lowest first: x viewed as (outer, h, inner) gets H_h on its middle axis
+    # (on its last when inner = 1), the product written in place of the group: no transposed copies
+    while bits > 0:
         k = min(chunk_bits, bits)
         h = 1 << k
         key = (h, x.dtype, x.device)
         if key not in _HADAMARD:
             _HADAMARD[key] = hadamard(h, x.dtype, x.device)
-        x = (x.reshape(-1, h) @ _HADAMARD[key]).reshape(*batch, n // h, h).transpose(-1, -2).reshape(*batch, n)
+        H = _HADAMARD[key]
+        x = x.reshape(-1, h) @ H if inner == 1 else torch.matmul(H, x.reshape(-1, h, inner))
+        inner *= h
         bits -= k
-    return x
+    return x.reshape(*batch, n)
 
 
 class _FWHT(torch.autograd.Function):
@@ -235,16 +239,21 @@ def fastfood_projection(D: int, d: int, seed: int = 0, *, block: int | None = No
     G = torch.randn(n, L, generator=g, dtype=dtype)
     G = G / torch.sqrt(L * (G ** 2).sum(-1, keepdim=True) * (D / L))  # exact unit columns per block, / sqrt(D / L)
     B, perm, G = B.to(device), perm.to(device), G.to(device)
+    return Projection("fastfood", D, d, seed, lambda w: _fastfood(w[None], B[None], perm[None], G[None], D)[0],
+                      dict(B=B, perm=perm, G=G))
 
-    def apply(w: torch.Tensor) -> torch.Tensor:
-        batch = w.shape[:-1]
-        x = F.pad(w, (0, L - d)).unsqueeze(-2) * B  # (..., n, L)
-        x = fwht(x)
-        x = torch.gather(x, -1, perm.expand(*batch, n, L))
-        x = fwht(x * G)
-        return x.reshape(*batch, n * L)[..., :D]
 
-    return Projection("fastfood", D, d, seed, apply, dict(B=B, perm=perm, G=G))
+def _fastfood(w: torch.Tensor, B: torch.Tensor, perm: torch.Tensor, G: torch.Tensor, D: int) -> torch.Tensor:
+    """Fastfood of w (S, ..., d) -> (S, ..., D): group s through its own blocks B[s], perm[s], G[s] (S, n, L) each,
+    all S groups in one pass."""
+    S, n, L = B.shape
+    mid = w.shape[1:-1]
+    shape = (S, *(1,) * len(mid), n, L)
+    x = F.pad(w, (0, L - w.shape[-1])).unsqueeze(-2) * B.view(shape)  # (S, ..., n, L)
+    x = fwht(x)
+    x = torch.gather(x, -1, perm.view(shape).expand(S, *mid, n, L))
+    x = fwht(x * G.view(shape))
+    return x.reshape(S, *mid, n * L)[..., :D]
 
 
 def make_projection(kind: str, D: int, d: int, seed: int = 0, **kw) -> Projection:
@@ -256,14 +265,20 @@ def make_projection(kind: str, D: int, d: int, seed: int = 0, **kw) -> Projectio
 
 
 def stack_projections(projs: Sequence[Projection], group: int) -> Projection:
-    """One projection for a stack w (K, d), K = len(projs)·group: members [i·group, (i+1)·group) use projs[i]."""
+    """One projection for a stack w (K, d), K = len(projs)·group: members [i·group, (i+1)·group) use projs[i].
+    Fastfood projections of one block size run as one pass (bit for bit each group through its own)."""
     D, d = projs[0].D, projs[0].d
     check_arg("projs", [p.kind for p in projs], all(p.D == D and p.d == d for p in projs),
               "projections of equal D and d")
+    K = len(projs) * group
+    fastfood = all(p.kind == "fastfood" and p.state["B"].shape == projs[0].state["B"].shape for p in projs)
+    if fastfood:  # one pass for every group
+        B, perm, G = (torch.stack([p.state[k] for p in projs]) for k in ("B", "perm", "G"))
 
     def apply(w: torch.Tensor) -> torch.Tensor:
-        check_arg("w", tuple(w.shape), w.ndim == 2 and w.shape[0] == len(projs) * group,
-               f"shape ({len(projs) * group}, {d})")
+        check_arg("w", tuple(w.shape), w.ndim == 2 and w.shape[0] == K, f"shape ({K}, {d})")
+        if fastfood:
+            return _fastfood(w.view(len(projs), group, d), B, perm, G, D).reshape(K, D)
         return torch.cat([p(wi) for p, wi in zip(projs, w.split(group))])
 
     return Projection("stack:" + projs[0].kind, D, d, projs[0].seed, apply,
