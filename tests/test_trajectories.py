@@ -141,12 +141,22 @@ def test_study_trains_a_shared_setting_once_and_is_one_cached_computation(smoke_
         final = 0.5 if setting["width"] == 0.5 else 0.2  # the wide run reaches the least: it sets the band
         return {**_run([[2.0], [1.0], [final]], **setting), "_model": None, "_trajectory": None}
 
+    measured = []
+
+    def measure(cfg, data, run, bands, quiet=True):
+        measured.append(((run["lr"], run["width"], run["l2"]), len(bands)))
+        run.pop("_model"), run.pop("_trajectory")
+        return run
+
     monkeypatch.setattr(tj, "run_setting", fake)
+    monkeypatch.setattr(tj, "add_band_curvature", measure)
     knobs = dict(seed=12345, lr=0.1, width=0.25, l2=0.0, lrs=(0.05, 0.1), widths=(0.25, 0.5),
                  l2s=(0.0,))  # a key no other test caches
     cfg = config.resolve("smoke", **knobs)
     res = tj.run(cfg, smoke_data)
     assert calls == [(0.05, 0.25, 0.0), (0.1, 0.25, 0.0), (0.1, 0.5, 0.0)]  # the base once, for three sweeps
+    # each run measured at the early band and the late band of each sweep that holds it, never another's
+    assert measured == [((0.05, 0.25, 0.0), 2), ((0.1, 0.25, 0.0), 4), ((0.1, 0.5, 0.0), 2)]
     sw = res["sweeps"]
     assert [r["lr"] for r in sw["lr"]] == [0.05, 0.1] and [r["width"] for r in sw["width"]] == [0.25, 0.5]
     assert [(r["lr"], r["width"]) for r in sw["l2"]] == [(0.1, 0.25)]
@@ -193,6 +203,24 @@ def test_band_curvature_is_measured_exactly_where_matched_reads_it(smoke_data):
     assert direct["rise"][t, k].equal(run["rise"][t, k])
     along = tj.along_band(run, band)
     assert along.shape == (3, 2) and torch.allclose(along.mean(0), m["lmax"][0])
+
+
+def test_a_start_shared_by_two_settings_gives_the_values_it_would_measure(smoke_data):
+    cfg = config.resolve("smoke", n_seeds=2, steps=60, record_every=20, hp_examples=32, hp_probes=2)
+    first, reused = (tj.run_setting(cfg, smoke_data, lr=lr, width=cfg.width, l2=0.0, keep=True) for lr in (0.1, 0.2))
+    fresh = {**reused, **{q: reused[q].clone() for q in tj.MEASURED}}
+    start = first["_trajectory"][0]
+    assert start.equal(reused["_trajectory"][0])  # same width, same seeds: the same initial parameters
+    tj.add_band_curvature(cfg, smoke_data, first, [])  # the start only
+    tj._reuse_start(reused, start, (start, {q: first[q][0] for q in tj.MEASURED}))
+    assert not reused["lmax"][0].isnan().any() and fresh["lmax"][0].isnan().all()
+    tj.add_band_curvature(cfg, smoke_data, reused, [])  # nothing left to measure
+    tj.add_band_curvature(cfg, smoke_data, fresh, [])
+    for q in tj.MEASURED:
+        torch.testing.assert_close(reused[q], fresh[q], rtol=0, atol=0, equal_nan=True)
+    other = {**fresh, "lmax": torch.full_like(fresh["lmax"], math.nan)}
+    tj._reuse_start(other, start + 1, (start, {q: first[q][0] for q in tj.MEASURED}))  # another start: kept
+    assert other["lmax"].isnan().all()
 
 
 def test_loss_band_spans_common_loss_to_its_geometric_mean_with_the_start():

@@ -46,6 +46,7 @@ from .hp_matched import (  # noqa: F401
 NAMES = {"lr": "lr", "width": "width ×", "l2": "L2"}
 BANDS = ("early", "late")
 CURV = {"lmax": "λ_max", "trace": "Tr(H)"}  # the local curvatures
+MEASURED = ("lmax", "trace", "trace_se", "rise")  # what :func:`.hp_matched.add_band_curvature` measures
 SHOWN = {"lmax": "λ_max", "lmax_rel": "λ_max / init", "trace": "Tr(H)", "trace_rel": "Tr(H) / init"}
 
 
@@ -53,7 +54,8 @@ def run(cfg: Config, data: Dataset) -> dict:
     """The three sweeps of chapter 03, one :func:`wedges_lib.cache.cached` computation: for each knob ('lr',
     'width', 'l2') one run per value in ``cfg.lrs``, ``cfg.widths``, ``cfg.l2s``, the other two knobs at the base
     ``cfg.lr``, ``cfg.width``, ``cfg.l2`` (a setting met twice is trained once); then the bands, and the curvature
-    at initialisation and at the records bracketing them. Returns 'sweeps' {knob: [run, ...]}, 'band' (the early
+    at initialisation and at the records bracketing the bands each run is matched at (the early band and the late
+    band of every sweep that holds it). Returns 'sweeps' {knob: [run, ...]}, 'band' (the early
     band, (n,)), 'late' {knob: (n,)}, 'rhos' and 'steps'. Used in :ref:`ch-hyperparameters`."""
     values = {k: tuple(float(v) for v in cfg[f"{k}s"]) for k in KNOBS}
     return cache.cached("hp_study", cfg, _study, data=data, values=values)
@@ -69,9 +71,26 @@ def _study(cfg: Config, data: Dataset, values: dict) -> dict:
     sweeps = {knob: [runs[key] for key in ks] for knob, ks in keys.items()}
     band = loss_band(list({id(r): r for k in ("lr", "width") for r in sweeps[k]}.values()))
     late = {knob: late_band(sweeps[knob]) for knob in KNOBS}
-    for run_ in runs.values():
-        add_band_curvature(cfg, data, run_, [band, *late.values()])
+    starts: dict[float, tuple] = {}  # per width, its initial parameters (K, D) and their curvature
+    for key, run_ in runs.items():  # the bands its sweeps match it at: the early one and its sweeps' late ones
+        start = run_["_trajectory"][0] if run_["_trajectory"] is not None else None
+        _reuse_start(run_, start, starts.get(run_["width"]))
+        add_band_curvature(cfg, data, run_, [band, *(late[knob] for knob in KNOBS if key in keys[knob])])
+        if start is not None:
+            starts.setdefault(run_["width"], (start, {q: run_[q][0] for q in MEASURED}))
     return {"sweeps": sweeps, "band": band, "late": late, "rhos": tuple(cfg.hp_rhos), "steps": cfg.steps}
+
+
+def _reuse_start(run: dict, start: torch.Tensor | None, known: tuple | None) -> None:
+    """Copy into ``run``'s first record the curvature ``known`` = (start (K, D), {key: values}) measured at the same
+    initial parameters (every setting of one width starts there: same seeds), for its trained members: a point's
+    values depend on the point and the seed only, so :func:`.hp_matched.add_band_curvature` would measure the
+    same numbers again."""
+    if known is None or start is None or not known[0].equal(start):
+        return
+    ok = trained(run)
+    for q, v in known[1].items():
+        run[q][0] = torch.where(ok if v.ndim == 1 else ok[:, None], v, run[q][0])
 
 
 def bands(raw: dict) -> dict[str, dict[str, torch.Tensor]]:
