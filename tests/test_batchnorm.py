@@ -9,7 +9,7 @@ import torchvision
 from torch import nn
 from torch.optim.swa_utils import update_bn
 
-from wedges_lib import batchnorm, connect, objectives, params, surfaces
+from wedges_lib import batchnorm, connect, landscape, objectives, params, surfaces
 from wedges_lib.landscape import Landscape
 from wedges_lib.studies.ch92_your_model import update_bn_losses as reference  # plain PyTorch + update_bn
 
@@ -115,6 +115,16 @@ def test_statistics_vmapped_equal_one_point_at_a_time(cnn_pair):
     for k, theta in enumerate(th):
         one = land.statistics(theta)
         assert all(torch.allclose(many[n][k], one[n], atol=1e-6) for n in one)
+
+
+def test_a_large_model_on_a_cpu_is_evaluated_one_point_at_a_time_with_the_same_losses(cnn_pair, monkeypatch):
+    a, ta, tb, train, test = cnn_pair
+    th = params.interpolate(ta, tb, torch.linspace(0, 1, 5))
+    vmapped = Landscape(a, test, bn_batches=train)(th)
+    monkeypatch.setattr(landscape, "SMALL_D", 0)  # every model is large
+    land = Landscape(a, test, bn_batches=train)
+    assert [len(c) for c in land._chunks(th)] == [1] * 5
+    torch.testing.assert_close(land(th), vmapped, atol=1e-6, rtol=1e-6)
 
 
 def test_train_policy_ignores_dropout():

@@ -38,13 +38,17 @@ from .hessian import DatasetLoss
 from .objectives import Batch, Objective, as_objective, batch_size, check_batches
 from .validation import check_arg
 
+SMALL_D = 100_000  # on a CPU, above this many parameters a Landscape evaluates its points one at a time
+
 
 class Landscape:
     """The loss of ``model`` on ``batches`` under ``objective`` as a function of theta, with BatchNorm policy ``bn``.
 
     ``batches`` is a list of batches the loss averages over (weighted by their sizes); ``bn_batches`` (default:
     ``batches``) are the training batches the ``recompute`` policy re-estimates statistics on; ``chunk``
-    parameter points are vmapped at a time (default :func:`wedges_lib.params.default_sizes`).
+    parameter points are vmapped at a time (default: :func:`wedges_lib.params.default_sizes`, but one point at a
+    time for a model of more than ``SMALL_D`` parameters on a CPU, where a vmapped pass costs more than it saves:
+    a ResNet-18 on 64 CIFAR-shaped examples, 16 points at one thread, 5.4 s vmapped 16 at a time, 3.2 s one by one).
 
     Used in :ref:`ch-your-model`.
     """
@@ -103,7 +107,10 @@ class Landscape:
         return lambda theta, xb, yb: self.minibatch_loss(theta, (xb, yb))
 
     def _chunks(self, thetas: Tensor) -> tuple[Tensor, ...]:
-        return thetas.split(self.chunk or params.default_sizes(thetas.device)[0])
+        if self.chunk is not None:
+            return thetas.split(self.chunk)
+        one_by_one = thetas.device.type == "cpu" and thetas.shape[-1] > SMALL_D
+        return thetas.split(1 if one_by_one else params.default_sizes(thetas.device)[0])
 
     def statistics(self, thetas: Tensor) -> dict[str, Tensor]:
         """Running statistics re-estimated at theta (D,) -> {buffer: (C,)}, or at each of K points (K, D) ->
@@ -211,15 +218,17 @@ def sharpness(loss_fn: Callable[[Tensor], Tensor], theta: Tensor, *, eps: float 
     check_arg("steps", steps, isinstance(steps, int) and steps >= 1, "an int >= 1")
     theta = theta.detach()
     width = eps * (theta.abs() + 1)
+    lower, stride = -width, (2.5 / steps) * width
     gen = torch.Generator().manual_seed(seed)
-    delta = ((2 * torch.rand(theta.shape, generator=gen, dtype=theta.dtype) - 1).to(theta.device)) * width
+    delta = torch.rand(theta.shape, generator=gen, dtype=theta.dtype).mul_(2).sub_(1).to(theta.device).mul_(width)
     value_and_grad = grad_and_value(loss_fn)
     base = float(loss_fn(theta).detach())
     best = -math.inf
-    for _ in range(steps):
+    for _ in range(steps):  # in place: at millions of parameters each fresh (D,) tensor costs its page faults
         g, loss = value_and_grad(theta + delta)
         best = max(best, float(loss.detach()))
-        delta = torch.maximum(torch.minimum(delta + (2.5 / steps) * width * g.detach().sign(), width), -width)
+        delta.add_(g.detach().sign_().mul_(stride))
+        torch.maximum(torch.minimum(delta, width, out=delta), lower, out=delta)
     with torch.no_grad():
         best = max(best, float(loss_fn(theta + delta)))
     return Sharpness(100 * (best - base) / (1 + base), base, best)
