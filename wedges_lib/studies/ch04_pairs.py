@@ -65,9 +65,8 @@ def fit_curves(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.T
 
 
 def _fit_chain(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.Tensor, seed: int) -> dict:
-    res = fj_chain(model, a, c, depth=cfg.fj_depth, tol=cfg.fj_tol, data=data, n_probe=cfg.n_interp,
-                   steps=cfg.curve_steps, lr=cfg.connector_lr, batch_size=cfg.batch_size, seed=seed)
-    return {"points": res.points, "barriers": res.barriers, "bends": res.bends, "profile": res.profile}
+    return vars(fj_chain(model, a, c, depth=cfg.fj_depth, tol=cfg.fj_tol, data=data, n_probe=cfg.n_interp,
+                         steps=cfg.curve_steps, lr=cfg.connector_lr, batch_size=cfg.batch_size, seed=seed))
 
 
 def chain_study(cfg, model: nn.Module, data: Dataset, a: torch.Tensor, c: torch.Tensor, seed: int) -> dict:
@@ -275,21 +274,18 @@ def tunnel(model: nn.Module, studies: list[dict | None], theta: torch.Tensor, n:
     return {**plane, "curve": torch.stack([pts @ plane["u"], pts @ plane["v"]], dim=1)}
 
 
-def width_study(cfg: Mapping, data: Dataset, widths: Sequence[float],
-                studies: list[dict | None] | None = None) -> dict[str, torch.Tensor]:
+def width_study(cfg: Mapping, data: Dataset, widths: Sequence[float], studies: list | None = None) -> dict:
     """For each width w of ``widths`` (W,), ``n_pairs`` pairs trained as :func:`wedges_lib.solutions.independent`
     (same seeds, width w) and the training loss's barrier on the line from a to c, raw ('line') and with c aligned
-    to a by each method of :mod:`wedges_lib.align` ('weight', 'activation'), each (W, P) (NaN for a pair with a
-    diverged member), with 'widths' (W,). At ``cfg.width`` itself the profiles of ``studies`` (:func:`pair_study`'s
-    of the same pairs), when given, are read instead of computed again. Used in :ref:`ch-pairs`."""
+    to a by each method of :mod:`wedges_lib.align` ('weight', 'activation'), each (W, P) (NaN: a diverged member),
+    'widths' (W,); at ``cfg.width``, read from ``studies`` (:func:`pair_study`'s) if given. Used in :ref:`ch-pairs`."""
     x, y = data.x_train, data.y_train
     out = {m: torch.full((len(widths), cfg.n_pairs), math.nan) for m in ("line", *align.METHODS)}
     for i, w in enumerate(widths):
-        if studies is not None and float(w) == float(cfg.width):
-            for p, s in enumerate(studies):
-                if s is not None:
-                    for m, prof in {"line": s["line"], **s["aligned"]}.items():
-                        out[m][i, p] = barrier_height(prof["loss"])
+        if studies is not None and float(w) == float(cfg.width):  # the same pairs' profiles, not computed again
+            for p, s in ((p, s) for p, s in enumerate(studies) if s is not None):
+                for m, prof in {"line": s["line"], **s["aligned"]}.items():
+                    out[m][i, p] = barrier_height(prof["loss"])
             continue
         model, sol = solutions.independent(Config({**cfg, "width": float(w)}), data, 2 * cfg.n_pairs)
         for p in range(cfg.n_pairs):
