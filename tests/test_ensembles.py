@@ -203,7 +203,7 @@ def test_final_means_and_gains():
     stats = {"acc": torch.tensor([[0.5, 0.7], [0.6, 0.9]]), "member_acc": torch.tensor([[0.5, 0.6], [0.6, 0.7]]),
              "nll": torch.tensor([[1.0, 0.8], [1.0, 0.6]]), "member_nll": torch.tensor([[1.0, 1.0], [1.0, 1.2]]),
              "barrier": torch.tensor([0.2, float("nan")])}
-    m = ensembles.final_means(stats)
+    m = ensemble_claims.final_means(stats)
     assert m["acc"] == pytest.approx(0.8) and m["barrier"] == pytest.approx(0.2)  # NaN: not measured
     assert m["gain_acc"] == pytest.approx(0.8 - 0.6) and m["gain_nll"] == pytest.approx((0.2 + 0.5) / 2)
 
@@ -225,10 +225,10 @@ def test_centroid_loss_and_the_first_repetition_views(net, smoke_data):
     assert worst == pytest.approx(each.max().item(), rel=1e-5)
     assert centroid == pytest.approx(params.evaluate(model, thetas.mean(0), x, y)[0].item(), rel=1e-5)
     ens = ensembles.Ensemble("deep", model, thetas[None], thetas[None], 0)
-    plane = ensembles.plane_view(ens, smoke_data, n=4)
+    plane = ensemble_claims.plane_view(ens, smoke_data, n=4)
     assert plane["loss"].shape == (4, 4) and plane["points"].shape == (3, 2)
     ens.diverged[0, 1] = True  # a diverged run: no plane through its frozen member, and no error
-    assert ensembles.plane_view(ens, smoke_data, n=4) is None
+    assert ensemble_claims.plane_view(ens, smoke_data, n=4) is None
 
 
 def _fake(disagreement, barrier, centroid, worst, R=3, distance=1.0, gain=0.1):

@@ -47,7 +47,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from . import surfaces, train
+from . import train
 from .config import Config
 from .data import Dataset
 from .diversity import (
@@ -141,40 +141,42 @@ def _run(cfg: Config, data: Dataset, model: nn.Module, theta: torch.Tensor, seed
     return r.theta, r.diverged.reshape(-1).cpu(), r.trajectory
 
 
-def _pretrained(cfg: Config, data: Dataset, pretrained: torch.Tensor | None, quiet: bool):
-    """(model, theta0 (R, D), solution (R, D), diverged (R,)) of the S-step run FGE and SWA start from."""
-    seeds = repetition_seeds(cfg)
-    model, theta0 = train.init(cfg, data, seeds)
-    if pretrained is None:
-        return model, theta0, *_run(cfg, data, model, theta0, seeds, quiet)[:2]
-    if pretrained.shape != theta0.shape:
-        raise ValueError(f"parameter 'pretrained': got shape {tuple(pretrained.shape)}; expected "
-                         f"{tuple(theta0.shape)} (n_seeds, D), e.g. deep_ensemble(cfg, data).members[:, 0]")
-    return model, theta0, pretrained.to(theta0), torch.zeros(len(seeds), dtype=torch.bool)
-
-
 def _diverged_rates(lr: float | Sequence[float], diverged: torch.Tensor) -> str:
     """The rate, or the distinct per-member rates of the runs that diverged ((K,) bool), as text."""
-    if not isinstance(lr, Sequence):
-        return f"{lr:g}"
-    return ", ".join(f"{v:g}" for v in sorted({lr[k] for k in diverged.reshape(-1).nonzero().flatten().tolist()}))
+    rates = sorted({lr[k] for k in diverged.nonzero().flatten().tolist()}) if isinstance(lr, Sequence) else [lr]
+    return ", ".join(f"{v:g}" for v in rates)
 
 
 def _rate_stack(cfg: Config, data: Dataset, pretrained: torch.Tensor | None, lr_fraction: float | Sequence[float],
                 quiet: bool):
-    """A swept method's start with every rate of ``lr_fraction`` stacked (rate i's repetitions are rows i·R to
-    i·R + R − 1): (model, theta0 (R, D), fractions (F,), start (F·R, D), diverged (F·R,), seeds (F·R,), member rates
-    (F·R,))."""
-    model, theta0, theta, diverged = _pretrained(cfg, data, pretrained, quiet)
-    fracs = (lr_fraction,) if not isinstance(lr_fraction, Sequence) else tuple(lr_fraction)
+    """A swept method's start, the S-step solution of each repetition (``pretrained`` (R, D), trained here when
+    None), once per rate of ``lr_fraction`` (rate i's repetitions are rows i·R to i·R + R − 1): (model, theta0 (R, D),
+    fractions (F,), start (F·R, D), diverged (F·R,), seeds (F·R,), member rates (F·R,))."""
     seeds = repetition_seeds(cfg)
+    model, theta0 = train.init(cfg, data, seeds)
+    if pretrained is None:
+        theta, diverged = _run(cfg, data, model, theta0, seeds, quiet)[:2]
+    elif pretrained.shape != theta0.shape:
+        raise ValueError(f"parameter 'pretrained': got shape {tuple(pretrained.shape)}; expected "
+                         f"{tuple(theta0.shape)} (n_seeds, D), e.g. deep_ensemble(cfg, data).members[:, 0]")
+    else:
+        theta, diverged = pretrained.to(theta0), torch.zeros(len(seeds), dtype=torch.bool)
+    fracs = (lr_fraction,) if not isinstance(lr_fraction, Sequence) else tuple(lr_fraction)
     return (model, theta0, fracs, theta.repeat(len(fracs), 1), diverged.repeat(len(fracs)), seeds * len(fracs),
             [f * cfg.lr for f in fracs for _ in seeds])
 
 
-def _per_rate(lr_fraction: float | Sequence[float], fracs: tuple, ensembles: list[Ensemble]):
-    """The Ensemble of a single fraction, or {fraction: Ensemble} for a sequence of them (one per rate)."""
-    return ensembles[0] if not isinstance(lr_fraction, Sequence) else dict(zip(fracs, ensembles))
+def _per_rate(lr_fraction: float | Sequence[float], fracs: tuple, cfg: Config, method: str, model: nn.Module,
+              theta0: torch.Tensor, members: torch.Tensor, diverged: torch.Tensor, paths: torch.Tensor,
+              grad_steps: int, member_steps: torch.Tensor, swa: torch.Tensor | None = None):
+    """The Ensemble of each rate from the stack (members (F·R, K, D), diverged (F·R, K), swa (F·R, K, D), paths
+    (F, 1, T, D)): one for a single fraction, {fraction: Ensemble} for a sequence of them."""
+    R, K = len(theta0), members.shape[1]
+    out = [Ensemble(method, model, members[i * R:(i + 1) * R].clone(), theta0[:, None].expand(-1, K, -1).clone(),
+                    grad_steps, None if swa is None else swa[i * R:(i + 1) * R].clone(),
+                    diverged[i * R:(i + 1) * R].clone(), f * cfg.lr, paths[i].clone(), member_steps)
+           for i, f in enumerate(fracs)]
+    return out[0] if not isinstance(lr_fraction, Sequence) else dict(zip(fracs, out))
 
 
 def _cycle_seeds(seeds: list[int], cycle: int) -> list[int]:
@@ -235,12 +237,9 @@ def fge(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None,
         members.append(theta)
         bad.append(bad[-1] | d)
         paths.append(p[:, ::R])  # (T, F, D): each rate's first repetition
-    members, diverged, path = torch.stack(members, dim=1), torch.stack(bad[1:], dim=1), _chain(paths)
-    origins = theta0[:, None].expand(-1, K, -1).clone()
-    return _per_rate(lr_fraction, fracs, [
-        Ensemble("fge", model, members[i * R:(i + 1) * R].clone(), origins.clone(), cfg.steps + K * steps,
-                 diverged=diverged[i * R:(i + 1) * R].clone(), lr=f * cfg.lr, path=path[:, :, i].clone(),
-                 member_steps=cfg.steps + steps * torch.arange(1, K + 1)) for i, f in enumerate(fracs)])
+    return _per_rate(lr_fraction, fracs, cfg, "fge", model, theta0, torch.stack(members, dim=1),
+                     torch.stack(bad[1:], dim=1), _chain(paths).movedim(2, 0), cfg.steps + K * steps,
+                     cfg.steps + steps * torch.arange(1, K + 1))
 
 
 def swa_average(members: torch.Tensor) -> torch.Tensor:
@@ -274,8 +273,7 @@ def swa(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None,
     if any(True for _ in model.buffers()) and bn_update is None:
         raise ValueError(f"parameter 'bn_update': model {cfg.model!r} has buffers (BatchNorm statistics?) "
                          "that SWA must recompute; pass bn_update(model, theta)")
-    R, steps, K = len(theta0), cycle_length(cfg), cfg.n_members
-    every = _every(steps, 4)
+    R, steps, K, every = len(theta0), cycle_length(cfg), cfg.n_members, _every(cycle_length(cfg), 4)
     r = train.train(model, data, theta, seeds=_cycle_seeds(seeds, 0), optimizer=cfg.optimizer, lr=lrs,
                     momentum=cfg.momentum, l2=cfg.l2, schedule="constant", batch_size=cfg.batch_size,
                     steps=K * steps, record_every=every, keep_trajectory=True, measured=False,
@@ -291,13 +289,10 @@ def swa(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None = None,
     if bn_update is not None:
         for th in averages[:, -1]:
             bn_update(model, th)
-    diverged = (pre_diverged | r.diverged.reshape(-1).cpu())[:, None].expand(-1, K).clone()
-    origins = theta0[:, None].expand(-1, K, -1).clone()
-    return _per_rate(lr_fraction, fracs, [
-        Ensemble("swa", model, members[i * R:(i + 1) * R].clone(), origins.clone(), cfg.steps + K * steps,
-                 averages[i * R:(i + 1) * R].clone(),
-                 diverged[i * R:(i + 1) * R].clone(), f * cfg.lr, traj[:, i * R][None].clone(),
-                 cfg.steps + steps * torch.arange(1, K + 1)) for i, f in enumerate(fracs)])
+    diverged = (pre_diverged | r.diverged.reshape(-1).cpu())[:, None].expand(-1, K)
+    return _per_rate(lr_fraction, fracs, cfg, "swa", model, theta0, members, diverged,
+                     traj[:, ::R].transpose(0, 1)[:, None], cfg.steps + K * steps,
+                     cfg.steps + steps * torch.arange(1, K + 1), averages)
 
 
 def triangular(cycle: int, low: float) -> Callable[[int], float]:
@@ -346,12 +341,9 @@ def garipov_fge(cfg: Config, data: Dataset, *, pretrained: torch.Tensor | None =
     traj = r.trajectory  # (2M, F·R, D): rows at 0, c/2, c, ...; padded where every run diverged and the loop stopped
     traj = torch.cat([traj, r.theta.cpu()[None].expand(2 * M - len(traj), -1, -1)])
     members = traj[1::2].transpose(0, 1).to(theta)  # (F·R, M, D): the lows, steps c/2 + j·c
-    diverged = (pre_diverged | r.diverged.reshape(-1).cpu())[:, None].expand(-1, M).clone()
-    origins = theta0[:, None].expand(-1, M, -1).clone()
-    return _per_rate(lr_fraction, fracs, [
-        Ensemble("garipov", model, members[i * R:(i + 1) * R].clone(), origins.clone(), cfg.steps + steps,
-                 diverged=diverged[i * R:(i + 1) * R].clone(), lr=f * cfg.lr, path=traj[:, i * R][None].clone(),
-                 member_steps=cfg.steps + c // 2 + c * torch.arange(M)) for i, f in enumerate(fracs)])
+    diverged = (pre_diverged | r.diverged.reshape(-1).cpu())[:, None].expand(-1, M)
+    return _per_rate(lr_fraction, fracs, cfg, "garipov", model, theta0, members, diverged,
+                     traj[:, ::R].transpose(0, 1)[:, None], cfg.steps + steps, cfg.steps + c // 2 + c * torch.arange(M))
 
 
 def build(method: str, cfg: Config, data: Dataset, **kwargs) -> Ensemble | dict[float, Ensemble]:
@@ -456,21 +448,3 @@ def gains(stats: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """
     return dict(gain_acc=stats["acc"][:, -1] - stats["member_acc"].mean(1),
                 gain_nll=stats["member_nll"].mean(1) - stats["nll"][:, -1])
-
-
-def final_means(stats: Mapping[str, torch.Tensor]) -> dict[str, float]:
-    """Each statistic of :func:`summarize` (and of :func:`gains`) as one number: the mean over repetitions, at
-    the full ensemble size for the per-size ones (R, K). Used in :ref:`ch-ensembles`."""
-    stats = {**stats, **gains(stats)}
-    return {k: v.nanmean(0)[-1].item() if v.dim() > 1 else v.nanmean().item() for k, v in stats.items()}
-
-
-def plane_view(ens: Ensemble, data: Dataset, *, n: int = 25) -> dict | None:
-    """The training loss on the plane through the first repetition's members 0, 1, 2
-    (:func:`wedges_lib.surfaces.plane_through` on an n × n grid), or None when a run they come from diverged
-    (frozen members may coincide: no plane). Used in :ref:`ch-ensembles`."""
-    if ens.diverged[0, :3].any():
-        return None
-    three, device = ens.members[0, :3], ens.members.device
-    x, y = data.x_train.to(device), data.y_train.to(device)
-    return surfaces.plane_through(ens.model, *three, n=n, x=x, y=y)

@@ -21,10 +21,10 @@ from typing import Mapping, Sequence
 
 import torch
 
-from .. import align, ensembles, plots, verdicts
+from .. import align, ensembles, plots, surfaces, verdicts
 from ..data import Dataset, validation_split
 from ..diversity import accuracy, linear_barriers, nll, offdiag_mean, predict
-from ..ensembles import LABELS, METHODS, SWEPT, TRAJECTORY_METHODS, Ensemble, final_means, gains, summarize
+from ..ensembles import LABELS, METHODS, SWEPT, TRAJECTORY_METHODS, Ensemble, gains, summarize
 from ..results import record
 from ..validation import check_arg
 
@@ -80,8 +80,26 @@ def run(cfg, data: Dataset) -> dict:
     chosen = select(ens, fractions)
     stats = {m: (sweep[m][fractions[m]] if m in SWEPT else summarize(chosen[m], fit, **kw)) for m in METHODS}
     return dict(ens=ens, ref=ref, val=val, sweep=sweep, tuned=fractions, chosen=chosen, stats=stats,
-                planes={m: ensembles.plane_view(e, fit, n=cfg.ensemble_grid) for m, e in chosen.items()},
+                planes={m: plane_view(e, fit, n=cfg.ensemble_grid) for m, e in chosen.items()},
                 fhl=accuracy_plane(ens, fit, ref[0]), aligned=aligned_deep(chosen["deep"], fit, n_interp=cfg.n_interp))
+
+
+def final_means(stats: Mapping[str, torch.Tensor]) -> dict[str, float]:
+    """Each statistic of :func:`~wedges_lib.ensembles.summarize` (and of :func:`~wedges_lib.ensembles.gains`) as
+    one number: the mean over repetitions, at the full ensemble size for the per-size ones (R, K). Used in
+    :ref:`ch-ensembles`."""
+    stats = {**stats, **gains(stats)}
+    return {k: v.nanmean(0)[-1].item() if v.dim() > 1 else v.nanmean().item() for k, v in stats.items()}
+
+
+def plane_view(ens: Ensemble, data: Dataset, *, n: int = 25) -> dict | None:
+    """The training loss on the plane through the first repetition's members 0, 1, 2 (n × n points,
+    :func:`wedges_lib.surfaces.plane_through`), or None where their run diverged. Used in :ref:`ch-ensembles`."""
+    if ens.diverged[0, :3].any():
+        return None
+    three, device = ens.members[0, :3], ens.members.device
+    x, y = data.x_train.to(device), data.y_train.to(device)
+    return surfaces.plane_through(ens.model, *three, n=n, x=x, y=y)
 
 
 @torch.no_grad()
