@@ -32,14 +32,16 @@ SLOWEST = 5  # cells kept per chapter
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")  # torch's intra-op pool and BLAS read them when they start
 
 
-def kernel_threads(jobs: int, cores: int | None = None) -> int | None:
+def kernel_threads(jobs: int, cores: int | None = None, environ=None) -> int | None:
     """The threads each of ``jobs`` parallel kernels gets: the cores shared out (at least 1), or None where the
-    environment already sets ``OMP_NUM_THREADS`` (the kernels inherit it).
+    environment (``environ``, default ``os.environ``) already sets ``OMP_NUM_THREADS`` (the kernels inherit it).
 
-    >>> kernel_threads(2, cores=2), kernel_threads(1, cores=2), kernel_threads(3, cores=2)
-    (1, 2, 1)
+    >>> [kernel_threads(jobs, cores=2, environ={}) for jobs in (1, 2, 3)]
+    [2, 1, 1]
+    >>> kernel_threads(2, cores=2, environ={"OMP_NUM_THREADS": "4"}) is None
+    True
     """
-    if os.environ.get("OMP_NUM_THREADS"):
+    if (os.environ if environ is None else environ).get("OMP_NUM_THREADS"):
         return None
     return max(1, (cores or os.cpu_count() or 1) // max(1, jobs))
 
