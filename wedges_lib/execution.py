@@ -14,7 +14,11 @@ myst-nb executes it again and reports its error as usual. Each chapter's time is
 kernel gets the cores divided among the kernels as its threads (``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``, unless
 the environment sets them): two kernels of two threads each on two cores wait on each other's OpenMP barriers, which
 made a chapter without its own ``torch.set_num_threads`` up to 35 times slower (chapter 00: 14 s alone, 511 s beside
-another). The slowest cells of each chapter are kept beside its time (``wedges-cells.json``, :func:`read_cells`).
+another). The kernels also keep freed memory for reuse (glibc's ``MALLOC_MMAP_THRESHOLD_`` /
+``MALLOC_TRIM_THRESHOLD_``, :data:`MALLOC`, unless set): by default every block over 32 MB comes from ``mmap`` and
+goes back on free, so each new parameter-sized tensor of a ResNet-18 (45 MB) is page-faulted afresh — 43 % of
+chapter 92's CPU time was the kernel's (81 of 189 s; 4.5 of 105 s with the setting, peak memory 4.2 -> 5.2 GB).
+The slowest cells of each chapter are kept beside its time (``wedges-cells.json``, :func:`read_cells`).
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ TIMES = "wedges-times.json"  # beside the execution cache's database: chapter ->
 CELLS = "wedges-cells.json"  # chapter -> its slowest cells [[seconds, first line of code], ...] in that execution
 SLOWEST = 5  # cells kept per chapter
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")  # torch's intra-op pool and BLAS read them when they start
+MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(2 ** 32), "MALLOC_TRIM_THRESHOLD_": str(2 ** 34)}  # read at a process's start
 
 
 def kernel_threads(jobs: int, cores: int | None = None, environ=None) -> int | None:
@@ -73,6 +78,8 @@ def _execute(path: str, timeout: int, threads: int | None) -> tuple[str, str | N
 
     if threads is not None:  # this worker process's environment is the kernel's
         os.environ.update({k: str(threads) for k in THREAD_VARS})
+    for k, v in MALLOC.items():
+        os.environ.setdefault(k, v)
     nb = reads(Path(path).read_text(), fmt="py:percent")
     start = time.perf_counter()
     result = single_nb_execution(nb, cwd=str(Path(path).parent), allow_errors=False, timeout=timeout,
