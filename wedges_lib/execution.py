@@ -85,9 +85,12 @@ def _execute(path: str, timeout: int, threads: int | None) -> tuple[str, str | N
     result = single_nb_execution(nb, cwd=str(Path(path).parent), allow_errors=False, timeout=timeout,
                                  meta_override=True, record_timing=True)
     seconds = time.perf_counter() - start
+    slow = slowest_cells(nb)
+    for cell in nb.cells:  # the execution cache hashes cell metadata: a timed cell would never match the chapter
+        cell.metadata.pop("execution", None)
     if result.err is not None:
-        return path, None, seconds, slowest_cells(nb), f"{result.err.__class__.__name__}: {result.err}"
-    return path, nbformat.writes(nb), seconds, slowest_cells(nb), None
+        return path, None, seconds, slow, f"{result.err.__class__.__name__}: {result.err}"
+    return path, nbformat.writes(nb), seconds, slow, None
 
 
 def order(paths: list[Path], times: dict[str, float], budgets: dict[str, float] | None = None) -> list[Path]:
