@@ -96,5 +96,8 @@ def test_chapters_run_in_parallel_into_the_cache_and_myst_nb_executes_nothing(tm
     assert len(starts) == 2 and starts[1] - starts[0] < 2.5e9, "the two chapters did not run at the same time"
     times = json.loads((book / "_build" / ".jupyter_cache" / "wedges-times.json").read_text())
     assert set(times) == {"a", "b"} and all(t >= 3 for t in times.values())
+    cells = json.loads((book / "_build" / ".jupyter_cache" / "wedges-cells.json").read_text())
+    assert {name: cells[name][0][1] for name in "ab"} == {"a": "import os, time", "b": "import os, time"}
+    assert all(cells[name][0][0] >= 3 for name in "ab")  # the slowest cell of each, with its seconds
     out = build()
     assert "wedges: executing" not in out and len(log.read_text().splitlines()) == 2  # nothing executed again

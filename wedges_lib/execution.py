@@ -15,7 +15,7 @@ kernel gets the cores divided among the kernels as its threads (``OMP_NUM_THREAD
 the environment sets them): two kernels of two threads each on two cores wait on each other's OpenMP barriers, which
 made a chapter without its own ``torch.set_num_threads`` up to 35 times slower (chapter 00: 14 s alone, 511 s beside
 another). The kernels also keep freed memory for reuse (glibc's ``MALLOC_MMAP_THRESHOLD_`` /
-``MALLOC_TRIM_THRESHOLD_``, :data:`MALLOC`, unless set): by default every block over 32 MB comes from ``mmap`` and
+``MALLOC_TRIM_THRESHOLD_``, ``MALLOC``, unless set): by default every block over 32 MB comes from ``mmap`` and
 goes back on free, so each new parameter-sized tensor of a ResNet-18 (45 MB) is page-faulted afresh — 43 % of
 chapter 92's CPU time was the kernel's (81 of 189 s; 4.5 of 105 s with the setting, peak memory 4.2 -> 5.2 GB).
 The slowest cells of each chapter are kept beside its time (``wedges-cells.json``, :func:`read_cells`).
