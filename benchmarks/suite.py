@@ -78,12 +78,17 @@ def run_all(*, device: str = "cpu", quick: bool = False, progress: bool = True) 
 
 
 def machine(device: str = "cpu") -> str:
-    """The device in words: the GPU's name, or the CPU's and its count."""
+    """The device in words: the GPU's name, or the CPU's model (from /proc/cpuinfo where there is one) and count."""
     if device == "cuda":
         import torch
 
         return torch.cuda.get_device_name()
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("model name"))
+    except (OSError, StopIteration):
+        model = platform.processor() or platform.machine()
+    return f"{model}, {os.cpu_count()} CPUs"
 
 
 def git_commit() -> str:

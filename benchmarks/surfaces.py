@@ -12,8 +12,9 @@ Same model (MLP 40-256-256-10 at its seed-0 initialisation, or trained with ``--
 * Profile: ``surfaces.evaluate_affine`` on loss-landscapes' own points by each path — ``auto`` (batched
   products, the first layer affine in the plane's coordinates: W1 x + a D1 x + b D2 x from three products
   per data batch instead of one per point), ``bmm`` (batched products only) and ``vmap`` (a vmapped
-  ``functional_call``) — and, in the full run, over points per pass (chunk) and examples per batch. GFLOP/s
-  count the matrix products each path does, against the matmul peak (``common.matmul_peak``).
+  ``functional_call``) — and, with ``--profile``, over points per pass (chunk) and examples per batch (a printed
+  grid of 36 runs, in no row: the suite and the book's appendix skip it). GFLOP/s count the matrix products each
+  path does, against the matmul peak (``common.matmul_peak``).
 * Values: the two libraries draw different directions (loss-landscapes: uniform [0, 1) entries from the
   global RNG, biases normalised too, then the whole direction rescaled to ‖theta‖ / (distance * steps)).
   We rebuild loss-landscapes' exact directions (same seed, its own functions) and its exact grid
@@ -22,7 +23,8 @@ Same model (MLP 40-256-256-10 at its seed-0 initialisation, or trained with ``--
   ``wedges_lib.surfaces.evaluate_affine``; the grids must agree to float32 tolerance, on every path.
 
 Needs loss-landscapes, pinned in requirements.txt for the benchmarks (wedges_lib does not import it).
-Run: ``python -m benchmarks.surfaces [--quick] [--repeats N] [--trained] [--json out.json] [--device cuda]``.
+Run: ``python -m benchmarks.surfaces [--quick] [--repeats N] [--trained] [--profile] [--json out.json]
+[--device cuda]``.
 """
 from __future__ import annotations
 
@@ -63,13 +65,15 @@ def loss_landscapes_coords(steps: int) -> torch.Tensor:
 
 
 def main(argv=None) -> None:
-    ap = parser(__doc__, quick="a 9 x 9 grid, one repeat, no profile", repeats=(3, 1), devices=("cpu", "cuda"))
+    ap = parser(__doc__, quick="a 9 x 9 grid, one repeat", repeats=(3, 1), devices=("cpu", "cuda"))
     ap.add_argument("--steps", type=int, default=None, help="grid points per axis (default 25, 9 with --quick)")
     ap.add_argument("--distance", type=float, default=1.0, help="loss-landscapes' distance argument")
     ap.add_argument("--chunk", type=int, default=None, help="Wedges: grid points per vmapped pass (default: by device)")
     ap.add_argument("--width", type=float, default=1.0, help="MLP width multiplier (1.0: 40-256-256-10)")
     ap.add_argument("--examples", type=int, default=1000, help="training examples the loss is averaged over")
     ap.add_argument("--trained", action="store_true", help="train the MLP first (1000 SGD steps)")
+    ap.add_argument("--profile", action="store_true",
+                    help="also print each path's time over points per pass and examples per batch (36 runs)")
     args = ap.parse_args(argv)
     steps, repeats = args.steps or (9 if args.quick else 25), args.repeats
     apply_threads(args)
@@ -110,7 +114,7 @@ def main(argv=None) -> None:
         return lambda: surfaces.evaluate_affine(model, theta, dirs, coords, x=x, y=y, chunk=chunk, batch=batch,
                                                 path=path)
 
-    if not args.quick:  # profile: points per pass and examples per batch, on loss-landscapes' points (one run)
+    if args.profile:  # points per pass and examples per batch, on loss-landscapes' points (one run each; printed)
         print("\nevaluate_affine on the plane's points, one run each (s): path / chunk / batch")
         for path in ("auto", "bmm", "vmap"):
             for chunk in (4, 8, 16, 32):

@@ -21,7 +21,8 @@
 # plain training for the cost of training in a random subspace {cite:p}`li2018intrinsic`; rebasin for permutation
 # alignment by weight matching {cite:p}`ainsworth2023git`. Each benchmark is a script one can run alone
 # (`python -m benchmarks.NAME --help`); here each runs in a fresh process, one after another, and writes its
-# rows to a JSON file that this page reads.
+# rows to a JSON file that this page reads. The full suite's saved runs follow this build's, each under the machine,
+# date and commit it was measured on.
 #
 # Read every **ratio** as the peer's figure divided by Wedges' (above 1: Wedges is faster or smaller). The
 # **goal** is the ratio asked of Wedges when the feature was built; **agreement** says how close Wedges' answer
@@ -47,7 +48,7 @@ scale = None
 
 # %% tags=["remove-cell"]
 cfg = config.resolve_cell(globals(), CHAPTER)
-quick = cfg.scale == "smoke"  # the smoke scale runs each benchmark's quick version
+quick = cfg.scale != "paper"  # smoke and cpu run each benchmark's quick version; paper the full suite
 
 # %% tags=["remove-cell"]
 claims = protocol.declare(CHAPTER)  # bench_agree_{benchmark}: every checked row within tolerance
@@ -65,8 +66,11 @@ protocol.what_would_count(CHAPTER, claims)
 # %% [markdown]
 # ## Experiment
 #
-# At the `smoke` scale each script runs its quick version (fewer repeats, smaller grids: a test that the
-# benchmarks work, whose timings are noisy); at `cpu` and `paper` the full one.
+# At the `smoke` and `cpu` scales each script runs its quick version: one round, smaller problems, and fewer rows
+# (the curvature benchmark without its trained network and its scipy baseline, the subspace benchmark without the
+# blocked projection). It tests that every benchmark runs and that every answer agrees with its reference, in about a
+# minute of the build; its timings are one noisy round. At `paper` the full suite runs (about five minutes on one
+# CPU thread). The full suite's figures are the saved runs in the next section.
 
 # %%
 rows = suite.run_all(device="cpu", quick=quick)  # each in a fresh process, one after another
@@ -118,11 +122,12 @@ overall = {f"bench_agree_{name}": agreement_verdict(name) for name in AGREE}
 overall = protocol.conclude(CHAPTER, overall)
 
 # %% [markdown]
-# ## Runs saved on other machines
+# ## Saved runs of the full suite
 #
-# A GPU's rows cannot be measured while the book builds on a CPU: `python -m benchmarks.suite --device cuda
-# --save` runs the suite there once and keeps its rows in `benchmarks/results/`. Each saved run is shown as it was
-# measured, under its device and date; it is not part of this build's verdicts.
+# `python -m benchmarks.suite --save` runs the full suite on a quiet machine and keeps its rows in
+# `benchmarks/results/` (on a GPU: `--device cuda --save`, since a GPU's rows cannot be measured while the book builds
+# on a CPU). Each saved run is shown as it was measured, under its device, date and commit; it is not part of this
+# build's verdicts.
 
 # %% tags=["remove-input"]
 runs = suite.saved()
@@ -162,5 +167,5 @@ Markdown(build_time.markdown(build_time.saved_build("cpu")))
 # {ref}`ch-reproducing` for running the chapters there.
 #
 # **Try it.** `python -m benchmarks.curvature --threads 2`, `python -m benchmarks.suite --quick` (every benchmark,
-# one after another), or build this page at full size:
-# `python -m wedges_lib run book/91_benchmarks.py --scale cpu --out runs/bench`.
+# one after another; `--save` keeps the run for this page), or build this page with the full suite:
+# `python -m wedges_lib run book/91_benchmarks.py --scale paper --out runs/bench`.

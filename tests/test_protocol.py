@@ -166,10 +166,14 @@ def test_malformed_sections_are_refused_with_the_field_named(tmp_path):
         protocol.load(_scratch(tmp_path, bad))
 
 
-def test_deviations_render_with_date_change_and_old_result():
+def test_deviations_render_with_date_change_and_old_result(tmp_path):
     text = protocol.deviations_text("03_hyperparameters")
     assert "2026-11-30" in text and "`knobs.l2s`" in text and "−0.099 [−0.135, −0.063]" in text
-    assert "None" in protocol.deviations_text("91_benchmarks")
+
+    def none(p):
+        p["91_benchmarks"]["deviations"] = []
+
+    assert "None" in protocol.deviations_text("91_benchmarks", _scratch(tmp_path, none))
 
 
 # --- the intro's tables: written from the protocol at build time -------------------------------------------
