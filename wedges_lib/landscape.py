@@ -234,12 +234,16 @@ def sharpness(loss_fn: Callable[[Tensor], Tensor], theta: Tensor, *, eps: float 
     return Sharpness(100 * (best - base) / (1 + base), base, best)
 
 
-def loss_at_distances(f: Callable[[Tensor], Tensor], theta: Tensor, rhos: Sequence[float], *, n: int = 4,
-                      seed: int = 0) -> Tensor:
-    """The batched loss f at theta (D,) + ρ ‖theta‖ d for each ρ of ``rhos`` (R,) and each of n random unit
+def loss_at_distances(f: surfaces.Target, theta: Tensor, rhos: Sequence[float], *, n: int = 4, seed: int = 0,
+                      x: Tensor | None = None, y: Tensor | None = None) -> Tensor:
+    """The loss f at theta (D,) + ρ ‖theta‖ d for each ρ of ``rhos`` (R,) and each of n random unit
     directions d (isotropic Gaussian, drawn from ``seed``, the same for every ρ): losses (R, n).
 
-    Used in :ref:`ch-your-model`.
+    ``f`` is a batched loss (K, D) -> (K,), or a network (an ``nn.Module``) with its data ``x``, ``y``: the mean
+    cross-entropy, by :func:`wedges_lib.surfaces.evaluate_affine`'s batched products for a stack of Linear
+    layers (about 1.7x faster on a CPU than a vmapped ``functional_call``; the same losses up to float rounding).
+
+    Used in :ref:`ch-your-model` and :ref:`ch-hyperparameters`.
     """
     check_arg("n", n, isinstance(n, int) and n >= 1, "an int >= 1")
     check_arg("rhos", rhos, len(rhos) >= 1 and all(r > 0 for r in rhos), "distances > 0, as fractions of ‖θ‖")
@@ -247,7 +251,7 @@ def loss_at_distances(f: Callable[[Tensor], Tensor], theta: Tensor, rhos: Sequen
     d = d / d.norm(dim=1, keepdim=True) * params.radius(theta)
     rho = torch.as_tensor(list(rhos), dtype=theta.dtype)
     coords = torch.kron(rho[:, None], torch.eye(n, dtype=theta.dtype))  # (R n, n): ρ_r along direction j
-    return surfaces.evaluate_affine(f, theta, d, coords)["loss"].reshape(len(rho), n)
+    return surfaces.evaluate_affine(f, theta, d, coords, x=x, y=y)["loss"].reshape(len(rho), n)
 
 
 def _grid_around(pts: Tensor, n: int, margin: float) -> tuple[Tensor, Tensor]:

@@ -50,14 +50,14 @@ def curvature_along(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, tr
     out["rise"] = torch.full((T, K, len(rhos)), math.nan, dtype=torch.float64)
     out["radius"] = params.radius(pts).double().cpu()
     f = params.loss_fn(model, x, y)
-    batched = torch.func.vmap(f)  # (P, D) -> (P,): every distance and direction of a point in one pass
     todo = [(t, k) for t in range(T) for k in range(K) if ok[t, k]]
     for t, k in tqdm(todo, disable=quiet or None, desc="curvature", leave=False, mininterval=1.0):
         theta = pts[t, k]
         with torch.no_grad():
             out["loss"][t, k] = base = float(f(theta))
             if len(rhos):
-                far = landscape.loss_at_distances(batched, theta, list(rhos), n=n_directions, seed=seed + t)
+                # every distance and direction of a point in one batched pass (fused products for an MLP)
+                far = landscape.loss_at_distances(model, theta, list(rhos), n=n_directions, seed=seed + t, x=x, y=y)
                 out["rise"][t, k] = far.double().cpu().mean(1) - base
         out["lmax"][t, k] = float(curvature.top_eigenvalues(f, theta, 1, tol=tol, seed=seed + t)[0][0])
         est = curvature.trace(f, theta, n_probes=n_probes, seed=seed + t, batch=1)
