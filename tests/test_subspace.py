@@ -443,3 +443,46 @@ def test_restricted_goldilocks_equals_dense_projected_hessian():
         assert abs(g["trace"][i] - tr) < 5 * g["trace_se"][i] + 1e-6
         assert abs(g["frobenius"][i] - fro) < 5 * g["frobenius_se"][i] + 1e-6
         assert abs(g["ratio"][i] - tr / fro) < 5 * g["ratio_se"][i] + 1e-6
+
+
+@pytest.mark.parametrize("name", ["mlp", "mlp_gelu", "mlp_invariant"])
+def test_tempered_stack_equals_the_vmapped_tempered_loss(name):
+    """The temperature folded into the last layer (batched products) gives the loss, its gradient and the
+    evaluation that vmap of tempered_loss gives (logits / t), up to float rounding; exactly at t = 1."""
+    from torch.func import vmap
+
+    from wedges_lib import models
+
+    torch.manual_seed(0)
+    model = models.make(name, (40,), 10, width=0.25, seed=1)
+    K = 4
+    thetas = params.flatten(model).repeat(K, 1) * torch.tensor([0.25, 1.0, 2.0, 8.0])[:, None]
+    t = torch.tensor([1.0, 0.3, 2.5, 40.0])
+    xb, yb = torch.randn(K, 64, 40), torch.randint(0, 10, (K, 64))
+    assert (subspace.logit_divisor(model, t) is None) == (name == "mlp_invariant")  # LogitNorm: no linear plan
+    fast, slow = thetas.clone().requires_grad_(), thetas.clone().requires_grad_()
+    loss = subspace.tempered_stack(model, t)(fast, xb, yb)
+    ref = vmap(subspace.tempered_loss(model))(slow, t, xb, yb)
+    torch.testing.assert_close(loss, ref)
+    torch.testing.assert_close(*(torch.autograd.grad(v.sum(), p)[0] for v, p in ((loss, fast), (ref, slow))))
+    ones = torch.ones(K)
+    assert torch.equal(subspace.tempered_stack(model, ones)(thetas, xb, yb), params.stacked_loss(model)(thetas, xb, yb))
+    x, y = torch.randn(300, 40), torch.randint(0, 10, (300,))
+    got = subspace.evaluate(model, thetas, x, y, t)
+    want = [torch.nn.functional.cross_entropy(params.forward(model, th, x) / tk, y) for th, tk in zip(thetas, t)]
+    torch.testing.assert_close(got[0], torch.stack(want))
+    assert torch.equal(got[1], torch.stack([(params.forward(model, th, x).argmax(-1) == y).float().mean()
+                                            for th in thetas]))
+    assert torch.equal(subspace.tempered_stack(model, t, "vmap")(thetas, xb, yb), ref.detach())
+    with pytest.raises(ValueError, match="'path'"):
+        subspace.tempered_stack(model, t, "bmm")
+
+
+def test_subspace_train_auto_path_equals_vmap_path_with_temperature(setup):
+    """Training with the temperature folded into batched products follows the vmapped runs (float rounding)."""
+    cfg, ds, model, th = setup
+    proj = fastfood_projection(th.shape[1], 30, seed=1)
+    kw = dict(steps=15, lr=0.01, seeds=[3, 4], temperature=torch.tensor([1.0, 0.3]), quiet=True)
+    fast, slow = (subspace_train(model, ds, th, proj, path=p, **kw) for p in ("auto", "vmap"))
+    for k in ("w", "batch_loss", "loss", "test_loss"):
+        torch.testing.assert_close(getattr(fast, k), getattr(slow, k), rtol=1e-4, atol=1e-5)
