@@ -45,6 +45,17 @@ def test_evaluate_vmapped_equals_loop_and_chunking(net, smoke_data):
     assert l0.ndim == 0 and torch.allclose(l0, loss[0], atol=1e-6)
 
 
+def test_evaluate_per_point_does_not_depend_on_the_chunk(net, smoke_data):
+    """default_sizes' chunk only groups the points: each point's loss and accuracy are bit for bit the same."""
+    x, y = smoke_data.x_train, smoke_data.y_train
+    noise = torch.randn(16, params.layout(net).dim, generator=torch.Generator().manual_seed(0))
+    thetas = params.flatten(net) + 0.1 * noise
+    ref = params.evaluate(net, thetas, x, y, chunk=16)
+    for chunk in (1, 4, 8):
+        got = params.evaluate(net, thetas, x, y, chunk=chunk)
+        assert torch.equal(got[0], ref[0]) and torch.equal(got[1], ref[1])
+
+
 def test_interpolate_endpoints():
     a, b = torch.zeros(3), torch.ones(3)
     pts = params.interpolate(a, b, torch.tensor([0.0, 0.25, 1.0]))
