@@ -241,3 +241,37 @@ def test_set_study_scans_every_edge_and_aligns_to_the_first(three_solutions, smo
     assert html.count('"label": ') == 3 and "aligned jointly" in html
     num = sx.set_numbers([st, None], st, 3)
     assert num["sets_seg3_edge_worst"] == f"{float(seg['max'].max()):.3g}"  # one set: no interval
+
+
+def test_segment_profile_of_a_network_equals_the_points_evaluated_one_by_one(three_solutions, smoke_data):
+    """The affine path (first layer from the vertices' products) against params.evaluate at the grid's points."""
+    model, theta = three_solutions
+    x, y = smoke_data.x_train, smoke_data.y_train
+    noise = torch.randn(2, theta.shape[1], generator=torch.Generator().manual_seed(0))
+    extra = theta.mean(0, keepdim=True) + 0.1 * noise
+    verts, edges = torch.cat([theta, extra]), sets.structure_edges("complex", 3, 2)
+    prof = sets.segment_profile(model, x, y, verts, edges, 7)
+    a, b = (verts[[e[c] for e in edges]] for c in (0, 1))
+    t = torch.linspace(0, 1, 7)
+    pts = (a[:, None] + t[None, :, None] * (b - a)[:, None]).reshape(-1, verts.shape[1])
+    loss, acc = params.evaluate(model, pts, x, y, chunk=64)
+    torch.testing.assert_close(prof["loss"], loss.view(len(edges), 7), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(prof["acc"], acc.view(len(edges), 7), rtol=0, atol=1.01 / len(y))
+
+
+def test_evaluate_structure_from_weights_equals_the_sampled_points(three_solutions, smoke_data):
+    """Points given as (weights, vertices) (the affine path) against the same points (n, D) evaluated directly."""
+    model, theta = three_solutions
+    x, y = smoke_data.x_train, smoke_data.y_train
+    direct = sets.evaluate_structure(model, x, y, lambda n, s: sets.hull_points(theta, n, s), 48, 5, chunk=64)
+    weighted = sets.evaluate_structure(model, x, y, lambda n, s: (sets.structure_weights("hull", 3, n, seed=s), theta),
+                                       48, 5)
+    torch.testing.assert_close(weighted["loss"], direct["loss"], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(weighted["acc"], direct["acc"], rtol=0, atol=1.01 / len(y))
+    assert int(weighted["worst"]) == int(direct["worst"])
+    f = lambda th: ((th - theta[0]) ** 2).sum(-1)  # noqa: E731  a batched loss: the same points, the same values
+    hull = lambda n, s: (sets.structure_weights("hull", 3, n, seed=s), theta)  # noqa: E731
+    toy = sets.evaluate_structure(f, None, None, hull, 48, 5)
+    torch.testing.assert_close(toy["loss"], f(sets.hull_points(theta, 48, 5)))
+    with pytest.raises(ValueError, match="points_fn"):
+        sets.evaluate_structure(model, x, y, lambda n, s: (theta, theta), 4)

@@ -26,6 +26,7 @@ from torch import nn
 from . import optimize, params
 from .connect import _points_loss
 from .data import Dataset
+from .surfaces import evaluate_affine
 from .validation import check_arg
 
 STRUCTURES = ("segments", "simplices", "simplex", "complex", "hull")
@@ -97,10 +98,13 @@ class SetResult:
         """Solutions then extra vertices, (k + m, D)."""
         return torch.cat([self.solutions, self.extra])
 
+    def weights(self, n: int, seed: int = 0) -> torch.Tensor:
+        """The weights (n, k + m) over :attr:`vertices` of n uniform samples of the structure."""
+        return structure_weights(self.kind, len(self.solutions), n, n_extra=len(self.extra), seed=seed)
+
     def sample(self, n: int, seed: int = 0) -> torch.Tensor:
         """n uniform samples (n, D) of the structure."""
-        w = structure_weights(self.kind, len(self.solutions), n, n_extra=len(self.extra), seed=seed)
-        return w.to(self.solutions) @ self.vertices
+        return self.weights(n, seed).to(self.solutions) @ self.vertices
 
 
 def structure_simplices(kind: str, k: int, n_extra: int = 1) -> list[list[int]]:
@@ -159,12 +163,26 @@ def structure_volume(vertices: torch.Tensor, kind: str, k: int) -> torch.Tensor:
     return sum(squared_volume(vertices[s]).sqrt() for s in simps)
 
 
+def _evaluate_weighted(f, x: torch.Tensor, y: torch.Tensor, weights: torch.Tensor, vertices: torch.Tensor,
+                       chunk: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A network's loss and accuracy (n,) on (x, y) at the points weights (n, V) @ vertices (V, D), through
+    :func:`wedges_lib.surfaces.evaluate_affine` (origin v_0, directions v_i - v_0): for a network of Linear
+    layers the first layer comes from V products per data batch instead of one per point (the same values as
+    :func:`wedges_lib.params.evaluate` at the points, up to float rounding)."""
+    check_arg("x", None, x is not None and y is not None, "inputs x and labels y when f is a network")
+    w = weights.to(vertices)
+    res = evaluate_affine(f, vertices[0], vertices[1:] - vertices[0], w[:, 1:], x=x, y=y, chunk=chunk)
+    return res["loss"], res["acc"]
+
+
 def segment_profile(f, x: torch.Tensor | None, y: torch.Tensor | None, vertices: torch.Tensor,
-                    edges: list[tuple[int, int]], n_points: int, *, chunk: int = 64) -> dict[str, torch.Tensor]:
+                    edges: list[tuple[int, int]], n_points: int, *,
+                    chunk: int | None = None) -> dict[str, torch.Tensor]:
     """The loss (and accuracy, for a network) on a grid of ``n_points`` times t in [0, 1] along every edge (i, j):
     the points (1 - t) v_i + t v_j of vertices (V, D). 't' (n,), 'loss' (S, n)[, 'acc' (S, n)], and per edge the
     worst point: 'max' (S,) the highest loss, 'argmax_t' (S,) where it is[, 'acc_min' (S,) the lowest accuracy].
-    ``f`` a network (with x, y) or a batched loss (K, D) -> (K,).
+    ``f`` a network (with x, y; every edge's points at once, affinely in the vertices) or a batched loss
+    (K, D) -> (K,), ``chunk`` points at a time (None: the device's default; 64 for a batched loss).
 
     Used in :ref:`ch-sets`.
     """
@@ -172,15 +190,19 @@ def segment_profile(f, x: torch.Tensor | None, y: torch.Tensor | None, vertices:
     check_arg("edges", edges, len(edges) >= 1 and all(0 <= i < len(vertices) and 0 <= j < len(vertices)
                                                       for i, j in edges), f"pairs of indices below {len(vertices)}")
     t = torch.linspace(0, 1, n_points)
-    a, b = (vertices[[e[c] for e in edges]] for c in (0, 1))
-    pts = (a[:, None] + t.to(a)[None, :, None] * (b - a)[:, None]).reshape(-1, vertices.shape[1])
     if isinstance(f, nn.Module):
-        check_arg("x", None, x is not None and y is not None, "inputs x and labels y when f is a network")
-        loss, acc = (v.reshape(len(edges), n_points) for v in params.evaluate(f, pts, x, y, chunk=chunk))
+        w = torch.zeros(len(edges), n_points, len(vertices))
+        for e, (i, j) in enumerate(edges):
+            w[e, :, i] += 1 - t
+            w[e, :, j] += t
+        loss, acc = (v.reshape(len(edges), n_points)
+                     for v in _evaluate_weighted(f, x, y, w.reshape(-1, len(vertices)), vertices, chunk))
         out = {"loss": loss, "acc": acc, "acc_min": acc.amin(1)}
     else:
+        a, b = (vertices[[e[c] for e in edges]] for c in (0, 1))
+        pts = (a[:, None] + t.to(a)[None, :, None] * (b - a)[:, None]).reshape(-1, vertices.shape[1])
         with torch.no_grad():
-            out = {"loss": torch.cat([f(p) for p in pts.split(chunk)]).reshape(len(edges), n_points)}
+            out = {"loss": torch.cat([f(p) for p in pts.split(chunk or 64)]).reshape(len(edges), n_points)}
     return {"t": t, **out, "max": out["loss"].amax(1), "argmax_t": t[out["loss"].argmax(1).cpu()]}
 
 
@@ -264,20 +286,30 @@ def train_simplex(f, data: Dataset | None, solutions: torch.Tensor, *, n_extra: 
 
 
 def evaluate_structure(f, x: torch.Tensor | None, y: torch.Tensor | None, points_fn: Callable, n_samples: int = 256,
-                       seed: int = 0, *, chunk: int = 64) -> dict[str, torch.Tensor]:
+                       seed: int = 0, *, chunk: int | None = None) -> dict[str, torch.Tensor]:
     """Loss (and accuracy, for a network) at n_samples points (n, D) = points_fn(n_samples, seed) (e.g.
-    ``result.sample`` or ``lambda n, s: hull_points(sols, n, s)``), vmapped: 'loss' (n,)[, 'acc' (n,)],
-    'mean' (), 'max' () the worst point's loss and 'worst' () its index.
+    ``result.sample`` or ``lambda n, s: hull_points(sols, n, s)``), or at the points weights @ vertices where
+    points_fn returns the pair (weights (n, V), vertices (V, D)) (e.g. ``lambda n, s: (result.weights(n, s),
+    result.vertices)``: a network's first layer is then computed affinely, from V products per data batch);
+    'loss' (n,)[, 'acc' (n,)], 'mean' (), 'max' () the worst point's loss and 'worst' () its index. ``chunk``
+    points at a time (None: the device's default; 64 for a batched loss).
 
     Used in :ref:`ch-sets`.
     """
-    thetas = points_fn(n_samples, seed)
+    points = points_fn(n_samples, seed)
+    weighted = isinstance(points, tuple)
+    if weighted:
+        check_arg("points_fn", f"a pair of shapes {[tuple(v.shape) for v in points]}", len(points) == 2
+                  and points[0].ndim == 2 and points[1].ndim == 2 and points[0].shape[1] == points[1].shape[0],
+                  "points (n, D), or a pair (weights (n, V), vertices (V, D))")
     if isinstance(f, nn.Module):
         check_arg("x", None, x is not None and y is not None, "inputs x and labels y when f is a network")
-        loss, acc = params.evaluate(f, thetas, x, y, chunk=chunk)
+        loss, acc = (_evaluate_weighted(f, x, y, *points, chunk) if weighted
+                     else params.evaluate(f, points, x, y, chunk=chunk))
         out = {"loss": loss, "acc": acc}
     else:
+        thetas = points[0].to(points[1]) @ points[1] if weighted else points
         with torch.no_grad():
-            out = {"loss": torch.cat([f(t) for t in thetas.split(chunk)])}
+            out = {"loss": torch.cat([f(t) for t in thetas.split(chunk or 64)])}
     worst = int(out["loss"].argmax())
     return {**out, "mean": out["loss"].mean(), "max": out["loss"][worst], "worst": torch.tensor(worst)}

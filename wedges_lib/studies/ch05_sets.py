@@ -21,10 +21,10 @@ from ..data import Dataset
 from ..sets import (
     SetResult,
     evaluate_structure,
-    hull_points,
     segment_profile,
     structure_edges,
     structure_volume,
+    structure_weights,
     train_connector,
     train_simplex,
 )
@@ -95,11 +95,12 @@ def set_study(cfg, model: nn.Module, data: Dataset, sols: torch.Tensor, names=tu
     aligned = align.align_all(model, sols[0], sols, method="weight", seed=seed)
     joint = align.merge_many(model, sols, seed=seed)
     hulls = {"naive hull": sols, "aligned hull": aligned, "jointly aligned hull": joint}
-    evals = {n: evaluate_structure(model, x, y, lambda m, s, v=v: hull_points(v, m, s), cfg.n_eval, seed)
-             for n, v in hulls.items()}
+    evals = {n: evaluate_structure(model, x, y, lambda m, s, v=v: (structure_weights("hull", k, m, seed=s), v),
+                                   cfg.n_eval, seed) for n, v in hulls.items()}
     edges = {n: segment_profile(model, x, y, v, structure_edges("hull", k), cfg.n_interp) for n, v in hulls.items()}
     for n, r in fitted.items():
-        evals[n] = evaluate_structure(model, x, y, r.sample, cfg.n_eval, seed)
+        evals[n] = evaluate_structure(model, x, y, lambda m, s, r=r: (r.weights(m, s), r.vertices), cfg.n_eval,
+                                      seed)
         edges[n] = segment_profile(model, x, y, r.vertices, structure_edges(r.kind, k, len(r.extra)), cfg.n_interp)
     volumes = {n: float(structure_volume(r.vertices, r.kind, k)) for n, r in fitted.items() if r.kind == "complex"}
     loss, acc = params.evaluate(model, sols, x, y)
@@ -376,8 +377,6 @@ def explorer(studies: list[dict | None], seed: int, n_eval: int):
     ``n_eval`` sampled points (weights from ``seed``, as :func:`set_study` drew them) coloured by its training
     loss on one scale for all three, the worst marked. Draws from results already computed. Used in :ref:`ch-sets`."""
     import ipywidgets as widgets
-
-    from ..sets import structure_weights
 
     j = next((j for j, st in enumerate(studies) if st is not None), None)
     labels = dict(zip(("naive", "aligned to θ₁ (star)", "aligned jointly (MergeMany)"), HULLS))
