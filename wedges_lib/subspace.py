@@ -41,7 +41,6 @@ from .projections import Projection, make_projection, stack_projections
 from .validation import check_arg
 
 METRICS = ("test_acc", "acc")
-PATHS = ("auto", "vmap")  #: how a stack is trained and evaluated: batched products where it can, or vmap
 
 
 # --- training in a subspace ---------------------------------------------------------------------
@@ -76,54 +75,13 @@ def tempered_loss(model: nn.Module, reduction: str = "mean"):
     return f
 
 
-def logit_divisor(model: nn.Module, temperature: torch.Tensor) -> torch.Tensor | None:
-    """The divisors (K, D) of a stack's parameters that divide member k's logits by ``temperature[k]`` (K,):
-    ``temperature[k]`` on the last Linear layer's weight and bias, 1 elsewhere (logits / t = h (W / t)ᵀ + b / t,
-    equal up to float rounding, and exactly where t is a power of two). None for a model that
-    :func:`~wedges_lib.params.linear_plan` does not cover (its last layer is not known to make the logits).
-
-    >>> logit_divisor(nn.Sequential(nn.Linear(2, 1), nn.ReLU(), nn.Linear(1, 2)), torch.tensor([4.0])).tolist()
-    [[1.0, 1.0, 1.0, 4.0, 4.0, 4.0, 4.0]]
-    """
-    plan = params.linear_plan(model)
-    if plan is None:
-        return None
-    t = temperature.reshape(-1)
-    ends = np.cumsum((0, *plan.sizes)).tolist()
-    out = torch.ones(len(t), ends[-1], dtype=t.dtype, device=t.device)
-    _, iw, _, _, ib = plan.steps[-1]  # a plan ends with a Linear layer
-    for i in (iw, ib) if ib >= 0 else (iw,):
-        out[:, ends[i]:ends[i + 1]] = t[:, None]
-    return out
-
-
-def tempered_stack(model: nn.Module, temperature: torch.Tensor, path: str = "auto"):
-    """(thetas (K, D), xb (K, B, ...), yb (K, B)) -> each member's mean cross-entropy (K,) of its logits divided by
-    ``temperature`` (K,): with ``path="auto"``, :func:`~wedges_lib.params.stacked_loss` (batched products) of the
-    parameters with the temperature folded into the last layer (:func:`logit_divisor`) where the model allows it;
-    otherwise (or with ``path="vmap"``) ``vmap`` of :func:`tempered_loss`. The two agree up to float rounding."""
-    check_arg("path", path, path in PATHS, f"one of {', '.join(PATHS)}")
-    div = logit_divisor(model, temperature) if path == "auto" else None
-    if div is None:
-        f, t = vmap(tempered_loss(model)), temperature.reshape(-1)
-        return lambda thetas, xb, yb: f(thetas, t, xb, yb)
-    stacked = params.stacked_loss(model)
-    return lambda thetas, xb, yb: stacked(thetas / div, xb, yb)
-
-
 @torch.no_grad()
 def evaluate(model: nn.Module, thetas: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
-             temperature: torch.Tensor | None = None, path: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
+             temperature: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`wedges_lib.params.evaluate` of thetas (K, D) -> loss, acc (K,) each, the loss of the logits divided
-    by ``temperature`` (K,) when given (the accuracy does not depend on it; folded into the last layer as in
-    :func:`tempered_stack` where the model allows it and ``path`` is "auto"); one pass over the data."""
-    check_arg("path", path, path in PATHS, f"one of {', '.join(PATHS)}")
+    by ``temperature`` (K,) when given (the accuracy does not depend on it); one pass over the data."""
     if temperature is None:
-        return params.evaluate(model, thetas, x, y, path=path)
-    t = torch.as_tensor(temperature, dtype=thetas.dtype, device=thetas.device).expand(len(thetas))
-    div = logit_divisor(model, t) if path == "auto" else None
-    if div is not None:
-        return params.evaluate(model, thetas / div, x, y)
+        return params.evaluate(model, thetas, x, y)
     chunk, batch = params.default_sizes(thetas.device)
     lay = params.layout(model)
 
@@ -132,6 +90,7 @@ def evaluate(model: nn.Module, thetas: torch.Tensor, x: torch.Tensor, y: torch.T
         return F.cross_entropy(logits / t, yb, reduction="sum"), (logits.argmax(-1) == yb).sum()
 
     f = vmap(sums, in_dims=(0, 0, None, None))
+    t = torch.as_tensor(temperature, dtype=thetas.dtype, device=thetas.device).expand(len(thetas))
     loss, correct = [], []
     for th, tt in zip(thetas.split(chunk), t.split(chunk)):
         parts = [f(th, tt, xb, yb) for xb, yb in zip(x.split(batch), y.split(batch))]
@@ -144,7 +103,7 @@ def subspace_train(model: nn.Module, data: Dataset, theta0: torch.Tensor, projec
                    scale: float | torch.Tensor = 1.0, temperature: float | torch.Tensor | None = None,
                    seeds: int | Sequence[int] = 0, optimizer: str = "adam", lr: float = 0.03, batch_size: int = 128,
                    steps: int = 500, schedule: str = "cosine", explode: float = 1e3,
-                   path: str = "auto", quiet: bool = False) -> SubspaceResult:
+                   quiet: bool = False) -> SubspaceResult:
     """Train w (d,) or (K, d) from 0 in theta = theta0 + scale · P w, theta0 (D,) or (K, D); only w is optimised.
 
     Members of a stack share ``projection`` (use :func:`~wedges_lib.projections.stack_projections` for one per
@@ -152,11 +111,8 @@ def subspace_train(model: nn.Module, data: Dataset, theta0: torch.Tensor, projec
     ``scale[k]`` and its own ``temperature[k]`` (its logits are divided by it; None: 1). A member whose minibatch
     loss is not finite or exceeds ``explode`` times its first loss is marked diverged and frozen. The loop is
     :func:`wedges_lib.optimize.minimize` on w (its minibatch order, optimisers, schedules and divergence rule;
-    SGD uses momentum 0.9). ``path``: "auto" trains and evaluates with batched products where the model allows
-    it (:func:`~wedges_lib.params.stacked_loss`, :func:`tempered_stack`), "vmap" with a vmapped
-    ``functional_call``; the two agree up to float rounding.
+    SGD uses momentum 0.9).
     """
-    check_arg("path", path, path in PATHS, f"one of {', '.join(PATHS)}")
     single = theta0.ndim == 1
     K = 1 if single else theta0.shape[0]
     seeds = [seeds] * K if isinstance(seeds, int) else list(seeds)
@@ -169,9 +125,10 @@ def subspace_train(model: nn.Module, data: Dataset, theta0: torch.Tensor, projec
     s = torch.as_tensor(scale, dtype=th0.dtype, device=device).expand(K).reshape(K, 1)
     x, y = data.x_train.to(device), data.y_train.to(device)
     t = None if temperature is None else torch.as_tensor(temperature, dtype=th0.dtype, device=device).expand(K)
-    member_loss = params.stacked_loss(model, path) if t is None else tempered_stack(model, t, path)
+    member_loss = params.stacked_loss(model) if t is None else vmap(tempered_loss(model))  # bmm path if it can
+    args = () if t is None else (t,)
     w0 = torch.zeros(K, projection.d, device=device, dtype=th0.dtype)
-    run = optimize.minimize(w0, lambda w, idx: member_loss(th0 + s * projection(w), x[idx], y[idx]),
+    run = optimize.minimize(w0, lambda w, idx: member_loss(th0 + s * projection(w), *args, x[idx], y[idx]),
                             n=len(y),
                             seeds=seeds, optimizer=optimizer, lr=lr, momentum=0.9, schedule=schedule,
                             batch_size=batch_size, steps=steps, explode=explode, record_every=steps,
@@ -179,8 +136,8 @@ def subspace_train(model: nn.Module, data: Dataset, theta0: torch.Tensor, projec
     w = run.p
     with torch.no_grad():
         theta = th0 + s * projection(w)
-    tr_l, tr_a = evaluate(model, theta, x, y, t, path)
-    te_l, te_a = evaluate(model, theta, data.x_test.to(device), data.y_test.to(device), t, path)
+    tr_l, tr_a = evaluate(model, theta, x, y, t)
+    te_l, te_a = evaluate(model, theta, data.x_test.to(device), data.y_test.to(device), t)
     out = [w, theta, tr_l, tr_a, te_l, te_a, params.radius(theta), run.diverged, run.diverged_step]
     out = [t[0] for t in out] if single else out
     out.append(run.batch_loss[:, 0] if single else run.batch_loss)
@@ -273,7 +230,7 @@ def dim_sweep(model: nn.Module, data: Dataset, theta_init: torch.Tensor, dims: S
               radii: Sequence[float] = (1.0,), seeds: Sequence[int] | None = None, projection: str = "fastfood",
               step: str | Sequence[str] = "relative", temperature: torch.Tensor | None = None,
               optimizer: str = "adam", lr: float = 1.7, batch_size: int = 128, steps: int = 500,
-              schedule: str = "cosine", path: str = "auto", quiet: bool = False) -> SweepResult:
+              schedule: str = "cosine", quiet: bool = False) -> SweepResult:
     """Subspace-train every (radius, d, seed): theta0 = radius · theta_init[seed], theta_init (S, D) fresh inits.
 
     For each d, all radii and seeds train together in one vmapped pass; seed k draws its
@@ -286,7 +243,6 @@ def dim_sweep(model: nn.Module, data: Dataset, theta_init: torch.Tensor, dims: S
     radius), ``step='absolute'`` does not. See the module doc. ``step`` may also name one step per
     radius entry, and ``temperature`` (R, S) divides the logits of run (radius i, seed k) by its entry
     (radii may repeat: several variants of one radius then share a pass, a projection and minibatches).
-    ``path``: as in :func:`subspace_train`.
     """
     check_arg("theta_init", tuple(theta_init.shape), theta_init.ndim == 2, "a stack (S, D) of initialisations")
     check_arg("dims", dims, len(dims) >= 1 and all(isinstance(d, int) and d >= 1 for d in dims), "ints >= 1")
@@ -312,7 +268,7 @@ def dim_sweep(model: nn.Module, data: Dataset, theta_init: torch.Tensor, dims: S
         res = subspace_train(model, data, theta0, proj, scale=scale, temperature=temperature,
                              seeds=[sd for sd in seeds for _ in radii],
                              optimizer=optimizer, lr=lr / math.sqrt(d), batch_size=batch_size, steps=steps,
-                             schedule=schedule, path=path, quiet=True)
+                             schedule=schedule, quiet=True)
         for k in keys:
             out[k].append(getattr(res, k).detach().cpu().reshape(S, R).T)  # (R, S)
     settings = dict(projection=projection, step=step[0] if len(set(step)) == 1 else step, optimizer=optimizer, lr=lr,

@@ -157,8 +157,7 @@ def run(cfg: Config, data: Dataset) -> dict:
     mixed = sweep_config(cfg, data, model, th, quiet=True, radii=tuple(cfg.radii) * 2,
                          temperature=torch.cat([torch.ones_like(temp["mlp"]), temp["mlp"]]))
     sweeps = dict(zip(("uncontrolled", "temperature"), split(mixed, 2)))
-    # the GELU network keeps the vmapped path: the batched products' float rounding moved its primary verdict
-    sweeps["smooth"] = sweep_config(cfg, data, *nets["smooth"], quiet=True, temperature=temp["smooth"], path="vmap")
+    sweeps["smooth"] = sweep_config(cfg, data, *nets["smooth"], quiet=True, temperature=temp["smooth"])
     sweeps["invariant"] = sweep_config(cfg, data, *nets["invariant"], quiet=True)
     ref = {k: reference_accuracy(cfg, data, m, t, quiet=True)["test_acc"] for k, (m, t) in nets.items()}
     net_of = dict(uncontrolled="mlp", temperature="mlp", smooth="smooth", invariant="invariant")

@@ -44,8 +44,7 @@ def success(cfg: Config, data: Dataset, model: nn.Module, anchors: torch.Tensor,
             temperature: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """The probability of success at every anchor and d of ``cfg.td_dims``: anchors (A, S, D) with their step
     scale and temperature (A, S), seed s's subspaces drawn from it; target (S,) test accuracy -> P (A, n, S).
-    The runs keep the vmapped path (``path="vmap"``): with the batched products' float rounding, P (a fraction of
-    a few subspaces) moved two of the chapter's fragile verdicts at the cpu scale. Used in :ref:`ch-radius`."""
+    Used in :ref:`ch-radius`."""
     A, S, D = anchors.shape
     M, seeds = cfg.td_subspaces, seeds_of(cfg)[:S]
 
@@ -59,7 +58,7 @@ def success(cfg: Config, data: Dataset, model: nn.Module, anchors: torch.Tensor,
                  for s in seeds for j in range(M)]  # apart from the sweep's (seed s): fresh subspaces
         r = subspace.subspace_train(model, data, th0, stack_projections(projs, A), scale=sc, temperature=tp,
                                     seeds=[s for s in seeds for _ in range(M * A)], lr=cfg.subspace_lr / math.sqrt(d),
-                                    batch_size=cfg.batch_size, steps=cfg.td_steps, path="vmap", quiet=True)
+                                    batch_size=cfg.batch_size, steps=cfg.td_steps, quiet=True)
         ok = (r.test_acc.detach().cpu().double().reshape(S, M, A) >= target.cpu().double()[:, None, None])
         out.append(ok.double().mean(1).T)  # (A, S)
     return torch.stack(out, 1)
