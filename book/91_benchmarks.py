@@ -89,9 +89,10 @@ met = [r.goal_met for rs in rows.values() for r in rs]
 wedges_lib.record("bench_goals", sum(m != "" for m in met))
 wedges_lib.record("bench_goals_met", sum(m == "yes" for m in met))
 wedges_lib.record("bench_scale", cfg.scale)
+wedges_lib.record("bench_version", "each benchmark's quick version" if quick else "the full suite")
 
 # %% [markdown]
-# This build ran the benchmarks at the **{glue:text}`bench_scale`** scale; {glue:text}`bench_goals_met` of its
+# This build ran {glue:text}`bench_version` at the **{glue:text}`bench_scale`** scale; {glue:text}`bench_goals_met` of its
 # {glue:text}`bench_goals` speed rows meet their goal. Where a goal is missed the table says so: the library's
 # features do what they should (the agreement column), and how far they are from the goal is a measurement,
 # not a failure of the build. **Ratio at peak** (ratio / of peak) is the ratio Wedges would reach doing the

@@ -426,13 +426,13 @@ CHAPTER_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 
 
 #: each chapter's time budget at the cpu scale (seconds of execution, one thread, two chapters at a time on two
-#: cores), from the cold build measured on 2026-12-06 (benchmarks/results/builds/cpu.json) with about 15 % to spare;
-#: ``python -m benchmarks.build_time`` flags a chapter over its budget, and a cold build runs the largest first. They
-#: add up to about 17 minutes on 2 cores: over the 12 the book aims at (issue 33).
+#: cores), from the cold build measured on 2026-12-06 (benchmarks/results/builds/cpu.json: 686 s, 11.4 minutes, the
+#: chapters 1,315 s) with about 15 % to spare; ``python -m benchmarks.build_time`` flags a chapter over its budget,
+#: and a cold build runs the largest first. Within budget, the chapters fill 2 cores for about 12.7 minutes.
 CHAPTER_BUDGETS: dict[str, int] = {
-    "00_quickstart": 30, "01_toy_model": 60, "02_radius_and_subspaces": 450, "03_hyperparameters": 300,
-    "04_pairs_of_solutions": 170, "05_connecting_many_solutions": 320, "06_ensembles": 180, "91_benchmarks": 80,
-    "92_your_model": 110}
+    "00_quickstart": 30, "01_toy_model": 55, "02_radius_and_subspaces": 425, "03_hyperparameters": 260,
+    "04_pairs_of_solutions": 145, "05_connecting_many_solutions": 310, "06_ensembles": 150, "91_benchmarks": 60,
+    "92_your_model": 95}
 
 
 def _check_chapter_presets() -> None:
