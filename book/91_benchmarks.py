@@ -48,7 +48,7 @@ scale = None
 
 # %% tags=["remove-cell"]
 cfg = config.resolve_cell(globals(), CHAPTER)
-quick = cfg.scale != "paper"  # smoke and cpu run each benchmark's quick version; paper the full suite
+quick = cfg.scale != "paper"  # smoke and cpu: each benchmark's quick version; paper: the full suite
 
 # %% tags=["remove-cell"]
 claims = protocol.declare(CHAPTER)  # bench_agree_{benchmark}: every checked row within tolerance
@@ -92,11 +92,11 @@ wedges_lib.record("bench_scale", cfg.scale)
 wedges_lib.record("bench_version", "each benchmark's quick version" if quick else "the full suite")
 
 # %% [markdown]
-# This build ran {glue:text}`bench_version` at the **{glue:text}`bench_scale`** scale; {glue:text}`bench_goals_met` of its
-# {glue:text}`bench_goals` speed rows meet their goal. Where a goal is missed the table says so: the library's
-# features do what they should (the agreement column), and how far they are from the goal is a measurement,
-# not a failure of the build. **Ratio at peak** (ratio / of peak) is the ratio Wedges would reach doing the
-# same work at the matmul peak: a goal above it asks for less work, not faster code.
+# This build ran {glue:text}`bench_version` at the **{glue:text}`bench_scale`** scale;
+# {glue:text}`bench_goals_met` of its {glue:text}`bench_goals` speed rows meet their goal. Where a goal is missed the
+# table says so: the library's features do what they should (the agreement column), and how far they are from the
+# goal is a measurement, not a failure of the build. **Ratio at peak** (ratio / of peak) is the ratio Wedges would
+# reach doing the same work at the matmul peak: a goal above it asks for less work, not faster code.
 #
 # Every answer must agree with its reference: **{glue:text}`bench_agree_badge`** — ensemble
 # {glue:text}`bench_agree_ensemble_badge` ({glue:text}`bench_agree_ensemble_summary`); curvature
