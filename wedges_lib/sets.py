@@ -168,8 +168,7 @@ def _evaluate_weighted(f, x: torch.Tensor, y: torch.Tensor, weights: torch.Tenso
     """A network's loss and accuracy (n,) on (x, y) at the points weights (n, V) @ vertices (V, D), through
     :func:`wedges_lib.surfaces.evaluate_affine` (origin v_0, directions v_i - v_0): for a network of Linear
     layers the first layer comes from V products per data batch instead of one per point (the same values as
-    :func:`wedges_lib.params.evaluate` at the points, up to float rounding)."""
-    check_arg("x", None, x is not None and y is not None, "inputs x and labels y when f is a network")
+    :func:`wedges_lib.params.evaluate` at the points, up to float rounding; evaluate_affine checks x and y)."""
     w = weights.to(vertices)
     res = evaluate_affine(f, vertices[0], vertices[1:] - vertices[0], w[:, 1:], x=x, y=y, chunk=chunk)
     return res["loss"], res["acc"]
